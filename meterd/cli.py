@@ -1,0 +1,71 @@
+"""Command line: `meterd <command>`. Heavy modules are imported inside commands to keep start-up fast."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from meterd import __version__
+from meterd.errors import MeterdError
+
+
+def _decoder(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+    from meterd.keyfile import load_keys
+    from meterd.wmbus import Decoder
+
+    keys = load_keys(args.keys, allow_insecure=args.insecure_keys) if getattr(args, "keys", None) else {}
+    return Decoder(keys)
+
+
+def cmd_decode(args: argparse.Namespace) -> int:
+    from meterd.commands.decode import run_jsonl, run_one, write_json
+
+    decoder = _decoder(args)
+    if args.jsonl:
+        run_jsonl(decoder, sys.stdin, sys.stdout.buffer)
+        return 0
+    if args.hex is None:
+        raise MeterdError("give a telegram as HEX or use --jsonl to read stdin")
+    write_json(run_one(decoder, " ".join(args.hex), args.key))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="meterd", description="Water-meter readings from wM-Bus / M-Bus meters.")
+    parser.add_argument("--version", action="version", version=f"meterd {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("decode", help="decode telegrams to JSON (DESIGN 2.1)")
+    p.add_argument("hex", nargs="*", default=None, help="telegram hex (separators allowed)")
+    p.add_argument("--key", help="AES-128 key, 32 hex digits")
+    p.add_argument("--jsonl", action="store_true", help="read one telegram per line from stdin")
+    p.add_argument("--keys", help="CSV with header meter_id,key")
+    p.add_argument("--insecure-keys", action="store_true", help="load a key file readable by others")
+    p.set_defaults(func=cmd_decode)
+
+    from meterd.commands import register_all
+
+    register_all(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if getattr(args, "hex", None) == []:
+        args.hex = None
+    try:
+        result: int = args.func(args)
+        return result
+    except MeterdError as e:
+        print(f"meterd: error [{e.code}]: {e.message}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:
+        return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

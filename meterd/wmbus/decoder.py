@@ -1,0 +1,431 @@
+"""The telegram decoder: link → ELL → AFL → TPL → security → records → output object (DESIGN 2.1).
+
+`Decoder` holds the state that decoding needs across telegrams (keys, learned compact-frame formats,
+parsed record layouts, mode 7 message counters); everything it calls is a pure function of bytes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from meterd.wmbus.afl import Afl, parse_afl
+from meterd.wmbus.alarms import normalise, status_alarms
+from meterd.wmbus.crc import crc16_en13757
+from meterd.wmbus.ell import ELL_CIS, Ell, ctr_prefix, parse_ell
+from meterd.wmbus.errors import DecodeError
+from meterd.wmbus.fixed import decode_fixed
+from meterd.wmbus.hexinput import parse_hex
+from meterd.wmbus.keys import KeyRing
+from meterd.wmbus.link import MBUS_ACK, MBUS_SHORT, LinkFrame, parse_link
+from meterd.wmbus.manufacturer import decode_manufacturer
+from meterd.wmbus.medium import ADAPTER_TYPES, VOLUME_MEDIA, medium_name
+from meterd.wmbus.records import Layout, LayoutCache
+from meterd.wmbus.security import ZERO_IV, AesKey, derive_mode7_keys, mode5_iv
+from meterd.wmbus.signatures import SignatureCache
+from meterd.wmbus.vendors import VendorContext, VendorRegistry, default_registry
+
+TelegramDict = dict[str, Any]
+
+APPLICATION_ERRORS = {
+    0x00: "unspecified error",
+    0x01: "unimplemented CI",
+    0x02: "buffer too long, truncated",
+    0x03: "too many records",
+    0x04: "premature end of record",
+    0x05: "more than 10 DIFEs",
+    0x06: "more than 10 VIFEs",
+    0x08: "application too busy",
+    0x09: "too many readouts",
+}
+_SHORT_TPL = frozenset({0x7A, 0x8A, 0x6E, 0x74, 0x5A})
+_LONG_TPL = frozenset({0x72, 0x8B, 0x6F, 0x75, 0x5B})
+_NO_APL = frozenset({0x8A, 0x8B})
+_ERROR_CIS = frozenset({0x70, 0x6E, 0x6F})
+_ALARM_CIS = frozenset({0x71, 0x74, 0x75})
+_FILLER = b"\x2f\x2f"
+
+
+class _Header:
+    """Identity and TPL fields gathered while walking the layers."""
+
+    __slots__ = ("m_bytes", "a_bytes", "acc", "status", "cf", "cfe", "long", "ell", "afl")
+
+    def __init__(self, link: LinkFrame) -> None:
+        self.m_bytes = link.manufacturer.to_bytes(2, "little")
+        self.a_bytes = link.id_bytes + bytes([link.version, link.device_type])
+        self.acc: int | None = None
+        self.status: int | None = None
+        self.cf = 0
+        self.cfe: int | None = None
+        self.long = False
+        self.ell: Ell | None = None
+        self.afl: Afl | None = None
+
+    @property
+    def meter_id(self) -> str:
+        return self.a_bytes[3::-1].hex().upper()
+
+
+class Decoder:
+    """Decodes telegrams to DESIGN 2.1 objects. Not thread-safe: use one per thread."""
+
+    def __init__(
+        self,
+        keys: KeyRing | Mapping[str, bytes] | None = None,
+        signatures: SignatureCache | None = None,
+        vendors: VendorRegistry | None = None,
+        counters: dict[str, int] | None = None,
+    ) -> None:
+        self.keys = keys if isinstance(keys, KeyRing) else KeyRing(keys or {})
+        self.signatures = signatures if signatures is not None else SignatureCache()
+        self.vendors = vendors if vendors is not None else default_registry()
+        self.layouts = LayoutCache()
+        # Last mode 7 message counter (AFL MCR) per meter; persist it to reject replays across restarts.
+        self.counters: dict[str, int] = counters if counters is not None else {}
+        for fmt in self.vendors.known_formats():
+            self.signatures.learn(fmt)
+
+    # -- public API -------------------------------------------------------------------------------
+
+    def decode_hex(self, text: str, key: str | bytes | None = None) -> TelegramDict:
+        """Decode hex text; never raises: failures come back as {"ok": false, "error": ...}."""
+        try:
+            data = parse_hex(text)
+            key_bytes = bytes.fromhex(key) if isinstance(key, str) else key
+            return self.decode(data, key_bytes)
+        except DecodeError as e:
+            return e.to_dict()
+        except ValueError:
+            return DecodeError("bad_hex", "key is not valid hex").to_dict()
+        except Exception as e:  # noqa: BLE001 - a decoder bug must not take the service down
+            return DecodeError("internal_error", f"{type(e).__name__} while decoding").to_dict()
+
+    def decode_many(self, items: Iterable[tuple[str, str | None]]) -> list[TelegramDict]:
+        """Batch API: (hex, key-or-None) pairs → objects in the same order."""
+        decode = self.decode_hex
+        return [decode(text, key) for text, key in items]
+
+    def decode(self, data: bytes, key: bytes | None = None) -> TelegramDict:
+        """Decode one telegram; raises DecodeError with a stable code."""
+        link = parse_link(data)
+        if link.kind in (MBUS_ACK, MBUS_SHORT):
+            return self._control_frame(link)
+        hdr = _Header(link)
+        payload = link.payload
+        meter_id: str | None = link.meter_id if link.kind == "wmbus" else None
+        try:
+            return self._decode_layers(link, hdr, payload, key)
+        except DecodeError as e:
+            if e.meter_id is None:
+                e.meter_id = hdr.meter_id if (hdr.long or meter_id) else None
+            raise
+
+    # -- layers -----------------------------------------------------------------------------------
+
+    def _decode_layers(self, link: LinkFrame, hdr: _Header, payload: bytes, key: bytes | None) -> TelegramDict:
+        aes = self.keys.cipher(key) if key is not None else None
+        pos = 0
+        ci = payload[0]
+        if ci in ELL_CIS:
+            ell, pos = parse_ell(payload)
+            hdr.ell = ell
+            hdr.acc = ell.access_number
+            if ell.session is not None:
+                payload = payload[:pos] + self._ell_payload(hdr, ell, payload[pos:], aes)
+                pos += 2
+            if pos >= len(payload):
+                raise DecodeError("too_short", "no CI after the extended link layer")
+            ci = payload[pos]
+        if ci == 0x90:
+            afl, used = parse_afl(payload[pos:])
+            hdr.afl = afl
+            pos += used
+            if afl.more_fragments or afl.fragment_id:
+                raise DecodeError(
+                    "fragment", f"AFL fragment {afl.fragment_id}, more follow: {afl.more_fragments}; not reassembled"
+                )
+            ci = payload[pos]
+        tpl_start = pos
+        pos += 1
+        if ci in _ERROR_CIS:
+            self._read_tpl(ci, hdr, payload, pos)
+            code = payload[-1] if len(payload) > pos else 0
+            raise DecodeError(
+                "application_error", f"meter reports application error {code}: {APPLICATION_ERRORS.get(code, 'reserved')}"
+            )
+        if ci == 0x73:
+            return self._fixed(link, hdr, payload[pos:])
+        if ci in _SHORT_TPL or ci in _LONG_TPL or ci in (0x78, 0x79, 0x71):
+            pos = self._read_tpl(ci, hdr, payload, pos)
+        elif 0xA0 <= ci <= 0xB7:
+            return self._vendor_only(link, hdr, ci, payload[pos:], aes)
+        else:
+            raise DecodeError("unsupported_ci", f"CI field {ci:02X} is not supported")
+        meter_id = hdr.meter_id
+        if aes is None:
+            aes = self.keys.get(meter_id)
+            if aes is None and hdr.long:
+                aes = self.keys.get(link.meter_id)
+        out = self._start_output(link, hdr)
+        if ci in _NO_APL:
+            return self._finish(out, hdr, None, [], None)
+        if ci in _ALARM_CIS:
+            out["alarm_code"] = payload[pos:].hex().upper()
+            return self._finish(out, hdr, None, [], None)
+        mode = (hdr.cf >> 8) & 0x1F
+        link_address = link.manufacturer.to_bytes(2, "little") + link.id_bytes
+        apl, decrypted = self._security(hdr, mode, payload, tpl_start, pos, aes, link_address)
+        out["security_mode"] = mode
+        out["decrypted"] = decrypted
+        if ci == 0x79:
+            layout, data = self._compact(apl)
+        else:
+            layout, fresh = self.layouts.layout((hdr.m_bytes, hdr.a_bytes), apl, 0)
+            if fresh and layout.format_bytes:
+                self.signatures.learn(layout.format_bytes)
+            data = apl
+        records = layout.extract(data)
+        if layout.more_records_follow:
+            out["more_records_follow"] = True
+        return self._finish(out, hdr, layout, records, apl)
+
+    def _read_tpl(self, ci: int, hdr: _Header, payload: bytes, pos: int) -> int:
+        """Read the TPL header after the CI at pos-1; returns where the APL starts."""
+        if ci in _LONG_TPL:
+            end = pos + 12
+            if len(payload) < end:
+                raise DecodeError("too_short", "long TPL header truncated")
+            hdr.a_bytes = payload[pos : pos + 4] + payload[pos + 6 : pos + 8]
+            hdr.m_bytes = payload[pos + 4 : pos + 6]
+            hdr.long = True
+            pos += 8
+        elif ci in _SHORT_TPL:
+            if len(payload) < pos + 4:
+                raise DecodeError("too_short", "short TPL header truncated")
+        else:
+            return pos
+        hdr.acc = payload[pos]
+        hdr.status = payload[pos + 1]
+        hdr.cf = payload[pos + 2] | (payload[pos + 3] << 8)
+        pos += 4
+        if (hdr.cf >> 8) & 0x1F == 7:
+            if len(payload) <= pos:
+                raise DecodeError("too_short", "mode 7 configuration field extension missing")
+            hdr.cfe = payload[pos]
+            pos += 1
+        return pos
+
+    def _ell_payload(self, hdr: _Header, ell: Ell, rest: bytes, aes: AesKey | None) -> bytes:
+        """Decrypt (when needed) and check the ELL payload: CRC(2 LE) ‖ data."""
+        if len(rest) < 3:
+            raise DecodeError("too_short", "ELL payload shorter than its CRC")
+        if not ell.encrypted:
+            return rest
+        if _ell_crc_ok(rest):
+            return rest  # a receiver already decrypted it
+        if aes is None:
+            aes = self.keys.get(hdr.meter_id)
+        if aes is None:
+            raise DecodeError("no_key", f"ELL AES-CTR encrypted; no key for meter {hdr.meter_id}")
+        plain = aes.ctr_crypt(ctr_prefix(hdr.m_bytes, hdr.a_bytes, ell), rest)
+        if not _ell_crc_ok(plain):
+            raise DecodeError("decrypt_failed", "ELL payload CRC mismatch after decryption (wrong key?)")
+        return plain
+
+    def _security(
+        self,
+        hdr: _Header,
+        mode: int,
+        payload: bytes,
+        tpl_start: int,
+        pos: int,
+        aes: AesKey | None,
+        link_address: bytes,
+    ) -> tuple[bytes, bool]:
+        rest = payload[pos:]
+        if mode == 0:
+            return rest, False
+        if mode not in (5, 7):
+            if rest[:2] == _FILLER:
+                return rest, True
+            raise DecodeError("unsupported_security", f"security mode {mode} is not supported")
+        blocks = (hdr.cf >> 4) & 0x0F
+        length = 16 * blocks if blocks else len(rest) // 16 * 16
+        if length > len(rest):
+            raise DecodeError("too_short", f"{blocks} encrypted blocks declared, {len(rest)} bytes present")
+        if aes is None:
+            if rest[:2] == _FILLER:
+                return rest, True
+            raise DecodeError("no_key", f"security mode {mode}; no key for meter {hdr.meter_id}")
+        if length == 0:
+            raise DecodeError("decrypt_failed", "encrypted telegram without a whole encrypted block")
+        enc, tail = rest[:length], rest[length:]
+        if mode == 5:
+            plain = aes.cbc_decrypt(mode5_iv(hdr.m_bytes, hdr.a_bytes, hdr.acc or 0), enc)
+        else:
+            plain = self._mode7(hdr, aes, payload[tpl_start:], enc, rest, link_address)
+            if plain is None:
+                return rest, True
+        if plain[:2] != _FILLER:
+            if rest[:2] == _FILLER:
+                return rest, True
+            raise DecodeError("decrypt_failed", "decrypted payload does not start with 2F2F (wrong key?)")
+        return plain + tail, True
+
+    def _mode7(
+        self, hdr: _Header, aes: AesKey, tpl: bytes, enc: bytes, rest: bytes, link_address: bytes
+    ) -> bytes | None:
+        """Mode 7: KDF-A keys, AFL MAC check, counter replay check, CBC with IV 0.
+
+        Returns None when the payload was already decrypted by the receiver."""
+        afl = hdr.afl
+        if afl is None or afl.counter is None:
+            raise DecodeError("decrypt_failed", "mode 7 needs an AFL with a message counter")
+        if hdr.cfe is not None and (hdr.cfe >> 4) & 0x03 != 1:
+            raise DecodeError("unsupported_security", f"key derivation {(hdr.cfe >> 4) & 3} is not KDF-A")
+        # Counters are tracked per meter and link path: the same telegram relayed by an adapter is not a replay.
+        meter_id = f"{hdr.meter_id}/{link_address.hex().upper()}"
+        kenc, kmac = derive_mode7_keys(aes, afl.counter, hdr.a_bytes[:4])
+        if afl.mac is not None:
+            mac = kmac.cmac(afl.mac_input_prefix() + tpl)[: len(afl.mac)]
+            if mac != afl.mac:
+                if rest[:2] == _FILLER:
+                    return None
+                raise DecodeError("mac_mismatch", "AFL MAC does not match (wrong key or altered telegram)")
+        counter = int.from_bytes(afl.counter, "little")
+        last = self.counters.get(meter_id)
+        if last is not None and counter <= last:
+            raise DecodeError("replay", f"message counter {counter} not above last seen {last}")
+        plain = kenc.cbc_decrypt(ZERO_IV, enc)
+        if plain[:2] == _FILLER:
+            self.counters[meter_id] = counter
+        return plain
+
+    def _compact(self, apl: bytes) -> tuple[Layout, bytes]:
+        if len(apl) < 4:
+            raise DecodeError("too_short", "compact frame without signature")
+        sig = apl[0] | (apl[1] << 8)
+        layout = self.signatures.layout(sig)
+        if layout is None:
+            raise DecodeError("unknown_signature", f"compact frame format signature {sig:04X} not known yet")
+        data = apl[4:]
+        need = max((s.end or 0) for s in layout.specs) if layout.specs else 0
+        if len(data) < need:
+            raise DecodeError("truncated_record", f"compact frame has {len(data)} data bytes, format needs {need}")
+        return layout, data
+
+    # -- output -----------------------------------------------------------------------------------
+
+    def _start_output(self, link: LinkFrame, hdr: _Header) -> TelegramDict:
+        m = hdr.m_bytes[0] | (hdr.m_bytes[1] << 8)
+        device_type = hdr.a_bytes[5]
+        out: TelegramDict = {
+            "ok": True,
+            "frame": link.kind,
+            "id": hdr.meter_id,
+            "manufacturer": decode_manufacturer(m),
+            "version": hdr.a_bytes[4],
+            "device_type": device_type,
+            "medium": medium_name(device_type),
+            "access_number": hdr.acc,
+            "status": hdr.status,
+            "security_mode": 0,
+            "decrypted": False,
+            "driver": "oms",
+        }
+        if hdr.long and link.kind == "wmbus":
+            dll = link.id_bytes + bytes([link.version, link.device_type])
+            if dll != hdr.a_bytes or link.manufacturer != m or link.device_type in ADAPTER_TYPES:
+                out["adapter"] = {
+                    "id": link.meter_id,
+                    "manufacturer": decode_manufacturer(link.manufacturer),
+                    "version": link.version,
+                    "device_type": link.device_type,
+                }
+        if link.kind == "mbus":
+            out["address"] = link.address
+        return out
+
+    def _finish(
+        self,
+        out: TelegramDict,
+        hdr: _Header,
+        layout: Layout | None,
+        records: list[dict[str, Any]],
+        apl: bytes | None,
+    ) -> TelegramDict:
+        out["records"] = records
+        total = None
+        if layout is not None and layout.total_index is not None and hdr.a_bytes[5] in VOLUME_MEDIA:
+            total = records[layout.total_index]["value"]
+        out["total_m3"] = total
+        alarms = status_alarms(hdr.status) if hdr.status else []
+        vendor = self.vendors.find(out["manufacturer"], out["version"], out["device_type"], hdr.m_bytes + hdr.a_bytes)
+        if vendor is not None and apl is not None:
+            ctx = VendorContext(out, records, apl, hdr.status or 0, alarms)
+            vendor.apply(ctx)
+            out["driver"] = vendor.name
+            alarms = ctx.alarms
+        out["alarms"] = normalise(alarms) if alarms else []
+        return out
+
+    def _fixed(self, link: LinkFrame, hdr: _Header, data: bytes) -> TelegramDict:
+        fixed = decode_fixed(data)
+        medium = fixed.pop("medium_code")
+        assert isinstance(medium, int)
+        records = fixed["records"]
+        assert isinstance(records, list)
+        total = None
+        if medium in VOLUME_MEDIA:
+            for rec in records:
+                if rec["quantity"] == "volume" and rec["storage"] == 0:
+                    total = rec["value"]
+                    break
+        out: TelegramDict = {
+            "ok": True,
+            "frame": link.kind,
+            "id": fixed["id"],
+            "manufacturer": None,
+            "version": None,
+            "device_type": medium,
+            "medium": medium_name(medium),
+            "access_number": fixed["access_number"],
+            "status": fixed["status"],
+            "security_mode": 0,
+            "decrypted": False,
+            "driver": "oms",
+            "records": records,
+            "total_m3": total,
+            "alarms": fixed["alarms"],
+        }
+        if link.kind == "mbus":
+            out["address"] = link.address
+        return out
+
+    def _vendor_only(self, link: LinkFrame, hdr: _Header, ci: int, data: bytes, aes: AesKey | None) -> TelegramDict:
+        """Manufacturer-specific CI: only a vendor decoder can read it."""
+        out = self._start_output(link, hdr)
+        vendor = self.vendors.find(out["manufacturer"], out["version"], out["device_type"], hdr.m_bytes + hdr.a_bytes)
+        if vendor is None or not vendor.handles_ci(ci):
+            raise DecodeError("unsupported_ci", f"manufacturer-specific CI {ci:02X} and no vendor decoder for it")
+        out["records"] = []
+        out["total_m3"] = None
+        ctx = VendorContext(out, out["records"], data, hdr.status or 0, [], ci=ci, key=aes or self.keys.get(hdr.meter_id))
+        vendor.apply(ctx)
+        out["driver"] = vendor.name
+        out["alarms"] = normalise(ctx.alarms)
+        return out
+
+    @staticmethod
+    def _control_frame(link: LinkFrame) -> TelegramDict:
+        out: TelegramDict = {"ok": True, "frame": link.kind, "records": [], "total_m3": None, "alarms": []}
+        if link.kind == MBUS_SHORT:
+            out["c_field"] = link.c_field
+            out["address"] = link.address
+        return out
+
+
+def _ell_crc_ok(payload: bytes) -> bool:
+    """ELL payload: CRC-16 (LE) of the bytes after it."""
+    return crc16_en13757(payload[2:]) == payload[0] | (payload[1] << 8)

@@ -1,0 +1,41 @@
+"""Typed decode errors; `code` is stable and used in counters and JSON output."""
+
+from __future__ import annotations
+
+
+class DecodeError(Exception):
+    """A telegram could not be decoded. `meter_id` is set when the header was readable."""
+
+    def __init__(self, code: str, message: str, meter_id: str | None = None) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.meter_id = meter_id
+
+    def to_dict(self) -> dict[str, object]:
+        out: dict[str, object] = {"ok": False, "error": {"code": self.code, "message": self.message}}
+        if self.meter_id is not None:
+            out["id"] = self.meter_id
+        return out
+
+
+# The stable codes, for documentation and tests.
+CODES = (
+    "empty",
+    "bad_hex",
+    "too_short",
+    "bad_length",
+    "bad_crc",
+    "bad_checksum",
+    "unsupported_ci",
+    "no_key",
+    "decrypt_failed",
+    "mac_mismatch",
+    "replay",
+    "truncated_record",
+    "bad_record",
+    "unknown_signature",
+    "application_error",
+    "fragment",
+    "internal_error",
+)

@@ -1,0 +1,147 @@
+"""Link layer: wM-Bus format A/B frames (CRCs detected and stripped) and wired M-Bus frames."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from meterd.wmbus.crc import crc16_en13757
+from meterd.wmbus.errors import DecodeError
+
+WMBUS = "wmbus"
+MBUS = "mbus"
+MBUS_ACK = "mbus_ack"
+MBUS_SHORT = "mbus_short"
+
+
+@dataclass(slots=True)
+class LinkFrame:
+    """One link-layer frame with CRCs removed. `payload` starts at the CI field."""
+
+    kind: str
+    c_field: int
+    payload: bytes
+    crc_format: str  # "A", "B", "none", "checksum"
+    manufacturer: int = 0
+    id_bytes: bytes = b""
+    version: int = 0
+    device_type: int = 0
+    address: int | None = None  # wired M-Bus primary address
+
+    @property
+    def meter_id(self) -> str:
+        return self.id_bytes[::-1].hex().upper()
+
+
+def format_a_length(l_field: int) -> int:
+    """Total bytes of a format A frame with CRCs for a given L."""
+    data_after_block1 = max(l_field - 9, 0)
+    blocks = 1 + (data_after_block1 + 15) // 16
+    return l_field + 1 + 2 * blocks
+
+
+def _strip_format_a(frame: bytes) -> bytes | None:
+    """Remove format A block CRCs; None when any block CRC is wrong."""
+    out = bytearray()
+    pos = 0
+    size = 10
+    n = len(frame)
+    while pos < n:
+        block = frame[pos : pos + size]
+        crc = frame[pos + size : pos + size + 2]
+        if len(crc) != 2 or crc16_en13757(block) != int.from_bytes(crc, "big"):
+            return None
+        out += block
+        pos += size + 2
+        size = min(16, n - pos - 2)
+        if size <= 0:
+            break
+    return bytes(out)
+
+
+def _format_b_ok(frame: bytes) -> bool:
+    """Check the CRCs of a format B frame of exactly L+1 bytes."""
+    n = len(frame)
+    if n <= 127:
+        return crc16_en13757(frame[: n - 2]) == int.from_bytes(frame[n - 2 :], "big")
+    if crc16_en13757(frame[:125]) != int.from_bytes(frame[125:127], "big"):
+        return False
+    return crc16_en13757(frame[127 : n - 2]) == int.from_bytes(frame[n - 2 :], "big")
+
+
+def _strip_format_b(frame: bytes) -> bytes:
+    n = len(frame)
+    if n <= 127:
+        return frame[: n - 2]
+    return frame[:125] + frame[127 : n - 2]
+
+
+def parse_link(data: bytes) -> LinkFrame:
+    """Recognise the frame type and validate its length, CRCs or checksum."""
+    n = len(data)
+    if n == 0:
+        raise DecodeError("empty", "no telegram given")
+    first = data[0]
+    if n == 1 and first == 0xE5:
+        return LinkFrame(MBUS_ACK, 0xE5, b"", "none")
+    if first == 0x10 and n == 5 and data[4] == 0x16:
+        if (data[1] + data[2]) & 0xFF != data[3]:
+            raise DecodeError("bad_checksum", "short frame checksum mismatch")
+        return LinkFrame(MBUS_SHORT, data[1], b"", "checksum", address=data[2])
+    if first == 0x68 and n >= 4 and data[3] == 0x68 and data[1] == data[2]:
+        return _parse_mbus_long(data)
+    return _parse_wmbus(data)
+
+
+def _parse_mbus_long(data: bytes) -> LinkFrame:
+    length = data[1]
+    n = len(data)
+    if n < length + 6:
+        raise DecodeError("bad_length", f"M-Bus long frame declares L={length} but has only {n - 6} bytes")
+    if n > length + 6:
+        raise DecodeError("bad_length", f"M-Bus long frame has {n - length - 6} bytes beyond its stop byte")
+    if data[-1] != 0x16:
+        raise DecodeError("bad_length", "M-Bus long frame does not end with stop byte 16")
+    body = data[4 : 4 + length]
+    if sum(body) & 0xFF != data[4 + length]:
+        raise DecodeError("bad_checksum", f"checksum {data[4 + length]:02X} != computed {sum(body) & 0xFF:02X}")
+    if length < 3:
+        raise DecodeError("too_short", "M-Bus long frame without CI field")
+    return LinkFrame(MBUS, body[0], body[2:], "checksum", address=body[1])
+
+
+def _parse_wmbus(data: bytes) -> LinkFrame:
+    n = len(data)
+    if n < 11:
+        raise DecodeError("too_short", f"{n} bytes is shorter than a wM-Bus header with CI field")
+    l_field = data[0]
+    if l_field < 10:
+        raise DecodeError("too_short", f"L field {l_field} is shorter than a wM-Bus header with CI field")
+    if n in (l_field + 1, l_field + 2):
+        frame = data[: l_field + 1]
+        if _format_b_ok(frame):
+            plain, crc_format = _strip_format_b(frame), "B"
+        else:
+            plain, crc_format = frame, "none"
+    elif n == l_field - 1:
+        plain, crc_format = data, "none"  # format B with its CRC stripped but L left as sent
+    else:
+        full = format_a_length(l_field)
+        if n not in (full, full + 1):
+            raise DecodeError(
+                "bad_length",
+                f"{n} bytes fit L={l_field} neither without CRCs ({l_field + 1}) nor with format A CRCs ({full})",
+            )
+        stripped = _strip_format_a(data[:full])
+        if stripped is None:
+            raise DecodeError("bad_crc", "format A block CRC mismatch")
+        plain, crc_format = stripped, "A"
+    return LinkFrame(
+        WMBUS,
+        plain[1],
+        plain[10:],
+        crc_format,
+        manufacturer=plain[2] | (plain[3] << 8),
+        id_bytes=plain[4:8],
+        version=plain[8],
+        device_type=plain[9],
+    )

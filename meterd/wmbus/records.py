@@ -1,0 +1,401 @@
+"""Application layer records (DIB/VIB + data), parsed once into a reusable Layout.
+
+A Layout holds, per record, where its data lies and how to turn those bytes into a value. Parsing the
+DIF/VIF structure is the expensive part; the same meter sends the same structure again and again, so
+callers keep Layouts (see LayoutCache) and only extract values for later telegrams. The same Layout
+serves compact frames, whose data comes without DIF/VIF bytes, and a vectorised batch path.
+"""
+
+from __future__ import annotations
+
+import operator
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from meterd.wmbus import datatypes as dt
+from meterd.wmbus import vif as V
+from meterd.wmbus.errors import DecodeError
+
+Value = int | float | str | None
+Converter = Callable[[bytes], Value]
+
+FUNCTIONS = ("instantaneous", "maximum", "minimum", "error")
+# Data length per DIF data field code; None = variable (LVAR), -1 = special function.
+_DATA_LENGTH = (0, 1, 2, 3, 4, 4, 6, 8, 0, 1, 2, 3, 4, None, 6, -1)
+_INT_TYPES = frozenset({1, 2, 3, 4, 6, 7})
+_BCD_TYPES = frozenset({9, 10, 11, 12, 14})
+MAX_DIFE = 10
+MAX_VIFE = 10
+
+
+@dataclass(slots=True)
+class RecordSpec:
+    """One record: its data slice, its converter and the fields that do not depend on the data."""
+
+    start: int
+    end: int | None  # None: to the end of the buffer (manufacturer-specific tail)
+    convert: Converter
+    template: dict[str, object]
+    main_volume: bool = False
+    lvar: int | None = None  # LVAR byte for variable-length data
+
+    def extract(self, buf: bytes) -> dict[str, object]:
+        rec = self.template.copy()
+        rec["value"] = self.convert(buf[self.start : self.end])
+        return rec
+
+
+@dataclass(slots=True)
+class Layout:
+    """The parsed structure of one APL; `matches` tells whether another APL shares it."""
+
+    specs: tuple[RecordSpec, ...]
+    format_bytes: bytes  # DIB/VIB bytes of all records: the input of the format signature
+    more_records_follow: bool = False
+    total_index: int | None = None  # index into specs of the main volume register
+    _getter: Callable[[bytes], object] | None = field(default=None, repr=False)
+    _expected: object = field(default=None, repr=False)
+
+    def matches(self, buf: bytes) -> bool:
+        getter = self._getter
+        return getter is None or getter(buf) == self._expected
+
+    def extract(self, buf: bytes) -> list[dict[str, object]]:
+        return [spec.extract(buf) for spec in self.specs]
+
+
+def _scaler(exp: int, factor: int) -> tuple[int, int]:
+    """(multiplier, divisor) so that raw*mul/div is correctly rounded for decimal scales."""
+    if exp >= 0:
+        return factor * 10**exp, 1
+    return factor, 10**-exp
+
+
+def _number_converter(dtype: int, length: int, signed: bool, mul: int, div: int) -> Converter:
+    if dtype in _INT_TYPES:
+        if div == 1:
+            if mul == 1:
+                return lambda b: int.from_bytes(b, "little", signed=signed)
+            return lambda b: int.from_bytes(b, "little", signed=signed) * mul
+        return lambda b: int.from_bytes(b, "little", signed=signed) * mul / div
+    if dtype in _BCD_TYPES:
+
+        def bcd(b: bytes) -> Value:
+            v = dt.bcd_value(b)
+            if v is None:
+                return None
+            return v * mul if div == 1 else v * mul / div
+
+        return bcd
+    if dtype == 5:
+
+        def real(b: bytes) -> Value:
+            v = dt.real32(b)
+            return None if v is None else v * mul / div
+
+        return real
+    return _none
+
+
+def _none(_: bytes) -> Value:
+    return None
+
+
+def _hex(b: bytes) -> Value:
+    return b.hex().upper()
+
+
+def _lvar_converter(lvar: int, mul: int, div: int) -> Converter:
+    def convert(b: bytes) -> Value:
+        v = dt.lvar_value(lvar, b)
+        if isinstance(v, int) and (mul != 1 or div != 1):
+            return v * mul if div == 1 else v * mul / div
+        return v
+
+    return convert
+
+
+@dataclass(slots=True)
+class _Vib:
+    info: V.VifInfo
+    exp_adjust: int = 0
+    modifiers: list[str] = field(default_factory=list)
+    error: str | None = None
+    is_datetime: bool = False
+    text_unit: str | None = None
+
+
+def _read_vib(buf: bytes, p: int, n: int, positions: list[int] | None) -> tuple[_Vib, int]:
+    """Parse VIF and VIFEs starting at p; returns the meaning and the position after them."""
+    if p >= n:
+        raise DecodeError("truncated_record", "record ends before its VIF")
+    vif = buf[p]
+    if positions is not None:
+        positions.append(p)
+    p += 1
+    code = vif & 0x7F
+    ext = vif & 0x80
+    plain_text = False
+    if code == 0x7B or code == 0x7D:
+        if not ext:
+            raise DecodeError("bad_record", f"VIF {vif:02X} announces an extension table but has no extension bit")
+        if p >= n:
+            raise DecodeError("truncated_record", "record ends inside its VIF extension")
+        second = buf[p]
+        if positions is not None:
+            positions.append(p)
+        p += 1
+        table = V.FB_TABLE if code == 0x7B else V.FD_TABLE
+        info = table.get(second & 0x7F, V.UNKNOWN)
+        ext = second & 0x80
+    elif code == 0x7C:
+        info = V.PLAIN_TEXT
+        plain_text = True
+    else:
+        info = V.PRIMARY.get(code, V.UNKNOWN)
+    vib = _Vib(info)
+    manufacturer_vifes = code == 0x7F
+    count = 0
+    while ext:
+        if p >= n:
+            raise DecodeError("truncated_record", "record ends inside its VIFEs")
+        count += 1
+        if count > MAX_VIFE:
+            raise DecodeError("bad_record", f"more than {MAX_VIFE} VIFEs")
+        vife = buf[p]
+        if positions is not None:
+            positions.append(p)
+        p += 1
+        ext = vife & 0x80
+        c = vife & 0x7F
+        if manufacturer_vifes:
+            continue
+        if c == 0x7F:
+            manufacturer_vifes = True
+            vib.modifiers.append("manufacturer_specific")
+        elif c < 0x20:
+            vib.error = V.RECORD_ERRORS.get(c, f"reserved_{c:02x}")
+        elif 0x70 <= c <= 0x77:
+            vib.exp_adjust += (c & 0x07) - 6
+        elif c == 0x7D:
+            vib.exp_adjust += 3
+        elif 0x78 <= c <= 0x7B:
+            vib.modifiers.append("additive_correction")
+            vib.exp_adjust += (c & 0x03) - 3
+        else:
+            vib.modifiers.append(V.MODIFIERS.get(c, f"vife_{c:02x}"))
+            if c in V.DATETIME_MODIFIERS:
+                vib.is_datetime = True
+    if plain_text:
+        if p >= n:
+            raise DecodeError("truncated_record", "record ends before its plain-text VIF")
+        length = buf[p]
+        if positions is not None:
+            positions.extend(range(p, p + 1 + length))
+        if p + 1 + length > n:
+            raise DecodeError("truncated_record", "plain-text VIF runs past the end")
+        vib.text_unit = buf[p + 1 : p + 1 + length][::-1].decode("latin-1")
+        p += 1 + length
+    return vib, p
+
+
+def _converter(dtype: int, length: int, vib: _Vib, lvar: int | None) -> Converter:
+    info = vib.info
+    if dtype in (0, 8):
+        return _none
+    if vib.is_datetime or info.kind == V.DATETIME:
+        return dt.datetime_value
+    if info.kind == V.DATE:
+        return dt.date_value
+    if info.kind == V.HEX:
+        return _hex
+    mul, div = _scaler(info.exp + vib.exp_adjust, info.factor)
+    if lvar is not None:
+        return _lvar_converter(lvar, mul, div)
+    return _number_converter(dtype, length, info.signed, mul, div)
+
+
+def parse_layout(buf: bytes, start: int = 0, *, compact: bool = False) -> Layout:
+    """Parse records from buf[start:].
+
+    compact=False: buf holds DIB/VIB and data interleaved (a full frame); data offsets index buf.
+    compact=True: buf holds only DIB/VIB bytes (a format from the signature cache); data offsets
+    index the separate data part of a compact frame.
+    """
+    n = len(buf)
+    p = start
+    data_pos = 0
+    specs: list[RecordSpec] = []
+    positions: list[int] | None = None if compact else []
+    fmt = bytearray()
+    more = False
+    total_index: int | None = None
+    while p < n:
+        rec_start = p
+        dif = buf[p]
+        if dif == 0x2F:
+            if positions is not None:
+                positions.append(p)
+            p += 1
+            continue
+        dtype = dif & 0x0F
+        if dtype == 0x0F:
+            if positions is not None:
+                positions.append(p)
+            p += 1
+            if dif in (0x0F, 0x1F):
+                more = dif == 0x1F
+                if compact:
+                    break
+                if p < n:
+                    template: dict[str, object] = {
+                        "storage": 0,
+                        "tariff": 0,
+                        "subunit": 0,
+                        "function": "instantaneous",
+                        "quantity": "manufacturer_specific",
+                        "unit": None,
+                        "value": None,
+                        "dif": f"{dif:02X}",
+                        "vif": None,
+                    }
+                    specs.append(RecordSpec(p, None, _hex, template))
+                break
+            if dif == 0x7F:
+                continue
+            raise DecodeError("bad_record", f"reserved special DIF {dif:02X}")
+        storage = (dif >> 6) & 1
+        function = FUNCTIONS[(dif >> 4) & 3]
+        tariff = 0
+        subunit = 0
+        ext = dif & 0x80
+        k = 0
+        if positions is not None:
+            positions.append(p)
+        p += 1
+        while ext:
+            if p >= n:
+                raise DecodeError("truncated_record", "record ends inside its DIFEs")
+            if k >= MAX_DIFE:
+                raise DecodeError("bad_record", f"more than {MAX_DIFE} DIFEs")
+            dife = buf[p]
+            if positions is not None:
+                positions.append(p)
+            p += 1
+            storage |= (dife & 0x0F) << (1 + 4 * k)
+            tariff |= ((dife >> 4) & 0x03) << (2 * k)
+            subunit |= ((dife >> 6) & 0x01) << k
+            ext = dife & 0x80
+            k += 1
+        dif_end = p
+        vib, p = _read_vib(buf, p, n, positions)
+        vif_hex = buf[dif_end:p].hex().upper() if vib.text_unit is None else _vif_hex(buf, dif_end, p)
+        length = _DATA_LENGTH[dtype]
+        lvar: int | None = None
+        fmt += buf[rec_start:p]
+        if length is None:
+            if compact:
+                raise DecodeError("bad_record", "variable-length data cannot appear in a compact frame")
+            if p >= n:
+                raise DecodeError("truncated_record", "record ends before its LVAR byte")
+            lvar = buf[p]
+            if positions is not None:
+                positions.append(p)
+            p += 1
+            length = dt.lvar_length(lvar)
+            if length is None:
+                raise DecodeError("bad_record", f"reserved LVAR {lvar:02X}")
+        if compact:
+            d_start = data_pos
+            data_pos += length
+        else:
+            d_start = p
+            p += length
+            if p > n:
+                raise DecodeError(
+                    "truncated_record",
+                    f"record DIF {dif:02X} VIF {vif_hex} needs {length} data bytes, {n - d_start} left",
+                )
+        info = vib.info
+        template = {
+            "storage": storage,
+            "tariff": tariff,
+            "subunit": subunit,
+            "function": function,
+            "quantity": info.quantity,
+            "unit": vib.text_unit if vib.text_unit is not None else info.unit,
+            "value": None,
+            "dif": buf[rec_start:dif_end].hex().upper(),
+            "vif": vif_hex,
+        }
+        if vib.is_datetime:
+            template["unit"] = None
+        if vib.modifiers:
+            template["modifiers"] = vib.modifiers
+        if vib.error is not None and vib.error != "none":
+            template["error"] = vib.error
+        main = (
+            info.quantity == "volume"
+            and info.unit == "m3"
+            and storage == 0
+            and tariff == 0
+            and subunit == 0
+            and function == "instantaneous"
+            and not vib.modifiers
+            and "error" not in template
+            and dtype not in (0, 8)
+        )
+        if main and total_index is None:
+            total_index = len(specs)
+        specs.append(RecordSpec(d_start, d_start + length, _converter(dtype, length, vib, lvar), template, main, lvar))
+    layout = Layout(tuple(specs), bytes(fmt), more, total_index)
+    if positions:
+        layout._getter = _make_getter(positions)
+        layout._expected = layout._getter(buf)
+    return layout
+
+
+def _vif_hex(buf: bytes, start: int, end: int) -> str:
+    """VIB hex without the plain-text string itself."""
+    # The VIB is VIF + VIFEs; the text (length byte + chars) follows them.
+    p = start
+    out = bytearray([buf[p]])
+    ext = buf[p] & 0x80
+    p += 1
+    while ext and p < end:
+        out.append(buf[p])
+        ext = buf[p] & 0x80
+        p += 1
+    return out.hex().upper()
+
+
+def _make_getter(positions: list[int]) -> Callable[[bytes], object]:
+    if len(positions) == 1:
+        single = operator.itemgetter(positions[0])
+        return lambda b: (single(b),)
+    return operator.itemgetter(*positions)
+
+
+def data_length(layout: Layout) -> int:
+    """Bytes of data a compact frame needs for this layout."""
+    return max((s.end or s.start) for s in layout.specs) if layout.specs else 0
+
+
+class LayoutCache:
+    """Remembers the Layout per (meter, APL length) so repeated telegrams skip DIF/VIF parsing."""
+
+    def __init__(self, max_entries: int = 100_000) -> None:
+        self._layouts: dict[object, Layout] = {}
+        self._max = max_entries
+
+    def layout(self, key: object, buf: bytes, start: int) -> tuple[Layout, bool]:
+        """The layout of buf[start:]; the flag is True when it was parsed anew."""
+        full_key = (key, len(buf), start)
+        layout = self._layouts.get(full_key)
+        if layout is not None and layout.matches(buf):
+            return layout, False
+        layout = parse_layout(buf, start)
+        if len(self._layouts) >= self._max:
+            self._layouts.clear()
+        self._layouts[full_key] = layout
+        return layout, True

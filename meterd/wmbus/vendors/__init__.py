@@ -1,0 +1,86 @@
+"""Vendor payload decoders: manufacturer-specific data the standard records do not cover.
+
+Each vendor family is a small module with a `VendorDecoder` subclass, registered by manufacturer,
+version and device type. The decoder calls `apply` after the standard layers, so a vendor decoder
+may add records, set `total_m3` and add alarms, or (for manufacturer CIs 0xA0-0xB7) read the whole
+payload itself. Meter-specific overrides (config) select a decoder by name.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from meterd.wmbus.security import AesKey
+
+
+@dataclass(slots=True)
+class VendorContext:
+    out: dict[str, Any]
+    records: list[dict[str, Any]]
+    apl: bytes
+    status: int
+    alarms: list[str]
+    ci: int | None = None
+    key: AesKey | None = field(default=None, repr=False)
+
+
+class VendorDecoder:
+    name = "oms"
+    manufacturers: frozenset[str] = frozenset()
+    device_types: frozenset[int] | None = None  # None: any
+    versions: frozenset[int] | None = None
+    cis: frozenset[int] = frozenset()
+
+    def matches(self, manufacturer: str, version: int, device_type: int) -> bool:
+        return (
+            manufacturer in self.manufacturers
+            and (self.versions is None or version in self.versions)
+            and (self.device_types is None or device_type in self.device_types)
+        )
+
+    def handles_ci(self, ci: int) -> bool:
+        return ci in self.cis
+
+    def known_formats(self) -> tuple[bytes, ...]:
+        """DIB/VIB formats of compact frames this family sends, registered before any full frame."""
+        return ()
+
+    def apply(self, ctx: VendorContext) -> None:
+        raise NotImplementedError
+
+
+class VendorRegistry:
+    """Ordered vendor decoders plus per-meter overrides (meter identity bytes → decoder name)."""
+
+    def __init__(self, decoders: list[VendorDecoder] | None = None) -> None:
+        self.decoders: list[VendorDecoder] = list(decoders or [])
+        self.overrides: dict[str, str] = {}
+        self._cache: dict[tuple[str, int, int], VendorDecoder | None] = {}
+
+    def register(self, decoder: VendorDecoder) -> None:
+        self.decoders.append(decoder)
+        self._cache.clear()
+
+    def by_name(self, name: str) -> VendorDecoder | None:
+        return next((d for d in self.decoders if d.name == name), None)
+
+    def find(self, manufacturer: str, version: int, device_type: int, identity: bytes) -> VendorDecoder | None:
+        if self.overrides:
+            name = self.overrides.get(identity[2:6][::-1].hex().upper())
+            if name is not None:
+                return None if name == "oms" else self.by_name(name)
+        key = (manufacturer, version, device_type)
+        try:
+            return self._cache[key]
+        except KeyError:
+            found = next((d for d in self.decoders if d.matches(manufacturer, version, device_type)), None)
+            self._cache[key] = found
+            return found
+
+    def known_formats(self) -> list[bytes]:
+        return [fmt for d in self.decoders for fmt in d.known_formats()]
+
+
+def default_registry() -> VendorRegistry:
+    return VendorRegistry()
