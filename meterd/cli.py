@@ -31,6 +31,24 @@ def cmd_decode(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_listen(args: argparse.Namespace) -> int:
+    import threading
+
+    from meterd.commands.listen import emit, install_stop_handlers, paced
+    from meterd.drivers.registry import open_receiver
+
+    decoder = _decoder(args)
+    stop = threading.Event()
+    install_stop_handlers(stop)
+    counters: dict[str, int] = {}
+    frames = open_receiver(args.dongle, args.port, args.mode, stop, counters)
+    emit(decoder, paced(frames, args.pace, stop), sys.stdout.buffer, counters)
+    return 0
+
+
+DONGLES = ("im871a", "amb8465", "rc1180", "cul", "iu891a", "rtlwmbus", "hex")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="meterd", description="Water-meter readings from wM-Bus / M-Bus meters.")
     parser.add_argument("--version", action="version", version=f"meterd {__version__}")
@@ -43,6 +61,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--keys", help="CSV with header meter_id,key")
     p.add_argument("--insecure-keys", action="store_true", help="load a key file readable by others")
     p.set_defaults(func=cmd_decode)
+
+    p = sub.add_parser("listen", help="receive telegrams and print JSON lines (DESIGN 2.2)")
+    p.add_argument("--port", required=True, help="serial port, /dev/serial/by-id/..., a capture file, or - for stdin")
+    p.add_argument("--dongle", required=True, choices=DONGLES)
+    p.add_argument("--mode", default="c1,t1", help="link mode: t1, c1 or c1,t1")
+    p.add_argument("--keys", help="CSV with header meter_id,key")
+    p.add_argument("--insecure-keys", action="store_true", help="load a key file readable by others")
+    p.add_argument("--pace", type=float, default=0.0, help="replay captures at N × recorded pace (0 = fast)")
+    p.set_defaults(func=cmd_listen)
 
     from meterd.commands import register_all
 

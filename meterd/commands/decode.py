@@ -51,10 +51,17 @@ def _key_bytes(key: str) -> bytes:
     return key_bytes
 
 
+def decode_line_json(decoder: Decoder, line: str) -> bytes:
+    """decode_line, serialised; bare hex lines take the decoder's direct-to-JSON path."""
+    text = line.strip()
+    if text and text[0] != "{":
+        return decoder.decode_hex_json(text)
+    return orjson.dumps(decode_line(decoder, text))
+
+
 def iter_decoded(decoder: Decoder, lines: Iterable[str]) -> Iterator[bytes]:
-    dumps = orjson.dumps
     for line in lines:
-        yield dumps(decode_line(decoder, line))
+        yield decode_line_json(decoder, line)
 
 
 def run_jsonl(decoder: Decoder, stdin: IO[str], stdout: IO[bytes]) -> None:

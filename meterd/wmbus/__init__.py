@@ -5,4 +5,4 @@ from meterd.wmbus.errors import DecodeError
 from meterd.wmbus.keys import KeyRing
 from meterd.wmbus.signatures import SignatureCache
 
-__all__ = ["Decoder", "DecodeError", "KeyRing", "SignatureCache", "TelegramDict"]
+__all__ = ["DecodeError", "Decoder", "KeyRing", "SignatureCache", "TelegramDict"]

@@ -9,6 +9,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+import orjson
+
 from meterd.wmbus.afl import Afl, parse_afl
 from meterd.wmbus.alarms import normalise, status_alarms
 from meterd.wmbus.crc import crc16_en13757
@@ -49,7 +51,7 @@ _FILLER = b"\x2f\x2f"
 class _Header:
     """Identity and TPL fields gathered while walking the layers."""
 
-    __slots__ = ("m_bytes", "a_bytes", "acc", "status", "cf", "cfe", "long", "ell", "afl")
+    __slots__ = ("a_bytes", "acc", "afl", "cf", "cfe", "ell", "long", "m_bytes", "status")
 
     def __init__(self, link: LinkFrame) -> None:
         self.m_bytes = link.manufacturer.to_bytes(2, "little")
@@ -67,6 +69,19 @@ class _Header:
         return self.a_bytes[3::-1].hex().upper()
 
 
+class _Pending:
+    """Headers decoded, records located but not yet turned into values."""
+
+    __slots__ = ("apl", "data", "hdr", "layout", "out")
+
+    def __init__(self, out: TelegramDict, hdr: _Header, layout: Layout, data: bytes, apl: bytes) -> None:
+        self.out = out
+        self.hdr = hdr
+        self.layout = layout
+        self.data = data
+        self.apl = apl
+
+
 class Decoder:
     """Decodes telegrams to DESIGN 2.1 objects. Not thread-safe: use one per thread."""
 
@@ -81,6 +96,7 @@ class Decoder:
         self.signatures = signatures if signatures is not None else SignatureCache()
         self.vendors = vendors if vendors is not None else default_registry()
         self.layouts = LayoutCache()
+        self._identities: dict[tuple[object, ...], dict[str, Any]] = {}
         # Last mode 7 message counter (AFL MCR) per meter; persist it to reject replays across restarts.
         self.counters: dict[str, int] = counters if counters is not None else {}
         for fmt in self.vendors.known_formats():
@@ -98,7 +114,7 @@ class Decoder:
             return e.to_dict()
         except ValueError:
             return DecodeError("bad_hex", "key is not valid hex").to_dict()
-        except Exception as e:  # noqa: BLE001 - a decoder bug must not take the service down
+        except Exception as e:
             return DecodeError("internal_error", f"{type(e).__name__} while decoding").to_dict()
 
     def decode_many(self, items: Iterable[tuple[str, str | None]]) -> list[TelegramDict]:
@@ -108,6 +124,49 @@ class Decoder:
 
     def decode(self, data: bytes, key: bytes | None = None) -> TelegramDict:
         """Decode one telegram; raises DecodeError with a stable code."""
+        result = self._walk(data, key)
+        if isinstance(result, _Pending):
+            return self._finish(result.out, result.hdr, result.layout, result.layout.extract(result.data), result.apl)
+        return result
+
+    def decode_json(self, data: bytes, key: bytes | None = None) -> bytes:
+        """Decode one telegram straight to JSON (no per-record dicts); raises DecodeError."""
+        result = self._walk(data, key)
+        if not isinstance(result, _Pending):
+            return orjson.dumps(result)
+        out, hdr, layout = result.out, result.hdr, result.layout
+        if self.vendors.find(out["manufacturer"], out["version"], out["device_type"], hdr.m_bytes + hdr.a_bytes):
+            return orjson.dumps(self._finish(out, hdr, layout, layout.extract(result.data), result.apl))
+        data = result.data
+        values = layout.values(data)
+        total = None
+        if layout.total_index is not None and hdr.a_bytes[5] in VOLUME_MEDIA:
+            total = values[layout.total_index]
+        alarms = status_alarms(hdr.status) if hdr.status else []
+        head = orjson.dumps(out)
+        return b"".join(
+            (
+                head[:-1],
+                b',"records":',
+                layout.records_json(values, len(data)).encode(),
+                b',"total_m3":',
+                orjson.dumps(total),
+                b',"alarms":',
+                orjson.dumps(alarms),
+                b"}",
+            )
+        )
+
+    def decode_hex_json(self, text: str, key: bytes | None = None) -> bytes:
+        """decode_json on hex text; never raises."""
+        try:
+            return self.decode_json(parse_hex(text), key)
+        except DecodeError as e:
+            return orjson.dumps(e.to_dict())
+        except Exception as e:
+            return orjson.dumps(DecodeError("internal_error", f"{type(e).__name__} while decoding").to_dict())
+
+    def _walk(self, data: bytes, key: bytes | None) -> TelegramDict | _Pending:
         link = parse_link(data)
         if link.kind in (MBUS_ACK, MBUS_SHORT):
             return self._control_frame(link)
@@ -123,7 +182,9 @@ class Decoder:
 
     # -- layers -----------------------------------------------------------------------------------
 
-    def _decode_layers(self, link: LinkFrame, hdr: _Header, payload: bytes, key: bytes | None) -> TelegramDict:
+    def _decode_layers(
+        self, link: LinkFrame, hdr: _Header, payload: bytes, key: bytes | None
+    ) -> TelegramDict | _Pending:
         aes = self.keys.cipher(key) if key is not None else None
         pos = 0
         ci = payload[0]
@@ -151,9 +212,8 @@ class Decoder:
         if ci in _ERROR_CIS:
             self._read_tpl(ci, hdr, payload, pos)
             code = payload[-1] if len(payload) > pos else 0
-            raise DecodeError(
-                "application_error", f"meter reports application error {code}: {APPLICATION_ERRORS.get(code, 'reserved')}"
-            )
+            text = APPLICATION_ERRORS.get(code, "reserved")
+            raise DecodeError("application_error", f"meter reports application error {code}: {text}")
         if ci == 0x73:
             return self._fixed(link, hdr, payload[pos:])
         if ci in _SHORT_TPL or ci in _LONG_TPL or ci in (0x78, 0x79, 0x71):
@@ -185,10 +245,9 @@ class Decoder:
             if fresh and layout.format_bytes:
                 self.signatures.learn(layout.format_bytes)
             data = apl
-        records = layout.extract(data)
         if layout.more_records_follow:
             out["more_records_follow"] = True
-        return self._finish(out, hdr, layout, records, apl)
+        return _Pending(out, hdr, layout, data, apl)
 
     def _read_tpl(self, ci: int, hdr: _Header, payload: bytes, pos: int) -> int:
         """Read the TPL header after the CI at pos-1; returns where the APL starts."""
@@ -261,6 +320,7 @@ class Decoder:
         if length == 0:
             raise DecodeError("decrypt_failed", "encrypted telegram without a whole encrypted block")
         enc, tail = rest[:length], rest[length:]
+        plain: bytes | None
         if mode == 5:
             plain = aes.cbc_decrypt(mode5_iv(hdr.m_bytes, hdr.a_bytes, hdr.acc or 0), enc)
         else:
@@ -310,7 +370,7 @@ class Decoder:
         if layout is None:
             raise DecodeError("unknown_signature", f"compact frame format signature {sig:04X} not known yet")
         data = apl[4:]
-        need = max((s.end or 0) for s in layout.specs) if layout.specs else 0
+        need = layout.data_length
         if len(data) < need:
             raise DecodeError("truncated_record", f"compact frame has {len(data)} data bytes, format needs {need}")
         return layout, data
@@ -318,16 +378,17 @@ class Decoder:
     # -- output -----------------------------------------------------------------------------------
 
     def _start_output(self, link: LinkFrame, hdr: _Header) -> TelegramDict:
-        m = hdr.m_bytes[0] | (hdr.m_bytes[1] << 8)
-        device_type = hdr.a_bytes[5]
+        ident_key = (hdr.m_bytes, hdr.a_bytes, link.manufacturer, link.id_bytes, link.version, link.device_type)
+        ident = self._identities.get(ident_key)
+        if ident is None:
+            ident = self._identity(link, hdr)
+            if len(self._identities) >= 100_000:
+                self._identities.clear()
+            self._identities[ident_key] = ident
         out: TelegramDict = {
             "ok": True,
             "frame": link.kind,
-            "id": hdr.meter_id,
-            "manufacturer": decode_manufacturer(m),
-            "version": hdr.a_bytes[4],
-            "device_type": device_type,
-            "medium": medium_name(device_type),
+            **ident,
             "access_number": hdr.acc,
             "status": hdr.status,
             "security_mode": 0,
@@ -335,17 +396,38 @@ class Decoder:
             "driver": "oms",
         }
         if hdr.long and link.kind == "wmbus":
-            dll = link.id_bytes + bytes([link.version, link.device_type])
-            if dll != hdr.a_bytes or link.manufacturer != m or link.device_type in ADAPTER_TYPES:
-                out["adapter"] = {
-                    "id": link.meter_id,
-                    "manufacturer": decode_manufacturer(link.manufacturer),
-                    "version": link.version,
-                    "device_type": link.device_type,
-                }
+            adapter = self._adapter(link, hdr)
+            if adapter is not None:
+                out["adapter"] = adapter
         if link.kind == "mbus":
             out["address"] = link.address
         return out
+
+    @staticmethod
+    def _identity(link: LinkFrame, hdr: _Header) -> dict[str, Any]:
+        m = hdr.m_bytes[0] | (hdr.m_bytes[1] << 8)
+        device_type = hdr.a_bytes[5]
+        return {
+            "id": hdr.meter_id,
+            "manufacturer": decode_manufacturer(m),
+            "version": hdr.a_bytes[4],
+            "device_type": device_type,
+            "medium": medium_name(device_type),
+        }
+
+    @staticmethod
+    def _adapter(link: LinkFrame, hdr: _Header) -> dict[str, Any] | None:
+        """The radio adapter's link-layer identity, when a TPL long header names another device."""
+        dll = link.id_bytes + bytes([link.version, link.device_type])
+        m = hdr.m_bytes[0] | (hdr.m_bytes[1] << 8)
+        if dll == hdr.a_bytes and link.manufacturer == m and link.device_type not in ADAPTER_TYPES:
+            return None
+        return {
+            "id": link.meter_id,
+            "manufacturer": decode_manufacturer(link.manufacturer),
+            "version": link.version,
+            "device_type": link.device_type,
+        }
 
     def _finish(
         self,
@@ -411,7 +493,8 @@ class Decoder:
             raise DecodeError("unsupported_ci", f"manufacturer-specific CI {ci:02X} and no vendor decoder for it")
         out["records"] = []
         out["total_m3"] = None
-        ctx = VendorContext(out, out["records"], data, hdr.status or 0, [], ci=ci, key=aes or self.keys.get(hdr.meter_id))
+        key = aes or self.keys.get(hdr.meter_id)
+        ctx = VendorContext(out, out["records"], data, hdr.status or 0, [], ci=ci, key=key)
         vendor.apply(ctx)
         out["driver"] = vendor.name
         out["alarms"] = normalise(ctx.alarms)

@@ -9,15 +9,19 @@ serves compact frames, whose data comes without DIF/VIF bytes, and a vectorised 
 from __future__ import annotations
 
 import operator
+import struct
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
 
 from meterd.wmbus import datatypes as dt
 from meterd.wmbus import vif as V
 from meterd.wmbus.errors import DecodeError
 
 Value = int | float | str | None
-Converter = Callable[[bytes], Value]
+Converter = Callable[[Any], Value]
 
 FUNCTIONS = ("instantaneous", "maximum", "minimum", "error")
 # Data length per DIF data field code; None = variable (LVAR), -1 = special function.
@@ -30,38 +34,114 @@ MAX_VIFE = 10
 
 @dataclass(slots=True)
 class RecordSpec:
-    """One record: its data slice, its converter and the fields that do not depend on the data."""
+    """One record: where its data lies, how it is unpacked, and the fields that do not depend on it."""
 
     start: int
-    end: int | None  # None: to the end of the buffer (manufacturer-specific tail)
-    convert: Converter
+    length: int | None  # None: to the end of the buffer (manufacturer-specific tail)
+    code: str  # struct code for the raw field ("h", "4s", ...)
+    post: Converter | None  # raw → value; None when the raw integer is the value
     template: dict[str, object]
     main_volume: bool = False
-    lvar: int | None = None  # LVAR byte for variable-length data
-
-    def extract(self, buf: bytes) -> dict[str, object]:
-        rec = self.template.copy()
-        rec["value"] = self.convert(buf[self.start : self.end])
-        return rec
 
 
-@dataclass(slots=True)
 class Layout:
-    """The parsed structure of one APL; `matches` tells whether another APL shares it."""
+    """The parsed structure of one APL; `matches` tells whether another APL shares it.
 
-    specs: tuple[RecordSpec, ...]
-    format_bytes: bytes  # DIB/VIB bytes of all records: the input of the format signature
-    more_records_follow: bool = False
-    total_index: int | None = None  # index into specs of the main volume register
-    _getter: Callable[[bytes], object] | None = field(default=None, repr=False)
-    _expected: object = field(default=None, repr=False)
+    Values of all records are read with one precompiled struct per buffer length, then converted;
+    records can be produced as dicts or directly as JSON text (the command line's fast path).
+    """
+
+    __slots__ = ("_compiled", "_expected", "_getter", "format_bytes", "more_records_follow", "specs", "total_index")
+
+    def __init__(
+        self,
+        specs: tuple[RecordSpec, ...],
+        format_bytes: bytes,
+        more_records_follow: bool = False,
+        total_index: int | None = None,
+    ) -> None:
+        self.specs = specs
+        self.format_bytes = format_bytes  # DIB/VIB bytes of all records: input of the format signature
+        self.more_records_follow = more_records_follow
+        self.total_index = total_index  # index into specs of the main volume register
+        self._getter: Callable[[bytes], object] | None = None
+        self._expected: object = None
+        self._compiled: dict[int, _Compiled] = {}
 
     def matches(self, buf: bytes) -> bool:
         getter = self._getter
         return getter is None or getter(buf) == self._expected
 
+    @property
+    def data_length(self) -> int:
+        """Bytes of data needed (without a manufacturer-specific tail)."""
+        return max((s.start + (s.length or 0) for s in self.specs), default=0)
+
+    def _compile(self, size: int) -> _Compiled:
+        compiled = self._compiled.get(size)
+        if compiled is None:
+            compiled = self._compiled[size] = _Compiled(self.specs, size)
+        return compiled
+
+    def values(self, buf: bytes) -> list[Value]:
+        return self._compile(len(buf)).values(buf)
+
     def extract(self, buf: bytes) -> list[dict[str, object]]:
-        return [spec.extract(buf) for spec in self.specs]
+        values = self._compile(len(buf)).values(buf)
+        return [{**spec.template, "value": v} for spec, v in zip(self.specs, values, strict=True)]
+
+    def records_json(self, values: list[Value], size: int) -> str:
+        compiled = self._compile(size)
+        return compiled.json_template % tuple([_json_value(v) for v in values])
+
+
+class _Compiled:
+    """A layout bound to one buffer size: the struct and converters to read every record at once."""
+
+    __slots__ = ("json_template", "posts", "unpack")
+
+    def __init__(self, specs: tuple[RecordSpec, ...], size: int) -> None:
+        fmt = ["<"]
+        cursor = 0
+        posts: list[tuple[int, Converter]] = []
+        parts = []
+        for i, spec in enumerate(specs):
+            if spec.start > cursor:
+                fmt.append(f"{spec.start - cursor}x")
+            code = spec.code
+            if spec.length is None:
+                code = f"{max(size - spec.start, 0)}s"
+                cursor = max(size, spec.start)
+            else:
+                cursor = spec.start + spec.length
+            fmt.append(code)
+            if spec.post is not None:
+                posts.append((i, spec.post))
+            text = orjson.dumps({**spec.template, "value": _PLACEHOLDER}).decode().replace("%", "%%")
+            parts.append(text.replace(f'"{_PLACEHOLDER}"', "%s"))
+        self.unpack = struct.Struct("".join(fmt)).unpack_from
+        self.posts = tuple(posts)
+        self.json_template = "[" + ",".join(parts) + "]"
+
+    def values(self, buf: bytes) -> list[Value]:
+        values: list[Value] = list(self.unpack(buf))
+        for i, post in self.posts:
+            values[i] = post(values[i])  # type: ignore[arg-type]
+        return values
+
+
+_PLACEHOLDER = "@@meterd-value@@"
+
+
+def _json_value(v: Value) -> str:
+    t = type(v)
+    if t is int:
+        return str(v)
+    if t is float:
+        return repr(v)
+    if v is None:
+        return "null"
+    return orjson.dumps(v).decode()
 
 
 def _scaler(exp: int, factor: int) -> tuple[int, int]:
@@ -71,33 +151,62 @@ def _scaler(exp: int, factor: int) -> tuple[int, int]:
     return factor, 10**-exp
 
 
-def _number_converter(dtype: int, length: int, signed: bool, mul: int, div: int) -> Converter:
-    if dtype in _INT_TYPES:
-        if div == 1:
-            if mul == 1:
-                return lambda b: int.from_bytes(b, "little", signed=signed)
-            return lambda b: int.from_bytes(b, "little", signed=signed) * mul
-        return lambda b: int.from_bytes(b, "little", signed=signed) * mul / div
-    if dtype in _BCD_TYPES:
-
-        def bcd(b: bytes) -> Value:
-            v = dt.bcd_value(b)
-            if v is None:
-                return None
-            return v * mul if div == 1 else v * mul / div
-
-        return bcd
-    if dtype == 5:
-
-        def real(b: bytes) -> Value:
-            v = dt.real32(b)
-            return None if v is None else v * mul / div
-
-        return real
-    return _none
+def _fit(v: int) -> int | float:
+    """Integers beyond 64 bits become floats, as JSON consumers read them anyway."""
+    return v if -_INT64 <= v < _UINT64 else float(v)
 
 
-def _none(_: bytes) -> Value:
+_INT64 = 1 << 63
+_UINT64 = 1 << 64
+
+
+def _scale(mul: int, div: int) -> Converter | None:
+    if div == 1:
+        if mul == 1:
+            return None
+        return lambda v: _fit(v * mul)
+    return lambda v: v * mul / div  # type: ignore[operator]
+
+
+def _int_field(length: int, signed: bool, mul: int, div: int) -> tuple[str, Converter | None]:
+    code = _INT_CODES.get(length)
+    if code is not None:
+        return (code if signed else code.upper()), _scale(mul, div)
+    scale = _scale(mul, div)
+
+    def wide(b: bytes) -> Value:
+        v = int.from_bytes(b, "little", signed=signed)
+        return _fit(v) if scale is None else scale(v)
+
+    return f"{length}s", wide
+
+
+_INT_CODES = {1: "b", 2: "h", 4: "i", 8: "q"}
+
+
+def _bcd_field(length: int, mul: int, div: int) -> tuple[str, Converter]:
+    def bcd(b: bytes) -> Value:
+        v = dt.bcd_value(b)
+        if v is None:
+            return None
+        return _fit(v * mul) if div == 1 else v * mul / div
+
+    return f"{length}s", bcd
+
+
+def _real_field(mul: int, div: int) -> tuple[str, Converter]:
+    def real(v: Value) -> Value:
+        if v != v or v in (_INF, -_INF):
+            return None
+        return v * mul / div  # type: ignore[operator]
+
+    return "f", real  # type: ignore[return-value]
+
+
+_INF = float("inf")
+
+
+def _none(_: object) -> Value:
     return None
 
 
@@ -105,14 +214,14 @@ def _hex(b: bytes) -> Value:
     return b.hex().upper()
 
 
-def _lvar_converter(lvar: int, mul: int, div: int) -> Converter:
+def _lvar_field(lvar: int, length: int, mul: int, div: int) -> tuple[str, Converter]:
     def convert(b: bytes) -> Value:
         v = dt.lvar_value(lvar, b)
-        if isinstance(v, int) and (mul != 1 or div != 1):
-            return v * mul if div == 1 else v * mul / div
+        if isinstance(v, int):
+            return _fit(v * mul) if div == 1 else v * mul / div
         return v
 
-    return convert
+    return f"{length}s", convert
 
 
 @dataclass(slots=True)
@@ -199,20 +308,25 @@ def _read_vib(buf: bytes, p: int, n: int, positions: list[int] | None) -> tuple[
     return vib, p
 
 
-def _converter(dtype: int, length: int, vib: _Vib, lvar: int | None) -> Converter:
+def _field(dtype: int, length: int, vib: _Vib, lvar: int | None) -> tuple[str, Converter | None]:
+    """The struct code and converter for one record's data."""
     info = vib.info
     if dtype in (0, 8):
-        return _none
+        return "0s", _none
     if vib.is_datetime or info.kind == V.DATETIME:
-        return dt.datetime_value
+        return f"{length}s", dt.datetime_value  # type: ignore[return-value]
     if info.kind == V.DATE:
-        return dt.date_value
+        return f"{length}s", dt.date_value  # type: ignore[return-value]
     if info.kind == V.HEX:
-        return _hex
+        return f"{length}s", _hex
     mul, div = _scaler(info.exp + vib.exp_adjust, info.factor)
     if lvar is not None:
-        return _lvar_converter(lvar, mul, div)
-    return _number_converter(dtype, length, info.signed, mul, div)
+        return _lvar_field(lvar, length, mul, div)
+    if dtype in _INT_TYPES:
+        return _int_field(length, info.signed, mul, div)
+    if dtype in _BCD_TYPES:
+        return _bcd_field(length, mul, div)
+    return _real_field(mul, div)
 
 
 def parse_layout(buf: bytes, start: int = 0, *, compact: bool = False) -> Layout:
@@ -259,7 +373,7 @@ def parse_layout(buf: bytes, start: int = 0, *, compact: bool = False) -> Layout
                         "dif": f"{dif:02X}",
                         "vif": None,
                     }
-                    specs.append(RecordSpec(p, None, _hex, template))
+                    specs.append(RecordSpec(p, None, "0s", _hex, template))
                 break
             if dif == 0x7F:
                 continue
@@ -347,7 +461,8 @@ def parse_layout(buf: bytes, start: int = 0, *, compact: bool = False) -> Layout
         )
         if main and total_index is None:
             total_index = len(specs)
-        specs.append(RecordSpec(d_start, d_start + length, _converter(dtype, length, vib, lvar), template, main, lvar))
+        code, post = _field(dtype, length, vib, lvar)
+        specs.append(RecordSpec(d_start, length, code, post, template, main))
     layout = Layout(tuple(specs), bytes(fmt), more, total_index)
     if positions:
         layout._getter = _make_getter(positions)
@@ -374,11 +489,6 @@ def _make_getter(positions: list[int]) -> Callable[[bytes], object]:
         single = operator.itemgetter(positions[0])
         return lambda b: (single(b),)
     return operator.itemgetter(*positions)
-
-
-def data_length(layout: Layout) -> int:
-    """Bytes of data a compact frame needs for this layout."""
-    return max((s.end or s.start) for s in layout.specs) if layout.specs else 0
 
 
 class LayoutCache:

@@ -17,7 +17,7 @@ ZERO_IV = bytes(BLOCK)
 class AesKey:
     """An AES-128 key with reusable block contexts. Never printed: repr hides the key."""
 
-    __slots__ = ("_key", "_dec", "_enc")
+    __slots__ = ("_dec", "_enc", "_key")
 
     def __init__(self, key: bytes) -> None:
         if len(key) != BLOCK:

@@ -28,7 +28,11 @@ class VifInfo:
 
 _DURATION_UNITS = (("s", 1), ("s", 60), ("h", 1), ("d", 1))  # nn = 00 s, 01 min (→ s), 10 h, 11 d
 _LONG_DURATION_UNITS = (("h", 1), ("d", 1), ("month", 1), ("y", 1))  # pp = hours, days, months, years
-_UNSIGNED = {"unit": None, "signed": False}
+
+
+def _plain(quantity: str) -> VifInfo:
+    """A unitless, unsigned quantity (identifiers, counters, flags)."""
+    return VifInfo(quantity, None, signed=False)
 
 
 def _primary() -> dict[int, VifInfo]:
@@ -58,11 +62,11 @@ def _primary() -> dict[int, VifInfo]:
     t[0x6C] = VifInfo("date", kind=DATE)
     t[0x6D] = VifInfo("datetime", kind=DATETIME)
     t[0x6E] = VifInfo("hca_units")
-    t[0x6F] = VifInfo("reserved", **_UNSIGNED)
-    t[0x78] = VifInfo("fabrication_no", **_UNSIGNED)
-    t[0x79] = VifInfo("enhanced_id", **_UNSIGNED)
-    t[0x7A] = VifInfo("bus_address", **_UNSIGNED)
-    t[0x7E] = VifInfo("any", **_UNSIGNED)
+    t[0x6F] = _plain("reserved")
+    t[0x78] = _plain("fabrication_no")
+    t[0x79] = _plain("enhanced_id")
+    t[0x7A] = _plain("bus_address")
+    t[0x7E] = _plain("any")
     t[0x7F] = VifInfo("manufacturer_specific", kind=HEX, signed=False)
     return t
 
@@ -118,7 +122,7 @@ def _fd() -> dict[int, VifInfo]:
         0x75: "number_of_times_meter_stopped",
     }
     for code, name in names.items():
-        t[code] = VifInfo(name, **_UNSIGNED)
+        t[code] = _plain(name)
     t[0x1C] = VifInfo("baudrate", "Bd", signed=False)
     t[0x1D] = VifInfo("response_delay_time", "bittimes", signed=False)
     t[0x2A] = VifInfo("operator_specific_data", kind=HEX, signed=False)

@@ -1,0 +1,1 @@
+"""Receivers: each module holds a sans-IO framer (bytes in, frames out) and a thin port loop."""

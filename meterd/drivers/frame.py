@@ -1,0 +1,24 @@
+"""What every receiver yields: one telegram with its reception metadata."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Frame:
+    """A telegram as received, starting at its L field (or 68 for wired M-Bus), without a trailing RSSI byte."""
+
+    data: bytes
+    received_at: datetime
+    rssi_dbm: float | None = None
+    dongle: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class FramingError:
+    """Bytes a framer had to drop; counted by the port loop under `code`."""
+
+    code: str
+    message: str
