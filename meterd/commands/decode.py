@@ -3,41 +3,14 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterable, Iterator
 from typing import IO, Any
 
 import orjson
 
 from meterd.wmbus import Decoder
+from meterd.wmbus.batch import decode_batch
 from meterd.wmbus.errors import DecodeError
-
-_EMPTY = DecodeError("empty", "empty line").to_dict()
-
-
-def decode_line(decoder: Decoder, line: str) -> dict[str, Any]:
-    """One --jsonl input line: bare hex or {"telegram": ..., "key": ...}."""
-    text = line.strip()
-    if not text:
-        return dict(_EMPTY)
-    if text[0] != "{":
-        return decoder.decode_hex(text)
-    try:
-        item = orjson.loads(text)
-    except orjson.JSONDecodeError:
-        return DecodeError("bad_input", "line is neither hex nor a valid JSON object").to_dict()
-    if not isinstance(item, dict):
-        return DecodeError("bad_input", "JSON line must be an object").to_dict()
-    telegram = item.get("telegram")
-    key = item.get("key")
-    if not isinstance(telegram, str):
-        return DecodeError("empty" if telegram is None else "bad_input", "object has no telegram string").to_dict()
-    if key is not None and not isinstance(key, str):
-        return DecodeError("bad_key", "key must be a string of 32 hex digits or null").to_dict()
-    try:
-        key_bytes = _key_bytes(key) if key is not None else None
-    except DecodeError as e:
-        return e.to_dict()
-    return decoder.decode_hex(telegram, key_bytes)
+from meterd.wmbus.hexinput import parse_hex
 
 
 def _key_bytes(key: str) -> bytes:
@@ -51,34 +24,62 @@ def _key_bytes(key: str) -> bytes:
     return key_bytes
 
 
-def decode_line_json(decoder: Decoder, line: str) -> bytes:
-    """decode_line, serialised; bare hex lines take the decoder's direct-to-JSON path."""
-    text = line.strip()
-    if text and text[0] != "{":
-        return decoder.decode_hex_json(text)
-    return orjson.dumps(decode_line(decoder, text))
-
-
-def iter_decoded(decoder: Decoder, lines: Iterable[str]) -> Iterator[bytes]:
-    for line in lines:
-        yield decode_line_json(decoder, line)
-
-
-def run_jsonl(decoder: Decoder, stdin: IO[str], stdout: IO[bytes]) -> None:
-    """Stream stdin to stdout, one object per line, flushing in chunks (and at the end)."""
-    write = stdout.write
-    buf: list[bytes] = []
-    interactive = stdin.isatty()
-    for out in iter_decoded(decoder, stdin):
-        buf.append(out)
-        if interactive or len(buf) >= 512:
-            write(b"\n".join(buf) + b"\n")
-            buf.clear()
-            if interactive:
-                stdout.flush()
-    if buf:
-        write(b"\n".join(buf) + b"\n")
+def run_jsonl(decoder: Decoder, stdin: IO[str], stdout: IO[bytes], chunk: int = 4096) -> None:
+    """Stream stdin to stdout, one object per line in order. Lines are taken in chunks and decoded
+    by the vectorised batch path; an interactive stdin is answered line by line."""
+    if stdin.isatty():
+        for line in stdin:
+            stdout.write(decode_chunk(decoder, [line])[0].encode() + b"\n")
+            stdout.flush()
+        return
+    lines: list[str] = []
+    for line in stdin:
+        lines.append(line)
+        if len(lines) >= chunk:
+            stdout.write(("\n".join(decode_chunk(decoder, lines)) + "\n").encode())
+            lines.clear()
+    if lines:
+        stdout.write(("\n".join(decode_chunk(decoder, lines)) + "\n").encode())
     stdout.flush()
+
+
+def decode_chunk(decoder: Decoder, lines: list[str]) -> list[str]:
+    """Input lines → JSON lines, same order, through decode_batch."""
+    frames: list[bytes | None] = []
+    keys: list[bytes | None] = []
+    errors: dict[int, dict[str, Any]] = {}
+    for i, line in enumerate(lines):
+        frame, key, error = _parse_input(line)
+        frames.append(frame)
+        keys.append(key)
+        if error is not None:
+            errors[i] = error
+    return decode_batch(decoder, frames, keys, errors).json_lines()
+
+
+def _parse_input(line: str) -> tuple[bytes | None, bytes | None, dict[str, Any] | None]:
+    """(frame, key, error) for one input line."""
+    text = line.strip()
+    try:
+        if not text:
+            raise DecodeError("empty", "empty line")
+        if text[0] != "{":
+            return parse_hex(text), None, None
+        try:
+            item = orjson.loads(text)
+        except orjson.JSONDecodeError:
+            raise DecodeError("bad_input", "line is neither hex nor a valid JSON object") from None
+        if not isinstance(item, dict):
+            raise DecodeError("bad_input", "JSON line must be an object")
+        telegram = item.get("telegram")
+        if not isinstance(telegram, str):
+            raise DecodeError("empty" if telegram is None else "bad_input", "object has no telegram string")
+        key = item.get("key")
+        if key is not None and not isinstance(key, str):
+            raise DecodeError("bad_key", "key must be a string of 32 hex digits or null")
+        return parse_hex(telegram), (_key_bytes(key) if key is not None else None), None
+    except DecodeError as e:
+        return None, None, e.to_dict()
 
 
 def run_one(decoder: Decoder, telegram: str, key: str | None) -> dict[str, Any]:

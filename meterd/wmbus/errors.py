@@ -36,6 +36,9 @@ CODES = (
     "bad_record",
     "unknown_signature",
     "application_error",
+    "unsupported_security",
     "fragment",
+    "bad_input",
+    "bad_key",
     "internal_error",
 )

@@ -42,6 +42,9 @@ class RecordSpec:
     post: Converter | None  # raw → value; None when the raw integer is the value
     template: dict[str, object]
     main_volume: bool = False
+    kind: str = "other"  # "int", "bcd", "real": numeric with value = raw * mul / div (used by the batch path)
+    mul: int = 1
+    div: int = 1
 
 
 class Layout:
@@ -51,7 +54,16 @@ class Layout:
     records can be produced as dicts or directly as JSON text (the command line's fast path).
     """
 
-    __slots__ = ("_compiled", "_expected", "_getter", "format_bytes", "more_records_follow", "specs", "total_index")
+    __slots__ = (
+        "_compiled",
+        "_getter",
+        "expected",
+        "format_bytes",
+        "more_records_follow",
+        "specs",
+        "structure",
+        "total_index",
+    )
 
     def __init__(
         self,
@@ -64,13 +76,14 @@ class Layout:
         self.format_bytes = format_bytes  # DIB/VIB bytes of all records: input of the format signature
         self.more_records_follow = more_records_follow
         self.total_index = total_index  # index into specs of the main volume register
+        self.structure: tuple[int, ...] = ()  # positions of DIF/VIF/LVAR/filler bytes in a full frame
+        self.expected: tuple[int, ...] = ()  # their values
         self._getter: Callable[[bytes], object] | None = None
-        self._expected: object = None
         self._compiled: dict[int, _Compiled] = {}
 
     def matches(self, buf: bytes) -> bool:
         getter = self._getter
-        return getter is None or getter(buf) == self._expected
+        return getter is None or getter(buf) == self.expected
 
     @property
     def data_length(self) -> int:
@@ -90,21 +103,24 @@ class Layout:
         values = self._compile(len(buf)).values(buf)
         return [{**spec.template, "value": v} for spec, v in zip(self.specs, values, strict=True)]
 
+    def records_json_pieces(self, size: int) -> list[str]:
+        """The records array as JSON text around the values: len(specs) + 1 pieces to interleave."""
+        return self._compile(size).json_pieces
+
     def records_json(self, values: list[Value], size: int) -> str:
-        compiled = self._compile(size)
-        return compiled.json_template % tuple([_json_value(v) for v in values])
+        return interleave(self._compile(size).json_pieces, [_json_value(v) for v in values])
 
 
 class _Compiled:
     """A layout bound to one buffer size: the struct and converters to read every record at once."""
 
-    __slots__ = ("json_template", "posts", "unpack")
+    __slots__ = ("json_pieces", "posts", "unpack")
 
     def __init__(self, specs: tuple[RecordSpec, ...], size: int) -> None:
         fmt = ["<"]
         cursor = 0
         posts: list[tuple[int, Converter]] = []
-        parts = []
+        pieces = ["["]
         for i, spec in enumerate(specs):
             if spec.start > cursor:
                 fmt.append(f"{spec.start - cursor}x")
@@ -117,11 +133,13 @@ class _Compiled:
             fmt.append(code)
             if spec.post is not None:
                 posts.append((i, spec.post))
-            text = orjson.dumps({**spec.template, "value": _PLACEHOLDER}).decode().replace("%", "%%")
-            parts.append(text.replace(f'"{_PLACEHOLDER}"', "%s"))
+            before, after = orjson.dumps({**spec.template, "value": _PLACEHOLDER}).decode().split(f'"{_PLACEHOLDER}"')
+            pieces[-1] += ("," if i else "") + before
+            pieces.append(after)
         self.unpack = struct.Struct("".join(fmt)).unpack_from
         self.posts = tuple(posts)
-        self.json_template = "[" + ",".join(parts) + "]"
+        pieces[-1] += "]"
+        self.json_pieces = pieces
 
     def values(self, buf: bytes) -> list[Value]:
         values: list[Value] = list(self.unpack(buf))
@@ -131,6 +149,14 @@ class _Compiled:
 
 
 _PLACEHOLDER = "@@meterd-value@@"
+
+
+def interleave(pieces: list[str], values: list[str] | tuple[str, ...]) -> str:
+    """pieces[0] + values[0] + pieces[1] + ... + pieces[-1]: the fast way to fill a JSON template."""
+    parts: list[str] = [""] * (2 * len(pieces) - 1)
+    parts[0::2] = pieces
+    parts[1::2] = values
+    return "".join(parts)
 
 
 def _json_value(v: Value) -> str:
@@ -462,11 +488,16 @@ def parse_layout(buf: bytes, start: int = 0, *, compact: bool = False) -> Layout
         if main and total_index is None:
             total_index = len(specs)
         code, post = _field(dtype, length, vib, lvar)
-        specs.append(RecordSpec(d_start, length, code, post, template, main))
+        spec = RecordSpec(d_start, length, code, post, template, main)
+        if post is not _none and lvar is None and info.kind == V.NUMBER and not vib.is_datetime:
+            spec.kind = "int" if dtype in _INT_TYPES else "bcd" if dtype in _BCD_TYPES else "real"
+            spec.mul, spec.div = _scaler(info.exp + vib.exp_adjust, info.factor)
+        specs.append(spec)
     layout = Layout(tuple(specs), bytes(fmt), more, total_index)
     if positions:
+        layout.structure = tuple(positions)
+        layout.expected = tuple(buf[i] for i in positions)
         layout._getter = _make_getter(positions)
-        layout._expected = layout._getter(buf)
     return layout
 
 
@@ -485,6 +516,7 @@ def _vif_hex(buf: bytes, start: int, end: int) -> str:
 
 
 def _make_getter(positions: list[int]) -> Callable[[bytes], object]:
+    """A C-speed reader of the structural bytes, returning a tuple comparable with Layout.expected."""
     if len(positions) == 1:
         single = operator.itemgetter(positions[0])
         return lambda b: (single(b),)

@@ -1,0 +1,107 @@
+"""Decoder throughput: in-process (per telegram and vectorised batch) and `meterd decode --jsonl`.
+
+python bench/decode.py [--quick]      last lines: `name: value unit`
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+import telegrams as T
+
+from meterd.wmbus import Decoder
+from meterd.wmbus.batch import decode_batch
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _decoder() -> Decoder:
+    return Decoder({"12345678": T.KEY, "87654321": T.KEY})
+
+
+def per_telegram(name: str, telegram: bytes, n: int) -> float:
+    d = _decoder()
+    full, _ = T.compact_pair()
+    d.decode(full)
+    text = telegram.hex()
+    start = time.perf_counter()
+    for _ in range(n):
+        d.decode_hex(text)
+    rate = n / (time.perf_counter() - start)
+    assert d.decode_hex(text)["ok"], name
+    return rate
+
+
+def batch(name: str, telegram: bytes, n: int) -> float:
+    d = _decoder()
+    frames = [telegram] * n
+    start = time.perf_counter()
+    result = decode_batch(d, frames)
+    rate = n / (time.perf_counter() - start)
+    assert result.ok.all(), name
+    return rate
+
+
+def cli(name: str, telegram: bytes, n: int, keys: Path) -> tuple[float, float]:
+    """meterd decode --jsonl over n identical lines, output to /dev/null; (telegrams/s, peak RSS MB)."""
+    with tempfile.NamedTemporaryFile("w", suffix=".hex", delete=False) as f:
+        f.write((telegram.hex().upper() + "\n") * n)
+        path = f.name
+    try:
+        cmd = [str(ROOT / ".venv" / "bin" / "meterd"), "decode", "--jsonl", "--keys", str(keys)]
+        if not Path(cmd[0]).exists():
+            cmd = [sys.executable, "-m", "meterd", "decode", "--jsonl", "--keys", str(keys)]
+        with open(path, "rb") as stdin, open(os.devnull, "wb") as devnull:
+            start = time.perf_counter()
+            subprocess.run(cmd, stdin=stdin, stdout=devnull, check=True)
+            elapsed = time.perf_counter() - start
+        peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+        return n / elapsed, peak
+    finally:
+        os.unlink(path)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--quick", action="store_true")
+    args = parser.parse_args()
+    n = 10_000 if args.quick else 100_000
+    full, compact = T.compact_pair()
+    kinds = {
+        "plain": T.plain_telegram(),
+        "mode5": T.mode5_telegram(),
+        "mode5_nocrc": T.mode5_telegram_nocrc(),
+        "ell_ctr": T.ell_ctr_telegram(),
+        "compact": compact,
+    }
+    figures: list[tuple[str, float, str]] = []
+    for name, telegram in kinds.items():
+        figures.append((f"decode_{name}", per_telegram(name, telegram, n), "telegrams/s"))
+    for name in ("plain", "mode5_nocrc", "mode5"):
+        figures.append((f"batch_{name}", batch(name, kinds[name], n), "telegrams/s"))
+    with tempfile.TemporaryDirectory() as tmp:
+        keys = Path(tmp) / "keys.csv"
+        keys.write_text(f"meter_id,key\n12345678,{T.KEY_HEX}\n87654321,{T.KEY_HEX}\n")
+        keys.chmod(0o600)
+        peak = 0.0
+        for name in ("plain", "mode5"):
+            rate, peak = cli(name, kinds[name], n, keys)
+            figures.append((f"cli_{name}", rate, "telegrams/s"))
+    figures.append(("cli_peak_rss", peak, "MB"))
+    figures.append(("bench_peak_rss", resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, "MB"))
+    print(f"telegram sizes: plain {len(kinds['plain'])} B (40 records), mode5 {len(kinds['mode5'])} B with CRCs+RSSI")
+    for name, value, unit in figures:
+        print(f"{name}: {value:.0f} {unit}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,424 @@
+"""Vectorised batch decoding: many telegrams of one shape decoded with numpy, column by column.
+
+Telegrams are grouped by shape (length, CRC format, CI, configuration field). For each group one
+prototype goes through the scalar decoder; it tells whether the group is encrypted (mode 5) and how
+its records are laid out. The group is then a 2-D byte matrix: CRC columns dropped, AES once per key,
+layout checked and values extracted per record column. Rows that do not fit the prototype and shapes
+the vectorised path does not cover (ELL, AFL, long headers, compact frames, wired M-Bus, vendor
+payloads, a key given per telegram) go to the scalar decoder, in input order, so every row equals
+what `Decoder.decode` returns.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import orjson
+
+from meterd.wmbus.alarms import status_alarms
+from meterd.wmbus.crc import crc16_en13757_rows
+from meterd.wmbus.decoder import Decoder, TelegramDict, _Pending
+from meterd.wmbus.errors import DecodeError
+from meterd.wmbus.link import _format_b_ok, format_a_length, parse_link
+from meterd.wmbus.manufacturer import decode_manufacturer
+from meterd.wmbus.medium import VOLUME_MEDIA, medium_name
+from meterd.wmbus.records import Layout, RecordSpec, _json_value
+
+U8 = npt.NDArray[np.uint8]
+_VOLUME = np.zeros(256, dtype=bool)
+_VOLUME[sorted(VOLUME_MEDIA)] = True
+MIN_GROUP = 8
+
+
+@dataclass
+class Group:
+    """Rows decoded together: `columns[i]` holds record i's values for these rows."""
+
+    rows: npt.NDArray[np.intp]
+    layout: Layout
+    security_mode: int
+    columns: list[npt.NDArray[Any]]
+    meter_ids: npt.NDArray[np.str_]
+    manufacturers: npt.NDArray[np.uint16]
+    versions: U8
+    device_types: U8
+    access_numbers: U8
+    statuses: U8
+
+    def identity(self, j: int) -> dict[str, Any]:
+        dt = int(self.device_types[j])
+        return {
+            "id": str(self.meter_ids[j]),
+            "manufacturer": decode_manufacturer(int(self.manufacturers[j])),
+            "version": int(self.versions[j]),
+            "device_type": dt,
+            "medium": medium_name(dt),
+        }
+
+    def has_total(self) -> npt.NDArray[np.bool_]:
+        if self.layout.total_index is None:
+            return np.zeros(len(self.rows), dtype=bool)
+        return _VOLUME[self.device_types]
+
+
+@dataclass
+class BatchResult:
+    size: int
+    ok: npt.NDArray[np.bool_]
+    total_m3: npt.NDArray[np.float64]  # NaN where there is none
+    groups: list[Group] = field(default_factory=list)
+    scalar: dict[int, TelegramDict] = field(default_factory=dict)  # rows decoded one by one
+
+    @property
+    def vectorised_rows(self) -> int:
+        return sum(len(g.rows) for g in self.groups)
+
+    def telegram(self, i: int) -> TelegramDict:
+        """Row i as the same object `Decoder.decode_hex` returns."""
+        if i in self.scalar:
+            return self.scalar[i]
+        for g in self.groups:
+            hit = np.flatnonzero(g.rows == i)
+            if hit.size:
+                return _row_dict(g, int(hit[0]))
+        raise IndexError(i)
+
+    def json_lines(self) -> list[str]:
+        """Every row as one JSON object, in input order."""
+        lines: list[str] = [""] * self.size
+        for i, obj in self.scalar.items():
+            lines[i] = orjson.dumps(obj).decode()
+        for g in self.groups:
+            for i, line in zip(g.rows.tolist(), _group_json(g), strict=True):
+                lines[i] = line
+        return lines
+
+
+def decode_batch(
+    decoder: Decoder,
+    frames: Sequence[bytes | None],
+    keys: Sequence[bytes | None] | None = None,
+    errors: dict[int, TelegramDict] | None = None,
+) -> BatchResult:
+    """Decode frames (None rows take their object from `errors`); rows with a key of their own, and
+    rows outside the vectorised groups, are decoded one by one in input order."""
+    n = len(frames)
+    result = BatchResult(n, np.zeros(n, dtype=bool), np.full(n, np.nan))
+    for i, obj in (errors or {}).items():
+        result.scalar[i] = obj
+    shapes: dict[tuple[int, int, int, bytes], list[int]] = defaultdict(list)
+    scalar_rows: list[int] = []
+    for i, f in enumerate(frames):
+        if f is None:
+            continue
+        size = len(f)
+        if size > 24 and f[0] != 0x68 and (keys is None or keys[i] is None):
+            ci_at = 12 if size >= format_a_length(f[0]) else 10
+            ci = f[ci_at]
+            shapes[(size, ci_at, ci, f[ci_at + 3 : ci_at + 5])].append(i)
+        else:
+            scalar_rows.append(i)
+    for (_, _, ci, _), rows in shapes.items():
+        if len(rows) < MIN_GROUP or ci != 0x7A:
+            scalar_rows.extend(rows)
+        else:
+            scalar_rows.extend(_vector_group(decoder, frames, np.array(rows, dtype=np.intp), result))
+    for i in sorted(scalar_rows):
+        frame = frames[i]
+        assert frame is not None
+        _scalar(decoder, frame, keys[i] if keys is not None else None, i, result)
+    return result
+
+
+def _scalar(decoder: Decoder, frame: bytes, key: bytes | None, i: int, result: BatchResult) -> None:
+    try:
+        out = decoder.decode(frame, key)
+    except DecodeError as e:
+        out = e.to_dict()
+    except Exception as e:
+        out = DecodeError("internal_error", f"{type(e).__name__} while decoding").to_dict()
+    result.scalar[i] = out
+    result.ok[i] = out["ok"]
+    total = out.get("total_m3")
+    if isinstance(total, int | float):
+        result.total_m3[i] = total
+
+
+def _vector_group(
+    decoder: Decoder, frames: Sequence[bytes | None], rows: npt.NDArray[np.intp], result: BatchResult
+) -> list[int]:
+    """Decode one shape group with numpy; returns the rows left for the scalar decoder."""
+    everything = [int(i) for i in rows]
+    proto_frame = frames[int(rows[0])]
+    assert proto_frame is not None
+    try:
+        proto = decoder._walk(proto_frame, None)
+        link = parse_link(proto_frame)
+    except DecodeError:
+        return everything
+    if not isinstance(proto, _Pending) or proto.hdr.ell or proto.hdr.afl or proto.hdr.long:
+        return everything
+    mode = proto.out["security_mode"]
+    if mode not in (0, 5) or link.crc_format not in ("A", "none"):
+        return everything
+    chosen: list[bytes] = [frames[i] for i in everything]  # type: ignore[misc]
+    if link.crc_format == "A":
+        x, keep = _strip_format_a_rows(chosen)
+    else:
+        size = proto_frame[0] + 1
+        x = np.frombuffer(b"".join(f[:size] for f in chosen), dtype=np.uint8).reshape(len(rows), -1)
+        # a frame whose last two bytes happen to be a valid format B CRC is another frame
+        keep = ~_format_b_rows(x)
+    keep &= (x[:, 10] == 0x7A) & (x[:, 0] == proto_frame[0])
+    manufacturers = (x[:, 2].astype(np.uint16) | (x[:, 3].astype(np.uint16) << 8)).astype(np.uint16)
+    idents = np.unique(np.stack([manufacturers, x[:, 8], x[:, 9]], axis=1), axis=0)
+    for m, ver, dt in idents.tolist():
+        if decoder.vendors.find(decode_manufacturer(m), ver, dt, b""):
+            keep &= ~((manufacturers == m) & (x[:, 8] == ver) & (x[:, 9] == dt))
+    ids = _bcd_ids(x[:, 4:8])
+    apl: U8
+    if mode == 5:
+        apl, decrypted = _decrypt_mode5(decoder, x, ids, proto.hdr.cf)
+        keep &= decrypted
+    else:
+        apl = x[:, 15:]
+    layout = proto.layout
+    if layout.structure:
+        positions = np.array(layout.structure, dtype=np.intp)
+        keep &= (apl[:, positions] == np.array(layout.expected, dtype=np.uint8)).all(axis=1)
+    leftover = [int(rows[j]) for j in np.flatnonzero(~keep)]
+    if not keep.any():
+        return leftover
+    rows, apl, ids, x, manufacturers = rows[keep], apl[keep], ids[keep], x[keep], manufacturers[keep]
+    columns = [_column(spec, apl) for spec in layout.specs]
+    group = Group(rows, layout, mode, columns, ids, manufacturers, x[:, 8], x[:, 9], x[:, 11], x[:, 12])
+    result.groups.append(group)
+    result.ok[rows] = True
+    if layout.total_index is not None:
+        with_total = group.has_total()
+        result.total_m3[rows[with_total]] = columns[layout.total_index][with_total].astype(np.float64)
+    return leftover
+
+
+def _strip_format_a_rows(frames: list[bytes]) -> tuple[U8, npt.NDArray[np.bool_]]:
+    """Check every block CRC and drop the CRC columns, all rows at once."""
+    full = format_a_length(frames[0][0])
+    x = np.frombuffer(b"".join(f[:full] for f in frames), dtype=np.uint8).reshape(len(frames), -1)
+    data_cols: list[int] = []
+    ok = np.ones(len(frames), dtype=bool)
+    pos, size = 0, 10
+    while pos < full and size > 0:
+        stored = (x[:, pos + size].astype(np.uint16) << 8) | x[:, pos + size + 1]
+        ok &= crc16_en13757_rows(x[:, pos : pos + size]) == stored
+        data_cols.extend(range(pos, pos + size))
+        pos += size + 2
+        size = min(16, full - pos - 2)
+    return np.ascontiguousarray(x[:, data_cols]), ok
+
+
+def _format_b_rows(x: U8) -> npt.NDArray[np.bool_]:
+    """Rows whose last two bytes are a valid format B CRC (only possible up to 127 bytes in one block)."""
+    n = x.shape[1]
+    if n > 127:
+        return np.array([_format_b_ok(bytes(r)) for r in x], dtype=bool)
+    stored = (x[:, n - 2].astype(np.uint16) << 8) | x[:, n - 1]
+    return crc16_en13757_rows(x[:, : n - 2]) == stored
+
+
+def _bcd_ids(cols: U8) -> npt.NDArray[np.str_]:
+    """ID bytes (wire order) → 8-digit strings as printed."""
+    h = cols[:, ::-1].tobytes().hex().upper().encode()
+    return np.frombuffer(h, dtype="S8").astype("U8")
+
+
+def _decrypt_mode5(decoder: Decoder, x: U8, ids: npt.NDArray[np.str_], cf: int) -> tuple[U8, npt.NDArray[np.bool_]]:
+    """AES-CBC per key in one call: P = D(C) xor (IV ‖ C shifted by a block)."""
+    apl_start = 15
+    blocks = (cf >> 4) & 0x0F
+    length = 16 * blocks if blocks else (x.shape[1] - apl_start) // 16 * 16
+    plain = x[:, apl_start:].copy()
+    ok = np.zeros(len(x), dtype=bool)
+    if length == 0 or length > plain.shape[1]:
+        return plain, ok
+    enc = x[:, apl_start : apl_start + length]
+    by_key: dict[int, tuple[Any, list[int]]] = {}
+    for j, meter_id in enumerate(ids.tolist()):
+        key = decoder.keys.get(meter_id)
+        if key is not None:
+            by_key.setdefault(id(key), (key, []))[1].append(j)
+        elif plain[j, 0] == 0x2F and plain[j, 1] == 0x2F:
+            ok[j] = True  # already decrypted by the receiver
+    for key, idx_list in by_key.values():
+        idx = np.array(idx_list, dtype=np.intp)
+        ct = enc[idx]
+        dec = np.frombuffer(key._dec.update(ct.tobytes()), dtype=np.uint8).reshape(ct.shape)
+        xi = x[idx]
+        iv = np.concatenate([xi[:, 2:10], np.repeat(xi[:, 11:12], 8, axis=1)], axis=1)
+        pt = dec ^ np.concatenate([iv, ct[:, :-16]], axis=1)
+        good = (pt[:, 0] == 0x2F) & (pt[:, 1] == 0x2F)
+        plain[idx[good], :length] = pt[good]
+        ok[idx[good]] = True
+    return plain, ok
+
+
+def _column(spec: RecordSpec, apl: U8) -> npt.NDArray[Any]:
+    """One record's values for all rows: int64/float64 for numbers, objects otherwise."""
+    start, length = spec.start, spec.length
+    if length is None:
+        length = apl.shape[1] - start
+    raw = apl[:, start : start + length]
+    if spec.kind == "int" and length in (1, 2, 4, 8) and spec.mul < 1 << 20:
+        kind = "i" if spec.code.islower() else "u"
+        return _scaled(spec, np.ascontiguousarray(raw).view(f"<{kind}{length}").reshape(-1))
+    if spec.kind == "real":
+        values = np.ascontiguousarray(raw).view("<f4").reshape(-1).astype(np.float64)
+        if np.isfinite(values).all():
+            return values * spec.mul / spec.div
+    if spec.kind == "bcd" and length <= 8 and spec.mul < 1 << 20:
+        digits = _bcd_digits(raw)
+        if digits is not None:
+            return _scaled(spec, digits)
+    post = spec.post
+    if length == 0:
+        empty = np.empty(len(raw), dtype=object)
+        empty[:] = [post(b"") if post else b""] * len(raw)
+        return empty
+    # everything else (dates, text, hex): convert each distinct raw value once
+    uniq, inverse = np.unique(np.ascontiguousarray(raw).view(f"V{length}").reshape(-1), return_inverse=True)
+    converted = np.empty(len(uniq), dtype=object)
+    converted[:] = [post(u.tobytes()) if post else u.tobytes() for u in uniq]
+    return converted[inverse.reshape(-1)]
+
+
+def _bcd_digits(raw: U8) -> npt.NDArray[np.int64] | None:
+    lo = (raw & 0x0F).astype(np.int64)
+    hi = (raw >> 4).astype(np.int64)
+    negative = hi[:, -1] == 0x0F
+    hi[negative, -1] = 0
+    if (lo > 9).any() or (hi > 9).any():
+        return None
+    weights = 100 ** np.arange(raw.shape[1], dtype=np.int64)
+    v: npt.NDArray[np.int64] = (lo * weights + hi * weights * 10).sum(axis=1)
+    return np.where(negative, -v, v).astype(np.int64)
+
+
+def _scaled(spec: RecordSpec, values: npt.NDArray[Any]) -> npt.NDArray[Any]:
+    """raw * mul / div as the scalar converters compute it (float64 division is correctly rounded)."""
+    if spec.div == 1:
+        return values.astype(np.int64) * spec.mul if spec.mul != 1 else values
+    return values.astype(np.float64) * spec.mul / spec.div
+
+
+def _alarms(status: int) -> list[str]:
+    return status_alarms(status) if status else []
+
+
+def _row_dict(g: Group, j: int) -> TelegramDict:
+    status = int(g.statuses[j])
+    out: TelegramDict = {
+        "ok": True,
+        "frame": "wmbus",
+        **g.identity(j),
+        "access_number": int(g.access_numbers[j]),
+        "status": status,
+        "security_mode": g.security_mode,
+        "decrypted": g.security_mode != 0,
+        "driver": "oms",
+    }
+    if g.layout.more_records_follow:
+        out["more_records_follow"] = True
+    records = []
+    for spec, col in zip(g.layout.specs, g.columns, strict=True):
+        v = col[j]
+        records.append({**spec.template, "value": v.item() if isinstance(v, np.generic) else v})
+    out["records"] = records
+    total = None
+    if g.layout.total_index is not None and g.has_total()[j]:
+        total = records[g.layout.total_index]["value"]
+    out["total_m3"] = total
+    out["alarms"] = _alarms(status)
+    return out
+
+
+def _json_column(col: npt.NDArray[Any]) -> list[str]:
+    """JSON text of every value in a column; each distinct value is serialised once."""
+    if col.dtype.kind in "fiu":
+        uniq, inverse = np.unique(col, return_inverse=True)
+        text = np.array(list(map(repr if col.dtype.kind == "f" else str, uniq.tolist())), dtype=object)
+        result: list[str] = text[inverse.reshape(-1)].tolist()
+        return result
+    cache: dict[object, str] = {}
+    out = []
+    for v in col.tolist():
+        try:
+            text_v = cache.get(v)
+        except TypeError:
+            text_v = None
+        if text_v is None:
+            text_v = _json_value(v)
+            try:
+                cache[v] = text_v
+            except TypeError:
+                pass
+        out.append(text_v)
+    return out
+
+
+def _group_json(g: Group) -> list[str]:
+    """All rows of a group as JSON, formatted from one template (no per-record dicts)."""
+    layout = g.layout
+    size = max((s.start + (s.length or 0) for s in layout.specs), default=0)
+    records_pieces = layout.records_json_pieces(size) if layout.specs else ["[]"]
+    more = ',"more_records_follow":true' if layout.more_records_follow else ""
+    mode = g.security_mode
+    pieces = [
+        '{"ok":true,"frame":"wmbus",',
+        ',"access_number":',
+        ',"status":',
+        f',"security_mode":{mode},"decrypted":{"true" if mode else "false"},"driver":"oms"{more},"records":'
+        + records_pieces[0],
+        *records_pieces[1:-1],
+        records_pieces[-1] + ',"total_m3":',
+        ',"alarms":',
+        "}",
+    ]
+    parts: list[str] = [""] * (2 * len(pieces) - 1)
+    parts[0::2] = pieces
+    ident_cache: dict[tuple[int, int, int, str], str] = {}
+    idents = []
+    for j, (m, ver, dt, mid) in enumerate(
+        zip(g.manufacturers.tolist(), g.versions.tolist(), g.device_types.tolist(), g.meter_ids.tolist(), strict=True)
+    ):
+        key = (m, ver, dt, mid)
+        text = ident_cache.get(key)
+        if text is None:
+            text = ident_cache[key] = orjson.dumps(g.identity(j)).decode()[1:-1]
+        idents.append(text)
+    alarm_cache: dict[int, str] = {}
+    statuses = g.statuses.tolist()
+    alarms = []
+    for st in statuses:
+        text = alarm_cache.get(st)
+        if text is None:
+            text = alarm_cache[st] = orjson.dumps(_alarms(st)).decode()
+        alarms.append(text)
+    value_columns = [_json_column(c) for c in g.columns]
+    if layout.total_index is not None:
+        with_total = g.has_total().tolist()
+        totals = [v if t else "null" for v, t in zip(value_columns[layout.total_index], with_total, strict=True)]
+    else:
+        totals = ["null"] * len(g.rows)
+    rows = zip(
+        idents, map(str, g.access_numbers.tolist()), map(str, statuses), *value_columns, totals, alarms, strict=True
+    )
+    join = "".join
+    out = []
+    for row in rows:
+        parts[1::2] = row
+        out.append(join(parts))
+    return out
