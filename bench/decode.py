@@ -75,7 +75,7 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true")
     args = parser.parse_args()
     n = 10_000 if args.quick else 100_000
-    full, compact = T.compact_pair()
+    _, compact = T.compact_pair()
     kinds = {
         "plain": T.plain_telegram(),
         "mode5": T.mode5_telegram(),

@@ -249,3 +249,8 @@ def test_json_fast_path_equals_dict_path() -> None:
     for apl in ("0413010000000DFD0E03332E31", "046D32371F150C13785634F205130000C03F"):
         t = plain(bytes.fromhex(apl))
         assert orjson.loads(d.decode_json(t)) == d.decode(t)
+
+
+def test_empty_lvar_bcd_is_null_not_a_crash() -> None:
+    """Found by bench/fuzz.py: LVAR C0 (zero BCD digits)."""
+    assert one("0D13" "C0")["value"] is None

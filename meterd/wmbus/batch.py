@@ -227,7 +227,8 @@ def _format_b_rows(x: U8) -> npt.NDArray[np.bool_]:
     if n > 127:
         return np.array([_format_b_ok(bytes(r)) for r in x], dtype=bool)
     stored = (x[:, n - 2].astype(np.uint16) << 8) | x[:, n - 1]
-    return crc16_en13757_rows(x[:, : n - 2]) == stored
+    matches: npt.NDArray[np.bool_] = crc16_en13757_rows(x[:, : n - 2]) == stored
+    return matches
 
 
 def _bcd_ids(cols: U8) -> npt.NDArray[np.str_]:
@@ -352,19 +353,12 @@ def _json_column(col: npt.NDArray[Any]) -> list[str]:
         text = np.array(list(map(repr if col.dtype.kind == "f" else str, uniq.tolist())), dtype=object)
         result: list[str] = text[inverse.reshape(-1)].tolist()
         return result
-    cache: dict[object, str] = {}
+    cache: dict[object, str] = {}  # values here are str, int, float or None: all hashable
     out = []
     for v in col.tolist():
-        try:
-            text_v = cache.get(v)
-        except TypeError:
-            text_v = None
+        text_v = cache.get(v)
         if text_v is None:
-            text_v = _json_value(v)
-            try:
-                cache[v] = text_v
-            except TypeError:
-                pass
+            text_v = cache[v] = _json_value(v)
         out.append(text_v)
     return out
 
