@@ -46,7 +46,33 @@ def cmd_listen(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_check(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from meterd.commands.check import check_csv, print_findings, report_problems
+
+    if args.readings is None:
+        from meterd.commands.store_check import check_store
+
+        rows = check_store(args, lang=args.lang)
+        print_findings(rows, args.format, sys.stdout)
+        return 0
+    rows, problems = check_csv(
+        Path(args.readings), Path(args.meters) if args.meters else None, lang=args.lang, as_of=args.as_of, now=args.now
+    )
+    report_problems(problems)
+    print_findings(rows, args.format, sys.stdout)
+    return 0
+
+
 DONGLES = ("im871a", "amb8465", "rc1180", "cul", "iu891a", "rtlwmbus", "hex")
+
+
+def add_store_options(p: argparse.ArgumentParser) -> None:
+    """--data DIR / --db URL, as every store command takes them (DESIGN 2.5)."""
+    g = p.add_mutually_exclusive_group()
+    g.add_argument("--data", help="data directory holding the SQLite store (default: configured)")
+    g.add_argument("--db", help="SQLAlchemy database URL, e.g. postgresql+psycopg://host/db")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -70,6 +96,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--insecure-keys", action="store_true", help="load a key file readable by others")
     p.add_argument("--pace", type=float, default=0.0, help="replay captures at N × recorded pace (0 = fast)")
     p.set_defaults(func=cmd_listen)
+
+    p = sub.add_parser("check", help="validate readings and print findings (DESIGN 2.6)")
+    p.add_argument("--readings", help="CSV meter_id,measured_at,total_m3[,status,alarms,received_at]")
+    p.add_argument("--meters", help="CSV meter_id,premises_id,building_id,q3_m3h,schedule,medium")
+    p.add_argument("--format", choices=("table", "jsonl"), default="table")
+    p.add_argument("--lang", choices=("en", "pl"), default="en", help="language of the reasons")
+    p.add_argument("--as-of", help="end of the missing-data window (default: newest reading)")
+    p.add_argument("--now", help="clock for future timestamps (default: the system clock)")
+    add_store_options(p)
+    p.set_defaults(func=cmd_check)
 
     from meterd.commands import register_all
 

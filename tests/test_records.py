@@ -253,4 +253,4 @@ def test_json_fast_path_equals_dict_path() -> None:
 
 def test_empty_lvar_bcd_is_null_not_a_crash() -> None:
     """Found by bench/fuzz.py: LVAR C0 (zero BCD digits)."""
-    assert one("0D13" "C0")["value"] is None
+    assert one("0D13C0")["value"] is None

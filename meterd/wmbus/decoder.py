@@ -55,7 +55,8 @@ class _Header:
 
     def __init__(self, link: LinkFrame) -> None:
         self.m_bytes = link.manufacturer.to_bytes(2, "little")
-        self.a_bytes = link.id_bytes + bytes([link.version, link.device_type])
+        # wired M-Bus has no identity below the TPL: zeros until a long header gives one
+        self.a_bytes = link.id_bytes + bytes([link.version, link.device_type]) if link.id_bytes else bytes(6)
         self.acc: int | None = None
         self.status: int | None = None
         self.cf = 0
@@ -405,6 +406,8 @@ class Decoder:
 
     @staticmethod
     def _identity(link: LinkFrame, hdr: _Header) -> dict[str, Any]:
+        if link.kind == "mbus" and not hdr.long:
+            return {"id": None, "manufacturer": None, "version": None, "device_type": None, "medium": None}
         m = hdr.m_bytes[0] | (hdr.m_bytes[1] << 8)
         device_type = hdr.a_bytes[5]
         return {

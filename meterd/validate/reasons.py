@@ -1,0 +1,90 @@
+"""Short human reasons for findings, in English and Polish."""
+
+from __future__ import annotations
+
+import math
+
+# (flag, detail) → (English, Polish); {v} = value, {l} = limit, {a} = alarm name
+TEXTS: dict[tuple[str, str], tuple[str, str]] = {
+    ("backflow", ""): (
+        "register went back by {v:.3f} m3 (tolerance {l:.3f} m3): backflow",
+        "licznik cofnął się o {v:.3f} m3 (tolerancja {l:.3f} m3): przepływ zwrotny",
+    ),
+    ("counter_reset", "reset"): (
+        "register dropped from {v:.3f} to {l:.3f} m3: meter reset or replaced",
+        "licznik spadł z {v:.3f} do {l:.3f} m3: reset lub wymiana wodomierza",
+    ),
+    ("counter_reset", "swap"): (
+        "register dropped from {v:.3f} to {l:.3f} m3 at a recorded meter swap",
+        "licznik spadł z {v:.3f} do {l:.3f} m3 przy zarejestrowanej wymianie wodomierza",
+    ),
+    ("jump", ""): (
+        "{v:.3f} m3 between two readings, more than overload flow Q4 allows ({l:.3f} m3)",
+        "{v:.3f} m3 między odczytami, więcej niż pozwala przepływ przeciążeniowy Q4 ({l:.3f} m3)",
+    ),
+    ("burst", ""): (
+        "flow of {v:.2f} m3/h over a short period (limit {l:.2f} m3/h): possible pipe burst",
+        "przepływ {v:.2f} m3/h w krótkim czasie (próg {l:.2f} m3/h): możliwa awaria instalacji",
+    ),
+    ("leak", "continuous"): (
+        "water flowed without a break for over {l:.0f} h (average {v:.3f} m3/h): possible leak",
+        "woda płynęła bez przerwy ponad {l:.0f} h (średnio {v:.3f} m3/h): możliwy wyciek",
+    ),
+    ("leak", "night_flow"): (
+        "lowest night flow {v:.3f} m3/h above {l:.3f} m3/h: possible leak",
+        "minimalny przepływ nocny {v:.3f} m3/h powyżej {l:.3f} m3/h: możliwy wyciek",
+    ),
+    ("stuck", ""): (
+        "no consumption for {v:.0f} days while other flats in the building use water: meter may be stuck",
+        "brak zużycia przez {v:.0f} dni, gdy inne lokale w budynku zużywają wodę: wodomierz może stać",
+    ),
+    ("outlier", ""): (
+        "monthly use {v:.3f} m3 far from the building's median {l:.3f} m3 for similar flats",
+        "zużycie miesięczne {v:.3f} m3 odbiega od mediany budynku {l:.3f} m3 dla podobnych lokali",
+    ),
+    ("missing", ""): (
+        "no reading for {v:.1f} h of expected activity (allowed {l:.1f} h)",
+        "brak odczytu przez {v:.1f} h oczekiwanej aktywności (dopuszczalne {l:.1f} h)",
+    ),
+    ("missing", "silent"): (
+        "silent for {v:.1f} h of expected activity since its last reading (allowed {l:.1f} h)",
+        "brak sygnału przez {v:.1f} h oczekiwanej aktywności od ostatniego odczytu (dopuszczalne {l:.1f} h)",
+    ),
+    ("missing", "never"): ("no reading at all in this period", "brak jakiegokolwiek odczytu w tym okresie"),
+    ("clock_skew", "future"): (
+        "measured-at lies {v:.0f} s in the future (tolerance {l:.0f} s): meter clock wrong",
+        "czas pomiaru {v:.0f} s w przyszłości (tolerancja {l:.0f} s): zegar wodomierza błędny",
+    ),
+    ("clock_skew", "behind"): (
+        "measured-at {v:.0f} s behind receipt (limit {l:.0f} s): meter clock wrong or data delayed",
+        "czas pomiaru {v:.0f} s przed odbiorem (limit {l:.0f} s): błędny zegar lub opóźnione dane",
+    ),
+}
+ALARM_TEXTS = {
+    "leak": ("leak", "wyciek"),
+    "burst": ("burst", "awaria (pęknięcie)"),
+    "backflow": ("backflow", "przepływ zwrotny"),
+    "dry": ("dry pipe (no water)", "sucha rura (brak wody)"),
+    "tamper": ("tampering", "ingerencja"),
+    "magnetic": ("magnetic interference", "ingerencja magnetyczna"),
+    "removal": ("meter removed", "zdjęcie wodomierza"),
+    "blocked": ("meter blocked", "zablokowany wodomierz"),
+    "low_battery": ("low battery", "niski stan baterii"),
+    "error": ("device error", "błąd urządzenia"),
+}
+
+
+def reason(flag: str, detail: str, value: float, limit: float, lang: str = "en") -> str:
+    k = 1 if lang == "pl" else 0
+    if flag == "meter_alarm":
+        name, _, state = detail.partition(":")
+        text = ALARM_TEXTS.get(name, (name, name))[k]
+        if lang == "pl":
+            return f"wodomierz zgłasza alarm: {text} ({'aktywny' if state == 'active' else 'historyczny'})"
+        return f"meter reports alarm: {text} ({'active' if state == 'active' else 'historical, cleared'})"
+    template = TEXTS.get((flag, detail)) or TEXTS.get((flag, ""))
+    if template is None:
+        return flag
+    v = 0.0 if math.isnan(value) else value
+    lim = 0.0 if math.isnan(limit) else limit
+    return template[k].format(v=v, l=lim)
