@@ -32,41 +32,67 @@ class Prepared:
     received: I64 | None
 
 
-def _param(meters: Meters, config: CheckConfig, name: str) -> F64:
-    """One threshold per meter, chosen by its medium."""
-    cold, warm = getattr(config.cold, name), getattr(config.warm, name)
-    values: F64 = np.where(meters.medium == 1, warm, cold).astype(np.float64)
+Param = float | F64  # one value for all meters, or one per meter
+
+
+def _param(meters: Meters, config: CheckConfig, name: str) -> Param:
+    """A threshold per meter, chosen by its medium; a plain float when all meters share it."""
+    cold, warm = float(getattr(config.cold, name)), float(getattr(config.warm, name))
+    warm_meters = meters.medium == 1
+    if cold == warm or not warm_meters.any():
+        return cold
+    if warm_meters.all():
+        return warm
+    values: F64 = np.where(warm_meters, warm, cold).astype(np.float64)
     return values
 
 
+def _at(x: Param, idx: npt.NDArray[np.integer]) -> Param:
+    """x for the given meter indices (a float stays a float: numpy broadcasts it)."""
+    return x if isinstance(x, float) else x[idx]
+
+
+def _per_meter(x: Param, n: int) -> F64:
+    return np.full(n, x) if isinstance(x, float) else x
+
+
+def _q3(meters: Meters) -> Param:
+    q3 = meters.q3
+    return float(q3[0]) if len(q3) and (q3 == q3[0]).all() else q3
+
+
 def prepare(readings: Readings) -> Prepared:
-    meter = readings.meter.astype(np.int32, copy=False)
-    t = readings.t.astype(np.int64, copy=False)
-    if len(t):
-        key = (meter.astype(np.int64) << 34) | (t - t.min())
-        if not (key[1:] >= key[:-1]).all():
-            order = np.argsort(key, kind="stable")
-            meter, t, key = meter[order], t[order], key[order]
-            readings = Readings(
-                meter,
-                t,
-                readings.volume[order],
-                readings.alarms[order] if readings.alarms is not None else None,
-                readings.received[order] if readings.received is not None else None,
-            )
-        # duplicate timestamps of one meter: the last one given wins
-        keep = np.ones(len(t), dtype=bool)
-        keep[:-1] = key[1:] != key[:-1]
-        if not keep.all():
-            meter, t = meter[keep], t[keep]
-            readings = Readings(
-                meter,
-                t,
-                readings.volume[keep],
-                readings.alarms[keep] if readings.alarms is not None else None,
-                readings.received[keep] if readings.received is not None else None,
-            )
-    return _with_intervals(meter, t, readings.volume.astype(np.float64, copy=False), readings.alarms, readings.received)
+    """Sort by (meter, time) when needed (the store already returns that order) and drop duplicates."""
+    r = readings
+    p = _with_intervals(
+        r.meter.astype(np.int32, copy=False), r.t.astype(np.int64, copy=False), r.volume, r.alarms, r.received
+    )
+    n = len(p.t)
+    if n < 2:
+        return p
+    backwards = (p.meter[1:] < p.meter[:-1]).any() or (p.same & (p.dt < 0)).any()
+    if backwards:
+        key = (p.meter.astype(np.int64) << 34) | (p.t - p.t.min())
+        order = np.argsort(key, kind="stable")
+        p = _with_intervals(
+            p.meter[order],
+            p.t[order],
+            r.volume[order],
+            r.alarms[order] if r.alarms is not None else None,
+            r.received[order] if r.received is not None else None,
+        )
+    duplicate = p.same & (p.dt == 0)
+    if duplicate.any():  # the last one given wins
+        keep = np.ones(n, dtype=bool)
+        keep[:-1] = ~duplicate[1:]
+        p = _with_intervals(
+            p.meter[keep],
+            p.t[keep],
+            p.v[keep],
+            p.alarms[keep] if p.alarms is not None else None,
+            p.received[keep] if p.received is not None else None,
+        )
+    return p
 
 
 def without_unknown_volumes(p: Prepared) -> Prepared:
@@ -90,14 +116,17 @@ def _with_intervals(
     alarms: npt.NDArray[np.uint16] | None,
     received: I64 | None,
 ) -> Prepared:
-    same = np.zeros(len(t), dtype=bool)
-    same[1:] = meter[1:] == meter[:-1]
-    dv = np.zeros(len(t))
-    dv[1:] = v[1:] - v[:-1]
-    dt = np.zeros(len(t), dtype=np.int64)
-    dt[1:] = t[1:] - t[:-1]
-    dv[~same] = 0.0
-    dt[~same] = 0
+    n = len(t)
+    v = v.astype(np.float64, copy=False)
+    same = np.zeros(n, dtype=bool)
+    dv = np.zeros(n)
+    dt = np.zeros(n, dtype=np.int64)
+    if n > 1:
+        np.equal(meter[1:], meter[:-1], out=same[1:])
+        np.subtract(v[1:], v[:-1], out=dv[1:])
+        np.subtract(t[1:], t[:-1], out=dt[1:])
+        np.multiply(dv, same, out=dv)
+        np.multiply(dt, same, out=dt)
     return Prepared(meter, t, v, same, dv, dt, alarms, received)
 
 
@@ -111,13 +140,13 @@ def runs(cond: B) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.intp]]:
 
 def check_decreases(p: Prepared, meters: Meters, config: CheckConfig, out: Findings, swaps: I64 | None = None) -> None:
     """Counter went down: backflow, or a reset / swapped meter (known swaps or a drop to near zero)."""
-    tol = _param(meters, config, "backflow_tolerance_m3")[p.meter]
-    idx = np.flatnonzero(p.same & (p.dv < -tol) & np.isfinite(p.dv))
+    tol_m = _param(meters, config, "backflow_tolerance_m3")
+    idx = np.flatnonzero(p.same & (p.dv < -_at(tol_m, p.meter)))
     if idx.size == 0:
         return
     prev, new = p.v[idx - 1], p.v[idx]
-    frac = _param(meters, config, "reset_fraction")[p.meter[idx]]
-    max_new = _param(meters, config, "reset_max_new_m3")[p.meter[idx]]
+    frac = _at(_param(meters, config, "reset_fraction"), p.meter[idx])
+    max_new = _at(_param(meters, config, "reset_max_new_m3"), p.meter[idx])
     reset = (-p.dv[idx] > frac * np.abs(prev)) & (new <= max_new)
     swapped = np.zeros(idx.size, dtype=bool)
     if swaps is not None and len(swaps):
@@ -133,44 +162,44 @@ def check_decreases(p: Prepared, meters: Meters, config: CheckConfig, out: Findi
     detail = np.where(swapped[is_reset], "swap", "reset").tolist()
     out.add_many("counter_reset", severity, p.meter[r], p.t[r - 1], p.t[r], p.v[r - 1], p.v[r], detail)
     b = idx[~is_reset]
-    out.add_many("backflow", "warning", p.meter[b], p.t[b - 1], p.t[b], -p.dv[b], tol[b])
+    out.add_many("backflow", "warning", p.meter[b], p.t[b - 1], p.t[b], -p.dv[b], _at(tol_m, p.meter[b]))
 
 
-def check_jumps_and_bursts(p: Prepared, meters: Meters, config: CheckConfig, out: Findings) -> B:
+def check_jumps_and_bursts(p: Prepared, meters: Meters, config: CheckConfig, out: Findings) -> None:
     """Consumption above what Q4 allows (jump) and very high flow over a short time (burst)."""
-    q3 = meters.q3[p.meter]
-    hours = p.dt / HOUR
-    res = _param(meters, config, "resolution_m3")[p.meter]
-    limit = _param(meters, config, "q4_factor")[p.meter] * q3 * hours + res
-    jump = p.same & (p.dv > limit)
+    q3 = _q3(meters)
+    res_m = _param(meters, config, "resolution_m3")
+    q4_per_s_m = _param(meters, config, "q4_factor") * q3 / HOUR  # type: ignore[operator]
+    res, q4_per_s = _at(res_m, p.meter), _at(q4_per_s_m, p.meter)
+    dt = p.dt.astype(np.float64)
+    jump = p.same & (p.dv > dt * q4_per_s + res)
     j = np.flatnonzero(jump)
-    out.add_many("jump", "critical", p.meter[j], p.t[j - 1], p.t[j], p.dv[j], limit[j])
-    with np.errstate(divide="ignore", invalid="ignore"):
-        flow = np.where(p.dt > 0, p.dv / np.maximum(hours, 1e-9), 0.0)
-    burst = (
-        p.same
-        & ~jump
-        & (p.dv > res)
-        & (hours <= _param(meters, config, "burst_max_interval_h")[p.meter])
-        & (flow >= _param(meters, config, "burst_flow_factor")[p.meter] * q3)
+    out.add_many(
+        "jump", "critical", p.meter[j], p.t[j - 1], p.t[j], p.dv[j], (dt * q4_per_s + res)[j] if j.size else None
     )
+    burst_per_s_m = _param(meters, config, "burst_flow_factor") * q3 / HOUR  # type: ignore[operator]
+    max_dt = _at(_param(meters, config, "burst_max_interval_h"), p.meter) * HOUR
+    burst = (dt <= max_dt) & (p.dv >= dt * _at(burst_per_s_m, p.meter)) & (p.dv > res) & p.same & ~jump
     starts, ends = runs(burst)  # a run never spans meters: `same` is False at a meter's first row
     if starts.size:
-        peak = np.maximum.reduceat(flow, starts) if len(flow) else np.zeros(0)
-        lim = _param(meters, config, "burst_flow_factor")[p.meter[starts]] * meters.q3[p.meter[starts]]
+        rows = np.flatnonzero(burst)
+        flow = p.dv[rows] / (p.dt[rows] / HOUR)
+        run_of_row = np.searchsorted(starts, rows, side="right") - 1
+        peak = np.zeros(starts.size)
+        np.maximum.at(peak, run_of_row, flow)
+        lim = _at(burst_per_s_m, p.meter[starts]) * HOUR
         out.add_many("burst", "critical", p.meter[starts], p.t[starts - 1], p.t[ends], peak, lim)
-    return jump
 
 
 def check_leaks(p: Prepared, meters: Meters, config: CheckConfig, out: Findings) -> None:
     """Continuous flow: no interval without consumption for the whole window; and high night minimum flow."""
-    res = _param(meters, config, "resolution_m3")[p.meter]
-    short = p.dt <= _param(meters, config, "leak_max_interval_h")[p.meter] * HOUR
+    res = _at(_param(meters, config, "resolution_m3"), p.meter)
+    short = p.dt <= _at(_param(meters, config, "leak_max_interval_h"), p.meter) * HOUR
     flowing = p.same & short & (p.dv >= res * 0.5)
     starts, ends = runs(flowing)
     if starts.size:
         duration = p.t[ends] - p.t[starts - 1]
-        window = _param(meters, config, "leak_window_h")[p.meter[starts]] * HOUR
+        window = _per_meter(_param(meters, config, "leak_window_h"), len(meters))[p.meter[starts]] * HOUR
         hit = duration >= window
         s, e = starts[hit], ends[hit]
         if s.size:
@@ -179,9 +208,9 @@ def check_leaks(p: Prepared, meters: Meters, config: CheckConfig, out: Findings)
             out.add_many("leak", "critical", p.meter[s], p.t[s - 1], p.t[e], rate, window[hit] / HOUR, "continuous")
     # night minimum flow, per meter and night (intervals whose midpoint falls in the night hours)
     ns, ne = config.cold.night_start_h, config.cold.night_end_h
-    mid = p.t - p.dt // 2
-    hour = (mid % 86400) // 3600
-    night = p.same & short & (p.dt > 0) & (hour >= ns) & (hour < ne)
+    mid = p.t - (p.dt >> 1)
+    sec_of_day = mid % 86400
+    night = (sec_of_day >= ns * 3600) & (sec_of_day < ne * 3600) & short & (p.dt > 0) & p.same
     idx = np.flatnonzero(night)
     if idx.size == 0:
         return
@@ -192,7 +221,7 @@ def check_leaks(p: Prepared, meters: Meters, config: CheckConfig, out: Findings)
     min_flow = np.minimum.reduceat(flow, bounds)
     count = np.diff(np.r_[bounds, idx.size])
     g_meter = p.meter[idx[bounds]]
-    limit = _param(meters, config, "night_min_flow_m3h")[g_meter]
+    limit = _per_meter(_param(meters, config, "night_min_flow_m3h"), len(meters))[g_meter]
     leaking = (min_flow > limit) & (count >= 2)
     if not leaking.any():
         return
@@ -210,13 +239,13 @@ def check_leaks(p: Prepared, meters: Meters, config: CheckConfig, out: Findings)
 
 def check_stuck(p: Prepared, meters: Meters, config: CheckConfig, out: Findings) -> None:
     """No consumption for a long window while other flats of the building consume."""
-    res = _param(meters, config, "resolution_m3")[p.meter]
+    res = _at(_param(meters, config, "resolution_m3"), p.meter)
     idle = p.same & (np.abs(p.dv) < res * 0.5)
     starts, ends = runs(idle)
     if starts.size == 0:
         return
     duration = p.t[ends] - p.t[starts - 1]
-    hit = duration >= _param(meters, config, "stuck_window_d")[p.meter[starts]] * 86400
+    hit = duration >= _per_meter(_param(meters, config, "stuck_window_d"), len(meters))[p.meter[starts]] * 86400
     s, e = starts[hit], ends[hit]
     if s.size == 0:
         return
@@ -238,7 +267,11 @@ def check_stuck(p: Prepared, meters: Meters, config: CheckConfig, out: Findings)
 
 def monthly_consumption(p: Prepared) -> tuple[npt.NDArray[np.int32], I64, F64]:
     """(meter, month index, consumption) from the last reading of each month to that of the next."""
-    month = p.t.astype("datetime64[s]").astype("datetime64[M]").astype(np.int64)
+    days = p.t // 86400
+    d0 = int(days.min()) if len(days) else 0
+    span = np.arange(d0, (int(days.max()) + 1) if len(days) else d0, dtype=np.int64)
+    month_of_day = span.astype("datetime64[D]").astype("datetime64[M]").astype(np.int64)
+    month = month_of_day[days - d0]
     group = (p.meter.astype(np.int64) << 24) + month
     last = np.flatnonzero(np.r_[group[1:] != group[:-1], True]) if len(group) else np.zeros(0, dtype=np.intp)
     g_meter, g_month, g_v = p.meter[last], month[last], p.v[last]
@@ -296,28 +329,40 @@ def check_missing(
     if as_of is None:
         as_of = int(p.t.max()) if len(p.t) else 0
     # active seconds before each reading, by the meter's schedule
-    active = np.zeros(len(p.t), dtype=np.int64)
+    active: I64 = np.zeros(len(p.t), dtype=np.int64)
     schedules = meters.schedule or [""] * n_m
     distinct = sorted(set(schedules))
     sched_of_meter = np.array([distinct.index(s) for s in schedules], dtype=np.int32)
     weeks = [parse_schedule(s) for s in distinct]
-    row_sched = sched_of_meter[p.meter]
-    for k, week in enumerate(weeks):
-        rows = row_sched == k if len(weeks) > 1 else slice(None)
-        active[rows] = active_seconds_before(week, p.t[rows])
-    gap = np.zeros(len(p.t), dtype=np.int64)
-    gap[1:] = active[1:] - active[:-1]
-    gap[~p.same] = 0
-    # typical interval per meter: mean of the intervals not far above the plain mean (big gaps excluded)
-    count = np.bincount(p.meter[p.same], minlength=n_m).astype(np.float64)
-    total = np.bincount(p.meter[p.same], weights=gap[p.same], minlength=n_m)
-    mean1 = np.divide(total, count, out=np.zeros(n_m), where=count > 0)
-    regular = p.same & (gap <= 3 * mean1[p.meter])
-    c2 = np.bincount(p.meter[regular], minlength=n_m).astype(np.float64)
-    t2 = np.bincount(p.meter[regular], weights=gap[regular], minlength=n_m)
-    typical = np.divide(t2, c2, out=mean1.copy(), where=c2 > 0)
-    grace = _param(meters, config, "missing_grace_h") * HOUR
-    factor = _param(meters, config, "missing_interval_factor")
+    always = len(weeks) == 1 and bool(weeks[0].all())
+    if always:
+        active = p.t  # always active: active time is plain time
+        gap = p.dt
+    else:
+        row_sched = sched_of_meter[p.meter]
+        for k, week in enumerate(weeks):
+            rows = row_sched == k if len(weeks) > 1 else slice(None)
+            active[rows] = active_seconds_before(week, p.t[rows])
+        gap = np.zeros(len(p.t), dtype=np.int64)
+        gap[1:] = active[1:] - active[:-1]
+        gap[~p.same] = 0
+    # typical interval per meter: mean of the intervals not far above the plain mean (big gaps excluded);
+    # rows are sorted by meter, so per-meter sums are reductions over contiguous slices
+    first = np.flatnonzero(~p.same)
+    last_row = np.r_[first[1:] - 1, len(p.t) - 1]
+    present = p.meter[first]
+    count = (last_row - first).astype(np.float64)
+    mean1_present = np.divide(active[last_row] - active[first], count, out=np.zeros(first.size), where=count > 0)
+    mean1 = np.zeros(n_m)
+    mean1[present] = mean1_present
+    regular = gap <= 3 * np.repeat(mean1_present, last_row - first + 1)
+    regular &= p.same
+    c2 = np.add.reduceat(regular, first).astype(np.float64)
+    t2 = np.add.reduceat(np.where(regular, gap, 0), first).astype(np.float64)
+    typical = mean1.copy()
+    typical[present] = np.divide(t2, c2, out=mean1_present.copy(), where=c2 > 0)
+    grace = _per_meter(_param(meters, config, "missing_grace_h"), n_m) * HOUR
+    factor = _per_meter(_param(meters, config, "missing_interval_factor"), n_m)
     allowed = np.maximum(grace, factor * typical)
     i = np.flatnonzero(p.same & (gap > allowed[p.meter]))
     out.add_many("missing", "warning", p.meter[i], p.t[i - 1], p.t[i], gap[i] / HOUR, allowed[p.meter[i]] / HOUR)
@@ -325,7 +370,9 @@ def check_missing(
     if len(p.t):
         last = np.flatnonzero(np.r_[p.meter[1:] != p.meter[:-1], True])
         lm = p.meter[last]
-        end_by_schedule = np.array([active_seconds_before(w, np.array([as_of]))[0] for w in weeks], dtype=np.int64)
+        end_by_schedule = np.array(
+            [as_of if always else active_seconds_before(w, np.array([as_of]))[0] for w in weeks], dtype=np.int64
+        )
         end_active = end_by_schedule[sched_of_meter[lm]]
         tail = end_active - active[last]
         hit = tail > allowed[lm]
@@ -345,17 +392,26 @@ def check_missing(
 
 def check_clock_skew(p: Prepared, meters: Meters, config: CheckConfig, out: Findings, now: int) -> None:
     """Measured-at in the future (of receipt, or of now) or far behind the receive time."""
-    future_s = _param(meters, config, "skew_future_s")[p.meter]
-    behind_s = _param(meters, config, "skew_behind_h")[p.meter] * HOUR
-    ref = p.received if p.received is not None else np.full(len(p.t), now, dtype=np.int64)
-    has_ref = ref > 0
-    ahead = has_ref & (p.t - ref > future_s)
-    behind = has_ref & (ref - p.t > behind_s) if p.received is not None else np.zeros(len(p.t), dtype=bool)
-    for cond, detail, limit in ((ahead, "future", future_s), (behind, "behind", behind_s)):
+    future_s = _param(meters, config, "skew_future_s")
+    behind_s = _param(meters, config, "skew_behind_h") * HOUR  # type: ignore[operator]
+    checks: list[tuple[B, str, Param, I64 | int]] = []
+    if p.received is None:
+        checks.append((p.t - now > _at(future_s, p.meter), "future", future_s, now))
+    else:
+        ref = p.received
+        has_ref = ref > 0
+        checks.append((has_ref & (p.t - ref > _at(future_s, p.meter)), "future", future_s, ref))
+        checks.append((has_ref & (ref - p.t > _at(behind_s, p.meter)), "behind", behind_s, ref))
+    for cond, detail, limit, ref_t in checks:
         starts, ends = _meter_runs(cond, p.meter)
         if starts.size:
-            worst = np.maximum.reduceat(np.abs(p.t - ref).astype(np.float64), starts)
-            out.add_many("clock_skew", "warning", p.meter[starts], p.t[starts], p.t[ends], worst, limit[starts], detail)
+            off = np.abs(p.t - ref_t).astype(np.float64)
+            rows = np.flatnonzero(cond)
+            run_of_row = np.searchsorted(starts, rows, side="right") - 1
+            worst = np.zeros(starts.size)
+            np.maximum.at(worst, run_of_row, off[rows])
+            lim = _at(limit, p.meter[starts])
+            out.add_many("clock_skew", "warning", p.meter[starts], p.t[starts], p.t[ends], worst, lim, detail)
 
 
 def _meter_runs(cond: B, meter: npt.NDArray[np.int32]) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.intp]]:
