@@ -1,0 +1,142 @@
+"""Bulk, idempotent ingest of readings: the same reading stored twice is stored once.
+
+The natural key is (meter, measured_at). SQLite takes `INSERT OR IGNORE` through executemany; on
+PostgreSQL rows are copied into a temporary table and moved with `ON CONFLICT DO NOTHING`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import Connection, text
+
+COLUMNS = (
+    "meter_id",
+    "measured_at",
+    "received_at",
+    "total_m3",
+    "registers",
+    "rssi_dbm",
+    "source",
+    "gateway",
+    "telegram_id",
+    "batch_id",
+    "alarms",
+)
+SOURCES = frozenset({"radio", "walkby", "wired", "manual", "estimate"})
+
+
+@dataclass(slots=True)
+class ReadingIn:
+    """One reading to store; `meter` is the meter's serial (its ID in telegrams)."""
+
+    meter: str
+    measured_at: int
+    received_at: int
+    total_m3: float | None
+    registers: str | None = None
+    rssi_dbm: float | None = None
+    source: str = "radio"
+    gateway: str | None = None
+    raw: bytes | None = None
+    alarms: int = 0
+
+
+@dataclass
+class IngestResult:
+    inserted: int = 0
+    duplicates: int = 0
+    unknown_meter: int = 0
+    unknown_serials: set[str] = field(default_factory=set)
+
+
+def insert_rows(conn: Connection, rows: Sequence[tuple[Any, ...]], chunk: int = 50_000) -> int:
+    """Insert reading tuples (COLUMNS order); returns how many were new."""
+    if not rows:
+        return 0
+    if conn.dialect.name == "postgresql":
+        return _insert_postgresql(conn, rows)
+    placeholders = ",".join("?" * len(COLUMNS))
+    sql = f"INSERT OR IGNORE INTO readings ({','.join(COLUMNS)}) VALUES ({placeholders})"
+    raw = conn.connection.driver_connection
+    assert raw is not None
+    inserted = 0
+    cur = raw.cursor()
+    try:
+        for i in range(0, len(rows), chunk):
+            cur.executemany(sql, rows[i : i + chunk])
+            inserted += max(cur.rowcount, 0)
+    finally:
+        cur.close()
+    return inserted
+
+
+def _insert_postgresql(conn: Connection, rows: Sequence[tuple[Any, ...]]) -> int:
+    cols = ",".join(COLUMNS)
+    conn.exec_driver_sql(
+        "CREATE TEMP TABLE IF NOT EXISTS readings_in "
+        "(LIKE readings INCLUDING DEFAULTS EXCLUDING IDENTITY) ON COMMIT DELETE ROWS"
+    )
+    conn.exec_driver_sql("ALTER TABLE readings_in ALTER COLUMN id DROP NOT NULL")
+    raw = conn.connection.driver_connection
+    assert raw is not None
+    with raw.cursor() as cur, cur.copy(f"COPY readings_in ({cols}) FROM STDIN") as copy:
+        for row in rows:
+            copy.write_row(row)
+    result = conn.exec_driver_sql(
+        f"INSERT INTO readings ({cols}) SELECT {cols} FROM readings_in ON CONFLICT (meter_id, measured_at) DO NOTHING"
+    )
+    conn.exec_driver_sql("TRUNCATE readings_in")
+    return int(result.rowcount or 0)
+
+
+def meter_ids(conn: Connection, serials: Iterable[str]) -> dict[str, int]:
+    wanted = sorted(set(serials))
+    found: dict[str, int] = {}
+    for i in range(0, len(wanted), 500):
+        part = wanted[i : i + 500]
+        params = {f"s{j}": s for j, s in enumerate(part)}
+        names = ",".join(f":s{j}" for j in range(len(part)))
+        for mid, serial in conn.execute(text(f"SELECT id, serial FROM meters WHERE serial IN ({names})"), params):
+            found[serial] = mid
+    return found
+
+
+def ingest(conn: Connection, readings: Sequence[ReadingIn], batch_id: int | None = None) -> IngestResult:
+    """Store readings of known meters; readings of meters not in the register are counted, not stored."""
+    result = IngestResult()
+    ids = meter_ids(conn, (r.meter for r in readings))
+    rows: list[tuple[Any, ...]] = []
+    for r in readings:
+        mid = ids.get(r.meter)
+        if mid is None:
+            result.unknown_meter += 1
+            result.unknown_serials.add(r.meter)
+            continue
+        telegram_id = None
+        if r.raw is not None:
+            telegram_id = conn.execute(
+                text("INSERT INTO telegrams (received_at, gateway, raw) VALUES (:t, :g, :raw) RETURNING id"),
+                {"t": r.received_at, "g": r.gateway or "", "raw": r.raw},
+            ).scalar_one()
+        source = r.source if r.source in SOURCES else "radio"
+        rows.append(
+            (
+                mid,
+                r.measured_at,
+                r.received_at,
+                r.total_m3,
+                r.registers,
+                r.rssi_dbm,
+                source,
+                r.gateway,
+                telegram_id,
+                batch_id,
+                r.alarms,
+            )
+        )
+    result.inserted = insert_rows(conn, rows)
+    result.duplicates = len(rows) - result.inserted
+    return result

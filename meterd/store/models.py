@@ -1,0 +1,155 @@
+"""Tables of the store (SQLAlchemy 2). Times are int64 seconds since the epoch, UTC (`*_at`)."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+# SQLite only auto-increments INTEGER PRIMARY KEY; PostgreSQL gets a bigint.
+BigId = BigInteger().with_variant(Integer, "sqlite")
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class Building(Base):
+    __tablename__ = "buildings"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    code: Mapped[str] = mapped_column(String(64), unique=True)
+    address: Mapped[str] = mapped_column(String(200), default="")
+
+
+class Premises(Base):
+    """A flat (lokal) as the housing register knows it."""
+
+    __tablename__ = "premises"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    code: Mapped[str] = mapped_column(String(64), unique=True)
+    building_id: Mapped[int] = mapped_column(ForeignKey("buildings.id"))
+    address: Mapped[str] = mapped_column(String(200), default="")
+
+
+class Meter(Base):
+    __tablename__ = "meters"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    serial: Mapped[str] = mapped_column(String(32), unique=True)  # the meter ID as telegrams carry it
+    manufacturer: Mapped[str] = mapped_column(String(8), default="")
+    medium: Mapped[str] = mapped_column(String(32), default="water")
+    driver: Mapped[str] = mapped_column(String(32), default="auto")
+    kind: Mapped[str] = mapped_column(String(16), default="radio")  # radio, wired, prepaid
+    q3_m3h: Mapped[float] = mapped_column(Float, default=2.5)
+    schedule: Mapped[str] = mapped_column(String(64), default="")
+
+
+class MeterKey(Base):
+    """AES keys with history; the key bytes never leave the store except to the decoder."""
+
+    __tablename__ = "meter_keys"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    meter_id: Mapped[int] = mapped_column(ForeignKey("meters.id"), index=True)
+    key: Mapped[bytes] = mapped_column(LargeBinary(16))
+    valid_from: Mapped[int] = mapped_column(BigInteger)
+    valid_to: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    batch_id: Mapped[int | None] = mapped_column(ForeignKey("import_batches.id"), nullable=True)
+
+    def __repr__(self) -> str:
+        return f"MeterKey(meter_id={self.meter_id}, valid_from={self.valid_from}, key=<secret>)"
+
+
+class Assignment(Base):
+    """Which meter hung in which flat, when: [valid_from, valid_to)."""
+
+    __tablename__ = "assignments"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    meter_id: Mapped[int] = mapped_column(ForeignKey("meters.id"))
+    premises_id: Mapped[int] = mapped_column(ForeignKey("premises.id"))
+    valid_from: Mapped[int] = mapped_column(BigInteger)
+    valid_to: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    __table_args__ = (
+        Index("ix_assignments_meter", "meter_id", "valid_from"),
+        Index("ix_assignments_premises", "premises_id", "valid_from"),
+    )
+
+
+class ImportBatch(Base):
+    __tablename__ = "import_batches"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    source: Mapped[str] = mapped_column(String(300), default="")
+    created_at: Mapped[int] = mapped_column(BigInteger)
+    rows: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class Telegram(Base):
+    """Raw telegrams kept for a while, so a reading can be decoded again."""
+
+    __tablename__ = "telegrams"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    received_at: Mapped[int] = mapped_column(BigInteger, index=True)
+    gateway: Mapped[str] = mapped_column(String(64), default="")
+    raw: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class Reading(Base):
+    __tablename__ = "readings"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    meter_id: Mapped[int] = mapped_column(ForeignKey("meters.id"))
+    measured_at: Mapped[int] = mapped_column(BigInteger)
+    received_at: Mapped[int] = mapped_column(BigInteger)
+    total_m3: Mapped[float | None] = mapped_column(Float, nullable=True)
+    registers: Mapped[str | None] = mapped_column(Text, nullable=True)  # JSON of the other registers
+    rssi_dbm: Mapped[float | None] = mapped_column(Float, nullable=True)
+    source: Mapped[str] = mapped_column(String(16), default="radio")  # radio, walkby, wired, manual, estimate
+    gateway: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    telegram_id: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    batch_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    alarms: Mapped[int] = mapped_column(Integer, default=0)  # bit mask, meterd.validate.model.ALARM_BITS
+    __table_args__ = (UniqueConstraint("meter_id", "measured_at", name="uq_readings_meter_time"),)
+
+
+class Anomaly(Base):
+    __tablename__ = "anomalies"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    meter_id: Mapped[int] = mapped_column(ForeignKey("meters.id"))
+    flag: Mapped[str] = mapped_column(String(32))
+    severity: Mapped[str] = mapped_column(String(16))
+    start_at: Mapped[int] = mapped_column(BigInteger)
+    end_at: Mapped[int] = mapped_column(BigInteger)
+    reason: Mapped[str] = mapped_column(String(300))
+    created_at: Mapped[int] = mapped_column(BigInteger)
+    acknowledged: Mapped[bool] = mapped_column(Boolean, default=False)
+    __table_args__ = (UniqueConstraint("meter_id", "flag", "start_at", name="uq_anomalies_meter_flag_start"),)
+
+
+class Account(Base):
+    """A portal login: a tenant sees only the premises it is bound to."""
+
+    __tablename__ = "accounts"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    login: Mapped[str] = mapped_column(String(64), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(200))
+    role: Mapped[str] = mapped_column(String(16), default="tenant")
+    premises_id: Mapped[int | None] = mapped_column(ForeignKey("premises.id"), nullable=True)
+
+    def __repr__(self) -> str:
+        return f"Account(login={self.login!r}, role={self.role!r})"
+
+
+class State(Base):
+    """Small persistent state of the pipeline (learned compact-frame formats, mode 7 counters)."""
+
+    __tablename__ = "state"
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)

@@ -1,0 +1,208 @@
+"""The store on SQLite and on the PostgreSQL server named by DATABASE_URL, with real transactions."""
+
+from __future__ import annotations
+
+import io
+import os
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from conftest import require_service
+from sqlalchemy import select, text
+from sqlalchemy.orm import Session
+
+from meterd.store import Store
+from meterd.store.engine import SchemaMismatch, store_url
+from meterd.store.imports import ImportError_, current_keys, import_keys, import_premises
+from meterd.store.ingest import ReadingIn, ingest
+from meterd.store.models import Assignment, MeterKey, Reading
+from meterd.store.queries import consumption, export_billing, premises_readings, reading_at, silent_meters, thin
+
+DATABASE_URL = os.environ.get("DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test")
+
+
+def ts(text_: str) -> int:
+    return int(datetime.fromisoformat(text_).replace(tzinfo=UTC).timestamp())
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
+    if request.param == "sqlite":
+        s = Store.open(tmp_path, create=True)
+        yield s
+        s.close()
+        return
+    import psycopg
+
+    url = DATABASE_URL.replace("postgresql+psycopg://", "postgresql://")
+    try:
+        admin = psycopg.connect(url, autocommit=True, connect_timeout=3)
+    except psycopg.OperationalError as e:
+        require_service("PostgreSQL", str(e).strip())
+    schema = f"meterd_test_{uuid.uuid4().hex[:8]}"
+    admin.execute(f"CREATE SCHEMA {schema}")
+    sep = "&" if "?" in url else "?"
+    s = Store.open(db=f"{url}{sep}options=-csearch_path%3D{schema}", create=True)
+    try:
+        yield s
+    finally:
+        s.close()
+        admin.execute(f"DROP SCHEMA {schema} CASCADE")
+        admin.close()
+
+
+def write(tmp_path: Path, name: str, content: str, mode: int = 0o600) -> Path:
+    p = tmp_path / name
+    p.write_text(content)
+    p.chmod(mode)
+    return p
+
+
+PREMISES = """premises_id,address,meter_id,manufacturer,medium,installed
+L1,ul. Długa 5/1,11111111,APA,water,2025-01-01
+L2,ul. Długa 5/2,22222222,APA,water,2025-01-01
+L2,ul. Długa 5/2,22223333,APA,warm_water,2025-01-01
+L3,ul. Krótka 1/7,33333333,DME,water,2025-01-01
+"""
+
+
+def test_schema_check_refuses_unknown_schema(tmp_path: Path) -> None:
+    with pytest.raises(SchemaMismatch):
+        Store.open(tmp_path / "empty")
+    store = Store.open(tmp_path / "empty", create=True)
+    with store.begin() as conn:
+        conn.execute(text("UPDATE alembic_version SET version_num = 'ffff'"))
+    with pytest.raises(SchemaMismatch) as info:
+        Store.open(tmp_path / "empty")
+    assert "meterd db upgrade" in info.value.message
+
+
+def test_import_premises_and_meter_swap_keeps_flats_apart(store: Store, tmp_path: Path) -> None:
+    with store.begin() as conn:
+        result = import_premises(conn, write(tmp_path, "p.csv", PREMISES))
+    assert result.created == {"buildings": 2, "premises": 3, "meters": 4, "assignments": 4}
+    # L1's meter is swapped on 2025-03-01 for 11119999
+    swap = (
+        "premises_id,address,meter_id,manufacturer,medium,installed\nL1,ul. Długa 5/1,11119999,APA,water,2025-03-01\n"
+    )
+    with store.begin() as conn:
+        import_premises(conn, write(tmp_path, "swap.csv", swap))
+        rows = [
+            ReadingIn("11111111", ts("2025-01-10T00:00:00"), ts("2025-01-10T00:00:00"), 100.0),
+            ReadingIn("11111111", ts("2025-02-10T00:00:00"), ts("2025-02-10T00:00:00"), 103.0),
+            ReadingIn("11111111", ts("2025-02-28T23:00:00"), ts("2025-02-28T23:00:00"), 105.0),
+            ReadingIn(
+                "11111111", ts("2025-03-05T00:00:00"), ts("2025-03-05T00:00:00"), 105.0
+            ),  # old meter, after removal
+            ReadingIn("11119999", ts("2025-03-01T12:00:00"), ts("2025-03-01T12:00:00"), 0.0),
+            ReadingIn("11119999", ts("2025-03-31T12:00:00"), ts("2025-03-31T12:00:00"), 2.5),
+        ]
+        assert ingest(conn, rows).inserted == 6
+    with store.begin() as conn:
+        booked = premises_readings(conn, "L1", ts("2025-01-01T00:00:00"), ts("2025-04-01T00:00:00"))
+        assert [(r["meter_id"], r["total_m3"]) for r in booked] == [
+            ("11111111", 100.0), ("11111111", 103.0), ("11111111", 105.0), ("11119999", 0.0), ("11119999", 2.5)
+        ]  # fmt: skip
+        months = consumption(conn, "L1", ts("2025-01-15T00:00:00"), ts("2025-03-31T00:00:00"), "month")
+    water = [round(float(m["water"]), 3) for m in months]  # type: ignore[arg-type]
+    assert len(months) == 3
+    assert sum(water) == pytest.approx(5.0 + 2.5, abs=0.01)  # no false jump from 105 to 0
+    assert min(water) >= 0
+
+
+def test_idempotent_ingest(store: Store, tmp_path: Path) -> None:
+    with store.begin() as conn:
+        import_premises(conn, write(tmp_path, "p.csv", PREMISES))
+    batch = [
+        ReadingIn("22222222", ts("2025-05-01T00:00:00") + i * 900, ts("2025-05-01T00:00:00") + i * 900, 10 + i)
+        for i in range(100)
+    ]
+    with store.begin() as conn:
+        first = ingest(conn, batch)
+    with store.begin() as conn:
+        again = ingest(conn, [*batch, ReadingIn("99999999", 1, 1, 1.0)])  # replay after a crash, plus a stranger
+    assert (first.inserted, first.duplicates) == (100, 0)
+    assert (again.inserted, again.duplicates, again.unknown_meter) == (0, 100, 1)
+    with store.begin() as conn:
+        assert conn.execute(select(Reading.id)).all().__len__() == 100
+
+
+def test_reading_at_cutoff_and_silent_meters(store: Store, tmp_path: Path) -> None:
+    with store.begin() as conn:
+        import_premises(conn, write(tmp_path, "p.csv", PREMISES))
+        ingest(
+            conn,
+            [
+                ReadingIn("33333333", ts("2025-06-29T00:00:00"), 0, 10.0),
+                ReadingIn("33333333", ts("2025-07-01T00:00:00"), 0, 12.0),
+                ReadingIn("11111111", ts("2025-06-01T00:00:00"), 0, 1.0),
+            ],
+        )
+    cutoff = ts("2025-06-30T00:00:00")
+    with store.begin() as conn:
+        last = reading_at(conn, "L3", cutoff)
+        inter = reading_at(conn, "L3", cutoff, interpolate=True)
+        silent = silent_meters(conn, ts("2025-06-15T00:00:00"))
+        out = io.StringIO()
+        n = export_billing(conn, cutoff, out)
+    assert last[0]["total_m3"] == 10.0 and last[0]["method"] == "last_before"
+    assert inter[0]["total_m3"] == 11.0 and inter[0]["method"] == "interpolated"
+    assert [s["meter_id"] for s in silent] == ["11111111", "22222222", "22223333"]
+    lines = out.getvalue().splitlines()
+    assert n == 4 and lines[0].startswith("premises_id,address") and "L3" in lines[-1] and ",11.0," in lines[-1]
+
+
+def test_bad_premises_file_changes_nothing(store: Store, tmp_path: Path) -> None:
+    bad = PREMISES + "L4,ul. Długa 5/4,44444444,APA,water,not-a-date\nL5,,11111111,APA,water,2025-01-01\n"
+    with pytest.raises(ImportError_) as info, store.begin() as conn:
+        import_premises(conn, write(tmp_path, "bad.csv", bad))
+    assert "line 6" in info.value.message and "line 7" in info.value.message
+    with store.begin() as conn:
+        assert conn.execute(select(Assignment.id)).all() == []
+    with pytest.raises(ImportError_), store.begin() as conn:
+        import_premises(conn, write(tmp_path, "nohead.csv", "flat,meter\n1,2\n"))
+
+
+def test_keys_import_rotation_and_secrecy(store: Store, tmp_path: Path) -> None:
+    with store.begin() as conn:
+        import_premises(conn, write(tmp_path, "p.csv", PREMISES))
+    k1, k2 = "000102030405060708090A0B0C0D0E0F", "F0E0D0C0B0A090807060504030201000"
+    with store.begin() as conn:
+        import_keys(conn, write(tmp_path, "k.csv", f"meter_id,key\n11111111,{k1}\n"))
+    with store.begin() as conn:
+        import_keys(conn, write(tmp_path, "k2.csv", f"meter_id,key\n11111111,{k2}\n"))
+        keys = current_keys(conn)
+        history = Session(conn).scalars(select(MeterKey)).all()
+    assert keys == {"11111111": bytes.fromhex(k2)}
+    assert len(history) == 2 and sum(1 for k in history if k.valid_to is None) == 1
+    assert k1 not in repr(history) and "secret" in repr(history[0])
+    with pytest.raises(ImportError_) as info, store.begin() as conn:
+        import_keys(conn, write(tmp_path, "k3.csv", f"meter_id,key\n11111111,{k1}\n", mode=0o644))
+    assert "chmod 600" in info.value.message
+    with pytest.raises(ImportError_) as info, store.begin() as conn:
+        import_keys(conn, write(tmp_path, "k4.csv", f"meter_id,key\n55555555,{k1}\n11111111,XYZ\n"))
+    assert "unknown meter 55555555" in info.value.message and k1 not in info.value.message
+
+
+def test_retention_keeps_daily_values(store: Store, tmp_path: Path) -> None:
+    with store.begin() as conn:
+        import_premises(conn, write(tmp_path, "p.csv", PREMISES))
+        t0 = ts("2025-01-01T00:00:00")
+        ingest(
+            conn,
+            [
+                ReadingIn("11111111", t0 + h * 3600, t0 + h * 3600, float(h), raw=b"\x01" if h < 3 else None)
+                for h in range(72)
+            ],
+        )
+        done = thin(conn, raw_before=t0 + 86400, detail_before=t0 + 2 * 86400)
+        left = conn.execute(select(Reading.measured_at).order_by(Reading.measured_at)).scalars().all()
+    assert done["telegrams"] == 3
+    assert left[:2] == [t0 + 23 * 3600, t0 + 47 * 3600] and len(left) == 2 + 24
+
+
+def test_store_url_normalises_postgresql() -> None:
+    assert store_url(db="postgresql://u@h/db") == "postgresql+psycopg://u@h/db"
