@@ -162,7 +162,7 @@ def reading_at(conn: Connection, code: str, cutoff: int, interpolate: bool = Fal
             row.update(total_m3=before[1], measured_at=before[0], method="reading")
         elif interpolate and before is not None and after is not None:
             frac = (cutoff - before[0]) / (after[0] - before[0])
-            v0, v1 = float(before[1]), float(after[1])  # total_m3 IS NOT NULL in both queries
+            v0, v1 = float(before[1] or 0.0), float(after[1] or 0.0)  # both queries ask total_m3 IS NOT NULL
             row.update(total_m3=round(v0 + (v1 - v0) * frac, 3), measured_at=cutoff, method="interpolated")
         elif before is not None:
             row.update(total_m3=before[1], measured_at=before[0], method="last_before")
