@@ -52,7 +52,7 @@ def cmd_check(args: argparse.Namespace) -> int:
     from meterd.commands.check import check_csv, print_findings, report_problems
 
     if args.readings is None:
-        from meterd.commands.store_check import check_store
+        from meterd.commands.store_cmds import check_store
 
         rows = check_store(args, lang=args.lang)
         print_findings(rows, args.format, sys.stdout)
@@ -107,9 +107,9 @@ def build_parser() -> argparse.ArgumentParser:
     add_store_options(p)
     p.set_defaults(func=cmd_check)
 
-    from meterd.commands import register_all
+    from meterd.commands import store_cmds
 
-    register_all(sub)
+    store_cmds.register(sub, add_store_options)
     return parser
 
 

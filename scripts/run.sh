@@ -1,7 +1,17 @@
 #!/usr/bin/env bash
-# The main job on embedded defaults: set up, then run meterd on the bundled sample capture.
+# The main job on embedded defaults: set up, build the demo store in ./data (SQLite) with the bundled
+# sample capture decoded into it, then show a few flats' readings and monthly use and the checks' findings.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/bootstrap.sh
-chmod 600 config/sample-keys.csv  # git does not keep file modes; key files must not be world-readable
-exec .venv/bin/meterd listen --dongle hex --port config/sample-capture.hex --keys config/sample-keys.csv "$@"
+chmod 600 config/sample-keys.csv  # git does not keep file modes; key files must not be readable by others
+DATA=${METERD_DATA:-data}
+if [ ! -f "$DATA/meterd.sqlite" ]; then
+    .venv/bin/meterd demo --data "$DATA"
+else
+    .venv/bin/meterd db upgrade --data "$DATA"
+    .venv/bin/meterd ingest config/sample-capture.hex --keys config/sample-keys.csv --data "$DATA"
+fi
+.venv/bin/meterd report --data "$DATA" --premises D2 D3 K1
+echo
+.venv/bin/meterd check --data "$DATA"

@@ -49,6 +49,7 @@ def test_batch_equals_scalar(seed: int, corrupt: int) -> None:
             t[rng.randrange(len(t))] = rng.randrange(256)
         frames.append(bytes(t))
     frames += [bytes.fromhex(v["telegram_hex"]) for v in load_vectors() if v["key"] is None]
+    frames += [_telegram(rng, True, True, 0) for _ in range(MIN_GROUP * 2)]  # one clean group at least
     batch = decode_batch(_decoder(), frames)
     scalar = _decoder()
     expected = [scalar.decode_hex(f.hex()) for f in frames if f is not None]
@@ -74,3 +75,48 @@ def test_batch_totals_array() -> None:
     batch = decode_batch(Decoder(), frames)
     assert batch.vectorised_rows == len(frames)
     assert list(batch.total_m3) == [Decoder().decode(f)["total_m3"] for f in frames]
+
+
+RECORD_SHAPES = [
+    "0413",
+    "0213",
+    "0113",
+    "0713",
+    "0C13",
+    "0B13",
+    "0513",
+    "046D",
+    "026C",
+    "0DFD0E03",
+    "04FF01",
+    "07FB10",
+    "0C78",
+    "0E13",
+    "841013",
+]
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    shapes=st.lists(st.sampled_from(RECORD_SHAPES), min_size=1, max_size=6),
+    tail=st.binary(max_size=5),
+    seed=st.integers(0, 2**32),
+)
+def test_batch_equals_scalar_for_any_record_layout(shapes: list[str], tail: bytes, seed: int) -> None:
+    """Same structure, random data bytes: every data type through the column converters."""
+    from meterd.wmbus.records import parse_layout
+
+    rng = random.Random(seed)
+    lengths = {"0413": 4, "0213": 2, "0113": 1, "0713": 8, "0C13": 4, "0B13": 3, "0513": 4, "046D": 4, "026C": 2,
+               "0DFD0E03": 3, "04FF01": 4, "07FB10": 8, "0C78": 4, "0E13": 6, "841013": 4}  # fmt: skip
+    m, a = b.address("12345678", "ABC", 1, 7)
+    frames: list[bytes | None] = []
+    for _ in range(MIN_GROUP + 4):
+        apl = b"".join(bytes.fromhex(s) + bytes(rng.randrange(256) for _ in range(lengths[s])) for s in shapes)
+        if tail:
+            apl += b"\x0f" + tail
+        frames.append(b.wmbus_frame(0x44, m, a, b.short_tpl(1, 0) + apl))
+    parse_layout(frames[0][15:])  # the shapes themselves are valid
+    batch = decode_batch(Decoder(), frames)
+    expected = [Decoder().decode_hex(f.hex()) for f in frames if f is not None]
+    assert [orjson.loads(x) for x in batch.json_lines()] == expected

@@ -124,10 +124,14 @@ def test_idempotent_ingest(store: Store, tmp_path: Path) -> None:
         first = ingest(conn, batch)
     with store.begin() as conn:
         again = ingest(conn, [*batch, ReadingIn("99999999", 1, 1, 1.0)])  # replay after a crash, plus a stranger
+    with store.begin() as conn:  # half old, half new: only the new half is stored
+        more = [ReadingIn("22222222", r.measured_at + 50 * 900, r.received_at, r.total_m3) for r in batch]
+        mixed = ingest(conn, more)
+    assert (mixed.inserted, mixed.duplicates) == (50, 50)
     assert (first.inserted, first.duplicates) == (100, 0)
     assert (again.inserted, again.duplicates, again.unknown_meter) == (0, 100, 1)
     with store.begin() as conn:
-        assert conn.execute(select(Reading.id)).all().__len__() == 100
+        assert len(conn.execute(select(Reading.meter_id)).all()) == 150
 
 
 def test_reading_at_cutoff_and_silent_meters(store: Store, tmp_path: Path) -> None:

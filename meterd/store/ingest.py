@@ -6,11 +6,14 @@ PostgreSQL rows are copied into a temporary table and moved with `ON CONFLICT DO
 
 from __future__ import annotations
 
+import csv
+import io
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import Connection, text
+from sqlalchemy.exc import IntegrityError
 
 COLUMNS = (
     "meter_id",
@@ -73,21 +76,70 @@ def insert_rows(conn: Connection, rows: Sequence[tuple[Any, ...]], chunk: int = 
     return inserted
 
 
-def _insert_postgresql(conn: Connection, rows: Sequence[tuple[Any, ...]]) -> int:
-    cols = ",".join(COLUMNS)
-    conn.exec_driver_sql(
-        "CREATE TEMP TABLE IF NOT EXISTS readings_in "
-        "(LIKE readings INCLUDING DEFAULTS EXCLUDING IDENTITY) ON COMMIT DELETE ROWS"
-    )
-    conn.exec_driver_sql("ALTER TABLE readings_in ALTER COLUMN id DROP NOT NULL")
+def insert_ignore(conn: Connection, table: str, columns: Sequence[str], rows: Sequence[tuple[Any, ...]]) -> int:
+    """Insert rows, skipping those that collide with a unique key; returns how many were new."""
+    if not rows:
+        return 0
+    cols = ",".join(columns)
     raw = conn.connection.driver_connection
     assert raw is not None
-    with raw.cursor() as cur, cur.copy(f"COPY readings_in ({cols}) FROM STDIN") as copy:
-        for row in rows:
-            copy.write_row(row)
-    result = conn.exec_driver_sql(
-        f"INSERT INTO readings ({cols}) SELECT {cols} FROM readings_in ON CONFLICT (meter_id, measured_at) DO NOTHING"
+    if conn.dialect.name == "postgresql":
+        marks = ",".join(["%s"] * len(columns))
+        sql = f"INSERT INTO {table} ({cols}) VALUES ({marks}) ON CONFLICT DO NOTHING"
+    else:
+        marks = ",".join("?" * len(columns))
+        sql = f"INSERT OR IGNORE INTO {table} ({cols}) VALUES ({marks})"
+    cur = raw.cursor()
+    try:
+        cur.executemany(sql, rows)
+        return max(int(cur.rowcount), 0)
+    finally:
+        cur.close()
+
+
+def _csv(rows: Sequence[tuple[Any, ...]]) -> bytes:
+    """Rows as CSV for COPY: None becomes an unquoted empty field, which COPY reads as NULL."""
+    buf = io.StringIO()
+    csv.writer(buf, lineterminator="\n").writerows(rows)
+    return buf.getvalue().encode()
+
+
+def _insert_postgresql(conn: Connection, rows: Sequence[tuple[Any, ...]]) -> int:
+    """Optimistic: COPY straight into readings (fast when the readings are new, as they usually are);
+    if any of them is already stored, the savepoint is rolled back and the batch goes through a
+    temporary table and an anti-join, with ON CONFLICT as the last resort against concurrent writers."""
+    import psycopg
+
+    cols = ",".join(COLUMNS)
+    data = _csv(rows)
+    raw = conn.connection.driver_connection
+    assert raw is not None
+    savepoint = conn.begin_nested()
+    try:
+        with raw.cursor() as cur, cur.copy(f"COPY readings ({cols}) FROM STDIN (FORMAT csv)") as copy:
+            copy.write(data)
+        savepoint.commit()
+        return len(rows)
+    except psycopg.errors.UniqueViolation:
+        savepoint.rollback()
+    conn.exec_driver_sql(
+        "CREATE TEMP TABLE IF NOT EXISTS readings_in (LIKE readings INCLUDING DEFAULTS) ON COMMIT DELETE ROWS"
     )
+    with raw.cursor() as cur, cur.copy(f"COPY readings_in ({cols}) FROM STDIN (FORMAT csv)") as copy:
+        copy.write(data)
+    fresh = (
+        f"INSERT INTO readings ({cols}) SELECT DISTINCT ON (meter_id, measured_at) {cols} FROM readings_in t "
+        "WHERE NOT EXISTS (SELECT 1 FROM readings r WHERE r.meter_id = t.meter_id AND r.measured_at = t.measured_at)"
+    )
+    savepoint = conn.begin_nested()
+    try:
+        result = conn.exec_driver_sql(fresh)
+        savepoint.commit()
+    except IntegrityError:
+        savepoint.rollback()
+        result = conn.exec_driver_sql(
+            f"INSERT INTO readings ({cols}) SELECT {cols} FROM readings_in ON CONFLICT (meter_id, measured_at) DO NOTHING"
+        )
     conn.exec_driver_sql("TRUNCATE readings_in")
     return int(result.rowcount or 0)
 

@@ -10,6 +10,7 @@ from sqlalchemy import (
     Index,
     Integer,
     LargeBinary,
+    PrimaryKeyConstraint,
     String,
     Text,
     UniqueConstraint,
@@ -103,10 +104,14 @@ class Telegram(Base):
 
 
 class Reading(Base):
+    """The natural key (meter, measured_at) is the primary key: the same reading is stored once.
+
+    meter_id has no foreign key constraint on purpose: a per-row check halves bulk ingest speed on
+    PostgreSQL, the ingest resolves meter ids itself, and meters are never deleted."""
+
     __tablename__ = "readings"
-    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
-    meter_id: Mapped[int] = mapped_column(ForeignKey("meters.id"))
-    measured_at: Mapped[int] = mapped_column(BigInteger)
+    meter_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    measured_at: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
     received_at: Mapped[int] = mapped_column(BigInteger)
     total_m3: Mapped[float | None] = mapped_column(Float, nullable=True)
     registers: Mapped[str | None] = mapped_column(Text, nullable=True)  # JSON of the other registers
@@ -116,7 +121,7 @@ class Reading(Base):
     telegram_id: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     batch_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
     alarms: Mapped[int] = mapped_column(Integer, default=0)  # bit mask, meterd.validate.model.ALARM_BITS
-    __table_args__ = (UniqueConstraint("meter_id", "measured_at", name="uq_readings_meter_time"),)
+    __table_args__ = (PrimaryKeyConstraint("meter_id", "measured_at", name="pk_readings"),)
 
 
 class Anomaly(Base):

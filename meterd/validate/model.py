@@ -154,6 +154,13 @@ class Findings:
     def __len__(self) -> int:
         return len(self.flag)
 
+    def where(self, keep: list[bool]) -> Findings:
+        """The findings for which keep is True."""
+        out = Findings()
+        for name in ("meter", "flag", "severity", "start", "end", "value", "limit", "detail"):
+            setattr(out, name, [x for x, k in zip(getattr(self, name), keep, strict=True) if k])
+        return out
+
 
 def iso(t: int) -> str:
     return datetime.fromtimestamp(t, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")

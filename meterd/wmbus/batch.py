@@ -11,6 +11,7 @@ what `Decoder.decode` returns.
 
 from __future__ import annotations
 
+import struct
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -275,7 +276,10 @@ def _column(spec: RecordSpec, apl: U8) -> npt.NDArray[Any]:
     raw = apl[:, start : start + length]
     if spec.kind == "int" and length in (1, 2, 4, 8) and spec.mul < 1 << 20:
         kind = "i" if spec.code.islower() else "u"
-        return _scaled(spec, np.ascontiguousarray(raw).view(f"<{kind}{length}").reshape(-1))
+        ints = np.ascontiguousarray(raw).view(f"<{kind}{length}").reshape(-1)
+        # beyond 2**53 float64 cannot hold the integer exactly: leave such columns to the scalar converter
+        if length < 8 or (not (ints > 2**53).any() and not (kind == "i" and (ints < -(2**53)).any())):
+            return _scaled(spec, ints)
     if spec.kind == "real":
         values = np.ascontiguousarray(raw).view("<f4").reshape(-1).astype(np.float64)
         if np.isfinite(values).all():
@@ -291,8 +295,10 @@ def _column(spec: RecordSpec, apl: U8) -> npt.NDArray[Any]:
         return empty
     # everything else (dates, text, hex): convert each distinct raw value once
     uniq, inverse = np.unique(np.ascontiguousarray(raw).view(f"V{length}").reshape(-1), return_inverse=True)
+    code = spec.code if spec.length is not None else f"{length}s"
+    unpack = struct.Struct("<" + code).unpack  # the raw value the scalar converter takes
     converted = np.empty(len(uniq), dtype=object)
-    converted[:] = [post(u.tobytes()) if post else u.tobytes() for u in uniq]
+    converted[:] = [post(unpack(u.tobytes())[0]) if post else unpack(u.tobytes())[0] for u in uniq]
     return converted[inverse.reshape(-1)]
 
 

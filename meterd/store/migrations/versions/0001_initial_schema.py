@@ -119,7 +119,6 @@ def upgrade() -> None:
     )
     op.create_table(
         "readings",
-        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), autoincrement=True, nullable=False),
         sa.Column("meter_id", sa.Integer(), nullable=False),
         sa.Column("measured_at", sa.BigInteger(), nullable=False),
         sa.Column("received_at", sa.BigInteger(), nullable=False),
@@ -131,12 +130,7 @@ def upgrade() -> None:
         sa.Column("telegram_id", sa.BigInteger(), nullable=True),
         sa.Column("batch_id", sa.Integer(), nullable=True),
         sa.Column("alarms", sa.Integer(), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["meter_id"],
-            ["meters.id"],
-        ),
-        sa.PrimaryKeyConstraint("id"),
-        sa.UniqueConstraint("meter_id", "measured_at", name="uq_readings_meter_time"),
+        sa.PrimaryKeyConstraint("meter_id", "measured_at", name="pk_readings"),
     )
     op.create_table(
         "accounts",
