@@ -65,6 +65,25 @@ def cmd_check(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_probe(args: argparse.Namespace) -> int:
+    import glob
+
+    from serial.tools import list_ports
+
+    from meterd.drivers.serial_port import probe
+
+    ports = args.ports or sorted({p.device for p in list_ports.comports()} | set(glob.glob("/dev/serial/by-id/*")))
+    exclude = set(args.exclude or [])
+    if not ports:
+        print("no serial ports found")
+        return 0
+    for path, dongle, description in probe(ports, exclude, args.timeout):
+        print(f"{path}\t{dongle}\t{description or ''}")
+    for path in sorted(exclude & set(ports)):
+        print(f"{path}\texcluded\t")
+    return 0
+
+
 DONGLES = ("im871a", "amb8465", "rc1180", "cul", "iu891a", "rtlwmbus", "hex")
 
 
@@ -96,6 +115,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--insecure-keys", action="store_true", help="load a key file readable by others")
     p.add_argument("--pace", type=float, default=0.0, help="replay captures at N × recorded pace (0 = fast)")
     p.set_defaults(func=cmd_listen)
+
+    p = sub.add_parser("probe", help="list serial ports and identify the wM-Bus dongle on each")
+    p.add_argument("ports", nargs="*", help="ports to probe (default: all serial ports and /dev/serial/by-id)")
+    p.add_argument("--exclude", action="append", help="never touch this port (repeatable)")
+    p.add_argument("--timeout", type=float, default=1.0, help="seconds to wait for each answer")
+    p.set_defaults(func=cmd_probe)
 
     p = sub.add_parser("check", help="validate readings and print findings (DESIGN 2.6)")
     p.add_argument("--readings", help="CSV meter_id,measured_at,total_m3[,status,alarms,received_at]")

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import NamedTuple
 
 
-@dataclass(frozen=True, slots=True)
-class Frame:
-    """A telegram as received, starting at its L field (or 68 for wired M-Bus), without a trailing RSSI byte."""
+class Frame(NamedTuple):
+    """A telegram as received, starting at its L field (or 68 for wired M-Bus), without a trailing RSSI byte.
+
+    A NamedTuple: framers create one per telegram, and this is the cheapest immutable record."""
 
     data: bytes
     received_at: datetime

@@ -1,19 +1,133 @@
-"""Serial dongles (issue: receivers) — placeholder until the framers land."""
+"""The serial port loop: open, identify, set the link mode, read, and survive unplugging and silence."""
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import threading
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+import serial
 
 from meterd.drivers.frame import Frame, FramingError
+from meterd.drivers.framers import FRAMERS, Framer
 from meterd.errors import MeterdError
+
+log = logging.getLogger("meterd.drivers")
 
 
 class UnsupportedDongle(MeterdError):
     code = "unsupported_dongle"
 
 
+@dataclass
+class PortSettings:
+    reopen_delay_s: float = 1.0
+    silence_timeout_s: float = 600.0  # a dongle that hears nothing this long is reset and reopened
+    read_timeout_s: float = 0.2
+    answer_timeout_s: float = 1.0
+
+
+def _open(port: str, framer: Framer) -> serial.Serial:
+    return serial.Serial(port, framer.baudrate, timeout=0.2, write_timeout=1.0)
+
+
+def _count(counters: dict[str, int], key: str, n: int = 1) -> None:
+    counters[key] = counters.get(key, 0) + n
+
+
+def identify(port: serial.Serial, framer: Framer, timeout: float) -> str | None:
+    """Send the identify command and wait for the framer to recognise the answer."""
+    cmd = framer.identify_command()
+    if cmd is None:
+        return None
+    port.reset_input_buffer()
+    port.write(cmd)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        data = port.read(256)
+        if data:
+            framer.feed(data)
+            name = framer.identified()
+            if name:
+                return name
+    return None
+
+
 def serial_frames(
-    dongle: str, port: str, mode: str, stop: threading.Event, counters: dict[str, int]
+    dongle: str,
+    port_path: str,
+    mode: str,
+    stop: threading.Event,
+    counters: dict[str, int],
+    settings: PortSettings | None = None,
+    opener: Callable[[str, Framer], serial.Serial] = _open,
 ) -> Iterator[Frame | FramingError]:
-    raise UnsupportedDongle(f"dongle {dongle} is not supported yet")
+    """Frames from a serial receiver until `stop` is set; reopens after errors and long silence."""
+    cls = FRAMERS.get(dongle)
+    if cls is None:
+        raise UnsupportedDongle(f"unknown dongle {dongle!r}; known: {', '.join(sorted(FRAMERS))}")
+    settings = settings or PortSettings()
+    commands = cls().init_commands(mode)  # raises UnsupportedMode before any I/O
+    while not stop.is_set():
+        framer = cls()
+        try:
+            port = opener(port_path, framer)
+        except (serial.SerialException, OSError) as e:
+            _count(counters, "open_failed")
+            log.warning("cannot open %s (%s); retrying", port_path, e)
+            stop.wait(settings.reopen_delay_s)
+            continue
+        _count(counters, "opened")
+        try:
+            name = identify(port, framer, settings.answer_timeout_s)
+            if name:
+                log.info("%s on %s: %s", dongle, port_path, name)
+            for cmd in commands:
+                port.write(cmd)
+            last_frame = time.monotonic()
+            while not stop.is_set():
+                data = port.read(4096)
+                if data:
+                    for item in framer.feed(data):
+                        if isinstance(item, Frame):
+                            last_frame = time.monotonic()
+                            _count(counters, "frames")
+                        else:
+                            _count(counters, item.code)
+                        yield item
+                elif time.monotonic() - last_frame > settings.silence_timeout_s:
+                    _count(counters, "silence_resets")
+                    log.warning("%s on %s silent for %.0f s: reopening", dongle, port_path, settings.silence_timeout_s)
+                    break
+        except (serial.SerialException, OSError) as e:
+            _count(counters, "port_lost")
+            log.warning("%s lost (%s); reopening", port_path, e)
+        finally:
+            with contextlib.suppress(serial.SerialException, OSError):
+                port.close()
+        stop.wait(settings.reopen_delay_s)
+
+
+def probe(ports: list[str], exclude: set[str], timeout: float = 1.0) -> list[tuple[str, str, str | None]]:
+    """(port, dongle, description) for each port and the first dongle type that answers on it."""
+    found: list[tuple[str, str, str | None]] = []
+    for path in ports:
+        if path in exclude:
+            continue
+        answer: tuple[str, str | None] = ("none", None)
+        for name, cls in FRAMERS.items():
+            framer = cls()
+            try:
+                with _open(path, framer) as port:
+                    description = identify(port, framer, timeout)
+            except (serial.SerialException, OSError) as e:
+                answer = ("error", str(e))
+                break
+            if description:
+                answer = (name, description)
+                break
+        found.append((path, *answer))
+    return found

@@ -1,0 +1,126 @@
+"""Receiver framers with byte strings: framing, checksums/CRCs, RSSI, resynchronisation."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from meterd.drivers.frame import Frame, FramingError
+from meterd.drivers.framers import (
+    AMB8465Framer,
+    CULFramer,
+    IM871AFramer,
+    IU891AFramer,
+    RC1180Framer,
+    UnsupportedMode,
+    slip_encode,
+)
+from meterd.wmbus import Decoder
+from meterd.wmbus import builder as b
+from meterd.wmbus.crc import crc16_x25
+
+TELEGRAM = bytes.fromhex(
+    "2E4493157856341233037A2A0000002F2F0C1427048502046D32371F1502FD1700002F2F2F2F2F2F2F2F2F2F2F2F2F"
+)
+CLOCK = lambda: datetime(2026, 1, 1, tzinfo=UTC)  # noqa: E731
+
+
+def frames(items: list[Frame | FramingError]) -> list[Frame]:
+    return [i for i in items if isinstance(i, Frame)]
+
+
+def im871a_frame(telegram: bytes, rssi_raw: int = 85, crc: bool = True) -> bytes:
+    flags = 0x4 | (0x8 if crc else 0)
+    body = bytes([(flags << 4) | 0x02, 0x03, telegram[0]]) + telegram[1:] + bytes([rssi_raw])
+    out = b"\xa5" + body
+    return out + (crc16_x25(body).to_bytes(2, "little") if crc else b"")
+
+
+def test_im871a_telegram_rssi_crc_and_resync() -> None:
+    f = IM871AFramer(CLOCK)
+    data = b"\x00\x13garbage" + im871a_frame(TELEGRAM) + im871a_frame(TELEGRAM, crc=False)
+    items = f.feed(data[:20]) + f.feed(data[20:])  # split reads
+    got = frames(items)
+    assert [g.data for g in got] == [TELEGRAM, TELEGRAM]
+    assert got[0].rssi_dbm == -80.0 and got[0].dongle == "im871a"
+    assert any(isinstance(i, FramingError) for i in items)
+    bad = bytearray(im871a_frame(TELEGRAM))
+    bad[10] ^= 1
+    assert frames(f.feed(bytes(bad))) == []
+    assert Decoder().decode(got[0].data)["total_m3"] == 28504.27
+
+
+def test_im871a_commands_and_device_info() -> None:
+    f = IM871AFramer()
+    assert f.init_commands("c1,t1") == [bytes.fromhex("A5010306000 20A300100".replace(" ", ""))]
+    assert f.init_commands("t1")[0][6] == 0x03
+    with pytest.raises(UnsupportedMode):
+        f.init_commands("n1")
+    f.feed(bytes.fromhex("A5011003330101"))
+    assert f.identified() is not None
+
+
+def test_iu891a_slip_telegram() -> None:
+    body = bytes([0x09, 0x20]) + bytes(7) + (-70 & 0xFF).to_bytes(1, "big") + TELEGRAM
+    frame = slip_encode(body + crc16_x25(body).to_bytes(2, "little"))
+    f = IU891AFramer(CLOCK)
+    got = frames(f.feed(b"\xc0junk" + frame[:5]) + f.feed(frame[5:]))
+    assert [g.data for g in got] == [TELEGRAM] and got[0].rssi_dbm == -70.0
+    broken = bytearray(frame)
+    broken[8] ^= 0xFF
+    assert any(i.code == "bad_crc" for i in f.feed(bytes(broken)) if isinstance(i, FramingError))
+
+
+def test_slip_escapes_special_bytes() -> None:
+    body = bytes([0x09, 0x20]) + bytes(7) + b"\x00" + b"\x0b\x44\xc0\xdb" + bytes(8)
+    frame = slip_encode(body + crc16_x25(body).to_bytes(2, "little"))
+    assert frame.count(b"\xc0") == 2
+    got = frames(IU891AFramer(CLOCK).feed(frame))
+    assert got[0].data == b"\x0b\x44\xc0\xdb" + bytes(8)
+
+
+def test_amb8465_command_and_transparent_frames() -> None:
+    f = AMB8465Framer(CLOCK, transparent=True)
+    data = TELEGRAM[1:] + bytes([0xD8])  # C..., RSSI raw -40 → -94 dBm
+    cmd = bytes([0xFF, 0x03, len(data)]) + data
+    cmd += bytes([__import__("functools").reduce(lambda a, c: a ^ c, cmd, 0)])
+    got = frames(f.feed(b"\x01\x02" + cmd + TELEGRAM + b"\x20"))
+    assert [g.data for g in got] == [TELEGRAM, TELEGRAM]
+    assert got[0].rssi_dbm == -94.0 and got[1].rssi_dbm == -58.0
+    assert f.init_commands("t1") == [bytes.fromhex("FF040108F2")]
+    bad = bytearray(cmd)
+    bad[-1] ^= 1
+    assert frames(AMB8465Framer(CLOCK).feed(bytes(bad))) == []  # command mode resynchronises on FF only
+
+
+def test_rc1180_raw_frames_and_t1_only() -> None:
+    f = RC1180Framer(CLOCK)
+    got = frames(f.feed(b"\x05\x06" + TELEGRAM + b"\x80"))
+    assert [g.data for g in got] == [TELEGRAM] and got[0].rssi_dbm == -64.0
+    with pytest.raises(UnsupportedMode):
+        f.init_commands("c1")
+
+
+def test_cul_lines_with_crcs() -> None:
+    with_crc = b.add_format_a_crcs(TELEGRAM)
+    f = CULFramer(CLOCK)
+    line = b"b" + with_crc.hex().upper().encode() + b"2FD8\r\n"
+    got = frames(f.feed(b"V 1.67 CUL868\r\n" + line[:30]) + f.feed(line[30:]))
+    assert got[0].data == with_crc and got[0].rssi_dbm == -94.0
+    assert f.identified() == "V 1.67 CUL868"
+    assert Decoder().decode(got[0].data)["total_m3"] == 28504.27
+    broken = bytearray(line)
+    broken[30] = ord("0") if broken[30] != ord("0") else ord("1")
+    passed_on = frames(f.feed(bytes(broken)))  # the decoder checks the DLL CRCs
+    assert Decoder().decode_hex(passed_on[0].data.hex())["error"]["code"] == "bad_crc"
+    assert [i.code for i in f.feed(b"bXYZ\r\n") if isinstance(i, FramingError)] == ["garbage"]
+    fb = b.to_format_b(TELEGRAM)
+    assert frames(f.feed(b"bY" + fb.hex().encode() + b"0000\n"))[0].data == fb
+    assert f.init_commands("c1") == [b"brc\r\n", b"X21\r\n"]
+
+
+def test_buffers_are_bounded() -> None:
+    f = AMB8465Framer(CLOCK)
+    items = f.feed(b"\xff\x03\xff" + b"\x00" * 10_000)
+    assert len(f.buf) <= 4096 and any(i.code == "overflow" for i in items if isinstance(i, FramingError))
