@@ -57,8 +57,16 @@ def cmd_check(args: argparse.Namespace) -> int:
         rows = check_store(args, lang=args.lang)
         print_findings(rows, args.format, sys.stdout)
         return 0
+    from meterd.config import load_config
+
+    config = load_config(args.config).check_config()
     rows, problems = check_csv(
-        Path(args.readings), Path(args.meters) if args.meters else None, lang=args.lang, as_of=args.as_of, now=args.now
+        Path(args.readings),
+        Path(args.meters) if args.meters else None,
+        lang=args.lang,
+        as_of=args.as_of,
+        now=args.now,
+        config=config,
     )
     report_problems(problems)
     print_findings(rows, args.format, sys.stdout)
@@ -73,7 +81,9 @@ def cmd_probe(args: argparse.Namespace) -> int:
     from meterd.drivers.serial_port import probe
 
     ports = args.ports or sorted({p.device for p in list_ports.comports()} | set(glob.glob("/dev/serial/by-id/*")))
-    exclude = set(args.exclude or [])
+    from meterd.config import load_config
+
+    exclude = set(args.exclude or []) | set(load_config(args.config).receiver.exclude_ports)
     if not ports:
         print("no serial ports found")
         return 0
@@ -120,6 +130,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("ports", nargs="*", help="ports to probe (default: all serial ports and /dev/serial/by-id)")
     p.add_argument("--exclude", action="append", help="never touch this port (repeatable)")
     p.add_argument("--timeout", type=float, default=1.0, help="seconds to wait for each answer")
+    p.add_argument("--config", help="TOML configuration ([receiver] exclude_ports)")
     p.set_defaults(func=cmd_probe)
 
     p = sub.add_parser("check", help="validate readings and print findings (DESIGN 2.6)")
@@ -129,6 +140,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--lang", choices=("en", "pl"), default="en", help="language of the reasons")
     p.add_argument("--as-of", help="end of the missing-data window (default: newest reading)")
     p.add_argument("--now", help="clock for future timestamps (default: the system clock)")
+    p.add_argument("--config", help="TOML configuration (thresholds in [checks.cold] / [checks.warm])")
     add_store_options(p)
     p.set_defaults(func=cmd_check)
 

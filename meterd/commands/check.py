@@ -9,7 +9,7 @@ from typing import IO, Any
 import orjson
 
 from meterd.readings_csv import CsvProblems, load_meters, load_readings, parse_time
-from meterd.validate import findings_as_dicts, run_checks
+from meterd.validate import CheckConfig, findings_as_dicts, run_checks
 
 
 def check_csv(
@@ -19,6 +19,7 @@ def check_csv(
     lang: str = "en",
     as_of: str | None = None,
     now: str | None = None,
+    config: CheckConfig | None = None,
 ) -> tuple[list[dict[str, Any]], CsvProblems]:
     problems = CsvProblems()
     meters = load_meters(meters_path, problems) if meters_path else None
@@ -26,6 +27,7 @@ def check_csv(
     findings = run_checks(
         readings,
         meters,
+        config,
         as_of=parse_time(as_of) if as_of else None,
         now=parse_time(now) if now else None,
     )

@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 
 import numpy as np
 import numpy.typing as npt
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from meterd.wmbus.alarms import ALARM_NAMES
 
@@ -83,6 +83,8 @@ class Meters:
 
 class Thresholds(BaseModel):
     """Limits of the checks; one set per meter class (medium), tunable in config."""
+
+    model_config = ConfigDict(extra="forbid")
 
     q4_factor: float = Field(1.25, description="overload flow Q4 = factor × Q3 (MID: Q4/Q3 = 1.25)")
     resolution_m3: float = Field(0.001, description="register resolution; smaller changes are noise")

@@ -1,0 +1,30 @@
+"""The example configuration loads, and bad values are clear errors."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from meterd.config import ConfigError, load_config
+
+ROOT = Path(__file__).parent.parent
+
+
+def test_example_config_loads() -> None:
+    config = load_config(ROOT / "config" / "meterd.example.toml")
+    assert config.receiver.dongle == "im871a" and "/dev/ttyS0" in config.receiver.exclude_ports
+    checks = config.check_config()
+    assert checks.cold.leak_window_h == 24 and checks.warm.night_min_flow_m3h == 0.006
+
+
+def test_bad_config_is_a_clear_error(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[checks.cold]\nleak_window_hours = 3\n")
+    with pytest.raises(ConfigError) as info:
+        load_config(bad)
+    assert "leak_window_hours" in info.value.message
+    broken = tmp_path / "broken.toml"
+    broken.write_text("[store\n")
+    with pytest.raises(ConfigError):
+        load_config(broken)
