@@ -83,4 +83,6 @@ class VendorRegistry:
 
 
 def default_registry() -> VendorRegistry:
-    return VendorRegistry()
+    from meterd.wmbus.vendors.kamstrup import Kamstrup
+
+    return VendorRegistry([Kamstrup()])
