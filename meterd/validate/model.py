@@ -96,13 +96,13 @@ class Thresholds(BaseModel):
     night_start_h: int = 2
     night_end_h: int = 5
     night_min_flow_m3h: float = Field(0.012, description="lowest night flow above this is a leak (12 l/h)")
-    burst_flow_factor: float = Field(1.0, description="flow ≥ factor × Q3 over a short period is a burst")
+    burst_flow_factor: float = Field(0.6, description="flow ≥ factor × Q3 over a short period is a burst")
     burst_max_interval_h: float = 2.0
     stuck_window_d: float = 14.0
     outlier_z: float = 3.5
     outlier_min_group: int = 5
     outlier_min_abs_m3: float = 1.0
-    missing_grace_h: float = 24.0
+    missing_grace_h: float = Field(6.0, description="silence beyond this much expected-activity time is missing data")
     missing_interval_factor: float = 3.0
     skew_future_s: float = 600.0
     skew_behind_h: float = 48.0
@@ -110,7 +110,7 @@ class Thresholds(BaseModel):
 
 class CheckConfig(BaseModel):
     cold: Thresholds = Thresholds()
-    warm: Thresholds = Thresholds(night_min_flow_m3h=0.006, burst_flow_factor=0.8)
+    warm: Thresholds = Thresholds(night_min_flow_m3h=0.006, burst_flow_factor=0.5)
 
     def for_medium(self, medium: int) -> Thresholds:
         return self.warm if medium == 1 else self.cold
