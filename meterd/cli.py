@@ -104,6 +104,37 @@ def add_store_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--db", help="SQLAlchemy database URL, e.g. postgresql+psycopg://host/db")
 
 
+def cmd_analyze(args: argparse.Namespace) -> int:
+    import orjson
+
+    from meterd.wmbus.analyze import analyze
+    from meterd.wmbus.errors import DecodeError
+    from meterd.wmbus.hexinput import parse_hex
+
+    try:
+        data = parse_hex(" ".join(args.hex))
+    except DecodeError as e:
+        raise MeterdError(e.message) from None
+    key = bytes.fromhex(args.key) if args.key else None
+    result = analyze(data, key, _decoder(args))
+    if args.json:
+        sys.stdout.write(orjson.dumps(result, option=orjson.OPT_INDENT_2).decode() + "\n")
+        return 0
+    for f in result["fields"]:
+        where = f"{f['offset']:>4}" if f["offset"] >= 0 else "    "
+        print(f"{where}  {f['layer']:<5} {f['name']:<12} {f['hex']:<18} {f['meaning']}")
+    decoded = result.get("decoded", {})
+    if decoded.get("ok"):
+        print(
+            f"decoded: total_m3 {decoded.get('total_m3')}, alarms {decoded.get('alarms')}, driver {decoded.get('driver')}"
+        )
+    elif decoded:
+        print(f"not decoded: [{decoded['error']['code']}] {decoded['error']['message']}")
+    for c in result.get("vendor_candidates", []):
+        print(f"vendor decoder candidate: {c['decoder']} (fits {c['fit']})")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="meterd", description="Water-meter readings from wM-Bus / M-Bus meters.")
     parser.add_argument("--version", action="version", version=f"meterd {__version__}")
@@ -116,6 +147,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--keys", help="CSV with header meter_id,key")
     p.add_argument("--insecure-keys", action="store_true", help="load a key file readable by others")
     p.set_defaults(func=cmd_decode)
+
+    p = sub.add_parser("analyze", help="explain a telegram field by field and name fitting vendor decoders")
+    p.add_argument("hex", nargs="+")
+    p.add_argument("--key", help="AES-128 key, 32 hex digits")
+    p.add_argument("--keys", help="CSV with header meter_id,key")
+    p.add_argument("--insecure-keys", action="store_true")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.set_defaults(func=cmd_analyze)
 
     p = sub.add_parser("listen", help="receive telegrams and print JSON lines (DESIGN 2.2)")
     p.add_argument("--port", required=True, help="serial port, /dev/serial/by-id/..., a capture file, or - for stdin")

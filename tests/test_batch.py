@@ -120,3 +120,12 @@ def test_batch_equals_scalar_for_any_record_layout(shapes: list[str], tail: byte
     batch = decode_batch(Decoder(), frames)
     expected = [Decoder().decode_hex(f.hex()) for f in frames if f is not None]
     assert [orjson.loads(x) for x in batch.json_lines()] == expected
+
+
+def test_vendor_rows_take_the_scalar_path() -> None:
+    from test_vendors import MC21_FULL
+
+    frames: list[bytes | None] = [bytes.fromhex(MC21_FULL)] * (MIN_GROUP * 2)
+    batch = decode_batch(Decoder(), frames)
+    assert batch.vectorised_rows == 0
+    assert orjson.loads(batch.json_lines()[0]) == Decoder().decode_hex(MC21_FULL)

@@ -37,3 +37,21 @@ def test_multical21_info_code_bits() -> None:
     apl = bytes.fromhex("02FF20") + (0x04 | 0x08 | (3 << 10)).to_bytes(2, "little") + bytes.fromhex("041308190000")
     out = Decoder().decode(b.wmbus_frame(0x44, m, a, bytes([0x78]) + apl))
     assert out["alarms"] == ["leak", "burst"] and out["alarm_durations"] == {"leak": "2-3 days"}
+
+
+def test_analyze_explains_layers_and_names_candidates() -> None:
+    from meterd.wmbus.analyze import analyze
+
+    result = analyze(bytes.fromhex(MC21_FULL))
+    names = [(f["layer"], f["name"]) for f in result["fields"]]
+    assert ("link", "M") in names and ("ell", "SN") in names and ("tpl", "CI") in names
+    assert ("apl", "02/FF20") in names
+    assert result["decoded"]["total_m3"] == 6.408
+    assert result["vendor_candidates"][0] == {"decoder": "kamstrup", "fit": "manufacturer and device type"}
+    mode7 = bytes.fromhex(
+        "434493157856341233037AC98C2075900F002C25B30A000021924D4FBA372FB66E017A75002007109058475F4BC9D1281DF878B80A1B"
+        "0F98B629024AAC7279429398BFC549233C0140829B93BAA1"
+    )
+    explained = analyze(mode7, bytes.fromhex("000102030405060708090A0B0C0D0E0F"))
+    assert explained["decoded"]["ok"], explained["decoded"]  # the explanation itself is not a replay
+    assert any(f["layer"] == "afl" for f in explained["fields"])
