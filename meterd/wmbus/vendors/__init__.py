@@ -83,6 +83,7 @@ class VendorRegistry:
 
 
 def default_registry() -> VendorRegistry:
+    from meterd.wmbus.vendors.apator import Apator162
     from meterd.wmbus.vendors.kamstrup import Kamstrup
 
-    return VendorRegistry([Kamstrup()])
+    return VendorRegistry([Kamstrup(), Apator162()])
