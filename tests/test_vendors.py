@@ -91,3 +91,29 @@ def test_apator162_encrypted_without_key_says_no_key() -> None:
     frame = b.wmbus_frame(0x44, m, a, b.mode5_payload(bytes(range(16)), m, a, 1, 0, apl))
     assert Decoder().decode_hex(frame.hex())["error"]["code"] == "no_key"
     assert Decoder().decode(frame, bytes(range(16)))["total_m3"] == 3.843
+
+
+# wmbusmeters driver_hydrodigit.cc test telegrams (B Meters Hydrodigit) and their published values
+HYDRO3 = "4644B4092143658713077A9C0000000C1364390400046D212F16350F152A0F000000440F00C00F00511000D51000B20B00180C007C0C00E60C00560D00D10D00400E00C60E0000"
+HYDRO4 = "4944B4092243658713077A7F0000000C1363020400046D242C12360F950A24042507000000A405006E0700850900CA0B004A0E00FFFFFFFFFFFF020000020000250000B3010095030000"
+
+
+def test_hydrodigit_backflow_voltage_and_monthly_history() -> None:
+    out = Decoder().decode_hex(HYDRO3)
+    assert out["ok"] and out["driver"] == "hydrodigit" and out["total_m3"] == 43.964
+    rec = {(r["quantity"], r.get("month")): r["value"] for r in out["records"]}
+    assert rec[("battery_voltage", None)] == 3.05
+    assert [r["value"] for r in out["records"] if r["quantity"] == "volume"][0] == 43.964
+    backflow = [r for r in out["records"] if r.get("modifiers") == ["backward_flow"]]
+    assert backflow[0]["value"] == 0.015
+    months = [rec[("monthly_volume", m)] for m in range(1, 13)]
+    assert months == [39.08, 40.32, 41.77, 43.09, 29.94, 30.96, 31.96, 33.02, 34.14, 35.37, 36.48, 37.82]
+
+
+def test_hydrodigit_leak_date_and_inactive_months() -> None:
+    out = Decoder().decode_hex(HYDRO4)
+    assert out["total_m3"] == 40.263
+    rec = {(r["quantity"], r.get("month")): r["value"] for r in out["records"]}
+    assert rec[("leak_date", None)] == "2024-04-25"
+    assert rec[("monthly_volume", 6)] == 0 and rec[("monthly_volume", 7)] == 0  # before installation
+    assert rec[("monthly_volume", 1)] == 14.44 and rec[("monthly_volume", 8)] == 0.02

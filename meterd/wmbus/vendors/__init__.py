@@ -84,6 +84,7 @@ class VendorRegistry:
 
 def default_registry() -> VendorRegistry:
     from meterd.wmbus.vendors.apator import Apator162
+    from meterd.wmbus.vendors.bmeters import Hydrodigit
     from meterd.wmbus.vendors.kamstrup import Kamstrup
 
-    return VendorRegistry([Kamstrup(), Apator162()])
+    return VendorRegistry([Kamstrup(), Apator162(), Hydrodigit()])

@@ -1,0 +1,94 @@
+"""B Meters Hydrodigit: OMS records plus a manufacturer block after DIF 0F.
+
+Block layout (facts from public test telegrams and decoders): a content byte whose bits announce
+battery voltage (bit 0, 1 byte), fraud date (bit 1, 3 bytes: year, month with fraud flags, day),
+leak date (bit 7, 3 bytes), backflow (bit 2, 4 bytes LE, litres) and monthly history (bit 4,
+12 × 3 bytes LE in 10 litre units, January first; FFFFFF before installation), in that order.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from meterd.wmbus.vendors import VendorContext, VendorDecoder
+
+VOLTAGES = {
+    1: 1.9,
+    2: 2.1,
+    3: 2.2,
+    4: 2.3,
+    5: 2.4,
+    6: 2.5,
+    7: 2.65,
+    8: 2.8,
+    9: 2.9,
+    10: 3.05,
+    11: 3.2,
+    12: 3.35,
+    13: 3.5,
+}
+FRAUD_FLAGS = ((0x80, "magnetic"), (0x40, "tamper"), (0x20, "removal"))
+
+
+def _record(quantity: str, unit: str | None, value: object, **extra: object) -> dict[str, Any]:
+    rec: dict[str, Any] = {"storage": 0, "tariff": 0, "subunit": 0, "function": "instantaneous", "quantity": quantity,
+                           "unit": unit, "value": value, "dif": "0F", "vif": None}  # fmt: skip
+    rec.update(extra)
+    return rec
+
+
+def _hex_date(b: bytes) -> str:
+    """Year, month, day written as hex digits (20YY-MM-DD), as the meter stores them."""
+    return f"20{b[0]:02X}-{b[1] & 0x1F:02X}-{b[2]:02X}"
+
+
+def parse_block(block: bytes) -> tuple[list[dict[str, Any]], list[str]]:
+    """Records and alarm names from the manufacturer block."""
+    records: list[dict[str, Any]] = []
+    alarms: list[str] = []
+    if not block or block[0] == 0:
+        return records, alarms
+    flags, i, n = block[0], 1, len(block)
+    if flags & 0x01 and i < n:
+        records.append(_record("battery_voltage", "V", VOLTAGES.get(block[i] & 0x0F, 3.7)))
+        i += 1
+    if flags & 0x02 and i + 3 <= n:
+        kinds = [name for bit, name in FRAUD_FLAGS if block[i + 1] & bit]
+        records.append(_record("fraud_date", None, _hex_date(block[i : i + 3]), kinds=kinds))
+        alarms += kinds
+        i += 3
+    if flags & 0x80 and i + 3 <= n:
+        records.append(_record("leak_date", None, _hex_date(block[i : i + 3])))
+        i += 3
+    if flags & 0x04 and i + 4 <= n:
+        records.append(
+            _record("volume", "m3", int.from_bytes(block[i : i + 4], "little") / 1000, modifiers=["backward_flow"])
+        )
+        i += 4
+    if flags & 0x10:
+        for month in range(1, 13):
+            if i + 3 > n:
+                break
+            raw = int.from_bytes(block[i : i + 3], "little")
+            value = raw / 100 if raw < 10_000_000 else 0.0  # FFFFFF: the module was not active yet
+            records.append(_record("monthly_volume", "m3", value, month=month))
+            i += 3
+    return records, alarms
+
+
+class Hydrodigit(VendorDecoder):
+    name = "hydrodigit"
+    manufacturers = frozenset({"BMT"})
+    device_types = frozenset({0x06, 0x07})
+
+    def matches(self, manufacturer: str, version: int, device_type: int) -> bool:
+        return super().matches(manufacturer, version, device_type) and version != 0x05
+
+    def apply(self, ctx: VendorContext) -> None:
+        tail = next((r for r in ctx.records if r.get("dif") == "0F" and isinstance(r.get("value"), str)), None)
+        if tail is None:
+            return
+        records, alarms = parse_block(bytes.fromhex(str(tail["value"])))
+        at = ctx.records.index(tail)
+        ctx.records[at + 1 : at + 1] = records
+        ctx.alarms += alarms
