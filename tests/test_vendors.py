@@ -103,7 +103,7 @@ def test_hydrodigit_backflow_voltage_and_monthly_history() -> None:
     assert out["ok"] and out["driver"] == "hydrodigit" and out["total_m3"] == 43.964
     rec = {(r["quantity"], r.get("month")): r["value"] for r in out["records"]}
     assert rec[("battery_voltage", None)] == 3.05
-    assert [r["value"] for r in out["records"] if r["quantity"] == "volume"][0] == 43.964
+    assert next(r["value"] for r in out["records"] if r["quantity"] == "volume") == 43.964
     backflow = [r for r in out["records"] if r.get("modifiers") == ["backward_flow"]]
     assert backflow[0]["value"] == 0.015
     months = [rec[("monthly_volume", m)] for m in range(1, 13)]
