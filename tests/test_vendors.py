@@ -117,3 +117,38 @@ def test_hydrodigit_leak_date_and_inactive_months() -> None:
     assert rec[("leak_date", None)] == "2024-04-25"
     assert rec[("monthly_volume", 6)] == 0 and rec[("monthly_volume", 7)] == 0  # before installation
     assert rec[("monthly_volume", 1)] == 14.44 and rec[("monthly_volume", 8)] == 0.02
+
+
+# Meters whose readings are standard OMS records: the OMS decoder reads them as published
+# (wmbusmeters driver test telegrams: iPerl, Supercom 587, Axioma Q400, Zenner Minomess, Engelmann Waterstar M).
+STANDARD = [
+    ("Sensus iPerl", "1E44AE4C9956341268077A36001000#2F2F0413181E0000023B00002F2F2F2F", None, 7.704, "water", []),
+    ("Sensus iPerl", "1844AE4C4455223368077A55000000_041389E20100023B0000", None, 123.529, "water", []),
+    (
+        "Sontex Supercom 587",
+        "A244EE4D785634123C067A8F000000_0C1348550000426CE1F14C130000000082046C21298C0413330000008D04931E3A3CFE33000000"
+        "33000000330000003300000033000000330000003300000033000000330000003300000033000000330000004300000034180000046D"
+        "0D0B5C2B03FD6C5E150082206C5C290BFD0F0200018C4079678885238310FD3100000082106C01018110FD610002FD66020002FD170000",
+        None, 5.548, "warm_water", [],
+    ),
+    ("Axioma Q400", "2E4409077272727210077AD71020052F2F_046D040D742C041377000000446D0000612C4413000000002F2F2F2F2F2F",
+     None, 0.119, "water", ["error"]),
+    (
+        "Zenner Minomess",
+        "6644496A1064035514377251345015496A0007EE0050052F2F#0C1359000000026CBE2B82046CA12B8C0413FFFFFFFF8D0493132CFBFE"
+        "FFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFF02FD1700002F2F",
+        None, 0.059, "water", [],
+    ),
+    (
+        "Engelmann Waterstar M",
+        "3944FA122162092002067A3600202567C94D48D00DC47B11213E23383DB51968A705AAFA60C60E263D50CD259D7C9A03FD0C08000002FD0B0011",
+        "BEDB81B52C29B5C143388CBB0D15A051", 0.106, "warm_water", [],
+    ),
+]  # fmt: skip
+
+
+def test_standard_oms_water_meters() -> None:
+    for name, telegram, key, total, medium, alarms in STANDARD:
+        out = Decoder().decode_hex(telegram, key)
+        assert out["ok"], (name, out)
+        assert (out["total_m3"], out["medium"], out["alarms"]) == (total, medium, alarms), name
