@@ -15,7 +15,7 @@ from meterd.wmbus import builder as b
 from meterd.wmbus.batch import MIN_GROUP, decode_batch
 
 RECORDS = bytes.fromhex("0C13") + b"%s" + bytes.fromhex("046D32371F15") + bytes.fromhex("02FD17") + b"%s"
-METERS = [(f"{40000000 + i:08d}", ("ELS", "APA", "DME")[i % 3], 0x07 if i % 2 else 0x16) for i in range(12)]
+METERS = [(f"{40000000 + i:08d}", ("ELS", "APA", "ZRI")[i % 3], 0x07 if i % 2 else 0x16) for i in range(12)]
 
 
 def _telegram(rng: random.Random, encrypted: bool, crcs: bool, status: int) -> bytes:

@@ -152,3 +152,40 @@ def test_standard_oms_water_meters() -> None:
         out = Decoder().decode_hex(telegram, key)
         assert out["ok"], (name, out)
         assert (out["total_m3"], out["medium"], out["alarms"]) == (total, medium, alarms), name
+
+
+# wmbusmeters driver_izar.cc test telegrams (Diehl IZAR, PRIOS, default keys) and their published values:
+# (telegram, id, total m3, last period m3, last period date, battery years, alarms)
+IZAR = [
+    ("1944304C72242421D401A2_013D4013DD8B46A4999C1293E582CC", "21242472", 3.488, 3.486, "2019-09-30", 14.5, ["blocked", "error"]),
+    ("2944A511780729662366A20118001378D3B3DB8CEDD77731F25832AAF3DA8CADF9774EA673172E8C61F2", "66236629", 16.76, 11.84, "2019-11-30", 12, []),
+    ("1944A511780779194820A1_21170013355F8EDB2D03C6912B1E37", "20481979", 4.366, 0, "2020-12-31", 11.5, []),
+    ("1944304c9c5824210c04a363140013716577ec59e8663ab0d31c", "2124589C", 38.944, 38.691, "2021-02-01", 10, []),
+    ("1944304CDEFFE420CC01A2_63120013258F907B0AFF12529AC33B", "20E4FFDE", 159.832, 157.76, "2021-02-01", 9, []),
+    ("19442423860775035048A251520015BEB6B2E1ED623A18FC74A5", "48500375", 521.602, 519.147, "2021-11-15", 9, []),
+]  # fmt: skip
+
+
+def test_izar_prios() -> None:
+    for telegram, meter_id, total, last, date, battery, alarms in IZAR:
+        out = Decoder().decode_hex(telegram)
+        assert out["ok"] and out["driver"] == "izar" and out["medium"] == "water", out
+        values = [r["value"] for r in out["records"]]
+        assert (out["id"], out["total_m3"], values[1], values[2], values[3]) == (meter_id, total, last, date, battery)
+        assert out["alarms"] == alarms
+        assert out["records"][4] == {**out["records"][4], "quantity": "transmit_period", "unit": "s"}
+
+
+def test_izar_wrong_scrambling_is_reported_not_guessed() -> None:
+    bad = bytearray(bytes.fromhex(IZAR[1][0]))
+    bad[15] ^= 0xFF  # the first scrambled byte: no default key gives the 0x4B check byte
+    out = Decoder().decode_hex(bad.hex())
+    assert out["ok"] and out["total_m3"] is None and "vendor_warning" in out
+
+
+def test_diehl_standard_frames_stay_oms() -> None:
+    from meterd.wmbus import builder as b
+
+    m, a = b.address("12345678", "DME", 0x70, 0x07)
+    out = Decoder().decode(b.wmbus_frame(0x44, m, a, b.short_tpl(1, 0) + bytes.fromhex("0413E8030000")))
+    assert out["driver"] == "oms" and out["total_m3"] == 1.0

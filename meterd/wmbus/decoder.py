@@ -51,12 +51,13 @@ _FILLER = b"\x2f\x2f"
 class _Header:
     """Identity and TPL fields gathered while walking the layers."""
 
-    __slots__ = ("a_bytes", "acc", "afl", "cf", "cfe", "ell", "long", "m_bytes", "status")
+    __slots__ = ("a_bytes", "acc", "afl", "cf", "cfe", "dll", "ell", "long", "m_bytes", "status")
 
     def __init__(self, link: LinkFrame) -> None:
         self.m_bytes = link.manufacturer.to_bytes(2, "little")
         # wired M-Bus has no identity below the TPL: zeros until a long header gives one
         self.a_bytes = link.id_bytes + bytes([link.version, link.device_type]) if link.id_bytes else bytes(6)
+        self.dll = self.m_bytes + self.a_bytes  # as received, before a TPL long header names the meter
         self.acc: int | None = None
         self.status: int | None = None
         self.cf = 0
@@ -448,9 +449,9 @@ class Decoder:
         alarms = status_alarms(hdr.status) if hdr.status else []
         vendor = self.vendors.find(out["manufacturer"], out["version"], out["device_type"], hdr.m_bytes + hdr.a_bytes)
         if vendor is not None and apl is not None:
-            ctx = VendorContext(out, records, apl, hdr.status or 0, alarms)
-            vendor.apply(ctx)
-            out["driver"] = vendor.name
+            ctx = VendorContext(out, records, apl, hdr.status or 0, alarms, dll=hdr.dll)
+            if vendor.apply(ctx):
+                out["driver"] = vendor.name
             alarms = ctx.alarms
         out["alarms"] = normalise(alarms) if alarms else []
         return out
@@ -497,8 +498,9 @@ class Decoder:
         out["records"] = []
         out["total_m3"] = None
         key = aes or self.keys.get(hdr.meter_id)
-        ctx = VendorContext(out, out["records"], data, hdr.status or 0, [], ci=ci, key=key)
-        vendor.apply(ctx)
+        ctx = VendorContext(out, out["records"], data, hdr.status or 0, [], ci=ci, key=key, dll=hdr.dll)
+        if not vendor.apply(ctx):
+            raise DecodeError("unsupported_ci", f"{vendor.name} cannot read CI {ci:02X} of this telegram")
         out["driver"] = vendor.name
         out["alarms"] = normalise(ctx.alarms)
         return out

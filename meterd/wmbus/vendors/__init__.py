@@ -23,6 +23,7 @@ class VendorContext:
     alarms: list[str]
     ci: int | None = None
     key: AesKey | None = field(default=None, repr=False)
+    dll: bytes = b""  # M (2) and A (6) of the link layer as received
 
 
 class VendorDecoder:
@@ -46,7 +47,8 @@ class VendorDecoder:
         """DIB/VIB formats of compact frames this family sends, registered before any full frame."""
         return ()
 
-    def apply(self, ctx: VendorContext) -> None:
+    def apply(self, ctx: VendorContext) -> bool:
+        """Read the vendor data into ctx; False when this telegram holds none (standard decoding stands)."""
         raise NotImplementedError
 
 
@@ -85,6 +87,7 @@ class VendorRegistry:
 def default_registry() -> VendorRegistry:
     from meterd.wmbus.vendors.apator import Apator162
     from meterd.wmbus.vendors.bmeters import Hydrodigit
+    from meterd.wmbus.vendors.diehl import Izar
     from meterd.wmbus.vendors.kamstrup import Kamstrup
 
-    return VendorRegistry([Kamstrup(), Apator162(), Hydrodigit()])
+    return VendorRegistry([Kamstrup(), Apator162(), Hydrodigit(), Izar()])

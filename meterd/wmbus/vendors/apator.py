@@ -46,10 +46,10 @@ class Apator162(VendorDecoder):
     device_types = frozenset({0x06, 0x07, 0x16})
     versions = frozenset({0x05})
 
-    def apply(self, ctx: VendorContext) -> None:
+    def apply(self, ctx: VendorContext) -> bool:
         tail = next((r for r in ctx.records if r.get("dif") == "0F" and isinstance(r.get("value"), str)), None)
         if tail is None:
-            return
+            return False
         found, unknown = registers(bytes.fromhex(str(tail["value"])))
         if unknown is not None:
             ctx.out["vendor_warning"] = f"unknown apator162 register {unknown:02X}: registers after it were not read"
@@ -62,3 +62,4 @@ class Apator162(VendorDecoder):
                  "unit": "m3", "value": value, "dif": None, "vif": None, "register": "10"},
             )  # fmt: skip
             ctx.out["total_m3"] = value
+        return True

@@ -84,11 +84,12 @@ class Hydrodigit(VendorDecoder):
     def matches(self, manufacturer: str, version: int, device_type: int) -> bool:
         return super().matches(manufacturer, version, device_type) and version != 0x05
 
-    def apply(self, ctx: VendorContext) -> None:
+    def apply(self, ctx: VendorContext) -> bool:
         tail = next((r for r in ctx.records if r.get("dif") == "0F" and isinstance(r.get("value"), str)), None)
         if tail is None:
-            return
+            return False
         records, alarms = parse_block(bytes.fromhex(str(tail["value"])))
         at = ctx.records.index(tail)
         ctx.records[at + 1 : at + 1] = records
         ctx.alarms += alarms
+        return True

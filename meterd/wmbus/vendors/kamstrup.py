@@ -27,7 +27,7 @@ class Kamstrup(VendorDecoder):
     def known_formats(self) -> tuple[bytes, ...]:
         return FORMATS
 
-    def apply(self, ctx: VendorContext) -> None:
+    def apply(self, ctx: VendorContext) -> bool:
         for rec in ctx.records:
             if rec.get("vif") == "FF20" and isinstance(rec.get("value"), str) and rec.get("storage") == 0:
                 code = int.from_bytes(bytes.fromhex(rec["value"])[:2], "little")
@@ -39,4 +39,5 @@ class Kamstrup(VendorDecoder):
                     duration = (code >> shift) & 0x07
                     if duration:
                         ctx.out.setdefault("alarm_durations", {})[alarm] = DURATIONS[duration]
-                break
+                return True
+        return False
