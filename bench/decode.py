@@ -86,6 +86,18 @@ def main() -> None:
     figures: list[tuple[str, float, str]] = []
     for name, telegram in kinds.items():
         figures.append((f"decode_{name}", per_telegram(name, telegram, n), "telegrams/s"))
+    # vendor payloads (public test telegrams, see tests/test_vendors.py)
+    sys.path.insert(0, str(ROOT / "tests"))
+    import test_vendors as V
+
+    vendors = {
+        "kamstrup_compact": bytes.fromhex(V.MC21_COMPACT),
+        "apator162": bytes.fromhex(next(iter(V.APATOR162))),
+        "hydrodigit": bytes.fromhex(V.HYDRO3),
+        "izar": bytes.fromhex(V.IZAR[1][0]),
+    }
+    for name, telegram in vendors.items():
+        figures.append((f"decode_vendor_{name}", per_telegram(name, telegram, n // 2), "telegrams/s"))
     for name in ("plain", "mode5_nocrc", "mode5"):
         figures.append((f"batch_{name}", batch(name, kinds[name], n), "telegrams/s"))
     with tempfile.TemporaryDirectory() as tmp:

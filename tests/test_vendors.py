@@ -189,3 +189,14 @@ def test_diehl_standard_frames_stay_oms() -> None:
     m, a = b.address("12345678", "DME", 0x70, 0x07)
     out = Decoder().decode(b.wmbus_frame(0x44, m, a, b.short_tpl(1, 0) + bytes.fromhex("0413E8030000")))
     assert out["driver"] == "oms" and out["total_m3"] == 1.0
+
+
+def test_izar_lfsr_tables_equal_bitwise_steps() -> None:
+    import random
+
+    from meterd.wmbus.vendors.diehl import _HI, _LO, _MID, lfsr_step8
+
+    rng = random.Random(7)
+    for _ in range(2000):
+        s = rng.getrandbits(32)
+        assert _HI[s >> 24] ^ _MID[(s >> 4) & 0xFF] ^ _LO[s & 7] == lfsr_step8(s)

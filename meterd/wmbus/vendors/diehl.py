@@ -24,16 +24,29 @@ def _be32(b: bytes) -> int:
     return int.from_bytes(b[:4], "big")
 
 
+def lfsr_step8(state: int) -> int:
+    """Eight LFSR steps one bit at a time; returns the 8 new bits (the reference for the tables)."""
+    for _ in range(8):
+        bit = ((state >> 1) ^ (state >> 2) ^ (state >> 11) ^ (state >> 31)) & 1
+        state = ((state << 1) | bit) & 0xFFFFFFFF
+    return state & 0xFF
+
+
+# The 8 new bits are a linear (XOR) function of state bits 31-24, 11-4 and 2-0: three tables do a byte at once.
+_HI = tuple(lfsr_step8(v << 24) for v in range(256))
+_MID = tuple(lfsr_step8(v << 4) for v in range(256))
+_LO = tuple(lfsr_step8(v) for v in range(8))
+
+
 def lfsr_descramble(origin: bytes, key: bytes) -> bytes | None:
     """origin: the frame without link CRCs from L on. None when the key does not fit (check byte)."""
     state = _be32(key[:4]) ^ _be32(key[4:8])
     state ^= _be32(origin[2:6]) ^ _be32(origin[6:10]) ^ _be32(origin[10:14])
     out = bytearray()
     for byte in origin[15:]:
-        for _ in range(8):
-            bit = ((state >> 1) ^ (state >> 2) ^ (state >> 11) ^ (state >> 31)) & 1
-            state = ((state << 1) | bit) & 0xFFFFFFFF
-        out.append(byte ^ (state & 0xFF))
+        new = _HI[state >> 24] ^ _MID[(state >> 4) & 0xFF] ^ _LO[state & 0x07]
+        state = ((state << 8) | new) & 0xFFFFFFFF
+        out.append(byte ^ new)
         if len(out) == 1 and out[0] != CHECK_BYTE:
             return None
     return bytes(out)
