@@ -200,3 +200,38 @@ def test_izar_lfsr_tables_equal_bitwise_steps() -> None:
     for _ in range(2000):
         s = rng.getrandbits(32)
         assert _HI[s >> 24] ^ _MID[(s >> 4) & 0xFF] ^ _LO[s & 7] == lfsr_step8(s)
+
+
+def test_apator08_register_in_thirds_of_a_litre() -> None:
+    """wmbusmeters driver_apator08.cc test telegrams: totals 871.571 and 457.579333 m3."""
+    long = (
+        "73441486DD4444000303A0B9E527004C4034B31CED0106FF01D093270065F022009661230054D02300EC49240018B424005F0125"
+        "00936D2500FFD525000E3D26001EAC26000B2027000300000000371D0B2000000000000024000000000000280000000000002C0033"
+        "150C010D2F000000000000"
+    )
+    for telegram, total, meter_id in (
+        (long, 871.571, "004444DD"),
+        ("1C441486069C14000F0FA042F214000040030000000005FF0472BF1400", 457.579333, "00149C06"),
+    ):
+        out = Decoder().decode_hex(telegram)
+        assert (out["driver"], out["id"], out["total_m3"], out["medium"]) == ("apator08", meter_id, total, "water")
+
+
+def test_techem_mkradio3() -> None:
+    """wmbusmeters driver_mkradio3.cc test telegram: total 13.8, previous period 8.9 m3 on 2018-12-31."""
+    out = Decoder().decode_hex(
+        "2F446850313233347462A2_069F255900B029310000000306060906030609070606050509050505050407040605070500"
+    )
+    assert (out["driver"], out["id"], out["total_m3"], out["medium"]) == ("mkradio3", "34333231", 13.8, "warm_water")
+    assert [r["value"] for r in out["records"]] == [13.8, 8.9, "2018-12-31", "04-27"]
+
+
+def test_more_standard_meters() -> None:
+    """Diehl Hydrus and Apator Ultrimis send standard OMS records (wmbusmeters test telegrams)."""
+    hydrus = "4E44A5116464646470077AED004005_2F2F01FD08300C13741100007C1300000000FC101300000000FC201300000000726C00000B3B00000002FD748713025A6800C4016D3B177F2ACC011300020000"
+    ultrimis = "2E4401069897969501167A4B0320052F2F_0413320C000003FD1700000044132109000004933C000000002F2F2F2F2F"
+    assert Decoder().decode_hex(hydrus)["total_m3"] == 1.174
+    out = Decoder().decode_hex(ultrimis)
+    assert out["total_m3"] == 3.122 and out["medium"] == "cold_water"
+    target = [r["value"] for r in out["records"] if r["quantity"] == "volume" and r["storage"] == 1]
+    assert target == [2.337]

@@ -85,9 +85,10 @@ class VendorRegistry:
 
 
 def default_registry() -> VendorRegistry:
-    from meterd.wmbus.vendors.apator import Apator162
+    from meterd.wmbus.vendors.apator import Apator08, Apator162
     from meterd.wmbus.vendors.bmeters import Hydrodigit
     from meterd.wmbus.vendors.diehl import Izar
     from meterd.wmbus.vendors.kamstrup import Kamstrup
+    from meterd.wmbus.vendors.techem import MKRadio3
 
-    return VendorRegistry([Kamstrup(), Apator162(), Hydrodigit(), Izar()])
+    return VendorRegistry([Kamstrup(), Apator162(), Apator08(), Hydrodigit(), Izar(), MKRadio3()])

@@ -63,3 +63,27 @@ class Apator162(VendorDecoder):
             )  # fmt: skip
             ctx.out["total_m3"] = value
         return True
+
+
+class Apator08(VendorDecoder):
+    """Apator AT-WMBUS-08 (manufacturer code 0x8614, "APT"): CI A0, the register in thirds of a litre.
+
+    The link layer declares gas (0x03) for these water meters; the medium is corrected to water."""
+
+    name = "apator08"
+    manufacturers = frozenset({"APT"})
+    cis = frozenset({0xA0})
+
+    def matches(self, manufacturer: str, version: int, device_type: int) -> bool:
+        return manufacturer in self.manufacturers
+
+    def apply(self, ctx: VendorContext) -> bool:
+        if ctx.ci != 0xA0 or len(ctx.apl) < 4:
+            return False
+        total = round(int.from_bytes(ctx.apl[:4], "little") / 3000, 6)
+        ctx.out.update(device_type=0x07, medium="water", total_m3=total)
+        ctx.records.append(
+            {"storage": 0, "tariff": 0, "subunit": 0, "function": "instantaneous", "quantity": "volume",
+             "unit": "m3", "value": total, "dif": None, "vif": None}
+        )  # fmt: skip
+        return True

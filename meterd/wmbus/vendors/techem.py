@@ -1,0 +1,45 @@
+"""Techem MK Radio 3 water meters: CI A2, a proprietary payload (facts from public test telegrams).
+
+Payload after the CI: 1 byte, previous period date (16 bits LE: day 0-4, month 5-8, year 9-14 since
+2000), previous period volume (16 bits LE, 0.1 m3), current date (16 bits LE: day 4-8, month 9-12; no
+year is sent), volume in the current period (16 bits LE, 0.1 m3). The total is the sum of both volumes.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from meterd.wmbus.vendors import VendorContext, VendorDecoder
+
+
+def _record(quantity: str, unit: str | None, value: object, storage: int = 0) -> dict[str, Any]:
+    return {"storage": storage, "tariff": 0, "subunit": 0, "function": "instantaneous", "quantity": quantity,
+            "unit": unit, "value": value, "dif": None, "vif": None}  # fmt: skip
+
+
+class MKRadio3(VendorDecoder):
+    name = "mkradio3"
+    manufacturers = frozenset({"TCH"})
+    device_types = frozenset({0x62, 0x72, 0x06, 0x07, 0x16})
+    cis = frozenset({0xA2})
+
+    def apply(self, ctx: VendorContext) -> bool:
+        p = ctx.apl
+        if ctx.ci != 0xA2 or len(p) < 9:
+            return False
+        prev_date = p[1] | p[2] << 8
+        previous = (p[3] | p[4] << 8) / 10
+        current_date = p[5] | p[6] << 8
+        current = (p[7] | p[8] << 8) / 10
+        total = round(previous + current, 1)
+        year, month, day = 2000 + ((prev_date >> 9) & 0x3F), (prev_date >> 5) & 0x0F, prev_date & 0x1F
+        ctx.records += [
+            _record("volume", "m3", total),
+            _record("volume", "m3", previous, storage=1),
+            _record("date", None, f"{year:04d}-{month:02d}-{day:02d}", storage=1),
+            _record("current_period_date", None, f"{(current_date >> 9) & 0x0F:02d}-{(current_date >> 4) & 0x1F:02d}"),
+        ]
+        dt = ctx.out.get("device_type")
+        ctx.out["medium"] = "warm_water" if dt in (0x62, 0x06) else "cold_water" if dt in (0x72, 0x16) else "water"
+        ctx.out["total_m3"] = total
+        return True
