@@ -214,3 +214,14 @@ def test_wired_frame_with_short_header_has_no_identity() -> None:
     out = Decoder().decode(frame)
     assert out["ok"] and out["id"] is None and out["address"] == 5 and out["total_m3"] is None
     assert out["records"][0]["value"] == 12.345
+
+
+def test_bad_key_and_unsupported_security_codes() -> None:
+    import orjson
+
+    from meterd.commands.decode import decode_chunk
+
+    frame = b.wmbus_frame(0x44, M, A, b.short_tpl(1, 0, 8, 1) + bytes(16))  # security mode 8
+    assert code_of(frame) == "unsupported_security"
+    out = decode_chunk(Decoder(), [orjson.dumps({"telegram": frame.hex(), "key": "0011"}).decode()])
+    assert '"code":"bad_key"' in out[0]

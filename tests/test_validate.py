@@ -274,3 +274,17 @@ def test_check_command_jsonl(tmp_path: Path) -> None:
         check=False,
     )
     assert table.returncode == 0 and "jump" in table.stdout and table.stdout.startswith("meter_id")
+
+
+def test_findings_are_counted_in_metrics(tmp_path: Path) -> None:
+    from meterd.commands.check import check_csv
+    from meterd.metrics import FINDINGS, REGISTRY
+
+    readings = tmp_path / "r.csv"
+    rows = ["meter_id,measured_at,total_m3"]
+    rows += [f"A,{datetime.fromtimestamp(T0 + h * H, UTC).isoformat()},{100 + (5 if h >= 3 else 0)}" for h in range(6)]
+    readings.write_text("\n".join(rows) + "\n")
+    before = REGISTRY.get_sample_value("meterd_findings_total", {"flag": "jump", "severity": "critical"}) or 0.0
+    found, _ = check_csv(readings, None, now="2030-01-01T00:00:00Z")
+    assert [r["flag"] for r in found] == ["jump"]
+    assert FINDINGS.labels(flag="jump", severity="critical")._value.get() == before + 1

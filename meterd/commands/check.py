@@ -31,6 +31,9 @@ def check_csv(
         as_of=parse_time(as_of) if as_of else None,
         now=parse_time(now) if now else None,
     )
+    from meterd.metrics import count_findings
+
+    count_findings(zip(findings.flag, findings.severity, strict=True))
     return findings_as_dicts(findings, meters, lang), problems
 
 

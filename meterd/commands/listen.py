@@ -13,6 +13,7 @@ from typing import IO, Any
 import orjson
 
 from meterd.drivers.frame import Frame, FramingError
+from meterd.metrics import count_decoded
 from meterd.wmbus import Decoder
 
 
@@ -53,6 +54,7 @@ def emit(decoder: Decoder, items: Iterator[Frame | FramingError], out: IO[bytes]
             print(f"meterd: dropped input [{item.code}]: {item.message}", file=sys.stderr)
             continue
         obj = frame_json(decoder, item)
+        count_decoded((obj,))
         out.write(orjson.dumps(obj) + b"\n")
         out.flush()
 

@@ -92,6 +92,10 @@ def ingest_capture(
     with store.begin() as conn:
         result = ingest(conn, readings)
     counts.update(stored=result.inserted, duplicates=result.duplicates, unknown_meter=result.unknown_meter)
+    from meterd.metrics import READINGS
+
+    for outcome in ("stored", "duplicates", "unknown_meter"):
+        READINGS.labels(outcome=outcome).inc(counts[outcome])
     return counts
 
 

@@ -63,6 +63,9 @@ def check_store(conn: Connection, since: int | None = None, save: bool = True) -
         findings = findings.where(
             [not (f == "missing" and m in retired) for m, f in zip(findings.meter, findings.flag, strict=True)]
         )
+    from meterd.metrics import count_findings
+
+    count_findings(zip(findings.flag, findings.severity, strict=True))
     if save and len(findings):
         from meterd.validate.reasons import reason
 
