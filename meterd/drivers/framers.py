@@ -25,6 +25,12 @@ class UnsupportedMode(MeterdError):
     code = "unsupported_mode"
 
 
+def cc1101_rssi_dbm(raw: int) -> float:
+    """RSSI byte of CC1101-based receivers (Amber, CUL): signed half-dB steps, offset 74 dB."""
+    signed = raw - 256 if raw >= 128 else raw
+    return signed / 2 - 74
+
+
 def _now() -> datetime:
     return datetime.now(UTC)
 
@@ -263,11 +269,6 @@ class AMB8465Framer(Framer):
                 return f"AMB8465 serial {reply[3:-1].hex().upper()}"
         return None
 
-    @staticmethod
-    def rssi_dbm(raw: int) -> float:
-        signed = raw - 256 if raw >= 128 else raw
-        return signed / 2 - 74
-
     def _extract(self) -> list[Item]:
         out: list[Item] = []
         buf = self.buf
@@ -288,7 +289,7 @@ class AMB8465Framer(Framer):
                 pos += total
                 if frame[1] == 0x03 and len(frame) > 5:
                     out.append(
-                        Frame(bytes([len(frame) - 5]) + frame[3:-2], self.now, self.rssi_dbm(frame[-2]), self.name)
+                        Frame(bytes([len(frame) - 5]) + frame[3:-2], self.now, cc1101_rssi_dbm(frame[-2]), self.name)
                     )
                 else:
                     self.replies.append(frame)
@@ -314,7 +315,7 @@ class AMB8465Framer(Framer):
                 out.append(self._skipped(1, "transparent frame does not parse"))
                 pos += 1
                 continue
-            out.append(Frame(telegram, self.now, self.rssi_dbm(buf[pos + length + 1]), self.name))
+            out.append(Frame(telegram, self.now, cc1101_rssi_dbm(buf[pos + length + 1]), self.name))
             pos += length + 2
         del buf[:pos]
         return out
@@ -398,11 +399,6 @@ class CULFramer(Framer):
                 return reply.decode("ascii", "replace")
         return None
 
-    @staticmethod
-    def rssi_dbm(raw: int) -> float:
-        signed = raw - 256 if raw >= 128 else raw
-        return signed / 2 - 74
-
     def _extract(self) -> list[Item]:
         out: list[Item] = []
         buf = self.buf
@@ -428,7 +424,7 @@ class CULFramer(Framer):
                 out.append(FramingError("too_short", "CUL telegram too short"))
                 continue
             # the DLL CRCs stay in the telegram: the decoder checks and strips them (bad ones print as bad_crc)
-            out.append(Frame(data[:-2], self.now, self.rssi_dbm(data[-1]), self.name))
+            out.append(Frame(data[:-2], self.now, cc1101_rssi_dbm(data[-1]), self.name))
         del buf[:pos]
         return out
 

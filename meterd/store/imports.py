@@ -48,6 +48,17 @@ def _rows(path: Path, required: set[str]) -> tuple[list[tuple[int, dict[str, str
     return [(reader.line_num, {k: (v or "").strip() for k, v in row.items() if k}) for row in reader], fields
 
 
+def _start_batch(conn: Connection, kind: str, path: Path, problems: list[str], rows: int) -> tuple[int, int]:
+    """Refuse a file with bad rows (nothing is stored); else record the import batch: (batch id, time)."""
+    if problems:
+        raise ImportError_(f"{path}: {len(problems)} bad rows, nothing imported", problems)
+    now = int(time.time())
+    batch_id = conn.execute(
+        insert(ImportBatch).values(kind=kind, source=str(path), created_at=now, rows=rows)
+    ).inserted_primary_key[0]  # type: ignore[index]
+    return int(batch_id), now
+
+
 def building_of(address: str) -> str:
     """'ul. Długa 5/12' → 'ul. Długa 5': the building is the address before the flat number."""
     return address.rsplit("/", 1)[0].strip() if "/" in address else address.strip()
@@ -84,12 +95,7 @@ def import_premises(conn: Connection, path: Path) -> ImportResult:
             continue
         seen_meters[meter] = line
         parsed.append((line, row, meter, installed, q3))
-    if problems:
-        raise ImportError_(f"{path}: {len(problems)} bad rows, nothing imported", problems)
-    now = int(time.time())
-    batch_id = conn.execute(
-        insert(ImportBatch).values(kind="premises", source=str(path), created_at=now, rows=len(parsed))
-    ).inserted_primary_key[0]  # type: ignore[index]
+    batch_id, _ = _start_batch(conn, "premises", path, problems, len(parsed))
     created = {"buildings": 0, "premises": 0, "meters": 0, "assignments": 0}
     for _line, row, serial, installed, q3 in sorted(parsed, key=lambda p: p[3]):
         b_code = row.get("building_id") or building_of(row["address"])
@@ -171,12 +177,7 @@ def import_keys(conn: Connection, path: Path, *, allow_insecure: bool = False) -
             continue
         seen.add(serial)
         parsed.append((ids[serial], key))
-    if problems:
-        raise ImportError_(f"{path}: {len(problems)} bad rows, nothing imported", problems)
-    now = int(time.time())
-    batch_id = conn.execute(
-        insert(ImportBatch).values(kind="keys", source=str(path), created_at=now, rows=len(parsed))
-    ).inserted_primary_key[0]  # type: ignore[index]
+    batch_id, now = _start_batch(conn, "keys", path, problems, len(parsed))
     rotated = 0
     for meter_id, key in parsed:
         current = conn.execute(

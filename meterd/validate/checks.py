@@ -73,40 +73,30 @@ def prepare(readings: Readings) -> Prepared:
     backwards = (p.meter[1:] < p.meter[:-1]).any() or (p.same & (p.dt < 0)).any()
     if backwards:
         key = (p.meter.astype(np.int64) << 34) | (p.t - p.t.min())
-        order = np.argsort(key, kind="stable")
-        p = _with_intervals(
-            p.meter[order],
-            p.t[order],
-            r.volume[order],
-            r.alarms[order] if r.alarms is not None else None,
-            r.received[order] if r.received is not None else None,
-        )
+        p = _take(p, np.argsort(key, kind="stable"))
     duplicate = p.same & (p.dt == 0)
     if duplicate.any():  # the last one given wins
         keep = np.ones(n, dtype=bool)
         keep[:-1] = ~duplicate[1:]
-        p = _with_intervals(
-            p.meter[keep],
-            p.t[keep],
-            p.v[keep],
-            p.alarms[keep] if p.alarms is not None else None,
-            p.received[keep] if p.received is not None else None,
-        )
+        p = _take(p, keep)
     return p
+
+
+def _take(p: Prepared, rows: npt.NDArray[np.intp] | B) -> Prepared:
+    """The readings at these indices (or where the mask is set), intervals recomputed."""
+    return _with_intervals(
+        p.meter[rows],
+        p.t[rows],
+        p.v[rows],
+        p.alarms[rows] if p.alarms is not None else None,
+        p.received[rows] if p.received is not None else None,
+    )
 
 
 def without_unknown_volumes(p: Prepared) -> Prepared:
     """The rows with a volume: volume checks skip readings that carry only alarms or times."""
     known = np.isfinite(p.v)
-    if known.all():
-        return p
-    return _with_intervals(
-        p.meter[known],
-        p.t[known],
-        p.v[known],
-        p.alarms[known] if p.alarms is not None else None,
-        p.received[known] if p.received is not None else None,
-    )
+    return p if known.all() else _take(p, known)
 
 
 def _with_intervals(
