@@ -25,7 +25,7 @@ def plain_records_40() -> bytes:
 
 
 def plain_telegram() -> bytes:
-    m, a = b.address("12345678", "KAM", 0x1B, 0x07)
+    m, a = b.address("12345678", "ELS", 0x1B, 0x07)
     apl = b"\x2f" + plain_records_40()  # one idle filler: 163 bytes in all
     payload = b.short_tpl(0x2A, 0x00) + apl
     return b.wmbus_frame(0x44, m, a, payload)

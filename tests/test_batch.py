@@ -129,3 +129,23 @@ def test_vendor_rows_take_the_scalar_path() -> None:
     batch = decode_batch(Decoder(), frames)
     assert batch.vectorised_rows == 0
     assert orjson.loads(batch.json_lines()[0]) == Decoder().decode_hex(MC21_FULL)
+
+
+def test_vendor_meters_without_vendor_data_stay_vectorised() -> None:
+    """A Kamstrup water meter sending only standard records: the vendor decoder has nothing to add."""
+    m, a = b.address("76348799", "KAM", 0x1B, 0x16)
+    frames: list[bytes | None] = [
+        b.wmbus_frame(
+            0x44,
+            m,
+            a,
+            b.short_tpl(i, 0)
+            + bytes.fromhex("0413")
+            + (1000 + i).to_bytes(4, "little")
+            + bytes.fromhex("046D32371F1502FD170000"),
+        )
+        for i in range(MIN_GROUP * 2)
+    ]
+    batch = decode_batch(Decoder(), frames)
+    assert batch.vectorised_rows == len(frames)
+    assert [orjson.loads(x) for x in batch.json_lines()] == [Decoder().decode(f) for f in frames if f]

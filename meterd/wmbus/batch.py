@@ -29,6 +29,7 @@ from meterd.wmbus.link import _format_b_ok, format_a_length, parse_link
 from meterd.wmbus.manufacturer import decode_manufacturer
 from meterd.wmbus.medium import VOLUME_MEDIA, medium_name
 from meterd.wmbus.records import Layout, RecordSpec, _json_value
+from meterd.wmbus.vendors import VendorContext, VendorDecoder
 
 U8 = npt.NDArray[np.uint8]
 _VOLUME = np.zeros(256, dtype=bool)
@@ -179,7 +180,8 @@ def _vector_group(
     manufacturers = (x[:, 2].astype(np.uint16) | (x[:, 3].astype(np.uint16) << 8)).astype(np.uint16)
     idents = np.unique(np.stack([manufacturers, x[:, 8], x[:, 9]], axis=1), axis=0)
     for m, ver, dt in idents.tolist():
-        if decoder.vendors.find(decode_manufacturer(m), ver, dt, b""):
+        vendor = decoder.vendors.find(decode_manufacturer(m), ver, dt, b"")
+        if vendor is not None and _vendor_reads_layout(vendor, proto):
             keep &= ~((manufacturers == m) & (x[:, 8] == ver) & (x[:, 9] == dt))
     ids = _bcd_ids(x[:, 4:8])
     apl: U8
@@ -204,6 +206,14 @@ def _vector_group(
         with_total = group.has_total()
         result.total_m3[rows[with_total]] = columns[layout.total_index][with_total].astype(np.float64)
     return leftover
+
+
+def _vendor_reads_layout(vendor: VendorDecoder, proto: _Pending) -> bool:
+    """Whether the vendor decoder finds its data in this layout. The rows of a group share the layout,
+    so a vendor that ignores the prototype's records ignores theirs too, and numpy may decode them."""
+    records = proto.layout.extract(proto.data)
+    out = dict(proto.out)
+    return vendor.apply(VendorContext(out, records, proto.apl, proto.hdr.status or 0, [], dll=proto.hdr.dll))
 
 
 def _strip_format_a_rows(frames: list[bytes]) -> tuple[U8, npt.NDArray[np.bool_]]:
