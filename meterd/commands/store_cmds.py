@@ -7,14 +7,17 @@ import sys
 import time
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from meterd.errors import MeterdError
-from meterd.store import Store
-from meterd.store.engine import current_revision, head_revision
+
+if TYPE_CHECKING:  # the store (SQLAlchemy, Alembic) is imported only by the commands that use it
+    from meterd.store import Store
 
 
 def _open(args: argparse.Namespace, *, check: bool = True, create: bool = False) -> Store:
+    from meterd.store import Store
+
     return Store.open(getattr(args, "data", None), getattr(args, "db", None), check=check, create=create)
 
 
@@ -32,6 +35,8 @@ def _iso(t: int | None) -> str:
 
 
 def cmd_db(args: argparse.Namespace) -> int:
+    from meterd.store.engine import current_revision, head_revision
+
     store = _open(args, check=False)
     if args.action == "upgrade":
         before, after = store.upgrade()
@@ -182,7 +187,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     directory.mkdir(parents=True, exist_ok=True)
     if (directory / "meterd.sqlite").exists():
         raise MeterdError(f"{directory} already holds a store; remove it or choose another --data")
-    store = Store.open(directory, create=True)
+    store = _open(argparse.Namespace(data=directory, db=None), create=True)
     root = Path(__file__).resolve().parents[2]
     sample_keys = root / "config" / "sample-keys.csv"
     with store.begin() as conn:
