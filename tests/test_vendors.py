@@ -235,3 +235,25 @@ def test_more_standard_meters() -> None:
     assert out["total_m3"] == 3.122 and out["medium"] == "cold_water"
     target = [r["value"] for r in out["records"] if r["quantity"] == "volume" and r["storage"] == 1]
     assert target == [2.337]
+
+
+def test_apator172_na1_and_mkradio4() -> None:
+    """wmbusmeters test telegrams: apator172 7177.7 and 7179 m3, apatorna1 345.312 m3 (all-zero key),
+    mkradio4 0.4 m3 with 0.1 m3 in the previous period."""
+    cases = [
+        ("1C44148607A814000411A0_1D5400000840030000000005FF05D83D0000", "apator172", "0014A807", 7177.7),
+        ("1C44148607A814000411A0_215400000840030000000005FF05D83D0000", "apator172", "0014A807", 7179.0),
+        ("1C440106813591041407A0B000266A705474DDB80D9A0EB9AE2EF29D96", "apatorna1", "04913581", 345.312),
+        (
+            "2F446850200141029562A2_06702901006017030004000300000000000000000000000000000000000000000000000000",
+            "mkradio4",
+            "02410120",
+            0.4,
+        ),
+    ]
+    for telegram, driver, meter_id, total in cases:
+        out = Decoder().decode_hex(telegram)
+        assert (out["driver"], out["id"], out["total_m3"]) == (driver, meter_id, total)
+    na1 = Decoder().decode_hex(cases[2][0], bytes(16))
+    assert na1["total_m3"] == 345.312 and na1["decrypted"] is True
+    assert Decoder().decode_hex(cases[2][0], bytes(range(16)))["total_m3"] != 345.312  # other key, other value

@@ -451,7 +451,7 @@ class Decoder:
         if vendor is not None and apl is not None:
             ctx = VendorContext(out, records, apl, hdr.status or 0, alarms, dll=hdr.dll)
             if vendor.apply(ctx):
-                out["driver"] = vendor.name
+                out["driver"] = out.pop("vendor_model", vendor.name)
             alarms = ctx.alarms
         out["alarms"] = normalise(alarms) if alarms else []
         return out
@@ -501,7 +501,7 @@ class Decoder:
         ctx = VendorContext(out, out["records"], data, hdr.status or 0, [], ci=ci, key=key, dll=hdr.dll)
         if not vendor.apply(ctx):
             raise DecodeError("unsupported_ci", f"{vendor.name} cannot read CI {ci:02X} of this telegram")
-        out["driver"] = vendor.name
+        out["driver"] = out.pop("vendor_model", vendor.name)
         out["alarms"] = normalise(ctx.alarms)
         return out
 

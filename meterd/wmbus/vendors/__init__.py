@@ -48,7 +48,8 @@ class VendorDecoder:
         return ()
 
     def apply(self, ctx: VendorContext) -> bool:
-        """Read the vendor data into ctx; False when this telegram holds none (standard decoding stands)."""
+        """Read the vendor data into ctx; False when this telegram holds none (standard decoding stands).
+        A decoder serving several models names the one it read in ctx.out["vendor_model"] (the driver name)."""
         raise NotImplementedError
 
 
@@ -85,10 +86,10 @@ class VendorRegistry:
 
 
 def default_registry() -> VendorRegistry:
-    from meterd.wmbus.vendors.apator import Apator08, Apator162
+    from meterd.wmbus.vendors.apator import Apator08, Apator162, ApatorNA1
     from meterd.wmbus.vendors.bmeters import Hydrodigit
     from meterd.wmbus.vendors.diehl import Izar
     from meterd.wmbus.vendors.kamstrup import Kamstrup
     from meterd.wmbus.vendors.techem import MKRadio3
 
-    return VendorRegistry([Kamstrup(), Apator162(), Apator08(), Hydrodigit(), Izar(), MKRadio3()])
+    return VendorRegistry([Kamstrup(), Apator162(), ApatorNA1(), Apator08(), Hydrodigit(), Izar(), MKRadio3()])

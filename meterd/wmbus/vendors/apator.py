@@ -65,10 +65,17 @@ class Apator162(VendorDecoder):
         return True
 
 
-class Apator08(VendorDecoder):
-    """Apator AT-WMBUS-08 (manufacturer code 0x8614, "APT"): CI A0, the register in thirds of a litre.
+def _volume(value: float) -> dict[str, object]:
+    return {"storage": 0, "tariff": 0, "subunit": 0, "function": "instantaneous", "quantity": "volume",
+            "unit": "m3", "value": value, "dif": None, "vif": None}  # fmt: skip
 
-    The link layer declares gas (0x03) for these water meters; the medium is corrected to water."""
+
+class Apator08(VendorDecoder):
+    """Apator AT-WMBUS-08 and AT-WMBUS-17-2 (manufacturer code 0x8614, "APT"), CI A0.
+
+    The register (uint32 LE) counts thirds of a litre on the 08 and thirds of a m3 on the 17-2
+    (version 0x04, reported to one decimal). The link layer declares gas (0x03) or 0x11 for these water
+    meters; the medium is corrected to water."""
 
     name = "apator08"
     manufacturers = frozenset({"APT"})
@@ -80,10 +87,37 @@ class Apator08(VendorDecoder):
     def apply(self, ctx: VendorContext) -> bool:
         if ctx.ci != 0xA0 or len(ctx.apl) < 4:
             return False
-        total = round(int.from_bytes(ctx.apl[:4], "little") / 3000, 6)
-        ctx.out.update(device_type=0x07, medium="water", total_m3=total)
-        ctx.records.append(
-            {"storage": 0, "tariff": 0, "subunit": 0, "function": "instantaneous", "quantity": "volume",
-             "unit": "m3", "value": total, "dif": None, "vif": None}
-        )  # fmt: skip
+        raw = int.from_bytes(ctx.apl[:4], "little")
+        if ctx.out.get("version") == 0x04 and ctx.out.get("device_type") == 0x11:
+            total, name = round(raw / 3, 1), "apator172"
+        else:
+            total, name = round(raw / 3000, 6), "apator08"
+        ctx.out.update(device_type=0x07, medium="water", total_m3=total, vendor_model=name)
+        ctx.records.append(_volume(total))
+        return True
+
+
+class ApatorNA1(VendorDecoder):
+    """Apator NA-1 (APA, version 0x14): CI A0, ACC, one byte, then 16 bytes AES-128-CBC with the mode 5 IV.
+
+    The meter's key from the key ring, else the all-zero default key. The register: 4 bits in byte 1,
+    then bytes 2-4, in litres times 10^(bits 5-4 of byte 1)."""
+
+    name = "apatorna1"
+    manufacturers = frozenset({"APA"})
+    versions = frozenset({0x14})
+    cis = frozenset({0xA0})
+
+    def apply(self, ctx: VendorContext) -> bool:
+        if ctx.ci != 0xA0 or len(ctx.apl) < 18 or len(ctx.dll) != 8:
+            return False
+        from meterd.wmbus.security import AesKey, mode5_iv
+
+        key = ctx.key or AesKey(bytes(16))
+        plain = key.cbc_decrypt(mode5_iv(ctx.dll[:2], ctx.dll[2:], ctx.apl[0]), ctx.apl[2:18])
+        multiplier = 10 ** ((plain[1] & 0x30) >> 4)
+        reading = plain[4] << 20 | plain[3] << 12 | plain[2] << 4 | (plain[1] & 0x0F)
+        total = reading * multiplier / 1000
+        ctx.out.update(access_number=ctx.apl[0], total_m3=total, security_mode=5, decrypted=True)
+        ctx.records.append(_volume(total))
         return True

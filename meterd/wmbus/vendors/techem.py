@@ -18,6 +18,8 @@ def _record(quantity: str, unit: str | None, value: object, storage: int = 0) ->
 
 
 class MKRadio3(VendorDecoder):
+    """MK Radio 3 (version 0x74) and MK Radio 4 (0x95): the same volumes; dates only known for the 3."""
+
     name = "mkradio3"
     manufacturers = frozenset({"TCH"})
     device_types = frozenset({0x62, 0x72, 0x06, 0x07, 0x16})
@@ -33,12 +35,16 @@ class MKRadio3(VendorDecoder):
         current = (p[7] | p[8] << 8) / 10
         total = round(previous + current, 1)
         year, month, day = 2000 + ((prev_date >> 9) & 0x3F), (prev_date >> 5) & 0x0F, prev_date & 0x1F
-        ctx.records += [
-            _record("volume", "m3", total),
-            _record("volume", "m3", previous, storage=1),
-            _record("date", None, f"{year:04d}-{month:02d}-{day:02d}", storage=1),
-            _record("current_period_date", None, f"{(current_date >> 9) & 0x0F:02d}-{(current_date >> 4) & 0x1F:02d}"),
-        ]
+        ctx.records += [_record("volume", "m3", total), _record("volume", "m3", previous, storage=1)]
+        if ctx.out.get("version") == 0x95:
+            ctx.out["vendor_model"] = "mkradio4"
+        else:
+            ctx.records += [
+                _record("date", None, f"{year:04d}-{month:02d}-{day:02d}", storage=1),
+                _record(
+                    "current_period_date", None, f"{(current_date >> 9) & 0x0F:02d}-{(current_date >> 4) & 0x1F:02d}"
+                ),
+            ]
         dt = ctx.out.get("device_type")
         ctx.out["medium"] = "warm_water" if dt in (0x62, 0x06) else "cold_water" if dt in (0x72, 0x16) else "water"
         ctx.out["total_m3"] = total
