@@ -11,11 +11,20 @@ from meterd.errors import MeterdError
 
 
 def _decoder(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+    from meterd.config import ConfigError, load_config
     from meterd.keyfile import load_keys
     from meterd.wmbus import Decoder
+    from meterd.wmbus.keys import normalise_meter_id
+    from meterd.wmbus.vendors import default_registry
 
     keys = load_keys(args.keys, allow_insecure=args.insecure_keys) if getattr(args, "keys", None) else {}
-    return Decoder(keys)
+    registry = default_registry()
+    for meter_id, driver in load_config(getattr(args, "config", None)).drivers.items():
+        if driver != "oms" and registry.by_name(driver) is None:
+            known = ", ".join(d.name for d in registry.decoders)
+            raise ConfigError(f"[drivers] {meter_id} = {driver!r}: no such vendor decoder (oms, {known})")
+        registry.overrides[normalise_meter_id(meter_id)] = driver
+    return Decoder(keys, vendors=registry)
 
 
 def cmd_decode(args: argparse.Namespace) -> int:
@@ -146,6 +155,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--jsonl", action="store_true", help="read one telegram per line from stdin")
     p.add_argument("--keys", help="CSV with header meter_id,key")
     p.add_argument("--insecure-keys", action="store_true", help="load a key file readable by others")
+    p.add_argument("--config", help="TOML configuration ([drivers] per-meter vendor decoder)")
     p.set_defaults(func=cmd_decode)
 
     p = sub.add_parser("analyze", help="explain a telegram field by field and name fitting vendor decoders")
@@ -154,6 +164,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--keys", help="CSV with header meter_id,key")
     p.add_argument("--insecure-keys", action="store_true")
     p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.add_argument("--config", help="TOML configuration ([drivers] per-meter vendor decoder)")
     p.set_defaults(func=cmd_analyze)
 
     p = sub.add_parser("listen", help="receive telegrams and print JSON lines (DESIGN 2.2)")
@@ -163,6 +174,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--keys", help="CSV with header meter_id,key")
     p.add_argument("--insecure-keys", action="store_true", help="load a key file readable by others")
     p.add_argument("--pace", type=float, default=0.0, help="replay captures at N × recorded pace (0 = fast)")
+    p.add_argument("--config", help="TOML configuration ([drivers] per-meter vendor decoder)")
     p.set_defaults(func=cmd_listen)
 
     p = sub.add_parser("probe", help="list serial ports and identify the wM-Bus dongle on each")

@@ -47,6 +47,7 @@ class Config(_Section):
     keys: KeysSection = KeysSection()
     checks: dict[str, dict[str, float | int]] = {}
     retention: RetentionSection = RetentionSection()
+    drivers: dict[str, str] = {}  # meter ID → vendor decoder name ("oms" forces standard decoding)
 
     def check_config(self) -> CheckConfig:
         """Thresholds per meter class; unset values keep their defaults."""

@@ -28,3 +28,23 @@ def test_bad_config_is_a_clear_error(tmp_path: Path) -> None:
     broken.write_text("[store\n")
     with pytest.raises(ConfigError):
         load_config(broken)
+
+
+def test_per_meter_driver_override(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    import orjson
+
+    # a Kamstrup telegram (tests/test_vendors.py) decoded with the vendor decoder switched off for this meter
+    telegram = "2A442D2C998734761B168D2091D37CAC21576C7802FF207100041308190000441308190000615B7F616713"
+    config = tmp_path / "meterd.toml"
+    config.write_text('[drivers]\n"76348799" = "oms"\n')
+    run = [sys.executable, "-m", "meterd", "decode", telegram]
+    plain = orjson.loads(subprocess.run(run, capture_output=True, check=True).stdout)
+    forced = orjson.loads(subprocess.run([*run, "--config", str(config)], capture_output=True, check=True).stdout)
+    assert plain["driver"] == "kamstrup" and plain["alarms"] == ["dry"]
+    assert forced["driver"] == "oms" and forced["alarms"] == []
+    config.write_text('[drivers]\n"76348799" = "nosuch"\n')
+    bad = subprocess.run([*run, "--config", str(config)], capture_output=True, text=True, check=False)
+    assert bad.returncode == 2 and "no such vendor decoder" in bad.stderr

@@ -184,6 +184,8 @@ def _vector_group(
         if vendor is not None and _vendor_reads_layout(vendor, proto):
             keep &= ~((manufacturers == m) & (x[:, 8] == ver) & (x[:, 9] == dt))
     ids = _bcd_ids(x[:, 4:8])
+    if decoder.vendors.overrides:  # a meter with its own decoder setting goes the scalar way
+        keep &= ~np.isin(ids, list(decoder.vendors.overrides))
     apl: U8
     if mode == 5:
         apl, decrypted = _decrypt_mode5(decoder, x, ids, proto.hdr.cf)
