@@ -11,7 +11,6 @@ from meterd.errors import MeterdError
 
 
 def _decoder(args: argparse.Namespace):  # type: ignore[no-untyped-def]
-    from meterd.config import ConfigError, load_config
     from meterd.keyfile import load_keys
     from meterd.wmbus import Decoder
     from meterd.wmbus.keys import normalise_meter_id
@@ -19,11 +18,14 @@ def _decoder(args: argparse.Namespace):  # type: ignore[no-untyped-def]
 
     keys = load_keys(args.keys, allow_insecure=args.insecure_keys) if getattr(args, "keys", None) else {}
     registry = default_registry()
-    for meter_id, driver in load_config(getattr(args, "config", None)).drivers.items():
-        if driver != "oms" and registry.by_name(driver) is None:
-            known = ", ".join(d.name for d in registry.decoders)
-            raise ConfigError(f"[drivers] {meter_id} = {driver!r}: no such vendor decoder (oms, {known})")
-        registry.overrides[normalise_meter_id(meter_id)] = driver
+    if getattr(args, "config", None) is not None:
+        from meterd.config import ConfigError, load_config  # pydantic: only when a configuration is given
+
+        for meter_id, driver in load_config(args.config).drivers.items():
+            if driver != "oms" and registry.by_name(driver) is None:
+                known = ", ".join(d.name for d in registry.decoders)
+                raise ConfigError(f"[drivers] {meter_id} = {driver!r}: no such vendor decoder (oms, {known})")
+            registry.overrides[normalise_meter_id(meter_id)] = driver
     return Decoder(keys, vendors=registry)
 
 
