@@ -227,7 +227,9 @@ def test_techem_mkradio3() -> None:
 
 
 def test_more_standard_meters() -> None:
-    """Diehl Hydrus and Apator Ultrimis send standard OMS records (wmbusmeters test telegrams)."""
+    """Diehl Hydrus, Apator Ultrimis and Itron send standard OMS records (wmbusmeters test telegrams)."""
+    itron = "384497269856341203077AD90000A0#0413FD110000066D2C1AA1D521004413300F0000426CBF2C047F0000060C027F862A0E79678372082100"
+    assert Decoder().decode_hex(itron)["total_m3"] == 4.605
     hydrus = "4E44A5116464646470077AED004005_2F2F01FD08300C13741100007C1300000000FC101300000000FC201300000000726C00000B3B00000002FD748713025A6800C4016D3B177F2ACC011300020000"
     ultrimis = "2E4401069897969501167A4B0320052F2F_0413320C000003FD1700000044132109000004933C000000002F2F2F2F2F"
     assert Decoder().decode_hex(hydrus)["total_m3"] == 1.174
