@@ -347,12 +347,28 @@ def _field(dtype: int, length: int, vib: _Vib, lvar: int | None) -> tuple[str, C
         return f"{length}s", _hex
     mul, div = _scaler(info.exp + vib.exp_adjust, info.factor)
     if lvar is not None:
-        return _lvar_field(lvar, length, mul, div)
-    if dtype in _INT_TYPES:
-        return _int_field(length, info.signed, mul, div)
-    if dtype in _BCD_TYPES:
-        return _bcd_field(length, mul, div)
-    return _real_field(mul, div)
+        code, post = _lvar_field(lvar, length, mul, div)
+    elif dtype in _INT_TYPES:
+        code, post = _int_field(length, info.signed, mul, div)
+    elif dtype in _BCD_TYPES:
+        code, post = _bcd_field(length, mul, div)
+    else:
+        code, post = _real_field(mul, div)
+    if info.kind in (V.FAHRENHEIT, V.FAHRENHEIT_DIFF):
+        return code, _from_fahrenheit(post, info.kind == V.FAHRENHEIT)
+    return code, post
+
+
+def _from_fahrenheit(post: Converter | None, absolute: bool) -> Converter:
+    """°F → °C (absolute) or °F difference → K, after the VIF's decimal scale."""
+
+    def convert(raw: Any) -> Value:
+        v = post(raw) if post is not None else raw
+        if not isinstance(v, int | float):
+            return None
+        return round((v - 32) * 5 / 9 if absolute else v * 5 / 9, 6)
+
+    return convert
 
 
 def parse_layout(buf: bytes, start: int = 0, *, compact: bool = False) -> Layout:

@@ -14,6 +14,8 @@ DATE = "date"
 DATETIME = "datetime"
 HEX = "hex"
 TEXT = "text"
+FAHRENHEIT = "fahrenheit"  # a temperature in °F, given in °C
+FAHRENHEIT_DIFF = "fahrenheit_diff"  # a temperature difference in °F, given in K
 
 
 @dataclass(frozen=True, slots=True)
@@ -163,15 +165,15 @@ def _fb() -> dict[int, VifInfo]:
         t[0x28 + n] = VifInfo("power", "W", n - 1 + 6)  # 10^(n-1) MW
         t[0x30 + n] = VifInfo("power", "J/h", n - 1 + 9)  # 10^(n-1) GJ/h
     for n in range(4):
-        t[0x0C + n] = VifInfo("energy", "MCal", n - 1)
-        t[0x58 + n] = VifInfo("flow_temperature", "F", n - 3)
-        t[0x5C + n] = VifInfo("return_temperature", "F", n - 3)
-        t[0x60 + n] = VifInfo("temperature_difference", "F", n - 3)
-        t[0x64 + n] = VifInfo("external_temperature", "F", n - 3)
-        t[0x70 + n] = VifInfo("cold_warm_temperature_limit", "F", n - 3)
+        t[0x0C + n] = VifInfo("energy", "kWh", n - 1 - 3, 1163)  # 10^(n-1) Mcal; 1 Mcal = 1.163 kWh
+        t[0x58 + n] = VifInfo("flow_temperature", "C", n - 3, kind=FAHRENHEIT)
+        t[0x5C + n] = VifInfo("return_temperature", "C", n - 3, kind=FAHRENHEIT)
+        t[0x60 + n] = VifInfo("temperature_difference", "K", n - 3, kind=FAHRENHEIT_DIFF)
+        t[0x64 + n] = VifInfo("external_temperature", "C", n - 3, kind=FAHRENHEIT)
+        t[0x70 + n] = VifInfo("cold_warm_temperature_limit", "C", n - 3, kind=FAHRENHEIT)
         t[0x74 + n] = VifInfo("cold_warm_temperature_limit", "C", n - 3)
-    t[0x20] = VifInfo("volume", "ft3")
-    t[0x21] = VifInfo("volume", "ft3", -1)
+    t[0x20] = VifInfo("volume", "m3", -12, 28316846592)  # cubic feet; 1 ft3 = 0.028316846592 m3
+    t[0x21] = VifInfo("volume", "m3", -13, 28316846592)  # 1/10 cubic feet
     for n in range(8):
         t[0x78 + n] = VifInfo("cumulative_count_max_power", "W", n - 3)
     return t
