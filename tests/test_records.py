@@ -89,7 +89,10 @@ def test_primary_vifs(apl: str, quantity: str, unit: str | None, value: object) 
         ("04FB1801000000", "mass", "kg", 100000),
         ("02FB1AE803", "relative_humidity", "%", 100.0),
         ("04FB2801000000", "power", "W", 10**5),
-        ("02FB5AE803", "flow_temperature", "F", 100.0),
+        ("02FB5AE803", "flow_temperature", "C", 37.777778),  # 100.0 °F
+        ("02FB628403", "temperature_difference", "K", 50.0),  # 90.0 °F difference
+        ("04FB0C0A000000", "energy", "kWh", 1.163),  # 1 Mcal
+        ("04FB2064000000", "volume", "m3", 2.8316846592),  # 100 ft3
         ("02FB74E803", "cold_warm_temperature_limit", "C", 1.0),
     ],
 )

@@ -346,6 +346,7 @@ def _field(dtype: int, length: int, vib: _Vib, lvar: int | None) -> tuple[str, C
     if info.kind == V.HEX:
         return f"{length}s", _hex
     mul, div = _scaler(info.exp + vib.exp_adjust, info.factor)
+    post: Converter | None
     if lvar is not None:
         code, post = _lvar_field(lvar, length, mul, div)
     elif dtype in _INT_TYPES:
