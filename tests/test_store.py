@@ -210,3 +210,24 @@ def test_retention_keeps_daily_values(store: Store, tmp_path: Path) -> None:
 
 def test_store_url_normalises_postgresql() -> None:
     assert store_url(db="postgresql://u@h/db") == "postgresql+psycopg://u@h/db"
+
+
+def test_decoder_state_survives_restarts(store: Store) -> None:
+    """A compact format learned in one run decodes compact frames in the next; mode 7 counters persist."""
+    from telegrams import compact_pair
+
+    from meterd.store.state import restore, save
+    from meterd.wmbus import Decoder
+
+    full, compact = compact_pair()
+    first = Decoder()
+    first.decode(full)
+    first.counters["12345678/0000"] = 2739
+    with store.begin() as conn:
+        save(conn, first)
+        save(conn, first)  # saving again updates in place
+    second = Decoder()
+    with store.begin() as conn:
+        restore(conn, second)
+    assert second.decode(compact)["total_m3"] == 0.778
+    assert second.counters["12345678/0000"] == 2739

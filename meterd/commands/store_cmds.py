@@ -78,7 +78,11 @@ def ingest_capture(
         keys = current_keys(conn)
     if keys_file is not None:
         keys.update(load_keys(keys_file, allow_insecure=insecure))
+    from meterd.store.state import restore, save
+
     decoder = Decoder(keys)
+    with store.begin() as conn:
+        restore(conn, decoder)
     counts = {"telegrams": 0, "decoded": 0, "errors": 0}
     readings = []
     with path.open(encoding="utf-8") as f:
@@ -96,6 +100,7 @@ def ingest_capture(
             readings.append(reading)
     with store.begin() as conn:
         result = ingest(conn, readings)
+        save(conn, decoder)
     counts.update(stored=result.inserted, duplicates=result.duplicates, unknown_meter=result.unknown_meter)
     from meterd.metrics import READINGS
 
