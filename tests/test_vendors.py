@@ -259,3 +259,17 @@ def test_apator172_na1_and_mkradio4() -> None:
     na1 = Decoder().decode_hex(cases[2][0], bytes(16))
     assert na1["total_m3"] == 345.312 and na1["decrypted"] is True
     assert Decoder().decode_hex(cases[2][0], bytes(range(16)))["total_m3"] != 345.312  # other key, other value
+
+
+def test_flowiq2200_full_frame_and_its_format() -> None:
+    """wmbusmeters driver_flowiq2200.cc test telegram: total 44.206 m3, target 43.108 m3 on 2020-10-01."""
+    from meterd.wmbus.signatures import format_signature
+    from meterd.wmbus.vendors.kamstrup import FORMATS
+
+    telegram = "4D44372C525252523A168D203894DF7920F93278_04FF23000000000413AEAC0000441364A80000426C812A023B000092013BEF01A2013B000006FF1B067000097000A1015B0C91015B14A1016713"
+    d = Decoder()
+    out = d.decode_hex(telegram)
+    assert (out["manufacturer"], out["id"], out["total_m3"]) == ("KAW", "52525252", 44.206)
+    rec = {(r["quantity"], r["storage"]): r["value"] for r in out["records"]}
+    assert rec[("volume", 1)] == 43.108 and rec[("date", 1)] == "2020-10-01"
+    assert format_signature(FORMATS[1]) in d.signatures  # pre-registered, the same format the full frame has

@@ -21,7 +21,7 @@ FORMATS = (
 
 class Kamstrup(VendorDecoder):
     name = "kamstrup"
-    manufacturers = frozenset({"KAM"})
+    manufacturers = frozenset({"KAM", "KAW"})
     device_types = frozenset({0x06, 0x07, 0x16})
 
     def known_formats(self) -> tuple[bytes, ...]:
