@@ -61,19 +61,7 @@ def insert_rows(conn: Connection, rows: Sequence[tuple[Any, ...]], chunk: int = 
         return 0
     if conn.dialect.name == "postgresql":
         return _insert_postgresql(conn, rows)
-    placeholders = ",".join("?" * len(COLUMNS))
-    sql = f"INSERT OR IGNORE INTO readings ({','.join(COLUMNS)}) VALUES ({placeholders})"
-    raw = conn.connection.driver_connection
-    assert raw is not None
-    inserted = 0
-    cur = raw.cursor()
-    try:
-        for i in range(0, len(rows), chunk):
-            cur.executemany(sql, rows[i : i + chunk])
-            inserted += max(cur.rowcount, 0)
-    finally:
-        cur.close()
-    return inserted
+    return sum(insert_ignore(conn, "readings", COLUMNS, rows[i : i + chunk]) for i in range(0, len(rows), chunk))
 
 
 def insert_ignore(conn: Connection, table: str, columns: Sequence[str], rows: Sequence[tuple[Any, ...]]) -> int:

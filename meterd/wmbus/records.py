@@ -41,7 +41,6 @@ class RecordSpec:
     code: str  # struct code for the raw field ("h", "4s", ...)
     post: Converter | None  # raw → value; None when the raw integer is the value
     template: dict[str, object]
-    main_volume: bool = False
     kind: str = "other"  # "int", "bcd", "real": numeric with value = raw * mul / div (used by the batch path)
     mul: int = 1
     div: int = 1
@@ -505,7 +504,7 @@ def parse_layout(buf: bytes, start: int = 0, *, compact: bool = False) -> Layout
         if main and total_index is None:
             total_index = len(specs)
         code, post = _field(dtype, length, vib, lvar)
-        spec = RecordSpec(d_start, length, code, post, template, main)
+        spec = RecordSpec(d_start, length, code, post, template)
         if post is not _none and lvar is None and info.kind == V.NUMBER and not vib.is_datetime:
             spec.kind = "int" if dtype in _INT_TYPES else "bcd" if dtype in _BCD_TYPES else "real"
             spec.mul, spec.div = _scaler(info.exp + vib.exp_adjust, info.factor)
