@@ -84,6 +84,26 @@ class Framer:
     def _skipped(n: int, why: str) -> FramingError:
         return FramingError("garbage", f"{n} bytes skipped: {why}")
 
+    def _raw_frame(self, pos: int, trailing: int, out: list[Item]) -> tuple[bytes | None, bool]:
+        """A raw `L C ...` telegram at pos (then `trailing` bytes), accepted when the link layer parses it.
+
+        (telegram, False); (None, True) when more bytes are needed; (None, False) with a garbage error
+        in out when pos is no frame start."""
+        buf = self.buf
+        length = buf[pos]
+        if length < 10:
+            out.append(self._skipped(1, "not a frame start"))
+            return None, False
+        if len(buf) - pos < length + 1 + trailing:
+            return None, True
+        telegram = bytes(buf[pos : pos + length + 1])
+        try:
+            parse_link(telegram)
+        except DecodeError:
+            out.append(self._skipped(1, "raw frame does not parse"))
+            return None, False
+        return telegram, False
+
 
 # -- IMST iM871A / iM170A -------------------------------------------------------------------------
 
@@ -301,22 +321,14 @@ class AMB8465Framer(Framer):
                 pos = end
                 continue
             # transparent mode: L C ... RSSI, accepted only when the link layer makes sense of it
-            length = buf[pos]
-            if length < 10:
-                out.append(self._skipped(1, "not a frame start"))
-                pos += 1
-                continue
-            if n - pos < length + 2:
+            telegram, wait = self._raw_frame(pos, 1, out)
+            if wait:
                 break
-            telegram = bytes(buf[pos : pos + length + 1])
-            try:
-                parse_link(telegram)
-            except DecodeError:
-                out.append(self._skipped(1, "transparent frame does not parse"))
+            if telegram is None:
                 pos += 1
                 continue
-            out.append(Frame(telegram, self.now, cc1101_rssi_dbm(buf[pos + length + 1]), self.name))
-            pos += length + 2
+            out.append(Frame(telegram, self.now, cc1101_rssi_dbm(buf[pos + len(telegram)]), self.name))
+            pos += len(telegram) + 1
         del buf[:pos]
         return out
 
@@ -355,23 +367,14 @@ class RC1180Framer(Framer):
                 self.replies.append(b">")
                 pos += 1
                 break
-            length = buf[pos]
-            if length < 10:
-                out.append(self._skipped(1, "not a frame start"))
-                pos += 1
-                continue
-            total = length + 1 + (1 if self.rssi_byte else 0)
-            if n - pos < total:
+            telegram, wait = self._raw_frame(pos, 1 if self.rssi_byte else 0, out)
+            if wait:
                 break
-            telegram = bytes(buf[pos : pos + length + 1])
-            try:
-                parse_link(telegram)
-            except DecodeError:
-                out.append(self._skipped(1, "frame does not parse"))
+            if telegram is None:
                 pos += 1
                 continue
-            rssi = -(buf[pos + length + 1] / 2) if self.rssi_byte else None
-            pos += total
+            rssi = -(buf[pos + len(telegram)] / 2) if self.rssi_byte else None
+            pos += len(telegram) + (1 if self.rssi_byte else 0)
             out.append(Frame(telegram, self.now, rssi, self.name))
         del buf[:pos]
         return out
