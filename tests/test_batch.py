@@ -149,3 +149,17 @@ def test_vendor_meters_without_vendor_data_stay_vectorised() -> None:
     batch = decode_batch(Decoder(), frames)
     assert batch.vectorised_rows == len(frames)
     assert [orjson.loads(x) for x in batch.json_lines()] == [Decoder().decode(f) for f in frames if f]
+
+
+def test_vendor_rows_in_vectorised_groups_equal_scalar() -> None:
+    """Apator 16-2 and Hydrodigit telegrams (plain OMS shape + vendor data): columns, then the vendor decoder."""
+    from test_vendors import APATOR162, HYDRO3, HYDRO4
+
+    apator = list(APATOR162)
+    frames: list[bytes | None] = [bytes.fromhex(t) for t in [HYDRO3, HYDRO4, apator[1], apator[2]] for _ in range(MIN_GROUP + 1)]
+    batch = decode_batch(Decoder(), frames)
+    expected = [Decoder().decode(f) for f in frames if f is not None]
+    assert [orjson.loads(x) for x in batch.json_lines()] == expected
+    assert [batch.telegram(i) for i in range(len(frames))] == expected
+    assert list(batch.total_m3) == [e["total_m3"] for e in expected]
+    assert {e["driver"] for e in expected} == {"hydrodigit", "apator162"}

@@ -357,7 +357,7 @@ def _row_dict(g: Group, j: int) -> TelegramDict:
         records.append({**spec.template, "value": v.item() if isinstance(v, np.generic) else v})
     out["records"] = records
     total = None
-    if g.layout.total_index is not None and g.has_total()[j]:
+    if g.layout.total_index is not None and _VOLUME[int(g.device_types[j])]:
         total = records[g.layout.total_index]["value"]
     out["total_m3"] = total
     out["alarms"] = _alarms(status)
