@@ -293,7 +293,8 @@ def _column(spec: RecordSpec, apl: U8) -> npt.NDArray[Any]:
         if length < 8 or (not (ints > 2**53).any() and not (kind == "i" and (ints < -(2**53)).any())):
             return _scaled(spec, ints)
     if spec.kind == "real":
-        values = np.ascontiguousarray(raw).view("<f4").reshape(-1).astype(np.float64)
+        with np.errstate(invalid="ignore"):  # signalling NaNs in the data: the scalar path reports them as null
+            values = np.ascontiguousarray(raw).view("<f4").reshape(-1).astype(np.float64)
         if np.isfinite(values).all():
             return values * spec.mul / spec.div
     if spec.kind == "bcd" and length <= 8 and spec.mul < 1 << 20:
