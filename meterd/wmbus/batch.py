@@ -25,7 +25,7 @@ from meterd.wmbus.alarms import status_alarms
 from meterd.wmbus.crc import crc16_en13757_rows
 from meterd.wmbus.decoder import Decoder, TelegramDict, _Pending
 from meterd.wmbus.errors import DecodeError
-from meterd.wmbus.link import _format_b_ok, format_a_length, parse_link
+from meterd.wmbus.link import _format_b_ok, format_a_blocks, format_a_length, parse_link
 from meterd.wmbus.manufacturer import decode_manufacturer
 from meterd.wmbus.medium import VOLUME_MEDIA, medium_name
 from meterd.wmbus.records import Layout, RecordSpec, _json_value
@@ -224,13 +224,10 @@ def _strip_format_a_rows(frames: list[bytes]) -> tuple[U8, npt.NDArray[np.bool_]
     x = np.frombuffer(b"".join(f[:full] for f in frames), dtype=np.uint8).reshape(len(frames), -1)
     data_cols: list[int] = []
     ok = np.ones(len(frames), dtype=bool)
-    pos, size = 0, 10
-    while pos < full and size > 0:
+    for pos, size in format_a_blocks(full):
         stored = (x[:, pos + size].astype(np.uint16) << 8) | x[:, pos + size + 1]
         ok &= crc16_en13757_rows(x[:, pos : pos + size]) == stored
         data_cols.extend(range(pos, pos + size))
-        pos += size + 2
-        size = min(16, full - pos - 2)
     return np.ascontiguousarray(x[:, data_cols]), ok
 
 

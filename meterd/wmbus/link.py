@@ -39,22 +39,25 @@ def format_a_length(l_field: int) -> int:
     return l_field + 1 + 2 * blocks
 
 
+def format_a_blocks(total: int) -> list[tuple[int, int]]:
+    """(offset, data size) of each block of a format A frame of `total` bytes; a CRC follows each."""
+    blocks = []
+    pos, size = 0, 10
+    while pos < total and size > 0:
+        blocks.append((pos, size))
+        pos += size + 2
+        size = min(16, total - pos - 2)
+    return blocks
+
+
 def _strip_format_a(frame: bytes) -> bytes | None:
     """Remove format A block CRCs; None when any block CRC is wrong."""
     out = bytearray()
-    pos = 0
-    size = 10
-    n = len(frame)
-    while pos < n:
+    for pos, size in format_a_blocks(len(frame)):
         block = frame[pos : pos + size]
-        crc = frame[pos + size : pos + size + 2]
-        if len(crc) != 2 or crc16_en13757(block) != int.from_bytes(crc, "big"):
+        if crc16_en13757(block) != int.from_bytes(frame[pos + size : pos + size + 2], "big"):
             return None
         out += block
-        pos += size + 2
-        size = min(16, n - pos - 2)
-        if size <= 0:
-            break
     return bytes(out)
 
 
