@@ -156,7 +156,9 @@ def test_vendor_rows_in_vectorised_groups_equal_scalar() -> None:
     from test_vendors import APATOR162, HYDRO3, HYDRO4
 
     apator = list(APATOR162)
-    frames: list[bytes | None] = [bytes.fromhex(t) for t in [HYDRO3, HYDRO4, apator[1], apator[2]] for _ in range(MIN_GROUP + 1)]
+    frames: list[bytes | None] = [
+        bytes.fromhex(t) for t in [HYDRO3, HYDRO4, apator[1], apator[2]] for _ in range(MIN_GROUP + 1)
+    ]
     batch = decode_batch(Decoder(), frames)
     expected = [Decoder().decode(f) for f in frames if f is not None]
     assert [orjson.loads(x) for x in batch.json_lines()] == expected

@@ -273,3 +273,71 @@ def test_flowiq2200_full_frame_and_its_format() -> None:
     rec = {(r["quantity"], r["storage"]): r["value"] for r in out["records"]}
     assert rec[("volume", 1)] == 43.108 and rec[("date", 1)] == "2020-10-01"
     assert format_signature(FORMATS[1]) in d.signatures  # pre-registered, the same format the full frame has
+
+
+# wmbusmeters driver_qwater.cc test telegrams (Qundis Q water): (telegram, total, due date, volume at it,
+# latest month end, volume at it). The first is a standard frame, the others the walk-by frame (DIF 0D VIF FF5F).
+QWATER = [
+    ("394493449400231218077ad30000200c13536712004c1307920500426cBf2ccc081373621200c2086cde2B02BB560000326cffff046d3714c32c",
+     126.753, "2021-12-31", 59.207, "2022-11-30", 126.273),
+    ("49449344123456781606780DFF5F3500824E00007F0007C113FFFF63961300DF2C82731200FE2463811300A400F200D100A900DD00E000E90006011601EA0027010F012F046D0211F225",
+     139.663, "2022-12-31", 127.382, "2023-04-30", 138.163),
+    ("4944934488052251190778_0DFF5F350082930000810007C113FFFF91670400FF2C265402001E34332204000000EE00F201A501DB01C1015401B70178019701B901C9012F046D06091D35",
+     46.791, "2023-12-31", 25.426, "2024-04-30", 42.233),
+]  # fmt: skip
+
+
+def test_qundis_standard_and_walk_by_frames() -> None:
+    for telegram, total, due, at_due, month_end, at_month_end in QWATER:
+        out = Decoder().decode_hex(telegram)
+        assert out["ok"] and out["total_m3"] == total, out
+        rec = {(r["quantity"], r["storage"]): r["value"] for r in out["records"]}
+        assert (rec[("date", 1)], rec[("volume", 1)], rec[("date", 17)], rec[("volume", 17)]) == (
+            due,
+            at_due,
+            month_end,
+            at_month_end,
+        )
+    assert Decoder().decode_hex(QWATER[1][0])["driver"] == "qwater"
+    assert Decoder().decode_hex(QWATER[0][0])["driver"] == "oms"  # nothing vendor-specific in a standard frame
+
+
+def test_frames_longer_than_their_l_field_decode_with_a_warning() -> None:
+    """Published Qundis captures whose L field is 4 short, with 2 trailing bytes after the records
+    (wmbusmeters driver_qwater.cc: total 1.991 m3 on 2022-01-30 02:30; walk-by frame: 2.048 m3)."""
+    short_l = "374493444836351218067ac70000200c13911900004c1391170000426cbf2ccc081391170000c2086cbf2c02bb560000326cffff046d1e02de21fed0"
+    out = Decoder().decode_hex(short_l)
+    assert out["ok"] and out["total_m3"] == 1.991 and out["records"][-1]["value"] == "2022-01-30T02:30:00"
+    assert out["link_warning"].startswith("L field says 55 bytes follow but 59 were received")
+    walk_by = "47449344483635121806780dff5f350082da0000600107c113ffff48200000bf2c91170000df2120200000008001000000060019001000160018000d001300350017002f046d370cc422c759"
+    assert Decoder().decode_hex(walk_by)["total_m3"] == 2.048
+    # shorter than L stays an error: bytes were lost
+    assert Decoder().decode_hex(short_l[:60])["error"]["code"] == "bad_length"
+
+
+def test_maddalena_evo868_history_gets_its_month_end_dates() -> None:
+    """wmbusmeters driver_evo868.cc test telegram: total 1.798 m3, 1.225 m3 on 2020-12-31, history
+    0.027 m3 on 2020-11-30, then zeros back to 2020-01-31."""
+    telegram = (
+        "aa4424347677787950077ac10000202f2f041306070000046d1e31b12104fd17000000000e787880048120004413c9040000426c9f2c"
+        "840113c904000082016c9f2cd3013b9a0200c4016d0534a7218104fd280182046c9f2c840413c9040000c404131b0000008405130000"
+        "0000c405130000000084061300000000c406130000000084071300000000c407130000000084081300000000c408130000000084091300"
+        "000000c4091300000000ffff"
+    )
+    out = Decoder().decode_hex(telegram)
+    assert (out["driver"], out["id"], out["total_m3"], out["medium"]) == ("evo868", "79787776", 1.798, "water")
+    rec = {(r["quantity"], r["storage"]): r["value"] for r in out["records"]}
+    assert rec[("volume", 8)] == 1.225 and rec[("date", 8)] == "2020-12-31"
+    assert rec[("volume", 9)] == 0.027 and rec[("date", 9)] == "2020-11-30"
+    assert rec[("date", 18)] == "2020-02-29" and rec[("date", 19)] == "2020-01-31"
+    assert rec[("volume_flow", 3)] == 0.666 and rec[("datetime", 3)] == "2021-01-07T20:05:00"
+
+
+def test_month_arithmetic_keeps_month_ends() -> None:
+    import datetime as dt
+
+    from meterd.wmbus.vendors.maddalena import months_before
+
+    assert months_before(dt.date(2021, 3, 31), 1) == dt.date(2021, 2, 28)
+    assert months_before(dt.date(2021, 2, 28), 1) == dt.date(2021, 1, 31)  # a month end stays one
+    assert months_before(dt.date(2021, 3, 15), 14) == dt.date(2020, 1, 15)

@@ -166,7 +166,7 @@ def _vector_group(
     if not isinstance(proto, _Pending) or proto.hdr.ell or proto.hdr.afl or proto.hdr.long:
         return everything
     mode = proto.out["security_mode"]
-    if mode not in (0, 5) or link.crc_format not in ("A", "none"):
+    if mode not in (0, 5) or link.crc_format not in ("A", "none") or link.warning is not None:
         return everything
     chosen: list[bytes] = [frames[i] for i in everything]  # type: ignore[misc]
     if link.crc_format == "A":

@@ -71,6 +71,9 @@ class _Header:
         return self.a_bytes[3::-1].hex().upper()
 
 
+RECORD_ERRORS = frozenset({"truncated_record", "bad_record"})
+
+
 class _Pending:
     """Headers decoded, records located but not yet turned into values."""
 
@@ -168,7 +171,7 @@ class Decoder:
         except Exception as e:
             return orjson.dumps(DecodeError("internal_error", f"{type(e).__name__} while decoding").to_dict())
 
-    def _walk(self, data: bytes, key: bytes | None) -> TelegramDict | _Pending:
+    def _walk(self, data: bytes, key: bytes | None, retry: bool = True) -> TelegramDict | _Pending:
         link = parse_link(data)
         if link.kind in (MBUS_ACK, MBUS_SHORT):
             return self._control_frame(link)
@@ -178,6 +181,15 @@ class Decoder:
         try:
             return self._decode_layers(link, hdr, payload, key)
         except DecodeError as e:
+            if retry and link.warning is not None and e.code in RECORD_ERRORS and len(data) > data[0] + 3:
+                # a wrong L with two bytes more than the records: the CRC of a frame relayed without its L fixed
+                result = self._walk(data[:-2], key, retry=False)
+                out = result.out if isinstance(result, _Pending) else result
+                out["link_warning"] = (
+                    f"L field says {data[0]} bytes follow but {len(data) - 1} were received;"
+                    " the last 2 are not records and were ignored"
+                )
+                return result
             if e.meter_id is None:
                 e.meter_id = hdr.meter_id if (hdr.long or meter_id) else None
             raise
@@ -403,6 +415,8 @@ class Decoder:
                 out["adapter"] = adapter
         if link.kind == "mbus":
             out["address"] = link.address
+        if link.warning is not None:
+            out["link_warning"] = link.warning
         return out
 
     @staticmethod

@@ -26,6 +26,7 @@ class LinkFrame:
     version: int = 0
     device_type: int = 0
     address: int | None = None  # wired M-Bus primary address
+    warning: str | None = None  # a frame decoded despite a fault in its framing (the L field)
 
     @property
     def meter_id(self) -> str:
@@ -130,6 +131,8 @@ def _parse_wmbus(data: bytes) -> LinkFrame:
     else:
         full = format_a_length(l_field)
         if n not in (full, full + 1):
+            if n > l_field + 2:
+                return _longer_than_l(data)
             raise DecodeError(
                 "bad_length",
                 f"{n} bytes fit L={l_field} neither without CRCs ({l_field + 1}) nor with format A CRCs ({full})",
@@ -138,6 +141,10 @@ def _parse_wmbus(data: bytes) -> LinkFrame:
         if stripped is None:
             raise DecodeError("bad_crc", "format A block CRC mismatch")
         plain, crc_format = stripped, "A"
+    return _wmbus_frame(plain, crc_format)
+
+
+def _wmbus_frame(plain: bytes, crc_format: str, warning: str | None = None) -> LinkFrame:
     return LinkFrame(
         WMBUS,
         plain[1],
@@ -147,4 +154,13 @@ def _parse_wmbus(data: bytes) -> LinkFrame:
         id_bytes=plain[4:8],
         version=plain[8],
         device_type=plain[9],
+        warning=warning,
     )
+
+
+def _longer_than_l(data: bytes) -> LinkFrame:
+    """More bytes than L announces, and not a format A frame: some meters and dongles send a wrong L
+    (seen in published captures). The bytes received are decoded, with a warning; when they are
+    not a frame, the layers above fail on them with their own errors."""
+    warning = f"L field says {data[0]} bytes follow but {len(data) - 1} were received; all were decoded"
+    return _wmbus_frame(data, "none", warning)

@@ -90,6 +90,10 @@ def default_registry() -> VendorRegistry:
     from meterd.wmbus.vendors.bmeters import Hydrodigit
     from meterd.wmbus.vendors.diehl import Izar
     from meterd.wmbus.vendors.kamstrup import Kamstrup
+    from meterd.wmbus.vendors.maddalena import Evo868
+    from meterd.wmbus.vendors.qundis import QundisWater
     from meterd.wmbus.vendors.techem import MKRadio3
 
-    return VendorRegistry([Kamstrup(), Apator162(), ApatorNA1(), Apator08(), Hydrodigit(), Izar(), MKRadio3()])
+    return VendorRegistry(
+        [Kamstrup(), Apator162(), ApatorNA1(), Apator08(), Hydrodigit(), Izar(), MKRadio3(), QundisWater(), Evo868()]
+    )
