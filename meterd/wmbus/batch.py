@@ -183,6 +183,7 @@ def _vector_group(
         vendor = decoder.vendors.find(decode_manufacturer(m), ver, dt, b"")
         if vendor is not None and _vendor_reads_layout(vendor, proto):
             keep &= ~((manufacturers == m) & (x[:, 8] == ver) & (x[:, 9] == dt))
+    keep &= ~_prepared_rows(decoder, x, [frames[i] for i in everything])  # type: ignore[misc]
     ids = _bcd_ids(x[:, 4:8])
     if decoder.vendors.overrides:  # a meter with its own decoder setting goes the scalar way
         keep &= ~np.isin(ids, list(decoder.vendors.overrides))
@@ -208,6 +209,23 @@ def _vector_group(
         with_total = group.has_total()
         result.total_m3[rows[with_total]] = columns[layout.total_index][with_total].astype(np.float64)
     return leftover
+
+
+def _prepared_rows(decoder: Decoder, x: U8, frames: list[bytes]) -> npt.NDArray[np.bool_]:
+    """Rows a vendor's `prepare` changes (another address order, scrambling): the scalar decoder reads them.
+    Within a group the TPL configuration is shared, so the decision is taken once per manufacturer and C field."""
+    changed = np.zeros(len(x), dtype=bool)
+    m = x[:, 2].astype(np.uint16) | (x[:, 3].astype(np.uint16) << 8)
+    for code, c in np.unique(np.stack([m, x[:, 1].astype(np.uint16)], axis=1), axis=0).tolist():
+        rows = (m == code) & (x[:, 1] == c)
+        try:
+            link = parse_link(frames[int(np.flatnonzero(rows)[0])])
+            same = decoder.vendors.prepare(link) is link
+        except DecodeError:
+            same = False
+        if not same:
+            changed |= rows
+    return changed
 
 
 def _vendor_reads_layout(vendor: VendorDecoder, proto: _Pending) -> bool:

@@ -19,7 +19,7 @@ from meterd.wmbus.errors import DecodeError
 from meterd.wmbus.fixed import decode_fixed
 from meterd.wmbus.hexinput import parse_hex
 from meterd.wmbus.keys import KeyRing
-from meterd.wmbus.link import MBUS_ACK, MBUS_SHORT, LinkFrame, parse_link
+from meterd.wmbus.link import MBUS_ACK, MBUS_SHORT, WMBUS, LinkFrame, parse_link
 from meterd.wmbus.manufacturer import decode_manufacturer
 from meterd.wmbus.medium import ADAPTER_TYPES, VOLUME_MEDIA, medium_name
 from meterd.wmbus.records import Layout, LayoutCache
@@ -173,6 +173,8 @@ class Decoder:
 
     def _walk(self, data: bytes, key: bytes | None, retry: bool = True) -> TelegramDict | _Pending:
         link = parse_link(data)
+        if link.kind == WMBUS:
+            link = self.vendors.prepare(link)
         if link.kind in (MBUS_ACK, MBUS_SHORT):
             return self._control_frame(link)
         hdr = _Header(link)
@@ -249,9 +251,22 @@ class Decoder:
             return self._finish(out, hdr, None, [], None)
         mode = (hdr.cf >> 8) & 0x1F
         link_address = link.manufacturer.to_bytes(2, "little") + link.id_bytes
-        apl, decrypted = self._security(hdr, mode, payload, tpl_start, pos, aes, link_address)
+        published = None
+        if aes is None and mode == 5:
+            published = self._published_key(out, hdr)
+        try:
+            apl, decrypted = self._security(hdr, mode, payload, tpl_start, pos, aes or published, link_address)
+        except DecodeError as e:
+            if published is not None and e.code == "decrypt_failed":
+                raise DecodeError(
+                    "no_key",
+                    f"security mode 5; no key for meter {hdr.meter_id} (the published default key does not fit)",
+                ) from None
+            raise
+        if published is not None and decrypted:
+            out["default_key"] = True
         out["security_mode"] = mode
-        out["decrypted"] = decrypted
+        out["decrypted"] = decrypted or link.descrambled
         if ci == 0x79:
             layout, data = self._compact(apl)
         else:
@@ -262,6 +277,13 @@ class Decoder:
         if layout.more_records_follow:
             out["more_records_follow"] = True
         return _Pending(out, hdr, layout, data, apl)
+
+    def _published_key(self, out: TelegramDict, hdr: _Header) -> AesKey | None:
+        """The default key a vendor publishes for its meters, for a meter without a configured key."""
+        vendor = self.vendors.find(out["manufacturer"], out["version"], out["device_type"], hdr.m_bytes + hdr.a_bytes)
+        if vendor is None or vendor.default_key is None:
+            return None
+        return self.keys.cipher(vendor.default_key)
 
     def _read_tpl(self, ci: int, hdr: _Header, payload: bytes, pos: int) -> int:
         """Read the TPL header after the CI at pos-1; returns where the APL starts."""

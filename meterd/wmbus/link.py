@@ -27,6 +27,7 @@ class LinkFrame:
     device_type: int = 0
     address: int | None = None  # wired M-Bus primary address
     warning: str | None = None  # a frame decoded despite a fault in its framing (the L field)
+    descrambled: bool = False  # a vendor's scrambling was undone before the standard layers (vendors.prepare)
 
     @property
     def meter_id(self) -> str:

@@ -11,6 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from meterd.wmbus.link import LinkFrame
+from meterd.wmbus.manufacturer import encode_manufacturer
 from meterd.wmbus.security import AesKey
 
 
@@ -32,6 +34,8 @@ class VendorDecoder:
     device_types: frozenset[int] | None = None  # None: any
     versions: frozenset[int] | None = None
     cis: frozenset[int] = frozenset()
+    default_key: bytes | None = None  # a published key, tried when no key is configured for the meter
+    prepares_frames = False  # whether `prepare` may change frames of these manufacturers
 
     def matches(self, manufacturer: str, version: int, device_type: int) -> bool:
         return (
@@ -42,6 +46,11 @@ class VendorDecoder:
 
     def handles_ci(self, ci: int) -> bool:
         return ci in self.cis
+
+    def prepare(self, link: LinkFrame) -> LinkFrame:
+        """Undo a family's departures from the standard (address order, scrambling) before the standard
+        layers read the frame; may raise DecodeError. Only called when `prepares_frames` is set."""
+        return link
 
     def known_formats(self) -> tuple[bytes, ...]:
         """DIB/VIB formats of compact frames this family sends, registered before any full frame."""
@@ -60,10 +69,21 @@ class VendorRegistry:
         self.decoders: list[VendorDecoder] = list(decoders or [])
         self.overrides: dict[str, str] = {}
         self._cache: dict[tuple[str, int, int], VendorDecoder | None] = {}
+        self._preparers = self._index_preparers()
+
+    def _index_preparers(self) -> dict[int, VendorDecoder]:
+        return {
+            encode_manufacturer(m): d for d in reversed(self.decoders) if d.prepares_frames for m in d.manufacturers
+        }
 
     def register(self, decoder: VendorDecoder) -> None:
         self.decoders.append(decoder)
         self._cache.clear()
+        self._preparers = self._index_preparers()
+
+    def prepare(self, link: LinkFrame) -> LinkFrame:
+        decoder = self._preparers.get(link.manufacturer)
+        return link if decoder is None else decoder.prepare(link)
 
     def by_name(self, name: str) -> VendorDecoder | None:
         return next((d for d in self.decoders if d.name == name), None)
@@ -90,10 +110,10 @@ def default_registry() -> VendorRegistry:
     from meterd.wmbus.vendors.bmeters import Hydrodigit
     from meterd.wmbus.vendors.diehl import Izar
     from meterd.wmbus.vendors.kamstrup import Kamstrup
-    from meterd.wmbus.vendors.maddalena import Evo868
+    from meterd.wmbus.vendors.maddalena import Maddalena
     from meterd.wmbus.vendors.qundis import QundisWater
     from meterd.wmbus.vendors.techem import MKRadio3
 
     return VendorRegistry(
-        [Kamstrup(), Apator162(), ApatorNA1(), Apator08(), Hydrodigit(), Izar(), MKRadio3(), QundisWater(), Evo868()]
+        [Kamstrup(), Apator162(), ApatorNA1(), Apator08(), Hydrodigit(), Izar(), MKRadio3(), QundisWater(), Maddalena()]
     )

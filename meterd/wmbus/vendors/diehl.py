@@ -11,8 +11,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from meterd.wmbus.errors import DecodeError
+from meterd.wmbus.link import LinkFrame
 from meterd.wmbus.manufacturer import decode_manufacturer
 from meterd.wmbus.medium import medium_name
+from meterd.wmbus.records import parse_layout
 from meterd.wmbus.vendors import VendorContext, VendorDecoder
 
 DEFAULT_KEYS = (bytes.fromhex("39BC8A10E66D83F8"), bytes.fromhex("51728910E66D83F8"))
@@ -38,8 +41,8 @@ _MID = tuple(lfsr_step8(v << 4) for v in range(256))
 _LO = tuple(lfsr_step8(v) for v in range(8))
 
 
-def lfsr_descramble(origin: bytes, key: bytes) -> bytes | None:
-    """origin: the frame without link CRCs from L on. None when the key does not fit (check byte)."""
+def lfsr_stream(origin: bytes, key: bytes) -> bytes:
+    """origin: the frame without link CRCs from L on; returns origin[15:] XORed with the LFSR bytes."""
     state = _be32(key[:4]) ^ _be32(key[4:8])
     state ^= _be32(origin[2:6]) ^ _be32(origin[6:10]) ^ _be32(origin[10:14])
     out = bytearray()
@@ -47,9 +50,22 @@ def lfsr_descramble(origin: bytes, key: bytes) -> bytes | None:
         new = _HI[state >> 24] ^ _MID[(state >> 4) & 0xFF] ^ _LO[state & 0x07]
         state = ((state << 8) | new) & 0xFFFFFFFF
         out.append(byte ^ new)
-        if len(out) == 1 and out[0] != CHECK_BYTE:
-            return None
     return bytes(out)
+
+
+def lfsr_descramble(origin: bytes, key: bytes) -> bytes | None:
+    """PRIOS data (CI 0xA0-0xA7); None when the key does not fit (check byte)."""
+    if len(origin) <= 15 or lfsr_stream(origin[:16], key)[0] != CHECK_BYTE:
+        return None
+    return lfsr_stream(origin, key)
+
+
+def real_data_descramble(origin: bytes, key: bytes) -> bytes | None:
+    """Diehl "real data" frames (CI 0x7A with bit 4 of the configuration's high byte set): the data after
+    the short header is scrambled; the byte sum of the result, masked with 0xEF, equals that high byte
+    masked the same way. None when the key does not fit."""
+    data = lfsr_stream(origin, key)
+    return data if sum(data) & 0xEF == origin[14] & 0xEF else None
 
 
 def _record(quantity: str, unit: str | None, value: object, storage: int = 0) -> dict[str, Any]:
@@ -73,10 +89,54 @@ def header_alarms(h1: int, h2: int, h3: int) -> list[str]:
     return alarms
 
 
+def _parses(data: bytes) -> bool:
+    try:
+        parse_layout(data)
+    except DecodeError:
+        return False
+    return True
+
+
 class Izar(VendorDecoder):
+    """IZAR PRIOS frames, and two departures of Diehl OMS frames: the "real data" frames (address sent as
+    version, type, ID; data scrambled) and the published default AES key of mode 5 frames."""
+
     name = "izar"
-    manufacturers = frozenset({"DME", "HYD", "SAP"})
+    manufacturers = frozenset({"DME", "HYD", "SAP", "EWT", "SPL"})
     cis = PRIOS_CIS
+    default_key = DEFAULT_KEYS[1] * 2
+    prepares_frames = True
+
+    def prepare(self, link: LinkFrame) -> LinkFrame:
+        p = link.payload
+        if link.c_field not in (0x44, 0x46) or len(p) < 5 or not (p[0] == 0x71 or (p[0] == 0x7A and p[4] & 0x10)):
+            return link
+        a = link.id_bytes + bytes([link.version, link.device_type])
+        descrambled, warning = False, link.warning
+        if p[0] == 0x7A:
+            origin = bytes([0, link.c_field]) + link.manufacturer.to_bytes(2, "little") + a + p
+            plain = next(
+                (d for k in DEFAULT_KEYS if (d := real_data_descramble(origin, k)) is not None and _parses(d)), None
+            )
+            if plain is not None:
+                descrambled = True
+            elif _parses(p[5:]):  # a receiver (or a capture tool) already undid the scrambling
+                plain = p[5:]
+            else:
+                raise DecodeError("decrypt_failed", "Diehl scrambled data: no default key fits")
+            p = p[:3] + b"\0\0" + plain  # no standard security mode applies to what is left
+        return LinkFrame(
+            link.kind,
+            link.c_field,
+            p,
+            link.crc_format,
+            manufacturer=link.manufacturer,
+            id_bytes=a[2:6],
+            version=a[0],
+            device_type=a[1],
+            warning=warning,
+            descrambled=descrambled,
+        )
 
     def matches(self, manufacturer: str, version: int, device_type: int) -> bool:
         return manufacturer in self.manufacturers  # the A field of PRIOS frames is not standard

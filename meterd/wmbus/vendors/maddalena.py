@@ -1,8 +1,10 @@
-"""Maddalena EVO 868 radio module: standard OMS records with a monthly history whose dates are implied.
+"""Maddalena water meters and the EVO 868 radio module: OMS records whose history dates are implied,
+and error flags (VIF FD 17) whose bits Maddalena defines.
 
-The history volumes sit in storages 8-19, one per month; only storage 8 carries its date (the latest
-month end), storage 8 + n belongs to n months before it (facts from the published test telegram of the
-module). The decoder gives each history volume its date so that billing can use it directly.
+Facts from published test telegrams of both: the EVO 868 (version 0x50) keeps twelve month-end volumes
+in storages 8-19 and dates only storage 8 (storage 8 + n is n months before it); the meters of version
+0x01 keep volumes in storages 2-16, storage n being n - 1 months before the meter's clock. A history
+volume with a date record of its own keeps that date; the others get the implied one, marked "derived".
 """
 
 from __future__ import annotations
@@ -13,7 +15,19 @@ from typing import Any
 
 from meterd.wmbus.vendors import VendorContext, VendorDecoder
 
-FIRST, LAST = 8, 19
+# bit → normalised alarm (manufacturer's names: software, CRC, sensor and measurement error, battery
+# voltage, manipulation, leakage or no usage, reverse flow, overload above the meter's maximum flow)
+ERROR_FLAGS = (
+    (0x01, "error"),
+    (0x02, "error"),
+    (0x04, "error"),
+    (0x08, "error"),
+    (0x10, "low_battery"),
+    (0x20, "tamper"),
+    (0x40, "leak"),
+    (0x80, "backflow"),
+    (0x100, "burst"),
+)
 
 
 def months_before(reference: dt.date, months: int) -> dt.date:
@@ -31,27 +45,44 @@ def _date_record(storage: int, value: str) -> dict[str, Any]:
             "unit": None, "value": value, "dif": None, "vif": None, "derived": True}  # fmt: skip
 
 
-class Evo868(VendorDecoder):
-    name = "evo868"
+def _reference(records: list[dict[str, Any]], quantity: str, storage: int) -> dt.date | None:
+    for r in records:
+        if r["quantity"] == quantity and r["storage"] == storage and isinstance(r["value"], str):
+            try:
+                return dt.date.fromisoformat(r["value"][:10])
+            except ValueError:
+                return None
+    return None
+
+
+def date_history(records: list[dict[str, Any]], reference: dt.date, first: int, last: int) -> None:
+    """Insert a derived date after each history volume in storages first+1..last that has none."""
+    dated = {r["storage"] for r in records if r["quantity"] == "date"}
+    for rec in list(records):
+        storage = rec["storage"]
+        if rec["quantity"] == "volume" and first < storage <= last and storage not in dated:
+            day = months_before(reference, storage - first).isoformat()
+            records.insert(records.index(rec) + 1, _date_record(storage, day))
+            dated.add(storage)
+
+
+class Maddalena(VendorDecoder):
+    name = "maddalena"
     manufacturers = frozenset({"MAD"})
     device_types = frozenset({0x06, 0x07, 0x16})
 
     def apply(self, ctx: VendorContext) -> bool:
-        reference = next(
-            (r["value"] for r in ctx.records if r["storage"] == FIRST and r["quantity"] == "date" and r["value"]),
-            None,
-        )
-        if not isinstance(reference, str):
+        evo868 = ctx.out.get("version") == 0x50
+        if evo868:
+            reference, first, last = _reference(ctx.records, "date", 8), 8, 19
+            ctx.out["vendor_model"] = "evo868"
+        else:
+            reference, first, last = _reference(ctx.records, "datetime", 0), 1, 16
+        flags = next((r["value"] for r in ctx.records if r["quantity"] == "error_flags"), None)
+        if reference is None and flags is None:
             return False
-        try:
-            ref = dt.date.fromisoformat(reference)
-        except ValueError:
-            return False
-        dated = {r["storage"] for r in ctx.records if r["quantity"] == "date"}
-        for rec in list(ctx.records):
-            storage = rec["storage"]
-            if rec["quantity"] == "volume" and FIRST < storage <= LAST and storage not in dated:
-                day = months_before(ref, storage - FIRST).isoformat()
-                ctx.records.insert(ctx.records.index(rec) + 1, _date_record(storage, day))
-                dated.add(storage)
+        if reference is not None:
+            date_history(ctx.records, reference, first, last)
+        if isinstance(flags, int):
+            ctx.alarms += [name for bit, name in ERROR_FLAGS if flags & bit]
         return True
