@@ -14,6 +14,7 @@ from meterd.drivers.framers import (
     IU891AFramer,
     RC1180Framer,
     UnsupportedMode,
+    slip_decode,
     slip_encode,
 )
 from meterd.wmbus import Decoder
@@ -121,6 +122,37 @@ def test_cul_lines_with_crcs() -> None:
 
 
 def test_buffers_are_bounded() -> None:
-    f = AMB8465Framer(CLOCK)
-    items = f.feed(b"\xff\x03\xff" + b"\x00" * 10_000)
+    """Only an unfinished frame is kept, and never more than 4096 bytes of it; complete frames in a
+    large read are all delivered."""
+    f = CULFramer(CLOCK)
+    items = f.feed(b"b" + b"A" * 10_000)  # a line that never ends
     assert len(f.buf) <= 4096 and any(i.code == "overflow" for i in items if isinstance(i, FramingError))
+    f = CULFramer(CLOCK)
+    line = b"b" + b.add_format_a_crcs(TELEGRAM).hex().encode() + b"2FD8\r\n"
+    assert len(frames(f.feed(line * 100))) == 100 and len(line * 100) > 4096
+    g = AMB8465Framer(CLOCK)
+    assert frames(g.feed(b"\xff\x03\xff" + b"\x00" * 10_000)) == [] and len(g.buf) <= 4096
+
+
+def test_raw_frames_need_a_link_layer_c_field() -> None:
+    """RC1180 / Amber transparent output has no start byte: a byte is a frame start only when L is
+    plausible and the next byte is an EN 13757-4 C field."""
+    f = RC1180Framer(CLOCK)
+    items = f.feed(b"\x20\x99" + TELEGRAM + b"\x80")  # 0x20 would be a length, but 0x99 is no C field
+    assert [fr.data for fr in frames(items)] == [TELEGRAM]
+    assert sum(1 for i in items if isinstance(i, FramingError)) == 2
+
+
+def test_slip_escapes() -> None:
+    body = bytes([0x09, 0x20, 0xC0, 0xDB, 0x01, 0xDB, 0xDC])
+    encoded = slip_encode(body)
+    assert encoded.count(0xC0) == 2 and slip_decode(encoded[1:-1]) == body
+    assert slip_decode(b"\x01\xdb\x02") is None  # DB must start DB DC or DB DD
+
+
+def test_amber_bad_checksum_inside_a_run_of_frames() -> None:
+    cmd = AMB8465Framer.command(0x03, TELEGRAM[1:] + b"\x20")
+    bad = bytearray(cmd)
+    bad[5] ^= 0x01
+    got = frames(AMB8465Framer(CLOCK).feed(cmd + bytes(bad) + cmd))
+    assert [fr.data for fr in got] == [TELEGRAM, TELEGRAM]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import NamedTuple
 
 
@@ -24,3 +24,12 @@ class FramingError:
 
     code: str
     message: str
+
+
+def parse_time(text: str) -> datetime | None:
+    """ISO 8601 receive time of a capture line; without an offset it is UTC. None when it is no time."""
+    try:
+        stamp = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    return stamp if stamp.tzinfo is not None else stamp.replace(tzinfo=UTC)

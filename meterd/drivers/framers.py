@@ -11,11 +11,13 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import ClassVar
 
+import numpy as np
+from fastcrc import crc16
+
 from meterd.drivers.frame import Frame, FramingError
 from meterd.errors import MeterdError
 from meterd.wmbus.crc import crc16_x25
-from meterd.wmbus.errors import DecodeError
-from meterd.wmbus.link import parse_link
+from meterd.wmbus.link import WMBUS_C_FIELDS
 
 MAX_BUFFER = 4096
 Item = Frame | FramingError
@@ -29,6 +31,17 @@ def cc1101_rssi_dbm(raw: int) -> float:
     """RSSI byte of CC1101-based receivers (Amber, CUL): signed half-dB steps, offset 74 dB."""
     signed = raw - 256 if raw >= 128 else raw
     return signed / 2 - 74
+
+
+def imst_rssi_dbm(raw: int) -> float:
+    """RSSI byte of IMST iM871A/iM170A: -100 dBm at 45, half-dB steps."""
+    return -100 + (raw - 45) / 2
+
+
+# byte → dBm tables: framers look the RSSI up instead of computing it per frame
+CC1101_DBM = tuple(cc1101_rssi_dbm(raw) for raw in range(256))
+IMST_DBM = tuple(imst_rssi_dbm(raw) for raw in range(256))
+SIGNED_DBM = tuple(float(raw - 256 if raw > 127 else raw) for raw in range(256))
 
 
 def _now() -> datetime:
@@ -52,12 +65,11 @@ class Framer:
         """Frames completed by these bytes; they share one receive time (the time of this read)."""
         self.buf += data
         self.now = self.clock()
-        out: list[Item] = []
-        if len(self.buf) > MAX_BUFFER:
+        out = self._extract()
+        if len(self.buf) > MAX_BUFFER:  # what is left is an unfinished frame: bounded, whatever the read size
             dropped = len(self.buf) - MAX_BUFFER
             del self.buf[:dropped]
             out.append(FramingError("overflow", f"{dropped} bytes dropped: buffer limit"))
-        out += self._extract()
         return out
 
     def _extract(self) -> list[Item]:
@@ -84,25 +96,16 @@ class Framer:
     def _skipped(n: int, why: str) -> FramingError:
         return FramingError("garbage", f"{n} bytes skipped: {why}")
 
-    def _raw_frame(self, pos: int, trailing: int, out: list[Item]) -> tuple[bytes | None, bool]:
-        """A raw `L C ...` telegram at pos (then `trailing` bytes), accepted when the link layer parses it.
-
-        (telegram, False); (None, True) when more bytes are needed; (None, False) with a garbage error
-        in out when pos is no frame start."""
-        buf = self.buf
-        length = buf[pos]
-        if length < 10:
-            out.append(self._skipped(1, "not a frame start"))
-            return None, False
-        if len(buf) - pos < length + 1 + trailing:
-            return None, True
-        telegram = bytes(buf[pos : pos + length + 1])
-        try:
-            parse_link(telegram)
-        except DecodeError:
-            out.append(self._skipped(1, "raw frame does not parse"))
-            return None, False
-        return telegram, False
+    @staticmethod
+    def _raw_frame(data: bytes, pos: int, trailing: int) -> int:
+        """Length of a raw `L C ...` telegram at pos (then `trailing` bytes): > 0 a telegram, 0 when
+        more bytes are needed, -1 when pos is no frame start (L too small or no link-layer C field)."""
+        length = data[pos]
+        if length < 10 or (pos + 1 < len(data) and data[pos + 1] not in WMBUS_C_FIELDS):
+            return -1
+        if len(data) - pos < length + 1 + trailing:
+            return 0
+        return length + 1
 
 
 # -- IMST iM871A / iM170A -------------------------------------------------------------------------
@@ -133,68 +136,74 @@ class IM871AFramer(Framer):
     def identified(self) -> str | None:
         return f"iM871A (device info {self.info.hex()})" if self.info is not None else None
 
+    @staticmethod
+    def _ctrl(c: int) -> tuple[int, int, bool]:
+        """(bytes around the payload: header, timestamp, RSSI, CRC; where the RSSI byte is, counted back
+        from the frame end, 0 for none; whether a CRC follows). (0, 0, False) for an invalid ctrl."""
+        if (c & 0x0F) not in (1, 2, 3) or c & 0x10:
+            return 0, 0, False
+        crc = 2 if c & 0x80 else 0
+        return 4 + (4 if c & 0x20 else 0) + (1 if c & 0x40 else 0) + crc, (1 + crc if c & 0x40 else 0), bool(crc)
+
     def _extract(self) -> list[Item]:
         out: list[Item] = []
-        buf = self.buf
-        n = len(buf)
+        data = bytes(self.buf)  # one copy per read; slices of bytes are the telegrams themselves
+        n = len(data)
         pos = 0  # consumed bytes are dropped once at the end: no memmove per frame
+        ctrls, now, name, crc, make = _IM871A_CTRL, self.now, self.name, crc16.ibm_sdlc, tuple.__new__
+        append = out.append
         while pos < n:
-            start = buf.find(0xA5, pos)
-            if start < 0:
-                out.append(self._skipped(n - pos, "no A5 start byte"))
-                pos = n
-                break
-            if start > pos:
-                out.append(self._skipped(start - pos, "before A5 start byte"))
-                pos = start
+            if data[pos] != 0xA5:
+                start = data.find(0xA5, pos)
+                skipped = (n if start < 0 else start) - pos
+                append(self._skipped(skipped, "before A5 start byte" if start >= 0 else "no A5 start byte"))
+                pos += skipped
+                continue
             if n - pos < 4:
                 break
-            ctrl, msgid, length = buf[pos + 1], buf[pos + 2], buf[pos + 3]
-            flags, endpoint = ctrl >> 4, ctrl & 0x0F
-            if endpoint not in (1, 2, 3) or flags & 0x1:
-                out.append(self._skipped(1, f"bad control field {ctrl:02X}"))
+            extra, rssi_back, checked = ctrls[data[pos + 1]]
+            if not extra:
+                append(self._skipped(1, f"bad control field {data[pos + 1]:02X}"))
                 pos += 1
                 continue
-            extra = (4 if flags & 0x2 else 0) + (1 if flags & 0x4 else 0)
-            total = 4 + length + extra + (2 if flags & 0x8 else 0)
-            if n - pos < total:
+            length = data[pos + 3]
+            end = pos + length + extra
+            if end > n:
                 break
-            frame = bytes(buf[pos : pos + total])
-            if flags & 0x8 and crc16_x25(frame[1 : total - 2]) != frame[total - 2] | (frame[total - 1] << 8):
-                out.append(self._skipped(1, "iM871A frame CRC mismatch"))
+            if checked and crc(data[pos + 1 : end]) != X25_RESIDUE:
+                append(self._skipped(1, "iM871A frame CRC mismatch"))
                 pos += 1
                 continue
-            pos += total
-            payload = frame[4 : 4 + length]
-            if endpoint == 2 and msgid == 0x03:
-                rssi = -100 + (frame[3 + length + extra] - 45) / 2 if flags & 0x4 else None
-                out.append(Frame(bytes([length]) + payload, self.now, rssi, self.name))
-            elif endpoint == 1:
-                if msgid == 0x10:
-                    self.info = payload
-                self.replies.append(frame)
-        del buf[:pos]
+            endpoint_msg = data[pos + 1] & 0x0F, data[pos + 2]
+            if endpoint_msg == (2, 0x03):
+                # the length byte is the telegram's L field: the telegram is length byte + payload
+                rssi = IMST_DBM[data[end - rssi_back]] if rssi_back else None
+                append(make(Frame, (data[pos + 3 : pos + 4 + length], now, rssi, name)))
+            elif endpoint_msg[0] == 1:
+                if endpoint_msg[1] == 0x10:
+                    self.info = data[pos + 4 : pos + 4 + length]
+                self.replies.append(data[pos:end])
+            pos = end
+        del self.buf[:pos]
         return out
+
+
+_IM871A_CTRL = tuple(IM871AFramer._ctrl(c) for c in range(256))
+X25_RESIDUE = 0x0F47  # CRC-16/X-25 over data followed by its own CRC (LE) always gives this
 
 
 # -- IMST iU891A (SLIP) -----------------------------------------------------------------------------
 
 
 def slip_decode(body: bytes) -> bytes | None:
-    out = bytearray()
-    it = iter(body)
-    for b in it:
-        if b == 0xDB:
-            nxt = next(it, None)
-            if nxt == 0xDC:
-                out.append(0xC0)
-            elif nxt == 0xDD:
-                out.append(0xDB)
-            else:
-                return None
-        else:
-            out.append(b)
-    return bytes(out)
+    """Undo SLIP escaping (DB DC → C0, DB DD → DB); None when a DB starts no valid escape."""
+    if 0xDB not in body:
+        return body
+    escapes = body.count(b"\xdb\xdc") + body.count(b"\xdb\xdd")
+    if body.count(0xDB) != escapes:
+        return None
+    # every DB starts an escape, so the DB DC pairs found left to right are exactly the escaped C0s
+    return body.replace(b"\xdb\xdc", b"\xc0").replace(b"\xdb\xdd", b"\xdb")
 
 
 def slip_encode(body: bytes) -> bytes:
@@ -224,30 +233,27 @@ class IU891AFramer(Framer):
 
     def _extract(self) -> list[Item]:
         out: list[Item] = []
-        buf = self.buf
-        pos = 0
-        while True:
-            end = buf.find(0xC0, pos)
-            if end < 0:
-                break
-            raw = bytes(buf[pos:end])
-            pos = end + 1
+        data = bytes(self.buf)
+        last = data.rfind(0xC0)
+        if last < 0:
+            return out
+        now, name, crc, make = self.now, self.name, crc16.ibm_sdlc, tuple.__new__
+        append = out.append
+        for raw in data[:last].split(b"\xc0"):
             if not raw:
                 continue  # frame start / idle END byte
             body = slip_decode(raw)
             if body is None or len(body) < 4:
-                out.append(FramingError("garbage", "bad SLIP frame"))
+                append(FramingError("garbage", "bad SLIP frame"))
                 continue
-            if crc16_x25(body[:-2]) != int.from_bytes(body[-2:], "little"):
-                out.append(FramingError("bad_crc", "iU891A frame CRC mismatch"))
+            if crc(body) != X25_RESIDUE:
+                append(FramingError("bad_crc", "iU891A frame CRC mismatch"))
                 continue
-            sap, msgid, payload = body[0], body[1], body[2:-2]
-            if sap == 0x09 and msgid == 0x20 and len(payload) > 8:
-                rssi = int.from_bytes(payload[7:8], "big", signed=True)
-                out.append(Frame(payload[8:], self.now, float(rssi), self.name))
+            if body[0] == 0x09 and body[1] == 0x20 and len(body) > 12:
+                append(make(Frame, (body[10:-2], now, SIGNED_DBM[body[9]], name)))
             else:
                 self.replies.append(body)
-        del buf[:pos]
+        del self.buf[: last + 1]
         return out
 
 
@@ -291,46 +297,58 @@ class AMB8465Framer(Framer):
 
     def _extract(self) -> list[Item]:
         out: list[Item] = []
-        buf = self.buf
-        n = len(buf)
+        data = bytes(self.buf)
+        n = len(data)
         pos = 0
         while pos < n:
-            if buf[pos] == 0xFF:
-                if n - pos < 4:
+            if data[pos] == 0xFF:
+                done, pos = self._command_frames(data, pos, out)
+                if not done:
                     break
-                total = 3 + buf[pos + 2] + 1
-                if n - pos < total:
-                    break
-                frame = bytes(buf[pos : pos + total])
-                if amber_checksum(frame[:-1]) != frame[-1]:
-                    out.append(self._skipped(1, "AMB8465 frame checksum mismatch"))
-                    pos += 1
-                    continue
-                pos += total
-                if frame[1] == 0x03 and len(frame) > 5:
-                    out.append(
-                        Frame(bytes([len(frame) - 5]) + frame[3:-2], self.now, cc1101_rssi_dbm(frame[-2]), self.name)
-                    )
-                else:
-                    self.replies.append(frame)
                 continue
             if not self.transparent:
-                start = buf.find(0xFF, pos)
+                start = data.find(0xFF, pos)
                 end = start if start > 0 else n
                 out.append(self._skipped(end - pos, "before FF start byte"))
                 pos = end
                 continue
-            # transparent mode: L C ... RSSI, accepted only when the link layer makes sense of it
-            telegram, wait = self._raw_frame(pos, 1, out)
-            if wait:
+            # transparent mode: L C ... RSSI
+            size = self._raw_frame(data, pos, 1)
+            if size == 0:
                 break
-            if telegram is None:
+            if size < 0:
+                out.append(self._skipped(1, "not a frame start"))
                 pos += 1
                 continue
-            out.append(Frame(telegram, self.now, cc1101_rssi_dbm(buf[pos + len(telegram)]), self.name))
-            pos += len(telegram) + 1
-        del buf[:pos]
+            out.append(Frame(data[pos : pos + size], self.now, CC1101_DBM[data[pos + size]], self.name))
+            pos += size + 1
+        del self.buf[:pos]
         return out
+
+    def _command_frames(self, data: bytes, pos: int, out: list[Item]) -> tuple[bool, int]:
+        """The run of `FF cmd len data XOR` frames at pos, checksums taken together in one numpy call.
+
+        Returns (False, pos) when the first frame is incomplete, else (True, where reading goes on)."""
+        starts: list[int] = []
+        end, n = pos, len(data)
+        while end + 3 <= n and data[end] == 0xFF and end + 4 + data[end + 2] <= n:
+            starts.append(end)
+            end += 4 + data[end + 2]
+        if not starts:
+            return False, pos
+        xors = np.bitwise_xor.reduceat(np.frombuffer(data, np.uint8, end - pos, pos), np.array(starts) - pos)
+        now, name, make, append = self.now, self.name, tuple.__new__, out.append
+        for start, x in zip(starts, xors.tolist(), strict=True):
+            if x:  # the XOR over a frame with its checksum byte is 0
+                append(self._skipped(1, "AMB8465 frame checksum mismatch"))
+                return True, start + 1
+            size = 4 + data[start + 2]
+            if data[start + 1] == 0x03 and size > 5:
+                telegram = bytes([size - 5]) + data[start + 3 : start + size - 2]
+                append(make(Frame, (telegram, now, CC1101_DBM[data[start + size - 2]], name)))
+            else:
+                self.replies.append(data[start : start + size])
+        return True, end
 
 
 # -- Radiocrafts RC1180 -----------------------------------------------------------------------------
@@ -359,24 +377,27 @@ class RC1180Framer(Framer):
 
     def _extract(self) -> list[Item]:
         out: list[Item] = []
-        buf = self.buf
-        n = len(buf)
+        data = bytes(self.buf)
+        n = len(data)
         pos = 0
+        trailing = 1 if self.rssi_byte else 0
+        now, name, make, append, raw_frame = self.now, self.name, tuple.__new__, out.append, self._raw_frame
         while pos < n:
-            if buf[pos] == ord(">") and n - pos == 1:
+            if data[pos] == 0x3E and n - pos == 1:  # '>': the configuration prompt
                 self.replies.append(b">")
                 pos += 1
                 break
-            telegram, wait = self._raw_frame(pos, 1 if self.rssi_byte else 0, out)
-            if wait:
+            size = raw_frame(data, pos, trailing)
+            if size == 0:
                 break
-            if telegram is None:
+            if size < 0:
+                append(self._skipped(1, "not a frame start"))
                 pos += 1
                 continue
-            rssi = -(buf[pos + len(telegram)] / 2) if self.rssi_byte else None
-            pos += len(telegram) + (1 if self.rssi_byte else 0)
-            out.append(Frame(telegram, self.now, rssi, self.name))
-        del buf[:pos]
+            rssi = -(data[pos + size] / 2) if trailing else None
+            append(make(Frame, (data[pos : pos + size], now, rssi, name)))
+            pos += size + trailing
+        del self.buf[:pos]
         return out
 
 
@@ -404,31 +425,29 @@ class CULFramer(Framer):
 
     def _extract(self) -> list[Item]:
         out: list[Item] = []
-        buf = self.buf
-        pos = 0
-        while True:
-            end = buf.find(b"\n", pos)
-            if end < 0:
-                break
-            line = bytes(buf[pos:end]).strip()
-            pos = end + 1
+        data = bytes(self.buf)
+        last = data.rfind(b"\n")
+        if last < 0:
+            return out
+        now, name, make, append, fromhex = self.now, self.name, tuple.__new__, out.append, bytes.fromhex
+        for raw in data[:last].split(b"\n"):
+            line = raw.strip()
             if not line:
                 continue
-            if not line.startswith(b"b"):
+            if line[0] != 0x62:  # 'b'
                 self.replies.append(line)
                 continue
-            text = line[2:] if line.startswith(b"bY") else line[1:]
             try:
-                data = bytes.fromhex(text.decode("ascii"))
+                telegram = fromhex(line[2:].decode("ascii") if line[1] == 0x59 else line[1:].decode("ascii"))  # 'bY'
             except (ValueError, UnicodeDecodeError):
-                out.append(FramingError("garbage", "CUL line is not hex"))
+                append(FramingError("garbage", "CUL line is not hex"))
                 continue
-            if len(data) < 13:
-                out.append(FramingError("too_short", "CUL telegram too short"))
+            if len(telegram) < 13:
+                append(FramingError("too_short", "CUL telegram too short"))
                 continue
             # the DLL CRCs stay in the telegram: the decoder checks and strips them (bad ones print as bad_crc)
-            out.append(Frame(data[:-2], self.now, cc1101_rssi_dbm(data[-1]), self.name))
-        del buf[:pos]
+            append(make(Frame, (telegram[:-2], now, CC1101_DBM[telegram[-1]], name)))
+        del self.buf[: last + 1]
         return out
 
 

@@ -5,34 +5,31 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 
-from meterd.drivers.frame import Frame, FramingError
+from meterd.drivers.frame import Frame, FramingError, parse_time
 from meterd.wmbus.errors import DecodeError
 from meterd.wmbus.hexinput import parse_hex
+
+_make = tuple.__new__  # Frame without NamedTuple's Python-level __new__: these run once per line
 
 
 def parse_line(line: str, now: datetime | None = None) -> Frame | FramingError | None:
     """One capture line → a Frame, a FramingError (bad hex), or None (blank/comment)."""
     text = line.strip()
-    if text.startswith("#"):
+    if not text or text[0] == "#":
         return None
-    text = text.split(" #", 1)[0].strip()  # trailing comment; a '#' inside hex is a separator
-    if not text:
-        return None
-    received = now or datetime.now(UTC)
+    if " #" in text:
+        text = text.split(" #", 1)[0].rstrip()  # trailing comment; a '#' inside hex is a separator
+    received = None
     first, _, rest = text.partition(" ")
-    if rest and "T" in first and ":" in first:
-        try:
-            received = datetime.fromisoformat(first.replace("Z", "+00:00"))
-            if received.tzinfo is None:
-                received = received.replace(tzinfo=UTC)
+    if rest and ":" in first:
+        received = parse_time(first)
+        if received is not None:
             text = rest
-        except ValueError:
-            pass
     try:
         data = parse_hex(text)
     except DecodeError as e:
         return FramingError(e.code, e.message)
-    return Frame(data, received, None, "hex")
+    return _make(Frame, (data, received or now or datetime.now(UTC), None, "hex"))
 
 
 def read_capture(lines: Iterable[str]) -> Iterator[Frame | FramingError]:

@@ -5,37 +5,32 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 
-from meterd.drivers.frame import Frame, FramingError
+from meterd.drivers.frame import Frame, FramingError, parse_time
+
+fromhex, fromisoformat = bytes.fromhex, datetime.fromisoformat
+_make = tuple.__new__  # Frame without NamedTuple's Python-level __new__: these run once per line
 
 
 def parse_rtlwmbus_line(line: str, now: datetime | None = None) -> Frame | FramingError | None:
-    text = line.strip()
-    if not text:
-        return None
-    parts = text.split(";")
+    parts = line.split(";", 7)
     if len(parts) < 8:
-        return FramingError("bad_line", "not an rtl_wmbus telegram line")
+        return None if not line.strip() else FramingError("bad_line", "not an rtl_wmbus telegram line")
     if parts[1] != "1" or parts[2] != "1":
         return FramingError("bad_crc", "rtl_wmbus reports a CRC or 3-of-6 error")
-    hexed = parts[7].strip()
-    if hexed[:2].lower() == "0x":
-        hexed = hexed[2:]
+    hexed = parts[7]
     try:
-        data = bytes.fromhex(hexed)
+        data = fromhex(hexed[2:] if hexed[1:2] in ("x", "X") else hexed)  # fromhex ignores the line end
     except ValueError:
         return FramingError("bad_hex", "telegram field is not hex")
-    received = now or datetime.now(UTC)
     try:
-        stamp = datetime.fromisoformat(parts[3].replace("Z", "+00:00").replace(".", ".", 1))
-        received = stamp if stamp.tzinfo else stamp.replace(tzinfo=UTC)
+        received = fromisoformat(parts[3] + "+00:00")  # rtl_wmbus writes times without an offset
     except ValueError:
-        pass
-    rssi: float | None
+        received = parse_time(parts[3]) or now or datetime.now(UTC)
     try:
-        rssi = float(parts[4])
+        rssi: float | None = float(parts[4])
     except ValueError:
         rssi = None
-    return Frame(data, received, rssi, "rtlwmbus")
+    return _make(Frame, (data, received, rssi, "rtlwmbus"))
 
 
 def read_rtlwmbus(lines: Iterable[str], counters: dict[str, int]) -> Iterator[Frame | FramingError]:

@@ -9,6 +9,12 @@ _SEPARATORS = str.maketrans("", "", " \t\r\n|_#:-")
 
 def parse_hex(text: str) -> bytes:
     """Parse hex with the separators people paste (spaces, `|`, `_`, `#`); an optional 0x prefix."""
+    try:
+        data = bytes.fromhex(text)  # the common case, plain hex (whitespace between bytes is allowed)
+        if data:
+            return data
+    except ValueError:
+        pass
     cleaned = text.translate(_SEPARATORS)
     if cleaned[:2] in ("0x", "0X"):
         cleaned = cleaned[2:]

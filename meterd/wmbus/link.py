@@ -13,6 +13,14 @@ MBUS_ACK = "mbus_ack"
 MBUS_SHORT = "mbus_short"
 
 
+# Link-layer C fields of EN 13757-4 (SND-NKE, SND-UD/UD2/UD3, SND-NR, SND-IR, ACC-NR, ACC-DMD, REQ-UD1/2,
+# ACK, NACK, CNF-IR, RSP-UD with their FCB/ACD variants): receivers use them to find frame starts.
+WMBUS_C_FIELDS = frozenset(
+    {0x40, 0x43, 0x53, 0x73, 0x55, 0x44, 0x46, 0x47, 0x48, 0x5A, 0x7A, 0x5B, 0x7B}
+    | {base | fcb for base in (0x00, 0x01, 0x06, 0x08) for fcb in (0x00, 0x10, 0x20, 0x30)}
+)
+
+
 @dataclass(slots=True)
 class LinkFrame:
     """One link-layer frame with CRCs removed. `payload` starts at the CI field."""
