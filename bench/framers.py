@@ -31,9 +31,7 @@ from meterd.wmbus import Decoder
 from meterd.wmbus import builder as b
 from meterd.wmbus.crc import crc16_x25
 
-SHORT = bytes.fromhex(
-    "2E4493157856341233037A2A0000002F2F0C1427048502046D32371F1502FD1700002F2F2F2F2F2F2F2F2F2F2F2F2F"
-)
+SHORT = bytes.fromhex("2E4493157856341233037A2A0000002F2F0C1427048502046D32371F1502FD1700002F2F2F2F2F2F2F2F2F2F2F2F2F")
 
 
 def stream(name: str, telegram: bytes) -> bytes:
