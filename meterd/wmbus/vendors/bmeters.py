@@ -31,10 +31,8 @@ FRAUD_FLAGS = ((0x80, "magnetic"), (0x40, "tamper"), (0x20, "removal"))
 
 
 def _record(quantity: str, unit: str | None, value: object, **extra: object) -> dict[str, Any]:
-    rec: dict[str, Any] = {"storage": 0, "tariff": 0, "subunit": 0, "function": "instantaneous", "quantity": quantity,
-                           "unit": unit, "value": value, "dif": "0F", "vif": None}  # fmt: skip
-    rec.update(extra)
-    return rec
+    return {"storage": 0, "tariff": 0, "subunit": 0, "function": "instantaneous", "quantity": quantity,
+            "unit": unit, "value": value, "dif": "0F", "vif": None, **extra}  # fmt: skip
 
 
 def _hex_date(b: bytes) -> str:
@@ -66,13 +64,14 @@ def parse_block(block: bytes) -> tuple[list[dict[str, Any]], list[str]]:
         )
         i += 4
     if flags & 0x10:
-        for month in range(1, 13):
-            if i + 3 > n:
-                break
-            raw = int.from_bytes(block[i : i + 3], "little")
-            value = raw / 100 if raw < 10_000_000 else 0.0  # FFFFFF: the module was not active yet
-            records.append(_record("monthly_volume", "m3", value, month=month))
-            i += 3
+        months = min(12, (n - i) // 3)
+        raws = [block[j] | block[j + 1] << 8 | block[j + 2] << 16 for j in range(i, i + 3 * months, 3)]
+        records += [
+            {"storage": 0, "tariff": 0, "subunit": 0, "function": "instantaneous", "quantity": "monthly_volume",
+             "unit": "m3", "value": raw / 100 if raw < 10_000_000 else 0.0,  # FFFFFF: the module was not active yet
+             "dif": "0F", "vif": None, "month": month}  # fmt: skip
+            for month, raw in enumerate(raws, 1)
+        ]
     return records, alarms
 
 

@@ -41,23 +41,43 @@ _MID = tuple(lfsr_step8(v << 4) for v in range(256))
 _LO = tuple(lfsr_step8(v) for v in range(8))
 
 
-def lfsr_stream(origin: bytes, key: bytes) -> bytes:
-    """origin: the frame without link CRCs from L on; returns origin[15:] XORed with the LFSR bytes."""
-    state = _be32(key[:4]) ^ _be32(key[4:8])
-    state ^= _be32(origin[2:6]) ^ _be32(origin[6:10]) ^ _be32(origin[10:14])
-    out = bytearray()
-    for byte in origin[15:]:
-        new = _HI[state >> 24] ^ _MID[(state >> 4) & 0xFF] ^ _LO[state & 0x07]
+def _keystream(state: int, count: int) -> int:
+    """`count` LFSR output bytes from `state`, as one big-endian integer (XORed onto the data at once)."""
+    hi, mid, lo = _HI, _MID, _LO
+    stream = 0
+    for _ in range(count):
+        new = hi[state >> 24] ^ mid[(state >> 4) & 0xFF] ^ lo[state & 0x07]
         state = ((state << 8) | new) & 0xFFFFFFFF
-        out.append(byte ^ new)
-    return bytes(out)
+        stream = (stream << 8) | new
+    return stream
+
+
+def _seed(origin: bytes, key: bytes) -> int:
+    """The key halves XORed together, then with the three 32-bit words of the header from M on."""
+    header = int.from_bytes(origin[2:14], "big")
+    return _be32(key[:4]) ^ _be32(key[4:8]) ^ (header >> 64) ^ ((header >> 32) & 0xFFFFFFFF) ^ (header & 0xFFFFFFFF)
+
+
+def lfsr_stream(origin: bytes, key: bytes, count: int | None = None) -> bytes:
+    """origin: the frame without link CRCs from L on; returns origin[15:] (its first `count` bytes)
+    XORed with the LFSR bytes."""
+    data = origin[15:] if count is None else origin[15 : 15 + count]
+    stream = _keystream(_seed(origin, key), len(data))
+    return (int.from_bytes(data, "big") ^ stream).to_bytes(len(data), "big")
+
+
+PRIOS_USED = 11  # bytes of PRIOS data read: check byte, total, last period volume and date
 
 
 def lfsr_descramble(origin: bytes, key: bytes) -> bytes | None:
-    """PRIOS data (CI 0xA0-0xA7); None when the key does not fit (check byte)."""
-    if len(origin) <= 15 or lfsr_stream(origin[:16], key)[0] != CHECK_BYTE:
+    """The PRIOS data a decoder reads (CI 0xA0-0xA7); None when the key does not fit (check byte)."""
+    if len(origin) <= 15:
         return None
-    return lfsr_stream(origin, key)
+    state = _seed(origin, key)
+    if origin[15] ^ _keystream(state, 1) != CHECK_BYTE:
+        return None
+    data = origin[15 : 15 + PRIOS_USED]
+    return (int.from_bytes(data, "big") ^ _keystream(state, len(data))).to_bytes(len(data), "big")
 
 
 def real_data_descramble(origin: bytes, key: bytes) -> bytes | None:
@@ -107,6 +127,23 @@ class Izar(VendorDecoder):
     default_key = DEFAULT_KEYS[1] * 2
     prepares_frames = True
 
+    def __init__(self) -> None:
+        # meter address → the default key that descrambled its data: later frames skip the records check
+        self._fitting: dict[bytes, bytes] = {}
+
+    def _descramble(self, origin: bytes, address: bytes) -> bytes | None:
+        known = self._fitting.get(address)
+        if known is not None and (data := real_data_descramble(origin, known)) is not None:
+            return data
+        for key in DEFAULT_KEYS:  # the byte-sum check has 7 bits: a wrong key can pass it, records tell
+            data = real_data_descramble(origin, key)
+            if data is not None and _parses(data):
+                if len(self._fitting) >= 100_000:
+                    self._fitting.clear()
+                self._fitting[address] = key
+                return data
+        return None
+
     def prepare(self, link: LinkFrame) -> LinkFrame:
         p = link.payload
         if link.c_field not in (0x44, 0x46) or len(p) < 5 or not (p[0] == 0x71 or (p[0] == 0x7A and p[4] & 0x10)):
@@ -115,9 +152,7 @@ class Izar(VendorDecoder):
         descrambled, warning = False, link.warning
         if p[0] == 0x7A:
             origin = bytes([0, link.c_field]) + link.manufacturer.to_bytes(2, "little") + a + p
-            plain = next(
-                (d for k in DEFAULT_KEYS if (d := real_data_descramble(origin, k)) is not None and _parses(d)), None
-            )
+            plain = self._descramble(origin, origin[2:10])
             if plain is not None:
                 descrambled = True
             elif _parses(p[5:]):  # a receiver (or a capture tool) already undid the scrambling
