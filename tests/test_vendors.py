@@ -413,3 +413,11 @@ def test_batch_reads_diehl_frames_like_the_scalar_decoder() -> None:
     scalar = Decoder()
     assert [batch.telegram(i) for i in range(len(frames))] == [scalar.decode(f) for f in frames if f is not None]
     assert [batch.telegram(i)["id"] for i in (0, len(frames) - 1)] == ["60897379", "60904720"]
+
+
+def test_analyze_shows_what_a_vendor_reads_differently() -> None:
+    from meterd.wmbus.analyze import analyze
+
+    fields = analyze(bytes.fromhex(HYDRUS_REAL_DATA[0][0].replace("_", "")))["fields"]
+    vendor = [f["meaning"] for f in fields if f["layer"] == "vendor"]
+    assert "ID 60897379" in vendor[0] and "already plain" in vendor[1]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -10,7 +11,7 @@ from meterd.wmbus.alarms import status_alarms
 from meterd.wmbus.decoder import Decoder, _Pending
 from meterd.wmbus.ell import ELL_CIS, parse_ell
 from meterd.wmbus.errors import DecodeError
-from meterd.wmbus.link import MBUS, WMBUS, parse_link
+from meterd.wmbus.link import MBUS, WMBUS, LinkFrame, parse_link
 from meterd.wmbus.manufacturer import decode_manufacturer
 from meterd.wmbus.medium import medium_name
 
@@ -24,6 +25,31 @@ class Field:
     layer: str
     name: str
     meaning: str
+
+
+def _vendor_link(decoder: Decoder, link: LinkFrame, add: Callable[[Field], None]) -> None:
+    """What a vendor's frame preparation changes (another address order, scrambled data)."""
+    try:
+        prepared = decoder.vendors.prepare(link)
+    except DecodeError as e:
+        add(Field(10, "", "vendor", "frame", e.message))
+        return
+    if prepared is link:
+        return
+    if prepared.id_bytes != link.id_bytes:
+        meaning = (
+            f"this manufacturer sends A as version, type, ID: ID {prepared.meter_id}, "
+            f"version {prepared.version}, type {medium_name(prepared.device_type)}"
+        )
+        add(Field(4, "", "vendor", "A", meaning))
+    if prepared.descrambled:
+        add(Field(15, "", "vendor", "data", "scrambled data after the header, undone with a published default key"))
+    elif prepared.payload != link.payload:
+        add(
+            Field(
+                15, "", "vendor", "data", "scrambled frame type, but the data is already plain (descrambled upstream)"
+            )
+        )
 
 
 def analyze(data: bytes, key: bytes | None = None, decoder: Decoder | None = None) -> dict[str, Any]:
@@ -51,6 +77,7 @@ def analyze(data: bytes, key: bytes | None = None, decoder: Decoder | None = Non
         add(Field(4, link.id_bytes.hex().upper(), "link", "A.id", f"ID {link.meter_id} (BCD, LSB first)"))
         add(Field(8, f"{link.version:02X}", "link", "A.version", str(link.version)))
         add(Field(9, f"{link.device_type:02X}", "link", "A.type", medium_name(link.device_type)))
+        _vendor_link(decoder, link, add)
         base = 10
     elif link.kind == MBUS:
         add(Field(0, "68", "link", "start", f"wired M-Bus long frame, C {link.c_field:02X}, address {link.address}"))
