@@ -66,21 +66,9 @@ def parse_block(block: bytes) -> tuple[list[dict[str, Any]], list[str]]:
     if flags & 0x10:
         months = min(12, (n - i) // 3)
         raws = [block[j] | block[j + 1] << 8 | block[j + 2] << 16 for j in range(i, i + 3 * months, 3)]
-        records += [
-            {
-                "storage": 0,
-                "tariff": 0,
-                "subunit": 0,
-                "function": "instantaneous",
-                "quantity": "monthly_volume",
-                "unit": "m3",
-                "value": raw / 100 if raw < 10_000_000 else 0.0,  # FFFFFF: the module was not active yet
-                "dif": "0F",
-                "vif": None,
-                "month": month,
-            }  # fmt: skip
-            for month, raw in enumerate(raws, 1)
-        ]
+        # FFFFFF: the module was not active yet
+        values = [raw / 100 if raw < 10_000_000 else 0.0 for raw in raws]
+        records += [_record("monthly_volume", "m3", value, month=month) for month, value in enumerate(values, 1)]
     return records, alarms
 
 
