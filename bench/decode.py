@@ -51,6 +51,14 @@ def batch(name: str, telegram: bytes, n: int) -> float:
     return rate
 
 
+# Runs the command and prints its peak RSS. A small parent matters: a forked child's peak RSS counts the
+# pages it shared with its parent before exec, so measuring from this (large) process would inflate it.
+_RSS_WRAPPER = (
+    "import resource, subprocess, sys; subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL, check=True); "
+    "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)"
+)
+
+
 def cli(name: str, telegram: bytes, n: int, keys: Path) -> tuple[float, float]:
     """meterd decode --jsonl over n identical lines, output to /dev/null; (telegrams/s, peak RSS MB)."""
     with tempfile.NamedTemporaryFile("w", suffix=".hex", delete=False) as f:
@@ -60,11 +68,11 @@ def cli(name: str, telegram: bytes, n: int, keys: Path) -> tuple[float, float]:
         cmd = [str(ROOT / ".venv" / "bin" / "meterd"), "decode", "--jsonl", "--keys", str(keys)]
         if not Path(cmd[0]).exists():
             cmd = [sys.executable, "-m", "meterd", "decode", "--jsonl", "--keys", str(keys)]
-        with open(path, "rb") as stdin, open(os.devnull, "wb") as devnull:
+        with open(path, "rb") as stdin:
             start = time.perf_counter()
-            subprocess.run(cmd, stdin=stdin, stdout=devnull, check=True)
+            done = subprocess.run(["python3", "-c", _RSS_WRAPPER, *cmd], stdin=stdin, capture_output=True, check=True)
             elapsed = time.perf_counter() - start
-        peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+        peak = int(done.stdout.decode().strip().splitlines()[-1]) / 1024
         return n / elapsed, peak
     finally:
         os.unlink(path)
