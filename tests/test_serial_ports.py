@@ -3,6 +3,7 @@ split reads, CRC errors, unplug and replug under a stable by-id path, and silenc
 
 from __future__ import annotations
 
+import contextlib
 import os
 import select
 import signal
@@ -36,16 +37,15 @@ class Pty:
         link.symlink_to(os.ttyname(self.slave))
 
     def read(self, timeout: float = 0.05) -> bytes:
-        ready, _, _ = select.select([self.master], [], [], timeout)
-        if not ready:
-            return b""
-        try:
-            return os.read(self.master, 4096)
-        except OSError:
+        try:  # after unplug() the descriptor is gone: the device hears nothing more
+            ready, _, _ = select.select([self.master], [], [], timeout)
+            return os.read(self.master, 4096) if ready else b""
+        except (OSError, ValueError):
             return b""
 
     def write(self, data: bytes) -> None:
-        os.write(self.master, data)
+        with contextlib.suppress(OSError):  # unplugged while talking
+            os.write(self.master, data)
 
     def unplug(self) -> None:
         os.close(self.master)
@@ -70,7 +70,7 @@ class Device(threading.Thread):
                 answer = self.respond(data)
                 if answer:
                     self.pty.write(answer)
-                deadline = time.monotonic() + 0.3  # answered: outputs follow shortly
+                    deadline = time.monotonic() + 0.3  # answered: outputs follow shortly
         for out in self.outputs:
             if self.done.is_set():
                 return
@@ -225,3 +225,138 @@ def test_probe_identifies_dongle_and_skips_excluded(tmp_path: Path) -> None:
         pty.unplug()
     assert found[0][0] == str(link) and found[0][1] == "im871a"
     assert [f[0] for f in found] == [str(link)]
+
+
+# -- every serial receiver through the same ordeal -------------------------------------------------
+
+
+def _slip(body: bytes) -> bytes:
+    from meterd.drivers.framers import slip_encode
+
+    return slip_encode(body + crc16_x25(body).to_bytes(2, "little"))
+
+
+def iu891a_respond(cmd: bytes) -> bytes | None:
+    answers = b""
+    if cmd.startswith(_slip(bytes([0x01, 0x03]))):  # GET_DEVICE_INFO → status, module type, uid
+        answers += _slip(bytes([0x01, 0x04, 0x00, 0x6E, 0x78, 0x56, 0x34, 0x12, 0x00, 0x00]))
+    if b"\x09\x03" in cmd:  # SET_ACTIVE_CONFIGURATION → status ok
+        answers += _slip(bytes([0x09, 0x04, 0x00]))
+    return answers or None
+
+
+def amber_respond(cmd: bytes) -> bytes | None:
+    answers = b""
+    if b"\xff\x0c\x00" in cmd:
+        reply = bytes([0xFF, 0x8C, 0x04, 1, 2, 3, 4])
+        answers += reply + bytes([amber_checksum(reply)])
+    if b"\xff\x04\x01" in cmd:
+        reply = bytes([0xFF, 0x84, 0x01, 0x00])
+        answers += reply + bytes([amber_checksum(reply)])
+    return answers or None
+
+
+def _amber_telegram() -> bytes:
+    data = TELEGRAM[1:] + b"\xd8"
+    frame = bytes([0xFF, 0x03, len(data)]) + data
+    return frame + bytes([amber_checksum(frame)])
+
+
+def _corrupt(frame: bytes, at: int) -> bytes:
+    bad = bytearray(frame)
+    bad[at] ^= 0x40
+    return bytes(bad)
+
+
+_IU891A_TELEGRAM = _slip(bytes([0x09, 0x20]) + bytes(7) + bytes([0xBA]) + TELEGRAM)
+_CUL_LINE = b"b" + b.add_format_a_crcs(TELEGRAM).hex().upper().encode() + b"2FD8\r\n"
+# dongle: (answers to commands, telegram as sent, the same with a framing error, what the mode command
+# starts with, counter the error lands in, RSSI in dBm)
+RECEIVERS = {
+    "im871a": (im871a_respond, telegram_frame(), _corrupt(telegram_frame(), 12), b"\xa5\x01\x03\x06", "garbage", -80.0),
+    "iu891a": (iu891a_respond, _IU891A_TELEGRAM, _corrupt(_IU891A_TELEGRAM, 20), _slip(bytes([0x09, 0x03, 0x03]))[:4], "bad_crc", -70.0),
+    "amb8465": (amber_respond, _amber_telegram(), _corrupt(_amber_telegram(), 10), b"\xff\x04\x01\x09", "garbage", -74 - 20.0),
+    "rc1180": (lambda c: b">" if c == b"\x00" else None, TELEGRAM + b"\x80", b"\x05" + TELEGRAM[1:], b"", "garbage", -64.0),
+    "cul": (lambda c: b"V 1.67 CUL868\r\n" if c.startswith(b"V") else None, _CUL_LINE, b"bZZ\r\n", b"brc", "garbage", -94.0),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("dongle", sorted(RECEIVERS))
+def test_every_receiver_over_pty_with_errors_unplug_and_replug(dongle: str, tmp_path: Path) -> None:
+    respond, good, bad, mode_cmd, error_counter, rssi = RECEIVERS[dongle]
+    mode = "t1" if dongle == "rc1180" else "c1,t1" if dongle != "cul" else "c1"
+    link = tmp_path / f"usb-{dongle}-if00"
+    pty1 = Pty(link)
+    dev1 = Device(pty1, respond, [good[:7], good[7:], bad, b"\x00\x99noise\n", good])
+    dev1.start()
+    stop, counters, got = threading.Event(), {}, []  # type: ignore[var-annotated]
+    settings = PortSettings(reopen_delay_s=0.1, silence_timeout_s=30.0, answer_timeout_s=0.5)
+
+    def consume() -> None:
+        for item in serial_frames(dongle, str(link), mode, stop, counters, settings):
+            if isinstance(item, Frame):
+                got.append(item)
+
+    loop = threading.Thread(target=consume, daemon=True)
+    loop.start()
+    sent = b.add_format_a_crcs(TELEGRAM) if dongle == "cul" else TELEGRAM  # the CUL passes the link CRCs on
+
+    def good_frames() -> list[Frame]:  # raw-frame receivers may also deliver garbage that looked like a frame
+        return [f for f in got if f.data == sent]
+
+    try:
+        assert wait_for(lambda: len(good_frames()) >= 2), counters
+        assert good_frames()[0].rssi_dbm == rssi
+        assert any(c.startswith(mode_cmd) for c in dev1.commands), dev1.commands  # the link mode was set
+        assert counters.get(error_counter, 0) >= 1, counters
+        assert "mode_rejected" not in counters
+        dev1.done.set()
+        pty1.unplug()
+        assert wait_for(lambda: counters.get("port_lost", 0) + counters.get("open_failed", 0) >= 1), counters
+        pty2 = Pty(link)
+        Device(pty2, respond, [good]).start()
+        assert wait_for(lambda: len(good_frames()) >= 3), counters
+        assert counters["opened"] >= 2
+    finally:
+        stop.set()
+        loop.join(timeout=5)
+    assert not loop.is_alive()
+
+
+def test_a_rejected_link_mode_is_counted(tmp_path: Path) -> None:
+    def refuse(cmd: bytes) -> bytes | None:
+        if b"\xff\x04\x01" in cmd:
+            reply = bytes([0xFF, 0x84, 0x01, 0x01])  # status 1: not done
+            return reply + bytes([amber_checksum(reply)])
+        return None
+
+    link = tmp_path / "amber"
+    pty = Pty(link)
+    Device(pty, refuse, [_amber_telegram()]).start()
+    stop, counters, got = threading.Event(), {}, []  # type: ignore[var-annotated]
+    loop = run_loop("amb8465", link, stop, counters, got)
+    try:
+        assert wait_for(lambda: len(got) >= 1 and counters.get("mode_rejected", 0) == 1), counters
+    finally:
+        stop.set()
+        loop.join(timeout=5)
+        pty.unplug()
+
+
+def test_a_telegram_that_arrives_with_the_identify_answer_is_kept(tmp_path: Path) -> None:
+    def respond(cmd: bytes) -> bytes | None:
+        if b"\xa5\x01\x0f\x00" in cmd:  # a meter transmits just as the dongle answers
+            return telegram_frame() + im871a_frame(1, 0x10, bytes.fromhex("33010203"))
+        return im871a_respond(cmd)
+
+    link = tmp_path / "imst"
+    pty = Pty(link)
+    Device(pty, respond, []).start()
+    stop, counters, got = threading.Event(), {}, []  # type: ignore[var-annotated]
+    loop = run_loop("im871a", link, stop, counters, got)
+    try:
+        assert wait_for(lambda: len(got) == 1 and counters.get("frames") == 1), counters
+    finally:
+        stop.set()
+        loop.join(timeout=5)
+        pty.unplug()

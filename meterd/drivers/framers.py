@@ -92,6 +92,11 @@ class Framer:
         """The device's self-description once it answered `identify_command`."""
         return None
 
+    def mode_confirmed(self) -> bool | None:
+        """Whether the device accepted the link mode command: None while no answer was seen (or the
+        device sends none)."""
+        return None
+
     @staticmethod
     def _skipped(n: int, why: str) -> FramingError:
         return FramingError("garbage", f"{n} bytes skipped: {why}")
@@ -135,6 +140,12 @@ class IM871AFramer(Framer):
 
     def identified(self) -> str | None:
         return f"iM871A (device info {self.info.hex()})" if self.info is not None else None
+
+    def mode_confirmed(self) -> bool | None:
+        for reply in self.replies:  # A5 ctrl 04 len status: the answer to the set-configuration request
+            if reply[1] & 0x0F == 1 and reply[2] == 0x04 and reply[3] >= 1:
+                return reply[4] == 0
+        return None
 
     @staticmethod
     def _ctrl(c: int) -> tuple[int, int, bool]:
@@ -215,7 +226,9 @@ class IU891AFramer(Framer):
 
     name = "iu891a"
     baudrate = 115200
-    modes: ClassVar[dict[str, int]] = {"s1": 0x00, "t1": 0x03, "c1": 0x07, "c1,t1": 0x0A, "t1,c1": 0x0A}
+    # link mode codes of the WM-Bus gateway service (SAP 09); C1 and T1 together is one mode
+    modes: ClassVar[dict[str, int]] = {"s1": 0x01, "t1": 0x02, "c1,t1": 0x03, "t1,c1": 0x03, "c1": 0x05}
+    MODULES: ClassVar[dict[int, str]] = {0x6D: "iM891A-XL", 0x6E: "iU891A-XL", 0xA3: "iM881A-XL", 0x71: "iU893A-XL"}
 
     @staticmethod
     def command(sap: int, msgid: int, payload: bytes = b"") -> bytes:
@@ -223,13 +236,26 @@ class IU891AFramer(Framer):
         return slip_encode(body + crc16_x25(body).to_bytes(2, "little"))
 
     def init_commands(self, mode: str) -> list[bytes]:
-        return [self.command(0x09, 0x03, bytes([self.mode_value(mode)]))]
+        # SET_ACTIVE_CONFIGURATION: mode, option bits (receive all, indicate received and sent telegrams),
+        # UI option bits (no pins), LED flash time, recalibration period (off): 11 bytes, little-endian
+        config = bytes([self.mode_value(mode)]) + (0x0006).to_bytes(2, "little") + bytes(2) + bytes(2) + bytes(4)
+        return [self.command(0x09, 0x03, config)]
 
     def identify_command(self) -> bytes:
-        return self.command(0x01, 0x01)  # device management: ping
+        return self.command(0x01, 0x03)  # device management: GET_DEVICE_INFO
 
     def identified(self) -> str | None:
-        return "iU891A" if self.replies else None
+        for body in self.replies:  # 01 04 status module-type uid(4, LE) ...
+            if body[0] == 0x01 and body[1] == 0x04 and len(body) >= 10 and body[2] == 0:
+                module = self.MODULES.get(body[3], f"module type {body[3]:02X}")
+                return f"{module} uid {int.from_bytes(body[4:8], 'little'):08x}"
+        return None
+
+    def mode_confirmed(self) -> bool | None:
+        for body in self.replies:  # 09 04 status: SET_ACTIVE_CONFIGURATION response
+            if body[0] == 0x09 and body[1] == 0x04 and len(body) >= 5:
+                return body[2] == 0
+        return None
 
     def _extract(self) -> list[Item]:
         out: list[Item] = []
@@ -293,6 +319,12 @@ class AMB8465Framer(Framer):
         for reply in self.replies:
             if reply[1] == 0x8C:
                 return f"AMB8465 serial {reply[3:-1].hex().upper()}"
+        return None
+
+    def mode_confirmed(self) -> bool | None:
+        for reply in self.replies:  # FF 84 01 status XOR: CMD_SET_MODE confirmation, status 0 = done
+            if reply[1] == 0x84 and reply[2] >= 1:
+                return reply[3] == 0
         return None
 
     def _extract(self) -> list[Item]:

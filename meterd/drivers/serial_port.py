@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import serial
 
 from meterd.drivers.frame import Frame, FramingError
-from meterd.drivers.framers import FRAMERS, Framer
+from meterd.drivers.framers import FRAMERS, Framer, Item
 from meterd.errors import MeterdError
 
 log = logging.getLogger("meterd.drivers")
@@ -38,22 +38,32 @@ def _count(counters: dict[str, int], key: str, n: int = 1) -> None:
     counters[key] = counters.get(key, 0) + n
 
 
-def identify(port: serial.Serial, framer: Framer, timeout: float) -> str | None:
-    """Send the identify command and wait for the framer to recognise the answer."""
+def _mode_answer(accepted: bool, dongle: str, port_path: str, mode: str, counters: dict[str, int]) -> None:
+    if accepted:
+        log.info("%s on %s listens in mode %s", dongle, port_path, mode)
+    else:  # telegrams still flow in whatever mode the device kept: keep reading, but say so loudly
+        _count(counters, "mode_rejected")
+        log.error("%s on %s rejected link mode %s; it keeps its previous mode", dongle, port_path, mode)
+
+
+def identify(port: serial.Serial, framer: Framer, timeout: float) -> tuple[str | None, list[Item]]:
+    """Send the identify command and wait for the framer to recognise the answer. Telegrams that
+    arrive meanwhile are returned with the answer, so that none is lost."""
     cmd = framer.identify_command()
     if cmd is None:
-        return None
+        return None, []
     port.reset_input_buffer()
     port.write(cmd)
+    received: list[Item] = []
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         data = port.read(256)
         if data:
-            framer.feed(data)
+            received += framer.feed(data)
             name = framer.identified()
             if name:
-                return name
-    return None
+                return name, received
+    return None, received
 
 
 def serial_frames(
@@ -82,23 +92,26 @@ def serial_frames(
             continue
         _count(counters, "opened")
         try:
-            name = identify(port, framer, settings.answer_timeout_s)
+            name, items = identify(port, framer, settings.answer_timeout_s)
             if name:
                 log.info("%s on %s: %s", dongle, port_path, name)
             for cmd in commands:
                 port.write(cmd)
             last_frame = time.monotonic()
+            confirmed: bool | None = None
             while not stop.is_set():
+                for item in items:
+                    if isinstance(item, Frame):
+                        last_frame = time.monotonic()
+                        _count(counters, "frames")
+                    else:
+                        _count(counters, item.code)
+                    yield item
                 data = port.read(4096)
-                if data:
-                    for item in framer.feed(data):
-                        if isinstance(item, Frame):
-                            last_frame = time.monotonic()
-                            _count(counters, "frames")
-                        else:
-                            _count(counters, item.code)
-                        yield item
-                elif time.monotonic() - last_frame > settings.silence_timeout_s:
+                items = framer.feed(data) if data else []
+                if confirmed is None and (confirmed := framer.mode_confirmed()) is not None:
+                    _mode_answer(confirmed, dongle, port_path, mode, counters)
+                if not data and time.monotonic() - last_frame > settings.silence_timeout_s:
                     _count(counters, "silence_resets")
                     log.warning("%s on %s silent for %.0f s: reopening", dongle, port_path, settings.silence_timeout_s)
                     break
@@ -122,7 +135,7 @@ def probe(ports: list[str], exclude: set[str], timeout: float = 1.0) -> list[tup
             framer = cls()
             try:
                 with _open(path, framer) as port:
-                    description = identify(port, framer, timeout)
+                    description, _ = identify(port, framer, timeout)
             except (serial.SerialException, OSError) as e:
                 answer = ("error", str(e))
                 break
