@@ -46,13 +46,23 @@ def cmd_listen(args: argparse.Namespace) -> int:
     import threading
 
     from meterd.commands.listen import emit, install_stop_handlers, paced
+    from meterd.config import load_config
     from meterd.drivers.registry import open_receiver
+    from meterd.drivers.serial_port import PortSettings
 
+    receiver = load_config(args.config).receiver
+    dongle, port = args.dongle or receiver.dongle, args.port or receiver.port
+    if not dongle or not port:
+        raise MeterdError("name the receiver: --dongle and --port, or [receiver] dongle and port in --config")
+    if dongle not in DONGLES:
+        raise MeterdError(f"unknown dongle {dongle!r}; known: {', '.join(DONGLES)}")
     decoder = _decoder(args)
     stop = threading.Event()
     install_stop_handlers(stop)
     counters: dict[str, int] = {}
-    frames = open_receiver(args.dongle, args.port, args.mode, stop, counters)
+    settings = PortSettings(silence_timeout_s=receiver.silence_timeout_s)
+    mode = args.mode or receiver.mode
+    frames = open_receiver(dongle, port, mode, stop, counters, settings, receiver.framer_options(dongle))
     emit(decoder, paced(frames, args.pace, stop), sys.stdout.buffer, counters)
     return 0
 
@@ -170,13 +180,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_analyze)
 
     p = sub.add_parser("listen", help="receive telegrams and print JSON lines (DESIGN 2.2)")
-    p.add_argument("--port", required=True, help="serial port, /dev/serial/by-id/..., a capture file, or - for stdin")
-    p.add_argument("--dongle", required=True, choices=DONGLES)
-    p.add_argument("--mode", default="c1,t1", help="link mode: t1, c1 or c1,t1")
+    p.add_argument(
+        "--port", help="serial port, /dev/serial/by-id/..., a capture file, or - for stdin (default: [receiver] port)"
+    )
+    p.add_argument("--dongle", choices=DONGLES, help="receiver type (default: [receiver] dongle)")
+    p.add_argument("--mode", help="link mode: t1, c1 or c1,t1 (default: [receiver] mode, else c1,t1)")
     p.add_argument("--keys", help="CSV with header meter_id,key")
     p.add_argument("--insecure-keys", action="store_true", help="load a key file readable by others")
     p.add_argument("--pace", type=float, default=0.0, help="replay captures at N × recorded pace (0 = fast)")
-    p.add_argument("--config", help="TOML configuration ([drivers] per-meter vendor decoder)")
+    p.add_argument("--config", help="TOML configuration ([receiver] settings, [drivers] per-meter vendor decoder)")
     p.set_defaults(func=cmd_listen)
 
     p = sub.add_parser("probe", help="list serial ports and identify the wM-Bus dongle on each")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import tomllib
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from meterd.errors import MeterdError
 from meterd.validate.model import CheckConfig, Thresholds
@@ -28,8 +28,17 @@ class ReceiverSection(_Section):
     dongle: str | None = None
     port: str | None = None
     mode: str = "c1,t1"
-    silence_timeout_s: float = 600.0
+    silence_timeout_s: float = Field(600.0, gt=0)
     exclude_ports: list[str] = []
+    amber_transparent: bool = False  # an Amber module configured for transparent output (no FF framing)
+    rc1180_rssi_byte: bool = True  # the RC1180 appends an RSSI byte to each telegram (its default)
+
+    def framer_options(self, dongle: str) -> dict[str, bool]:
+        if dongle == "amb8465":
+            return {"transparent": self.amber_transparent}
+        if dongle == "rc1180":
+            return {"rssi_byte": self.rc1180_rssi_byte}
+        return {}
 
 
 class KeysSection(_Section):

@@ -360,3 +360,29 @@ def test_a_telegram_that_arrives_with_the_identify_answer_is_kept(tmp_path: Path
         stop.set()
         loop.join(timeout=5)
         pty.unplug()
+
+
+def test_framer_options_reach_the_port_loop(tmp_path: Path) -> None:
+    """An Amber module set to transparent output sends `L C ... RSSI` without FF framing."""
+    link = tmp_path / "amber-transparent"
+    pty = Pty(link)
+    dev = Device(pty, amber_respond, [TELEGRAM + b"\x20"])
+    dev.start()
+    stop, counters, got = threading.Event(), {}, []  # type: ignore[var-annotated]
+    settings = PortSettings(reopen_delay_s=0.1, answer_timeout_s=0.5)
+
+    def consume() -> None:
+        for item in serial_frames("amb8465", str(link), "t1", stop, counters, settings, options={"transparent": True}):
+            if isinstance(item, Frame):
+                got.append(item)
+
+    loop = threading.Thread(target=consume, daemon=True)
+    loop.start()
+    try:
+        assert wait_for(lambda: len(got) == 1), counters
+        assert got[0].data == TELEGRAM and got[0].rssi_dbm == -58.0
+    finally:
+        stop.set()
+        loop.join(timeout=5)
+        dev.done.set()
+        pty.unplug()

@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from meterd.drivers.frame import Frame, FramingError
 from meterd.errors import MeterdError
+
+if TYPE_CHECKING:
+    from meterd.drivers.serial_port import PortSettings
 
 
 class ReceiverError(MeterdError):
@@ -16,7 +20,13 @@ class ReceiverError(MeterdError):
 
 
 def open_receiver(
-    dongle: str, port: str, mode: str, stop: threading.Event, counters: dict[str, int]
+    dongle: str,
+    port: str,
+    mode: str,
+    stop: threading.Event,
+    counters: dict[str, int],
+    settings: PortSettings | None = None,
+    options: Mapping[str, Any] | None = None,
 ) -> Iterator[Frame | FramingError]:
     if dongle == "hex":
         from meterd.drivers.hexfile import read_capture
@@ -35,4 +45,4 @@ def open_receiver(
         return read_rtlwmbus(Path(port).open(encoding="utf-8", errors="replace"), counters)
     from meterd.drivers.serial_port import serial_frames
 
-    return serial_frames(dongle, port, mode, stop, counters)
+    return serial_frames(dongle, port, mode, stop, counters, settings, options=options)

@@ -6,8 +6,9 @@ import contextlib
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import serial
 
@@ -74,15 +75,18 @@ def serial_frames(
     counters: dict[str, int],
     settings: PortSettings | None = None,
     opener: Callable[[str, Framer], serial.Serial] = _open,
+    options: Mapping[str, Any] | None = None,
 ) -> Iterator[Frame | FramingError]:
-    """Frames from a serial receiver until `stop` is set; reopens after errors and long silence."""
+    """Frames from a serial receiver until `stop` is set; reopens after errors and long silence.
+    `options` go to the framer (Amber transparent output, RC1180 without RSSI byte)."""
     cls = FRAMERS.get(dongle)
     if cls is None:
         raise UnsupportedDongle(f"unknown dongle {dongle!r}; known: {', '.join(sorted(FRAMERS))}")
     settings = settings or PortSettings()
-    commands = cls().init_commands(mode)  # raises UnsupportedMode before any I/O
+    options = dict(options or {})
+    commands = cls(**options).init_commands(mode)  # raises UnsupportedMode before any I/O
     while not stop.is_set():
-        framer = cls()
+        framer = cls(**options)
         try:
             port = opener(port_path, framer)
         except (serial.SerialException, OSError) as e:

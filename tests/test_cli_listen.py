@@ -1,0 +1,57 @@
+"""`meterd listen` (DESIGN 2.2) on the receivers that need no hardware: capture files and rtl_wmbus text."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+TELEGRAM = "2E4493157856341233037A2A0000002F2F0C1427048502046D32371F1502FD1700002F2F2F2F2F2F2F2F2F2F2F2F2F"
+
+
+def listen(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "meterd", "listen", *args],
+        input=stdin, capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+
+
+def test_capture_file_replay_keeps_receive_times_and_reports_bad_lines(tmp_path: Path) -> None:
+    capture = tmp_path / "walk.hex"
+    capture.write_text(
+        f"# route 7\n2026-11-26T08:00:00Z {TELEGRAM}\nnot hex at all\n2026-11-26T08:05:00+01:00 {TELEGRAM[:20]}\n"
+    )
+    res = listen("--dongle", "hex", "--port", str(capture))
+    assert res.returncode == 0, res.stderr
+    first, second = (json.loads(line) for line in res.stdout.splitlines())
+    assert first["ok"] and first["total_m3"] == 28504.27 and first["received_at"] == "2026-11-26T08:00:00Z"
+    assert first["dongle"] == "hex" and first["rssi_dbm"] is None
+    assert not second["ok"] and second["telegram"] == TELEGRAM[:20]  # undecodable, still printed
+    assert second["received_at"] == "2026-11-26T08:05:00+01:00"
+    assert "dropped input [bad_hex]" in res.stderr
+
+
+def test_rtl_wmbus_lines_from_stdin() -> None:
+    lines = (
+        f"T1;1;1;2026-11-26 08:00:00.000;117;102;12345678;0x{TELEGRAM}\n"
+        f"T1;0;1;2026-11-26 08:00:01.000;117;102;12345678;0x{TELEGRAM}\n"  # CRC failed: dropped, counted
+    )
+    res = listen("--dongle", "rtlwmbus", "--port", "-", stdin=lines)
+    assert res.returncode == 0, res.stderr
+    (out,) = (json.loads(line) for line in res.stdout.splitlines())
+    assert out["ok"] and out["rssi_dbm"] == 117.0 and out["received_at"] == "2026-11-26T08:00:00Z"
+    assert "dropped input [bad_crc]" in res.stderr
+
+
+def test_receiver_from_the_configuration(tmp_path: Path) -> None:
+    capture = tmp_path / "c.hex"
+    capture.write_text(f"{TELEGRAM}\n")
+    config = tmp_path / "meterd.toml"
+    config.write_text(f'[receiver]\ndongle = "hex"\nport = "{capture}"\n')
+    res = listen("--config", str(config))
+    assert res.returncode == 0 and json.loads(res.stdout)["total_m3"] == 28504.27
+    res = listen()
+    assert res.returncode == 2 and "--dongle and --port" in res.stderr
+    config.write_text('[receiver]\ndongle = "hex"\nport = "x"\nsilence_timeout_s = -1\n')
+    assert listen("--config", str(config)).returncode == 2  # rejected, not silently used
