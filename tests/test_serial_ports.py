@@ -218,13 +218,19 @@ def test_probe_identifies_dongle_and_skips_excluded(tmp_path: Path) -> None:
     dev = Device(pty, im871a_respond, [])
     dev.start()
     other = tmp_path / "excluded"
+    excluded_target = tmp_path / "ttyEXCLUDED"
+    excluded_target.touch()
+    alias = tmp_path / "by-id-alias"
+    alias.symlink_to(excluded_target)  # the excluded device under its stable name
     try:
-        found = probe([str(link), str(other)], {str(other)}, timeout=0.5)
+        found = probe(
+            [str(link), str(other), str(alias), os.ttyname(pty.slave)], {str(other), str(excluded_target)}, 0.5
+        )
     finally:
         dev.done.set()
         pty.unplug()
     assert found[0][0] == str(link) and found[0][1] == "im871a"
-    assert [f[0] for f in found] == [str(link)]
+    assert [f[0] for f in found] == [str(link)]  # the alias is excluded, the tty is the same device as link
 
 
 # -- every serial receiver through the same ordeal -------------------------------------------------

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
@@ -129,11 +130,18 @@ def serial_frames(
 
 
 def probe(ports: list[str], exclude: set[str], timeout: float = 1.0) -> list[tuple[str, str, str | None]]:
-    """(port, dongle, description) for each port and the first dongle type that answers on it."""
+    """(port, dongle, description) for each port and the first dongle type that answers on it.
+
+    Ports are compared by the device they lead to: an excluded /dev/ttyUSB0 is not probed through its
+    /dev/serial/by-id link either, and a device listed under two names is probed once (first name)."""
     found: list[tuple[str, str, str | None]] = []
+    excluded = {os.path.realpath(p) for p in exclude}
+    seen: set[str] = set()
     for path in ports:
-        if path in exclude:
+        real = os.path.realpath(path)
+        if path in exclude or real in excluded or real in seen:
             continue
+        seen.add(real)
         answer: tuple[str, str | None] = ("none", None)
         for name, cls in FRAMERS.items():
             framer = cls()
