@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -28,7 +29,7 @@ def test_capture_file_replay_keeps_receive_times_and_reports_bad_lines(tmp_path:
     assert first["ok"] and first["total_m3"] == 28504.27 and first["received_at"] == "2026-11-26T08:00:00Z"
     assert first["dongle"] == "hex" and first["rssi_dbm"] is None
     assert not second["ok"] and second["telegram"] == TELEGRAM[:20]  # undecodable, still printed
-    assert second["received_at"] == "2026-11-26T08:05:00+01:00"
+    assert second["received_at"] == "2026-11-26T07:05:00Z"  # received_at is UTC
     assert "dropped input [bad_hex]" in res.stderr
 
 
@@ -42,6 +43,17 @@ def test_rtl_wmbus_lines_from_stdin() -> None:
     (out,) = (json.loads(line) for line in res.stdout.splitlines())
     assert out["ok"] and out["rssi_dbm"] == 117.0 and out["received_at"] == "2026-11-26T08:00:00Z"
     assert "dropped input [bad_crc]" in res.stderr
+
+
+def test_rtl_wmbus_times_are_local_time() -> None:
+    """rtl_wmbus stamps lines in the local time of its machine, without an offset."""
+    line = f"T1;1;1;2026-07-01 08:00:00.000;117;102;12345678;0x{TELEGRAM}\n"
+    env = {**os.environ, "TZ": "CET-1CEST,M3.5.0,M10.5.0/3"}  # Warsaw's rule, as a POSIX TZ (no tzdata needed)
+    res = subprocess.run(
+        [sys.executable, "-m", "meterd", "listen", "--dongle", "rtlwmbus", "--port", "-"],
+        input=line, capture_output=True, text=True, timeout=60, check=False, env=env,
+    )  # fmt: skip
+    assert json.loads(res.stdout)["received_at"] == "2026-07-01T06:00:00Z", res.stderr  # CEST is UTC+2
 
 
 def test_receiver_from_the_configuration(tmp_path: Path) -> None:

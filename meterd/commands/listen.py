@@ -7,7 +7,7 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import IO, Any
 
 import orjson
@@ -21,7 +21,10 @@ def frame_json(decoder: Decoder, frame: Frame) -> dict[str, Any]:
     """The DESIGN 2.1 object plus reception metadata; undecodable telegrams still print, with their error."""
     out = decoder.decode_hex(frame.data.hex())
     out["rssi_dbm"] = frame.rssi_dbm
-    out["received_at"] = frame.received_at.isoformat().replace("+00:00", "Z")
+    at = frame.received_at
+    if at.utcoffset():
+        at = at.astimezone(UTC)
+    out["received_at"] = at.isoformat().replace("+00:00", "Z")
     out["dongle"] = frame.dongle
     if not out["ok"]:
         out["telegram"] = frame.data.hex().upper()

@@ -11,7 +11,32 @@ fromhex, fromisoformat = bytes.fromhex, datetime.fromisoformat
 _make = tuple.__new__  # Frame without NamedTuple's Python-level __new__: these run once per line
 
 
-def parse_rtlwmbus_line(line: str, now: datetime | None = None) -> Frame | FramingError | None:
+class LocalOffsets:
+    """UTC offsets of this machine's local time, looked up once per hour of the stamps: rtl_wmbus writes
+    local time without an offset (a laptop on a walk-by route runs in Europe/Warsaw, not in UTC)."""
+
+    def __init__(self) -> None:
+        self._by_hour: dict[str, str] = {}
+
+    def suffix(self, stamp: str) -> str:
+        hour = stamp[:13]
+        offset = self._by_hour.get(hour)
+        if offset is None:
+            try:
+                z = datetime.fromisoformat(stamp).astimezone().strftime("%z")  # naive → local time
+            except ValueError:
+                return ""
+            offset = f"{z[:3]}:{z[3:]}"
+            if len(self._by_hour) >= 10_000:
+                self._by_hour.clear()
+            self._by_hour[hour] = offset
+        return offset
+
+
+def parse_rtlwmbus_line(
+    line: str, now: datetime | None = None, local: LocalOffsets | None = None
+) -> Frame | FramingError | None:
+    """One rtl_wmbus line; its time is local time (`local`), or UTC when no `local` is given."""
     parts = line.split(";", 7)
     if len(parts) < 8:
         return None if not line.strip() else FramingError("bad_line", "not an rtl_wmbus telegram line")
@@ -23,7 +48,7 @@ def parse_rtlwmbus_line(line: str, now: datetime | None = None) -> Frame | Frami
     except ValueError:
         return FramingError("bad_hex", "telegram field is not hex")
     try:
-        received = fromisoformat(parts[3] + "+00:00")  # rtl_wmbus writes times without an offset
+        received = fromisoformat(parts[3] + (local.suffix(parts[3]) if local else "+00:00"))
     except ValueError:
         received = parse_time(parts[3]) or now or datetime.now(UTC)
     try:
@@ -34,7 +59,8 @@ def parse_rtlwmbus_line(line: str, now: datetime | None = None) -> Frame | Frami
 
 
 def read_rtlwmbus(lines: Iterable[str], counters: dict[str, int]) -> Iterator[Frame | FramingError]:
+    local = LocalOffsets()
     for line in lines:
-        item = parse_rtlwmbus_line(line)
+        item = parse_rtlwmbus_line(line, local=local)
         if item is not None:
             yield item
