@@ -25,7 +25,7 @@ from meterd.wmbus.alarms import status_alarms
 from meterd.wmbus.crc import crc16_en13757_rows
 from meterd.wmbus.decoder import Decoder, TelegramDict, _Pending
 from meterd.wmbus.errors import DecodeError
-from meterd.wmbus.link import _format_b_ok, format_a_blocks, format_a_length, parse_link
+from meterd.wmbus.link import LinkFrame, _format_b_ok, format_a_blocks, format_a_length, parse_link
 from meterd.wmbus.manufacturer import decode_manufacturer
 from meterd.wmbus.medium import VOLUME_MEDIA, medium_name
 from meterd.wmbus.records import Layout, RecordSpec, _json_value
@@ -156,13 +156,10 @@ def _vector_group(
 ) -> list[int]:
     """Decode one shape group with numpy; returns the rows left for the scalar decoder."""
     everything = [int(i) for i in rows]
-    proto_frame = frames[int(rows[0])]
-    assert proto_frame is not None
-    try:
-        proto = decoder._walk(proto_frame, None)
-        link = parse_link(proto_frame)
-    except DecodeError:
+    found = _prototype(decoder, [frames[i] for i in everything[:PROTOTYPE_TRIES]])  # type: ignore[misc]
+    if found is None:
         return everything
+    proto_frame, proto, link = found
     if not isinstance(proto, _Pending) or proto.hdr.ell or proto.hdr.afl or proto.hdr.long:
         return everything
     mode = proto.out["security_mode"]
@@ -209,6 +206,19 @@ def _vector_group(
         with_total = group.has_total()
         result.total_m3[rows[with_total]] = columns[layout.total_index][with_total].astype(np.float64)
     return leftover
+
+
+PROTOTYPE_TRIES = 8  # rows tried as the group's prototype: one bad row (no key, damaged) must not sink the group
+
+
+def _prototype(decoder: Decoder, candidates: list[bytes]) -> tuple[bytes, TelegramDict | _Pending, LinkFrame] | None:
+    """The first row that decodes, with its pending result and link frame."""
+    for frame in candidates:
+        try:
+            return frame, decoder._walk(frame, None), parse_link(frame)
+        except DecodeError:
+            continue
+    return None
 
 
 def _prepared_rows(decoder: Decoder, x: U8, frames: list[bytes]) -> npt.NDArray[np.bool_]:
