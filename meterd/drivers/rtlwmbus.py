@@ -37,22 +37,22 @@ def parse_rtlwmbus_line(
     line: str, now: datetime | None = None, local: LocalOffsets | None = None
 ) -> Frame | FramingError | None:
     """One rtl_wmbus line; its time is local time (`local`), or UTC when no `local` is given."""
-    parts = line.split(";", 7)
-    if len(parts) < 8:
+    try:
+        _, crc_ok, three_of_six, stamp, rssi_text, _, _, hexed = line.split(";", 7)
+    except ValueError:
         return None if not line.strip() else FramingError("bad_line", "not an rtl_wmbus telegram line")
-    if parts[1] != "1" or parts[2] != "1":
+    if crc_ok != "1" or three_of_six != "1":
         return FramingError("bad_crc", "rtl_wmbus reports a CRC or 3-of-6 error")
-    hexed = parts[7]
     try:
         data = fromhex(hexed[2:] if hexed[1:2] in ("x", "X") else hexed)  # fromhex ignores the line end
     except ValueError:
         return FramingError("bad_hex", "telegram field is not hex")
     try:
-        received = fromisoformat(parts[3] + (local.suffix(parts[3]) if local else "+00:00"))
+        received = fromisoformat(stamp + (local.suffix(stamp) if local else "+00:00"))
     except ValueError:
-        received = parse_time(parts[3]) or now or datetime.now(UTC)
+        received = parse_time(stamp) or now or datetime.now(UTC)
     try:
-        rssi: float | None = float(parts[4])
+        rssi: float | None = float(rssi_text)
     except ValueError:
         rssi = None
     return _make(Frame, (data, received, rssi, "rtlwmbus"))
