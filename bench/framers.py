@@ -23,9 +23,11 @@ sys.path.insert(0, str(Path(__file__).parent))
 import telegrams as T
 
 from meterd.commands.listen import frame_json
+from meterd.drivers.amb8465 import AMB8465Framer, amber_checksum
 from meterd.drivers.frame import Frame
-from meterd.drivers.framers import FRAMERS, AMB8465Framer, amber_checksum, slip_encode
+from meterd.drivers.framers import FRAMERS
 from meterd.drivers.hexfile import parse_line
+from meterd.drivers.iu891a import slip_encode
 from meterd.drivers.rtlwmbus import parse_rtlwmbus_line
 from meterd.wmbus import Decoder
 from meterd.wmbus import builder as b

@@ -6,17 +6,13 @@ from datetime import UTC, datetime
 
 import pytest
 
+from meterd.drivers.amb8465 import AMB8465Framer
+from meterd.drivers.cul import CULFramer
 from meterd.drivers.frame import Frame, FramingError
-from meterd.drivers.framers import (
-    AMB8465Framer,
-    CULFramer,
-    IM871AFramer,
-    IU891AFramer,
-    RC1180Framer,
-    UnsupportedMode,
-    slip_decode,
-    slip_encode,
-)
+from meterd.drivers.framer import UnsupportedMode
+from meterd.drivers.im871a import IM871AFramer
+from meterd.drivers.iu891a import IU891AFramer, slip_decode, slip_encode
+from meterd.drivers.rc1180 import RC1180Framer
 from meterd.wmbus import Decoder
 from meterd.wmbus import builder as b
 from meterd.wmbus.crc import crc16_x25

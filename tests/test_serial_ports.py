@@ -17,8 +17,8 @@ from pathlib import Path
 import orjson
 import pytest
 
+from meterd.drivers.amb8465 import amber_checksum
 from meterd.drivers.frame import Frame
-from meterd.drivers.framers import amber_checksum
 from meterd.drivers.serial_port import PortSettings, serial_frames
 from meterd.wmbus import builder as b
 from meterd.wmbus.crc import crc16_x25
@@ -182,7 +182,7 @@ def test_silent_dongle_is_reset(tmp_path: Path) -> None:
 
 
 def test_unsupported_mode_is_a_clear_error(tmp_path: Path) -> None:
-    from meterd.drivers.framers import UnsupportedMode
+    from meterd.drivers.framer import UnsupportedMode
 
     with pytest.raises(UnsupportedMode):
         next(serial_frames("rc1180", str(tmp_path / "x"), "c1", threading.Event(), {}))
@@ -237,7 +237,7 @@ def test_probe_identifies_dongle_and_skips_excluded(tmp_path: Path) -> None:
 
 
 def _slip(body: bytes) -> bytes:
-    from meterd.drivers.framers import slip_encode
+    from meterd.drivers.iu891a import slip_encode
 
     return slip_encode(body + crc16_x25(body).to_bytes(2, "little"))
 

@@ -14,7 +14,8 @@ from typing import Any
 import serial
 
 from meterd.drivers.frame import Frame, FramingError
-from meterd.drivers.framers import FRAMERS, Framer, Item
+from meterd.drivers.framer import Framer, Item
+from meterd.drivers.framers import FRAMERS
 from meterd.errors import MeterdError
 
 log = logging.getLogger("meterd.drivers")
