@@ -19,7 +19,7 @@ from meterd.wmbus import Decoder
 
 def frame_json(decoder: Decoder, frame: Frame) -> dict[str, Any]:
     """The DESIGN 2.1 object plus reception metadata; undecodable telegrams still print, with their error."""
-    out = decoder.decode_hex(frame.data.hex())
+    out = decoder.decode_bytes(frame.data)
     out["rssi_dbm"] = frame.rssi_dbm
     at = frame.received_at
     if at.utcoffset():

@@ -122,6 +122,15 @@ class Decoder:
         except Exception as e:
             return DecodeError("internal_error", f"{type(e).__name__} while decoding").to_dict()
 
+    def decode_bytes(self, data: bytes, key: bytes | None = None) -> TelegramDict:
+        """`decode` for receivers: never raises; failures come back as {"ok": false, "error": ...}."""
+        try:
+            return self.decode(data, key)
+        except DecodeError as e:
+            return e.to_dict()
+        except Exception as e:
+            return DecodeError("internal_error", f"{type(e).__name__} while decoding").to_dict()
+
     def decode_many(self, items: Iterable[tuple[str, str | None]]) -> list[TelegramDict]:
         """(hex, key-or-None) pairs → objects in the same order, one by one (decode_batch is the vectorised path)."""
         decode = self.decode_hex
