@@ -11,6 +11,8 @@ import numpy as np
 from meterd.drivers.frame import Frame
 from meterd.drivers.framer import CC1101_DBM, Framer, Item, _now
 
+_L_BYTES = tuple(bytes([n]) for n in range(256))  # the L field each telegram gets back
+
 
 def amber_checksum(data: bytes) -> int:
     x = 0
@@ -95,15 +97,14 @@ class AMB8465Framer(Framer):
         if not starts:
             return False, pos
         xors = np.bitwise_xor.reduceat(np.frombuffer(data, np.uint8, end - pos, pos), np.array(starts) - pos)
-        now, name, make, append = self.now, self.name, tuple.__new__, out.append
-        for start, x in zip(starts, xors.tolist(), strict=True):
+        now, name, make, append, l_bytes = self.now, self.name, tuple.__new__, out.append, _L_BYTES
+        for start, stop, x in zip(starts, [*starts[1:], end], xors.tolist(), strict=True):
             if x:  # the XOR over a frame with its checksum byte is 0
                 append(self._skipped(1, "AMB8465 frame checksum mismatch"))
                 return True, start + 1
-            size = 4 + data[start + 2]
-            if data[start + 1] == 0x03 and size > 5:
-                telegram = bytes([size - 5]) + data[start + 3 : start + size - 2]
-                append(make(Frame, (telegram, now, CC1101_DBM[data[start + size - 2]], name)))
+            if data[start + 1] == 0x03 and stop - start > 5:  # telegram: FF 03 len C ... RSSI XOR, no L field
+                telegram = l_bytes[stop - start - 5] + data[start + 3 : stop - 2]
+                append(make(Frame, (telegram, now, CC1101_DBM[data[stop - 2]], name)))
             else:
-                self.replies.append(data[start : start + size])
+                self.replies.append(data[start:stop])
         return True, end
