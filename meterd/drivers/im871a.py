@@ -44,13 +44,16 @@ class IM871AFramer(Framer):
         return None
 
     @staticmethod
-    def _ctrl(c: int) -> tuple[int, int, bool]:
+    def _ctrl(c: int) -> tuple[int, int, bool, int]:
         """(bytes around the payload: header, timestamp, RSSI, CRC; where the RSSI byte is, counted back
-        from the frame end, 0 for none; whether a CRC follows). (0, 0, False) for an invalid ctrl."""
-        if (c & 0x0F) not in (1, 2, 3) or c & 0x10:
-            return 0, 0, False
+        from the frame end, 0 for none; whether a CRC follows; the endpoint). (0, 0, False, 0) for an
+        invalid ctrl."""
+        endpoint = c & 0x0F
+        if endpoint not in (1, 2, 3) or c & 0x10:
+            return 0, 0, False, 0
         crc = 2 if c & 0x80 else 0
-        return 4 + (4 if c & 0x20 else 0) + (1 if c & 0x40 else 0) + crc, (1 + crc if c & 0x40 else 0), bool(crc)
+        extra = 4 + (4 if c & 0x20 else 0) + (1 if c & 0x40 else 0) + crc
+        return extra, (1 + crc if c & 0x40 else 0), bool(crc), endpoint
 
     def _extract(self) -> list[Item]:
         out: list[Item] = []
@@ -68,7 +71,7 @@ class IM871AFramer(Framer):
                 continue
             if n - pos < 4:
                 break
-            extra, rssi_back, checked = ctrls[data[pos + 1]]
+            extra, rssi_back, checked, endpoint = ctrls[data[pos + 1]]
             if not extra:
                 append(self._skipped(1, f"bad control field {data[pos + 1]:02X}"))
                 pos += 1
@@ -81,13 +84,12 @@ class IM871AFramer(Framer):
                 append(self._skipped(1, "iM871A frame CRC mismatch"))
                 pos += 1
                 continue
-            endpoint_msg = data[pos + 1] & 0x0F, data[pos + 2]
-            if endpoint_msg == (2, 0x03):
+            if endpoint == 2 and data[pos + 2] == 0x03:
                 # the length byte is the telegram's L field: the telegram is length byte + payload
                 rssi = IMST_DBM[data[end - rssi_back]] if rssi_back else None
                 append(make(Frame, (data[pos + 3 : pos + 4 + length], now, rssi, name)))
-            elif endpoint_msg[0] == 1:
-                if endpoint_msg[1] == 0x10:
+            elif endpoint == 1:
+                if data[pos + 2] == 0x10:
                     self.info = data[pos + 4 : pos + 4 + length]
                 self.replies.append(data[pos:end])
             pos = end
