@@ -37,14 +37,17 @@ def parse_rtlwmbus_line(
     line: str, now: datetime | None = None, local: LocalOffsets | None = None
 ) -> Frame | FramingError | None:
     """One rtl_wmbus line; its time is local time (`local`), or UTC when no `local` is given."""
+    head, sep, hexed = line.rpartition(";0x")  # the telegram field, without copying it twice
+    if not sep:
+        head, _, hexed = line.rpartition(";")
     try:
-        _, crc_ok, three_of_six, stamp, rssi_text, _, _, hexed = line.split(";", 7)
+        _, crc_ok, three_of_six, stamp, rssi_text, _, _ = head.split(";", 6)
     except ValueError:
         return None if not line.strip() else FramingError("bad_line", "not an rtl_wmbus telegram line")
     if crc_ok != "1" or three_of_six != "1":
         return FramingError("bad_crc", "rtl_wmbus reports a CRC or 3-of-6 error")
     try:
-        data = fromhex(hexed[2:] if hexed[1:2] in ("x", "X") else hexed)  # fromhex ignores the line end
+        data = fromhex(hexed)  # fromhex ignores the line end
     except ValueError:
         return FramingError("bad_hex", "telegram field is not hex")
     try:
