@@ -421,3 +421,12 @@ def test_analyze_shows_what_a_vendor_reads_differently() -> None:
     fields = analyze(bytes.fromhex(HYDRUS_REAL_DATA[0][0].replace("_", "")))["fields"]
     vendor = [f["meaning"] for f in fields if f["layer"] == "vendor"]
     assert "ID 60897379" in vendor[0] and "already plain" in vendor[1]
+
+
+def test_frames_far_longer_than_their_l_field_stay_errors() -> None:
+    from meterd.wmbus.link import L_FIELD_SLACK
+
+    telegram = bytes.fromhex(QWATER[0][0])
+    assert Decoder().decode(telegram + b"\x2f\x2f")["link_warning"]  # 2 over: read, with a warning
+    out = Decoder().decode_hex((telegram + bytes(L_FIELD_SLACK + 1)).hex())
+    assert out["error"]["code"] == "bad_length"

@@ -140,7 +140,7 @@ def _parse_wmbus(data: bytes) -> LinkFrame:
     else:
         full = format_a_length(l_field)
         if n not in (full, full + 1):
-            if n > l_field + 2:
+            if l_field + 2 < n <= l_field + 1 + L_FIELD_SLACK:
                 return _longer_than_l(data)
             raise DecodeError(
                 "bad_length",
@@ -165,6 +165,11 @@ def _wmbus_frame(plain: bytes, crc_format: str, warning: str | None = None) -> L
         device_type=plain[9],
         warning=warning,
     )
+
+
+# Bytes beyond L that are still read as the frame (published captures with a wrong L are 4 over);
+# more than that is more likely two frames run together or garbage, and stays bad_length.
+L_FIELD_SLACK = 4
 
 
 def _longer_than_l(data: bytes) -> LinkFrame:
