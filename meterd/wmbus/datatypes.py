@@ -10,6 +10,8 @@ _REAL = struct.Struct("<f")
 def bcd_value(data: bytes) -> int | None:
     """Packed BCD, little-endian; a leading F nibble means negative; other non-digits → None."""
     h = data[::-1].hex()
+    if h.isdecimal():  # the common case: all digits (False for an empty string)
+        return int(h)
     if not h:
         return None
     negative = h[0] == "f"

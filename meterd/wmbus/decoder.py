@@ -101,7 +101,8 @@ class Decoder:
         self.signatures = signatures if signatures is not None else SignatureCache()
         self.vendors = vendors if vendors is not None else default_registry()
         self.layouts = LayoutCache()
-        self._identities: dict[tuple[object, ...], dict[str, Any]] = {}
+        # link and header identity → (the identity fields, the adapter's identity or None)
+        self._identities: dict[tuple[object, ...], tuple[dict[str, Any], dict[str, Any] | None]] = {}
         # Last mode 7 message counter (AFL MCR) per meter; persist it to reject replays across restarts.
         self.counters: dict[str, int] = counters if counters is not None else {}
         for fmt in self.vendors.known_formats():
@@ -424,12 +425,14 @@ class Decoder:
 
     def _start_output(self, link: LinkFrame, hdr: _Header) -> TelegramDict:
         ident_key = (hdr.m_bytes, hdr.a_bytes, link.manufacturer, link.id_bytes, link.version, link.device_type)
-        ident = self._identities.get(ident_key)
-        if ident is None:
-            ident = self._identity(link, hdr)
+        known = self._identities.get(ident_key)
+        if known is None:
+            adapter = self._adapter(link, hdr) if hdr.long and link.kind == "wmbus" else None
+            known = self._identity(link, hdr), adapter
             if len(self._identities) >= 100_000:
                 self._identities.clear()
-            self._identities[ident_key] = ident
+            self._identities[ident_key] = known
+        ident, adapter = known
         out: TelegramDict = {
             "ok": True,
             "frame": link.kind,
@@ -440,10 +443,8 @@ class Decoder:
             "decrypted": False,
             "driver": "oms",
         }
-        if hdr.long and link.kind == "wmbus":
-            adapter = self._adapter(link, hdr)
-            if adapter is not None:
-                out["adapter"] = adapter
+        if adapter is not None:
+            out["adapter"] = dict(adapter)  # a copy per telegram: callers may change what they get
         if link.kind == "mbus":
             out["address"] = link.address
         if link.warning is not None:
