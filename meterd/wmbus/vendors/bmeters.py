@@ -35,6 +35,10 @@ def _record(quantity: str, unit: str | None, value: object, **extra: object) -> 
             "unit": unit, "value": value, "dif": "0F", "vif": None, **extra}  # fmt: skip
 
 
+# the twelve history records differ only in month and value: copied from these, not built key by key
+_MONTHS = tuple(_record("monthly_volume", "m3", None, month=month) for month in range(1, 13))
+
+
 def _hex_date(b: bytes) -> str:
     """Year, month, day written as hex digits (20YY-MM-DD), as the meter stores them."""
     return f"20{b[0]:02X}-{b[1] & 0x1F:02X}-{b[2]:02X}"
@@ -68,7 +72,7 @@ def parse_block(block: bytes) -> tuple[list[dict[str, Any]], list[str]]:
         raws = [block[j] | block[j + 1] << 8 | block[j + 2] << 16 for j in range(i, i + 3 * months, 3)]
         # FFFFFF: the module was not active yet
         values = [raw / 100 if raw < 10_000_000 else 0.0 for raw in raws]
-        records += [_record("monthly_volume", "m3", value, month=month) for month, value in enumerate(values, 1)]
+        records += [{**template, "value": value} for template, value in zip(_MONTHS, values, strict=False)]
     return records, alarms
 
 
