@@ -100,20 +100,29 @@ def test_rc1180_raw_frames_and_t1_only() -> None:
 
 
 def test_cul_lines_with_crcs() -> None:
+    """culfw passes the link CRCs on: the framer checks and strips them (format A, and B in `bY` lines)."""
     with_crc = b.add_format_a_crcs(TELEGRAM)
     f = CULFramer(CLOCK)
     line = b"b" + with_crc.hex().upper().encode() + b"2FD8\r\n"
     got = frames(f.feed(b"V 1.67 CUL868\r\n" + line[:30]) + f.feed(line[30:]))
-    assert got[0].data == with_crc and got[0].rssi_dbm == -94.0
+    assert got[0].data == TELEGRAM and got[0].rssi_dbm == -94.0
     assert f.identified() == "V 1.67 CUL868"
-    assert Decoder().decode(got[0].data)["total_m3"] == 28504.27
-    broken = bytearray(line)
-    broken[30] = ord("0") if broken[30] != ord("0") else ord("1")
-    passed_on = frames(f.feed(bytes(broken)))  # the decoder checks the DLL CRCs
-    assert Decoder().decode_hex(passed_on[0].data.hex())["error"]["code"] == "bad_crc"
+    for at in (5, 30, len(line) - 12):  # a damaged first, middle and last block
+        broken = bytearray(line)
+        broken[at] = ord("0") if broken[at] != ord("0") else ord("1")
+        items = f.feed(bytes(broken))
+        assert frames(items) == [] and [i.code for i in items if isinstance(i, FramingError)] == ["bad_crc"]
     assert [i.code for i in f.feed(b"bXYZ\r\n") if isinstance(i, FramingError)] == ["garbage"]
+    short = b"b" + with_crc[:-3].hex().encode() + b"2FD8\n"
+    assert [i.code for i in f.feed(short) if isinstance(i, FramingError)] == ["bad_length"]
     fb = b.to_format_b(TELEGRAM)
-    assert frames(f.feed(b"bY" + fb.hex().encode() + b"0000\n"))[0].data == fb
+    assert frames(f.feed(b"bY" + fb.hex().encode() + b"0000\n"))[0].data == TELEGRAM  # L without the CRCs
+    bad_b = bytearray(fb)
+    bad_b[-1] ^= 0x01
+    assert [i.code for i in f.feed(b"bY" + bytes(bad_b).hex().encode() + b"0000\n") if isinstance(i, FramingError)] == [
+        "bad_crc"
+    ]
+    assert frames(f.feed(b"b" + TELEGRAM.hex().encode() + b"0000\n"))[0].data == TELEGRAM  # came without CRCs
     assert f.init_commands("c1") == [b"brc\r\n", b"X21\r\n"]
 
 
