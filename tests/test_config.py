@@ -43,8 +43,11 @@ def test_per_meter_driver_override(tmp_path: Path) -> None:
     run = [sys.executable, "-m", "meterd", "decode", telegram]
     plain = orjson.loads(subprocess.run(run, capture_output=True, check=True).stdout)
     forced = orjson.loads(subprocess.run([*run, "--config", str(config)], capture_output=True, check=True).stdout)
-    assert plain["driver"] == "kamstrup" and plain["alarms"] == ["dry"]
+    assert plain["driver"] == "multical21" and plain["alarms"] == ["dry"]
     assert forced["driver"] == "oms" and forced["alarms"] == []
+    config.write_text('[drivers]\n"76348799" = "multical21"\n')  # a model name selects its decoder too
+    named = orjson.loads(subprocess.run([*run, "--config", str(config)], capture_output=True, check=True).stdout)
+    assert named["driver"] == "multical21"
     config.write_text('[drivers]\n"76348799" = "nosuch"\n')
     bad = subprocess.run([*run, "--config", str(config)], capture_output=True, text=True, check=False)
     assert bad.returncode == 2 and "no such vendor decoder" in bad.stderr

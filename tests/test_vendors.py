@@ -13,7 +13,7 @@ MC21_COMPACT = "23442D2C998734761B168D2087D19EAD217F1779EDA86AB67100081900000819
 
 def test_multical21_full_frame() -> None:
     out = Decoder().decode_hex(MC21_FULL)
-    assert out["ok"] and out["driver"] == "kamstrup" and out["id"] == "76348799"
+    assert out["ok"] and out["driver"] == "multical21" and out["id"] == "76348799"
     assert out["total_m3"] == 6.408 and out["medium"] == "cold_water"
     values = {(r["quantity"], r["storage"], r["function"]): r["value"] for r in out["records"]}
     assert values[("volume", 1, "instantaneous")] == 6.408  # target volume

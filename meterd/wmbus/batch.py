@@ -167,7 +167,7 @@ def _vector_group(
         return everything
     chosen: list[bytes] = [frames[i] for i in everything]  # type: ignore[misc]
     if link.crc_format == "A":
-        x, keep = _strip_format_a_rows(chosen)
+        x, keep = _strip_format_a_rows(chosen, proto_frame[0])
     else:
         size = proto_frame[0] + 1
         x = np.frombuffer(b"".join(f[:size] for f in chosen), dtype=np.uint8).reshape(len(rows), -1)
@@ -246,9 +246,10 @@ def _vendor_reads_layout(vendor: VendorDecoder, proto: _Pending) -> bool:
     return vendor.apply(VendorContext(out, records, proto.apl, proto.hdr.status or 0, [], dll=proto.hdr.dll))
 
 
-def _strip_format_a_rows(frames: list[bytes]) -> tuple[U8, npt.NDArray[np.bool_]]:
-    """Check every block CRC and drop the CRC columns, all rows at once."""
-    full = format_a_length(frames[0][0])
+def _strip_format_a_rows(frames: list[bytes], l_field: int) -> tuple[U8, npt.NDArray[np.bool_]]:
+    """Check every block CRC and drop the CRC columns, all rows at once (frames of the prototype's L;
+    rows with another L fail the checks and the L comparison after)."""
+    full = format_a_length(l_field)
     x = np.frombuffer(b"".join(f[:full] for f in frames), dtype=np.uint8).reshape(len(frames), -1)
     data_cols: list[int] = []
     ok = np.ones(len(frames), dtype=bool)

@@ -34,6 +34,7 @@ class VendorDecoder:
     device_types: frozenset[int] | None = None  # None: any
     versions: frozenset[int] | None = None
     cis: frozenset[int] = frozenset()
+    models: frozenset[str] = frozenset()  # the driver names of the models it reads (also accepted in [drivers])
     default_key: bytes | None = None  # a published key, tried when no key is configured for the meter
     prepares_frames = False  # whether `prepare` may change frames of these manufacturers
 
@@ -86,7 +87,7 @@ class VendorRegistry:
         return link if decoder is None else decoder.prepare(link)
 
     def by_name(self, name: str) -> VendorDecoder | None:
-        return next((d for d in self.decoders if d.name == name), None)
+        return next((d for d in self.decoders if d.name == name or name in d.models), None)
 
     def find(self, manufacturer: str, version: int, device_type: int, identity: bytes) -> VendorDecoder | None:
         if self.overrides:

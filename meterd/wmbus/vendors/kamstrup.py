@@ -19,10 +19,15 @@ FORMATS = (
 )
 
 
+# (manufacturer, version) → model, as the meters identify themselves (others read as "kamstrup")
+MODELS = {("KAM", 0x1B): "multical21", ("KAW", 0x3A): "flowiq2200"}
+
+
 class Kamstrup(VendorDecoder):
     name = "kamstrup"
     manufacturers = frozenset({"KAM", "KAW"})
     device_types = frozenset({0x06, 0x07, 0x16})
+    models = frozenset(MODELS.values())
 
     def known_formats(self) -> tuple[bytes, ...]:
         return FORMATS
@@ -30,6 +35,9 @@ class Kamstrup(VendorDecoder):
     def apply(self, ctx: VendorContext) -> bool:
         for rec in ctx.records:
             if rec.get("vif") == "FF20" and isinstance(rec.get("value"), str) and rec.get("storage") == 0:
+                model = MODELS.get((ctx.out.get("manufacturer"), ctx.out.get("version")))
+                if model is not None:
+                    ctx.out["vendor_model"] = model
                 code = int.from_bytes(bytes.fromhex(rec["value"])[:2], "little")
                 rec["quantity"] = "info_codes"
                 rec["value"] = code
