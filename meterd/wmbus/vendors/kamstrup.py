@@ -20,7 +20,7 @@ FORMATS = (
 
 
 # (manufacturer, version) → model, as the meters identify themselves (others read as "kamstrup")
-MODELS = {("KAM", 0x1B): "multical21", ("KAW", 0x3A): "flowiq2200"}
+MODELS: dict[tuple[object, object], str] = {("KAM", 0x1B): "multical21", ("KAW", 0x3A): "flowiq2200"}
 
 
 class Kamstrup(VendorDecoder):
