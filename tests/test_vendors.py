@@ -430,3 +430,9 @@ def test_frames_far_longer_than_their_l_field_stay_errors() -> None:
     assert Decoder().decode(telegram + b"\x2f\x2f")["link_warning"]  # 2 over: read, with a warning
     out = Decoder().decode_hex((telegram + bytes(L_FIELD_SLACK + 1)).hex())
     assert out["error"]["code"] == "bad_length"
+
+
+def test_diehl_frame_decrypted_by_the_receiver_is_not_marked_default_key() -> None:
+    """wmbusmeters driver_dme_07.cc test telegram (mode 5 declared, delivered decrypted): 214.787 m3."""
+    out = Decoder().decode_hex("1E44A511909192937B077A9F0010052F2F_04130347030002FD1700002F2F2F")
+    assert out["total_m3"] == 214.787 and out["decrypted"] is True and "default_key" not in out

@@ -273,8 +273,8 @@ class Decoder:
                     f"security mode 5; no key for meter {hdr.meter_id} (the published default key does not fit)",
                 ) from None
             raise
-        if published is not None and decrypted:
-            out["default_key"] = True
+        if published is not None and decrypted and payload[pos : pos + 2] != _FILLER:
+            out["default_key"] = True  # (not when a receiver had already decrypted it)
         out["security_mode"] = mode
         out["decrypted"] = decrypted or link.descrambled
         if ci == 0x79:
