@@ -10,6 +10,7 @@ import numpy as np
 
 from meterd.drivers.frame import Frame
 from meterd.drivers.framer import CC1101_DBM, Framer, Item, _now
+from meterd.wmbus.link import WMBUS_C_FIELDS
 
 _L_BYTES = tuple(bytes([n]) for n in range(256))  # the L field each telegram gets back
 
@@ -102,9 +103,14 @@ class AMB8465Framer(Framer):
             if x:  # the XOR over a frame with its checksum byte is 0
                 append(self._skipped(1, "AMB8465 frame checksum mismatch"))
                 return True, start + 1
-            if data[start + 1] == 0x03 and stop - start > 5:  # telegram: FF 03 len C ... RSSI XOR, no L field
+            cmd = data[start + 1]
+            if cmd == 0x03 and stop - start > 15 and data[start + 3] in WMBUS_C_FIELDS:
+                # telegram: FF 03 len C ... RSSI XOR, without L field
                 telegram = l_bytes[stop - start - 5] + data[start + 3 : stop - 2]
                 append(make(Frame, (telegram, now, CC1101_DBM[data[stop - 2]], name)))
-            else:
+            elif 0x80 <= cmd <= 0xBF:  # confirmations and answers to commands
                 self.replies.append(data[start:stop])
+            else:  # an 8-bit checksum passes one garbage start in 256: what makes no sense is garbage too
+                append(self._skipped(1, f"AMB8465 frame with unknown command {cmd:02X}"))
+                return True, start + 1
         return True, end

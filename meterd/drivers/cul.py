@@ -54,6 +54,9 @@ class CULFramer(Framer):
             if line[0] != 0x62:  # 'b'
                 self.replies.append(line)
                 continue
+            if len(line) < 3:
+                append(FramingError("too_short", "CUL telegram line without data"))
+                continue
             try:
                 telegram = unhexlify(line[2:] if line[1] == 0x59 else line[1:])  # 'bY': format B
             except (ValueError, binascii.Error):

@@ -10,6 +10,7 @@ from fastcrc import crc16
 
 from meterd.drivers.frame import Frame
 from meterd.drivers.framer import IMST_DBM, X25_RESIDUE, Framer, Item, _now
+from meterd.wmbus.link import WMBUS_C_FIELDS
 
 
 class IM871AFramer(Framer):
@@ -84,12 +85,20 @@ class IM871AFramer(Framer):
                 append(self._skipped(1, "iM871A frame CRC mismatch"))
                 pos += 1
                 continue
-            if endpoint == 2 and data[pos + 2] == 0x03:
+            msgid = data[pos + 2]
+            telegram = endpoint == 2 and msgid == 0x03
+            answer = endpoint == 1 and msgid < 0x40 and not msgid & 1 and length < 64  # device management replies
+            if not checked and not ((telegram and length >= 10 and data[pos + 4] in WMBUS_C_FIELDS) or answer):
+                # without a CRC only a frame that makes sense may consume bytes: this start was garbage
+                append(self._skipped(1, "iM871A frame without CRC that is no telegram or answer"))
+                pos += 1
+                continue
+            if telegram:
                 # the length byte is the telegram's L field: the telegram is length byte + payload
                 rssi = IMST_DBM[data[end - rssi_back]] if rssi_back else None
                 append(make(Frame, (data[pos + 3 : pos + 4 + length], now, rssi, name)))
             elif endpoint == 1:
-                if data[pos + 2] == 0x10:
+                if msgid == 0x10:
                     self.info = data[pos + 4 : pos + 4 + length]
                 self.replies.append(data[pos:end])
             pos = end
