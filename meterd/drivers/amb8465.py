@@ -99,15 +99,16 @@ class AMB8465Framer(Framer):
             return False, pos
         xors = np.bitwise_xor.reduceat(np.frombuffer(data, np.uint8, end - pos, pos), np.array(starts) - pos)
         now, name, make, append, l_bytes = self.now, self.name, tuple.__new__, out.append, _L_BYTES
+        c_fields, dbm = WMBUS_C_FIELDS, CC1101_DBM
         for start, stop, x in zip(starts, [*starts[1:], end], xors.tolist(), strict=True):
             if x:  # the XOR over a frame with its checksum byte is 0
                 append(self._skipped(1, "AMB8465 frame checksum mismatch"))
                 return True, start + 1
             cmd = data[start + 1]
-            if cmd == 0x03 and stop - start > 15 and data[start + 3] in WMBUS_C_FIELDS:
+            if cmd == 0x03 and stop - start > 15 and data[start + 3] in c_fields:
                 # telegram: FF 03 len C ... RSSI XOR, without L field
                 telegram = l_bytes[stop - start - 5] + data[start + 3 : stop - 2]
-                append(make(Frame, (telegram, now, CC1101_DBM[data[stop - 2]], name)))
+                append(make(Frame, (telegram, now, dbm[data[stop - 2]], name)))
             elif 0x80 <= cmd <= 0xBF:  # confirmations and answers to commands
                 self.replies.append(data[start:stop])
             else:  # an 8-bit checksum passes one garbage start in 256: what makes no sense is garbage too

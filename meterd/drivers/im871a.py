@@ -86,21 +86,23 @@ class IM871AFramer(Framer):
                 pos += 1
                 continue
             msgid = data[pos + 2]
-            telegram = endpoint == 2 and msgid == 0x03
-            answer = endpoint == 1 and msgid < 0x40 and not msgid & 1 and length < 64  # device management replies
-            if not checked and not ((telegram and length >= 10 and data[pos + 4] in WMBUS_C_FIELDS) or answer):
+            if endpoint == 2 and msgid == 0x03:
+                if not checked and (length < 10 or data[pos + 4] not in WMBUS_C_FIELDS):
+                    append(self._skipped(1, "iM871A telegram without CRC and without a C field"))
+                    pos += 1
+                    continue
+                # the length byte is the telegram's L field: the telegram is length byte + payload
+                rssi = IMST_DBM[data[end - rssi_back]] if rssi_back else None
+                append(make(Frame, (data[pos + 3 : pos + 4 + length], now, rssi, name)))
+            elif endpoint == 1 and (checked or (msgid < 0x40 and not msgid & 1 and length < 64)):
+                if msgid == 0x10:
+                    self.info = data[pos + 4 : pos + 4 + length]
+                self.replies.append(data[pos:end])
+            elif not checked:
                 # without a CRC only a frame that makes sense may consume bytes: this start was garbage
                 append(self._skipped(1, "iM871A frame without CRC that is no telegram or answer"))
                 pos += 1
                 continue
-            if telegram:
-                # the length byte is the telegram's L field: the telegram is length byte + payload
-                rssi = IMST_DBM[data[end - rssi_back]] if rssi_back else None
-                append(make(Frame, (data[pos + 3 : pos + 4 + length], now, rssi, name)))
-            elif endpoint == 1:
-                if msgid == 0x10:
-                    self.info = data[pos + 4 : pos + 4 + length]
-                self.replies.append(data[pos:end])
             pos = end
         del self.buf[:pos]
         return out
