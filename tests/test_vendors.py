@@ -257,7 +257,8 @@ def test_apator172_na1_and_mkradio4() -> None:
         out = Decoder().decode_hex(telegram)
         assert (out["driver"], out["id"], out["total_m3"]) == (driver, meter_id, total)
     na1 = Decoder().decode_hex(cases[2][0], bytes(16))
-    assert na1["total_m3"] == 345.312 and na1["decrypted"] is True
+    assert na1["total_m3"] == 345.312 and na1["decrypted"] is True and "default_key" not in na1
+    assert Decoder().decode_hex(cases[2][0])["default_key"] is True  # no key configured: the zero key, said so
     assert Decoder().decode_hex(cases[2][0], bytes(range(16)))["total_m3"] != 345.312  # other key, other value
 
 

@@ -113,7 +113,10 @@ class ApatorNA1(VendorDecoder):
             return False
         from meterd.wmbus.security import AesKey, mode5_iv
 
-        key = ctx.key or AesKey(bytes(16))
+        key = ctx.key
+        if key is None:  # meters ship with the all-zero key; nothing checks it, so the output says it was assumed
+            key = AesKey(bytes(16))
+            ctx.out["default_key"] = True
         plain = key.cbc_decrypt(mode5_iv(ctx.dll[:2], ctx.dll[2:], ctx.apl[0]), ctx.apl[2:18])
         multiplier = 10 ** ((plain[1] & 0x30) >> 4)
         reading = plain[4] << 20 | plain[3] << 12 | plain[2] << 4 | (plain[1] & 0x0F)
