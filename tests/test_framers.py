@@ -161,3 +161,12 @@ def test_amber_bad_checksum_inside_a_run_of_frames() -> None:
     bad[5] ^= 0x01
     got = frames(AMB8465Framer(CLOCK).feed(cmd + bytes(bad) + cmd))
     assert [fr.data for fr in got] == [TELEGRAM, TELEGRAM]
+
+
+def test_answers_kept_are_bounded() -> None:
+    """A noisy line produces "answers" for as long as the port is open: only the latest are kept."""
+    f = CULFramer(CLOCK)
+    for _ in range(1000):
+        f.feed(b"noise\r\n")
+    f.feed(b"V 1.67 CUL868\r\n")
+    assert len(f.replies) <= 64 and f.identified() == "V 1.67 CUL868"

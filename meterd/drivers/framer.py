@@ -7,6 +7,7 @@ receiver's commands and recognise its answers, so the port loop only moves bytes
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import ClassVar
@@ -16,6 +17,7 @@ from meterd.errors import MeterdError
 from meterd.wmbus.link import WMBUS_C_FIELDS
 
 MAX_BUFFER = 4096
+MAX_REPLIES = 64
 Item = Frame | FramingError
 
 
@@ -55,7 +57,9 @@ class Framer:
         self.buf = bytearray()
         self.clock = clock
         self.now = clock()
-        self.replies: list[bytes] = []  # command answers seen, for the port loop
+        # the latest command answers (and lines that are no telegram), for identification and mode checks;
+        # bounded, since a noisy line can produce them for as long as the port is open
+        self.replies: deque[bytes] = deque(maxlen=MAX_REPLIES)
 
     def feed(self, data: bytes) -> list[Item]:
         """Frames completed by these bytes; they share one receive time (the time of this read)."""
