@@ -437,3 +437,20 @@ def test_diehl_frame_decrypted_by_the_receiver_is_not_marked_default_key() -> No
     """wmbusmeters driver_dme_07.cc test telegram (mode 5 declared, delivered decrypted): 214.787 m3."""
     out = Decoder().decode_hex("1E44A511909192937B077A9F0010052F2F_04130347030002FD1700002F2F2F")
     assert out["total_m3"] == 214.787 and out["decrypted"] is True and "default_key" not in out
+
+
+def test_diehl_alarm_frames_have_the_real_data_address_order() -> None:
+    """CI 0x71 alarm frames of Diehl meters send A as version, type, ID like the real-data frames."""
+    plain = bytes.fromhex(HYDRUS_REAL_DATA[0][0].replace("_", ""))
+    alarm = bytes([12]) + plain[1:10] + bytes([0x71, 0x01, 0x02])
+    out = Decoder().decode(alarm)
+    assert (out["id"], out["version"], out["device_type"], out["alarm_code"]) == ("60897379", 0x8B, 0x07, "0102")
+
+
+def test_qundis_walk_by_record_of_another_length_is_reported() -> None:
+    from meterd.wmbus import builder as b
+
+    m, a = b.address("78563412", "QDS", 0x16, 0x06)
+    frame = b.wmbus_frame(0x44, m, a, bytes([0x78]) + bytes.fromhex("0DFF5F10") + bytes(16))
+    out = Decoder().decode(frame)
+    assert out["ok"] and out["total_m3"] is None and "not read" in out["vendor_warning"]

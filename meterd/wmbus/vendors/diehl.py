@@ -146,11 +146,12 @@ class Izar(VendorDecoder):
 
     def prepare(self, link: LinkFrame) -> LinkFrame:
         p = link.payload
-        if link.c_field not in (0x44, 0x46) or len(p) < 5 or not (p[0] == 0x71 or (p[0] == 0x7A and p[4] & 0x10)):
+        real_data = len(p) >= 5 and p[0] == 0x7A and p[4] & 0x10
+        if link.c_field not in (0x44, 0x46) or not p or not (real_data or p[0] == 0x71):  # 0x71: alarm frames
             return link
         a = link.id_bytes + bytes([link.version, link.device_type])
         descrambled, warning = False, link.warning
-        if p[0] == 0x7A:
+        if real_data:
             origin = bytes([0, link.c_field]) + link.manufacturer.to_bytes(2, "little") + a + p
             plain = self._descramble(origin, origin[2:10])
             if plain is not None:
