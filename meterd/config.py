@@ -31,7 +31,7 @@ class ReceiverSection(_Section):
     silence_timeout_s: float = Field(600.0, gt=0)
     exclude_ports: list[str] = []
     amber_transparent: bool = False  # an Amber module configured for transparent output (no FF framing)
-    rc1180_rssi_byte: bool = True  # the RC1180 appends an RSSI byte to each telegram (its default)
+    rc1180_rssi_byte: bool = False  # whether an RC1180 appends an RSSI byte, when its memory cannot be read
 
     def framer_options(self, dongle: str) -> dict[str, bool]:
         if dongle == "amb8465":

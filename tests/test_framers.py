@@ -91,12 +91,36 @@ def test_amb8465_command_and_transparent_frames() -> None:
     assert frames(AMB8465Framer(CLOCK).feed(bytes(bad))) == []  # command mode resynchronises on FF only
 
 
+def rc1180_memory(rssi_mode: int, mbus_mode: int = 1) -> bytes:
+    """The 256-byte configuration memory an RC1180 lists for `0` (factory values, ID 12345678)."""
+    memory = bytearray(b"\xff" * 256)
+    memory[0:6] = bytes([12, 5, 3, mbus_mode, 0, rssi_mode])
+    memory[0x1B:0x1F] = bytes.fromhex("78563412")
+    memory[0x30] = 5  # 19200 Bd
+    return bytes(memory)
+
+
 def test_rc1180_raw_frames_and_t1_only() -> None:
-    f = RC1180Framer(CLOCK)
+    f = RC1180Framer(CLOCK, rssi_byte=True)
     got = frames(f.feed(b"\x05\x06" + TELEGRAM + b"\x80"))
     assert [g.data for g in got] == [TELEGRAM] and got[0].rssi_dbm == -64.0
     with pytest.raises(UnsupportedMode):
         f.init_commands("c1")
+    assert f.init_commands("t1") == [b"0", b"X"]  # read the configuration memory, leave configuration mode
+
+
+def test_rc1180_learns_its_rssi_byte_from_the_configuration_memory() -> None:
+    f = RC1180Framer(CLOCK)  # RSSI byte off until the module says otherwise (the factory setting)
+    assert frames(f.feed(b">")) == [] and f.identified() == "RC1180 (config prompt)"
+    f.feed(rc1180_memory(rssi_mode=1)[:100])  # the listing arrives in pieces
+    got = frames(f.feed(rc1180_memory(rssi_mode=1)[100:] + b">" + TELEGRAM + b"\x80" + TELEGRAM + b"\x90"))
+    assert [(g.data, g.rssi_dbm) for g in got] == [(TELEGRAM, -64.0), (TELEGRAM, -72.0)]
+    assert f.identified() == "RC1180 12345678 (MBUS_MODE 1, RSSI byte on)" and f.mode_confirmed() is True
+    g = RC1180Framer(CLOCK, rssi_byte=True)
+    g.feed(b">")
+    got = frames(g.feed(rc1180_memory(rssi_mode=0, mbus_mode=0) + b">" + TELEGRAM + TELEGRAM))
+    assert [(x.data, x.rssi_dbm) for x in got] == [(TELEGRAM, None), (TELEGRAM, None)]
+    assert g.mode_confirmed() is False  # in S1: meterd says so (it does not rewrite the module's memory)
 
 
 def test_cul_lines_with_crcs() -> None:

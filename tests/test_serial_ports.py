@@ -282,6 +282,16 @@ def _corrupt(frame: bytes, at: int) -> bytes:
     return bytes(bad)
 
 
+def rc1180_respond(cmd: bytes) -> bytes | None:
+    """0x00: configuration mode, '>'; '0': the memory (T1, RSSI byte on) and '>'; 'X': back, no answer."""
+    answer = b">" if cmd.startswith(b"\x00") else b""
+    if b"0" in cmd:
+        memory = bytearray(b"\xff" * 256)
+        memory[0:6] = bytes([12, 5, 3, 1, 0, 1])
+        answer += bytes(memory) + b">"
+    return answer or None
+
+
 _IU891A_TELEGRAM = _slip(bytes([0x09, 0x20]) + bytes(7) + bytes([0xBA]) + TELEGRAM)
 _CUL_LINE = b"b" + b.add_format_a_crcs(TELEGRAM).hex().upper().encode() + b"2FD8\r\n"
 # dongle: (answers to commands, telegram as sent, the same with a framing error, what the mode command
@@ -290,7 +300,7 @@ RECEIVERS = {
     "im871a": (im871a_respond, telegram_frame(), _corrupt(telegram_frame(), 12), b"\xa5\x01\x03\x06", "garbage", -80.0),
     "iu891a": (iu891a_respond, _IU891A_TELEGRAM, _corrupt(_IU891A_TELEGRAM, 20), _slip(bytes([0x09, 0x03, 0x03]))[:4], "bad_crc", -70.0),
     "amb8465": (amber_respond, _amber_telegram(), _corrupt(_amber_telegram(), 10), b"\xff\x04\x01\x09", "garbage", -74 - 20.0),
-    "rc1180": (lambda c: b">" if c == b"\x00" else None, TELEGRAM + b"\x80", b"\x05" + TELEGRAM[1:], b"", "garbage", -64.0),
+    "rc1180": (rc1180_respond, TELEGRAM + b"\x80", b"\x05" + TELEGRAM[1:], b"0", "garbage", -64.0),
     "cul": (lambda c: b"V 1.67 CUL868\r\n" if c.startswith(b"V") else None, _CUL_LINE, _CUL_LINE.replace(b"44", b"45", 1), b"brc", "bad_crc", -94.0),
 }  # fmt: skip
 
