@@ -66,7 +66,8 @@ def listen_decode_us(decoder: Decoder, telegram: bytes, n: int) -> float:
 
 def framer_us(name: str, telegram: bytes, n: int) -> float:
     cls = FRAMERS[name]
-    framer = cls(transparent=False) if cls is AMB8465Framer else cls()  # type: ignore[call-arg]
+    options = {"amb8465": {"transparent": False}, "rc1180": {"rssi_byte": True}}.get(name, {})
+    framer = cls(**options)  # type: ignore[arg-type]
     chunk = stream(name, telegram) * 64
     count = 0
     start = time.perf_counter()
