@@ -23,7 +23,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 import telegrams as T
 
 from meterd.commands.listen import frame_json
-from meterd.drivers.amb8465 import AMB8465Framer, amber_checksum
+from meterd.drivers.amb8465 import amber_checksum
 from meterd.drivers.frame import Frame
 from meterd.drivers.framers import FRAMERS
 from meterd.drivers.hexfile import parse_line
