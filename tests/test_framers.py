@@ -85,10 +85,31 @@ def test_amb8465_command_and_transparent_frames() -> None:
     got = frames(f.feed(b"\x01\x02" + cmd + TELEGRAM + b"\x20"))
     assert [g.data for g in got] == [TELEGRAM, TELEGRAM]
     assert got[0].rssi_dbm == -94.0 and got[1].rssi_dbm == -58.0
-    assert f.init_commands("t1") == [bytes.fromhex("FF040108F2")]
+    assert f.init_commands("t1") == [bytes.fromhex("FF0A020046B1"), bytes.fromhex("FF040108F2")]  # settings, mode
     bad = bytearray(cmd)
     bad[-1] ^= 1
     assert frames(AMB8465Framer(CLOCK).feed(bytes(bad))) == []  # command mode resynchronises on FF only
+
+
+def amber_settings(cmd_out: int, rssi: int) -> bytes:
+    """CMD_GET_CNF for positions 0-69 with UART_CMD_Out_Enable (5) and RSSI_Enable (69) as given."""
+    values = bytearray(70)
+    values[5], values[69] = cmd_out, rssi
+    return AMB8465Framer.command(0x8A, bytes([0, 70]) + bytes(values))
+
+
+def test_amber_follows_its_settings() -> None:
+    """A factory module (transparent output) and one with FF 03 frames without RSSI byte."""
+    f = AMB8465Framer(CLOCK)  # assumes FF framing until the settings come
+    got = frames(f.feed(amber_settings(cmd_out=0, rssi=1) + TELEGRAM + b"\x20" + TELEGRAM + b"\x30"))
+    assert [(g.data, g.rssi_dbm) for g in got] == [(TELEGRAM, -58.0), (TELEGRAM, -50.0)] and f.transparent
+    g = AMB8465Framer(CLOCK)
+    no_rssi = AMB8465Framer.command(0x03, TELEGRAM[1:])
+    got = frames(g.feed(amber_settings(cmd_out=1, rssi=0) + no_rssi + no_rssi))
+    assert [(x.data, x.rssi_dbm) for x in got] == [(TELEGRAM, None), (TELEGRAM, None)]
+    h = AMB8465Framer(CLOCK, transparent=True)
+    got = frames(h.feed(amber_settings(cmd_out=0, rssi=0) + TELEGRAM + TELEGRAM))
+    assert [(x.data, x.rssi_dbm) for x in got] == [(TELEGRAM, None), (TELEGRAM, None)]
 
 
 def rc1180_memory(rssi_mode: int, mbus_mode: int = 1) -> bytes:

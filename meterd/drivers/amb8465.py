@@ -1,4 +1,10 @@
-"""Amber AMB8465 / AMB8665: `FF cmd len data XOR` command frames, or transparent `L C ... RSSI` output."""
+"""Amber AMB8465 / AMB8665: `FF cmd len data XOR` command frames, or transparent `L C ... [RSSI]` output.
+
+Two user settings decide what received telegrams look like: UART_CMD_Out_Enable (position 5; 0, the
+factory setting, sends telegrams transparently, 1 as `FF 03` frames) and RSSI_Enable (position 69; an
+RSSI byte after each telegram). The start commands read them (CMD_GET_REQ 0x0A, answered by 0x8A with
+position, length and values), so the framer follows the module rather than a guess.
+"""
 
 from __future__ import annotations
 
@@ -13,6 +19,8 @@ from meterd.drivers.framer import CC1101_DBM, Framer, Item, _now
 from meterd.wmbus.link import WMBUS_C_FIELDS
 
 _L_BYTES = tuple(bytes([n]) for n in range(256))  # the L field each telegram gets back
+UART_CMD_OUT_ENABLE, RSSI_ENABLE = 5, 69  # positions of the user settings
+SETTINGS_READ = RSSI_ENABLE + 1  # settings read at start: positions 0-69
 
 
 def amber_checksum(data: bytes) -> int:
@@ -29,9 +37,13 @@ class AMB8465Framer(Framer):
     baudrate = 9600
     modes: ClassVar[dict[str, int]] = {"t1": 0x08, "c1": 0x0E, "c1,t1": 0x09, "t1,c1": 0x09}
 
-    def __init__(self, clock: Callable[[], datetime] = _now, transparent: bool = False) -> None:
+    def __init__(self, clock: Callable[[], datetime] = _now, transparent: bool = False, rssi_byte: bool = True) -> None:
         super().__init__(clock)
-        self.transparent = transparent  # module configured for transparent output (no FF framing)
+        # what the module sends, until its settings say otherwise: transparent output (no FF framing),
+        # an RSSI byte after each telegram
+        self.transparent = transparent
+        self.rssi_byte = rssi_byte
+        self.settings: bytes | None = None
 
     @staticmethod
     def command(cmd: int, data: bytes = b"") -> bytes:
@@ -39,7 +51,8 @@ class AMB8465Framer(Framer):
         return frame + bytes([amber_checksum(frame)])
 
     def init_commands(self, mode: str) -> list[bytes]:
-        return [self.command(0x04, bytes([self.mode_value(mode)]))]
+        read_settings = self.command(0x0A, bytes([0, SETTINGS_READ]))  # CMD_GET_REQ from position 0
+        return [read_settings, self.command(0x04, bytes([self.mode_value(mode)]))]
 
     def identify_command(self) -> bytes:
         return self.command(0x0C)  # CMD_SERIALNO_REQ
@@ -49,6 +62,14 @@ class AMB8465Framer(Framer):
             if reply[1] == 0x8C:
                 return f"AMB8465 serial {reply[3:-1].hex().upper()}"
         return None
+
+    def _learn_settings(self, reply: bytes) -> None:
+        """CMD_GET_CNF `FF 8A len position count values... XOR` for the settings from position 0; only the
+        first, the answer to the start commands (noise that passed the checksum cannot switch modes later)."""
+        if self.settings is None and len(reply) >= 6 + SETTINGS_READ and reply[3] == 0 and reply[4] >= SETTINGS_READ:
+            self.settings = reply[5 : 5 + reply[4]]
+            self.transparent = self.settings[UART_CMD_OUT_ENABLE] == 0
+            self.rssi_byte = self.settings[RSSI_ENABLE] == 1
 
     def mode_confirmed(self) -> bool | None:
         for reply in self.replies:  # FF 84 01 status XOR: CMD_SET_MODE confirmation, status 0 = done
@@ -73,16 +94,18 @@ class AMB8465Framer(Framer):
                 out.append(self._skipped(end - pos, "before FF start byte"))
                 pos = end
                 continue
-            # transparent mode: L C ... RSSI
-            size = self._raw_frame(data, pos, 1)
+            # transparent mode: L C ... [RSSI]
+            trailing = 1 if self.rssi_byte else 0
+            size = self._raw_frame(data, pos, trailing)
             if size == 0:
                 break
             if size < 0:
                 out.append(self._skipped(1, "not a frame start"))
                 pos += 1
                 continue
-            out.append(Frame(data[pos : pos + size], self.now, CC1101_DBM[data[pos + size]], self.name))
-            pos += size + 1
+            rssi = CC1101_DBM[data[pos + size]] if trailing else None
+            out.append(Frame(data[pos : pos + size], self.now, rssi, self.name))
+            pos += size + trailing
         del self.buf[:pos]
         return out
 
@@ -99,18 +122,24 @@ class AMB8465Framer(Framer):
             return False, pos
         xors = np.bitwise_xor.reduceat(np.frombuffer(data, np.uint8, end - pos, pos), np.array(starts) - pos)
         now, name, make, append, l_bytes = self.now, self.name, tuple.__new__, out.append, _L_BYTES
-        c_fields, dbm = WMBUS_C_FIELDS, CC1101_DBM
+        c_fields, dbm, rssi_byte = WMBUS_C_FIELDS, CC1101_DBM, self.rssi_byte
         for start, stop, x in zip(starts, [*starts[1:], end], xors.tolist(), strict=True):
             if x:  # the XOR over a frame with its checksum byte is 0
                 append(self._skipped(1, "AMB8465 frame checksum mismatch"))
                 return True, start + 1
             cmd = data[start + 1]
             if cmd == 0x03 and stop - start > 15 and data[start + 3] in c_fields:
-                # telegram: FF 03 len C ... RSSI XOR, without L field
-                telegram = l_bytes[stop - start - 5] + data[start + 3 : stop - 2]
-                append(make(Frame, (telegram, now, dbm[data[stop - 2]], name)))
+                # telegram: FF 03 len C ... [RSSI] XOR, without L field
+                if rssi_byte:
+                    telegram = l_bytes[stop - start - 5] + data[start + 3 : stop - 2]
+                    append(make(Frame, (telegram, now, dbm[data[stop - 2]], name)))
+                else:
+                    append(make(Frame, (l_bytes[stop - start - 4] + data[start + 3 : stop - 1], now, None, name)))
             elif 0x80 <= cmd <= 0xBF:  # confirmations and answers to commands
                 self.replies.append(data[start:stop])
+                if cmd == 0x8A:
+                    self._learn_settings(data[start:stop])
+                    rssi_byte = self.rssi_byte
             else:  # an 8-bit checksum passes one garbage start in 256: what makes no sense is garbage too
                 append(self._skipped(1, f"AMB8465 frame with unknown command {cmd:02X}"))
                 return True, start + 1
