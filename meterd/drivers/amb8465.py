@@ -115,9 +115,13 @@ class AMB8465Framer(Framer):
         Returns (False, pos) when the first frame is incomplete, else (True, where reading goes on)."""
         starts: list[int] = []
         end, n = pos, len(data)
-        while end + 3 <= n and data[end] == 0xFF and end + 4 + data[end + 2] <= n:
-            starts.append(end)
-            end += 4 + data[end + 2]
+        append_start = starts.append
+        while end + 3 <= n and data[end] == 0xFF:
+            stop = end + 4 + data[end + 2]
+            if stop > n:
+                break
+            append_start(end)
+            end = stop
         if not starts:
             return False, pos
         xors = np.bitwise_xor.reduceat(np.frombuffer(data, np.uint8, end - pos, pos), np.array(starts) - pos)
