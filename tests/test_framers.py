@@ -142,6 +142,9 @@ def test_rc1180_learns_its_rssi_byte_from_the_configuration_memory() -> None:
     got = frames(g.feed(rc1180_memory(rssi_mode=0, mbus_mode=0) + b">" + TELEGRAM + TELEGRAM))
     assert [(x.data, x.rssi_dbm) for x in got] == [(TELEGRAM, None), (TELEGRAM, None)]
     assert g.mode_confirmed() is False  # in S1: meterd says so (it does not rewrite the module's memory)
+    h = RC1180Framer(CLOCK)  # a module that answers the prompt but lists nothing: telegrams are not held back
+    h.feed(b">")
+    assert [x.data for x in frames(h.feed(TELEGRAM))] == [TELEGRAM] and h.memory is None
 
 
 def test_cul_lines_with_crcs() -> None:

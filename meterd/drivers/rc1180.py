@@ -59,13 +59,18 @@ class RC1180Framer(Framer):
         n = len(data)
         pos = 0
         if self._configuring:
-            if n < MEMORY + 1:
-                return out  # the listing is still coming (or nothing but the prompt was asked for)
-            self._configuring = False
-            if data[MEMORY] == 0x3E:  # the memory listing, closed by '>'
-                self.memory = data[:MEMORY]
-                self.rssi_byte = data[RSSI_MODE] == 1
-                pos = MEMORY + 1
+            if n < 4:
+                return out
+            if not _listing_start(data):  # telegrams, not the listing: a module that did not answer `0`
+                self._configuring = False
+            elif n < MEMORY + 1:
+                return out  # the listing is still coming
+            else:
+                self._configuring = False
+                if data[MEMORY] == 0x3E:  # the memory listing, closed by '>'
+                    self.memory = data[:MEMORY]
+                    self.rssi_byte = data[RSSI_MODE] == 1
+                    pos = MEMORY + 1
         trailing = 1 if self.rssi_byte else 0
         now, name, make, append, raw_frame = self.now, self.name, tuple.__new__, out.append, self._raw_frame
         while pos < n:
@@ -86,3 +91,9 @@ class RC1180Framer(Framer):
             pos += size + trailing
         del self.buf[:pos]
         return out
+
+
+def _listing_start(data: bytes) -> bool:
+    """Whether bytes can begin the memory listing: RF channel 1-12, power 1-5, data rate 1-3, M-Bus mode
+    0-1. A meter's telegram cannot (its C field is no power level)."""
+    return 1 <= data[0] <= 12 and 1 <= data[1] <= 5 and 1 <= data[2] <= 3 and data[3] <= 1
