@@ -218,6 +218,22 @@ def test_listen_command_over_pty_and_clean_exit(tmp_path: Path) -> None:
     assert proc.returncode == 0
 
 
+def test_probe_leaves_an_rc1180_as_it_found_it(tmp_path: Path) -> None:
+    from meterd.drivers.serial_port import probe
+
+    link = tmp_path / "usb-radiocrafts"
+    pty = Pty(link)
+    dev = Device(pty, lambda cmd: b">" if cmd == b"\x00" else None, [])
+    dev.start()
+    try:
+        found = probe([str(link)], set(), timeout=0.2)  # the dongle types before it are tried first
+        assert found[0][1] == "rc1180"
+        assert wait_for(lambda: b"X" in b"".join(dev.commands), 3.0), dev.commands  # out of configuration mode
+    finally:
+        dev.done.set()
+        pty.unplug()
+
+
 def test_probe_identifies_dongle_and_skips_excluded(tmp_path: Path) -> None:
     from meterd.drivers.serial_port import probe
 

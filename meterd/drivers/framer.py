@@ -88,6 +88,10 @@ class Framer:
     def identify_command(self) -> bytes | None:
         return None
 
+    def release_command(self) -> bytes | None:
+        """What puts the device back as it was found after identification alone (`meterd probe`)."""
+        return None
+
     def identified(self) -> str | None:
         """The device's self-description once it answered `identify_command`."""
         return None

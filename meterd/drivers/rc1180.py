@@ -42,6 +42,9 @@ class RC1180Framer(Framer):
     def identify_command(self) -> bytes:
         return b"\x00"  # enter configuration mode: the module answers '>'
 
+    def release_command(self) -> bytes:
+        return b"X"  # leave configuration mode: the module receives again
+
     def identified(self) -> str | None:
         if self.memory is not None:
             module_id = self.memory[MODULE_ID][::-1].hex().upper()

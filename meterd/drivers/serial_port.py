@@ -149,6 +149,8 @@ def probe(ports: list[str], exclude: set[str], timeout: float = 1.0) -> list[tup
             try:
                 with _open(path, framer) as port:
                     description, _ = identify(port, framer, timeout)
+                    if description and (release := framer.release_command()):
+                        port.write(release)
             except (serial.SerialException, OSError) as e:
                 answer = ("error", str(e))
                 break
