@@ -63,15 +63,21 @@ class Device(threading.Thread):
         self.done = threading.Event()
 
     def run(self) -> None:
+        # like a dongle on a port nobody has opened yet, say nothing before the first command: bytes sent
+        # before meterd opens the port would be flushed by it (a slow start made the test flaky)
+        first = self.pty.read(10.0)
         deadline = time.monotonic() + 1.5
-        while time.monotonic() < deadline and not self.done.is_set():
-            data = self.pty.read()
+        data = first
+        while not self.done.is_set():
             if data:
                 self.commands.append(data)
                 answer = self.respond(data)
                 if answer:
                     self.pty.write(answer)
                     deadline = time.monotonic() + 0.3  # answered: outputs follow shortly
+            if time.monotonic() >= deadline:
+                break
+            data = self.pty.read()
         for out in self.outputs:
             if self.done.is_set():
                 return
