@@ -16,12 +16,19 @@ def _decoder(args: argparse.Namespace):  # type: ignore[no-untyped-def]
     from meterd.wmbus.keys import normalise_meter_id
     from meterd.wmbus.vendors import default_registry
 
-    keys = load_keys(args.keys, allow_insecure=args.insecure_keys) if getattr(args, "keys", None) else {}
+    key_file = getattr(args, "keys", None)
     registry = default_registry()
+    config = None
     if getattr(args, "config", None) is not None:
-        from meterd.config import ConfigError, load_config  # pydantic: only when a configuration is given
+        from meterd.config import load_config  # pydantic: only when a configuration is given
 
-        for meter_id, driver in load_config(args.config).drivers.items():
+        config = load_config(args.config)
+        key_file = key_file or config.keys.file  # --keys wins over [keys] file
+    keys = load_keys(key_file, allow_insecure=getattr(args, "insecure_keys", False)) if key_file else {}
+    if config is not None:
+        from meterd.config import ConfigError
+
+        for meter_id, driver in config.drivers.items():
             if driver != "oms" and registry.by_name(driver) is None:
                 known = ", ".join(d.name for d in registry.decoders)
                 raise ConfigError(f"[drivers] {meter_id} = {driver!r}: no such vendor decoder (oms, {known})")

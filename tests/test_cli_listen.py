@@ -67,3 +67,25 @@ def test_receiver_from_the_configuration(tmp_path: Path) -> None:
     assert res.returncode == 2 and "--dongle and --port" in res.stderr
     config.write_text('[receiver]\ndongle = "hex"\nport = "x"\nsilence_timeout_s = -1\n')
     assert listen("--config", str(config)).returncode == 2  # rejected, not silently used
+
+
+def test_keys_from_the_configuration(tmp_path: Path) -> None:
+    """A service started with --config alone finds the meters' keys in [keys] file."""
+    from helpers import KEY
+
+    from meterd.wmbus import builder as b
+
+    m, a = b.address("12345678", "ELS", 0x33, 0x07)
+    telegram = b.wmbus_frame(0x44, m, a, b.mode5_payload(KEY, m, a, 0x2A, 0, bytes.fromhex("2F2F0413E8030000")))
+    capture = tmp_path / "c.hex"
+    capture.write_text(telegram.hex() + "\n")
+    keys = tmp_path / "keys.csv"
+    keys.write_text(f"meter_id,key\n12345678,{KEY.hex()}\n")
+    keys.chmod(0o600)
+    config = tmp_path / "meterd.toml"
+    config.write_text(f'[receiver]\ndongle = "hex"\nport = "{capture}"\n[keys]\nfile = "{keys}"\n')
+    out = json.loads(listen("--config", str(config)).stdout)
+    assert out["decrypted"] is True and out["total_m3"] == 1.0
+    keys.chmod(0o644)  # a key file others may read is refused, as with --keys
+    res = listen("--config", str(config))
+    assert res.returncode == 2 and "keys" in res.stderr
