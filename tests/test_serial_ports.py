@@ -49,8 +49,11 @@ class Pty:
             os.write(self.master, data)
 
     def unplug(self) -> None:
-        os.close(self.master)
-        os.close(self.slave)
+        # forget the descriptors first: the numbers are reused by the next pty, and a device thread still
+        # running must not read or write that one
+        master, slave, self.master, self.slave = self.master, self.slave, -1, -1
+        os.close(master)
+        os.close(slave)
 
 
 class Device(threading.Thread):
