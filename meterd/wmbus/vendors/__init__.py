@@ -28,6 +28,20 @@ class VendorContext:
     dll: bytes = b""  # M (2) and A (6) of the link layer as received
 
 
+def vendor_record(
+    quantity: str,
+    unit: str | None,
+    value: object,
+    storage: int = 0,
+    dif: str | None = None,
+    vif: str | None = None,
+    **extra: object,
+) -> dict[str, Any]:
+    """A record a vendor decoder adds, in the shape of the standard records (DESIGN 2.1)."""
+    return {"storage": storage, "tariff": 0, "subunit": 0, "function": "instantaneous", "quantity": quantity,
+            "unit": unit, "value": value, "dif": dif, "vif": vif, **extra}  # fmt: skip
+
+
 class VendorDecoder:
     name = "oms"
     manufacturers: frozenset[str] = frozenset()

@@ -7,7 +7,7 @@ in litres (uint32 LE). Register sizes are facts gathered from public decoders' t
 
 from __future__ import annotations
 
-from meterd.wmbus.vendors import VendorContext, VendorDecoder
+from meterd.wmbus.vendors import VendorContext, VendorDecoder, vendor_record
 
 REGISTER_SIZES: dict[int, int] = {
     0x00: 4, 0x01: 3, 0x10: 4, 0x11: 2, 0x40: 6, 0x41: 2, 0x42: 4, 0x43: 2, 0x44: 3,
@@ -56,18 +56,9 @@ class Apator162(VendorDecoder):
         total = found.get(TOTAL_REGISTER)
         if total is not None:
             value = int.from_bytes(total, "little") / 1000
-            ctx.records.insert(
-                ctx.records.index(tail),
-                {"storage": 0, "tariff": 0, "subunit": 0, "function": "instantaneous", "quantity": "volume",
-                 "unit": "m3", "value": value, "dif": None, "vif": None, "register": "10"},
-            )  # fmt: skip
+            ctx.records.insert(ctx.records.index(tail), vendor_record("volume", "m3", value, register="10"))
             ctx.out["total_m3"] = value
         return True
-
-
-def _volume(value: float) -> dict[str, object]:
-    return {"storage": 0, "tariff": 0, "subunit": 0, "function": "instantaneous", "quantity": "volume",
-            "unit": "m3", "value": value, "dif": None, "vif": None}  # fmt: skip
 
 
 class Apator08(VendorDecoder):
@@ -93,7 +84,7 @@ class Apator08(VendorDecoder):
         else:
             total, name = round(raw / 3000, 6), "apator08"
         ctx.out.update(device_type=0x07, medium="water", total_m3=total, vendor_model=name)
-        ctx.records.append(_volume(total))
+        ctx.records.append(vendor_record("volume", "m3", total))
         return True
 
 
@@ -122,5 +113,5 @@ class ApatorNA1(VendorDecoder):
         reading = plain[4] << 20 | plain[3] << 12 | plain[2] << 4 | (plain[1] & 0x0F)
         total = reading * multiplier / 1000
         ctx.out.update(access_number=ctx.apl[0], total_m3=total, security_mode=5, decrypted=True)
-        ctx.records.append(_volume(total))
+        ctx.records.append(vendor_record("volume", "m3", total))
         return True

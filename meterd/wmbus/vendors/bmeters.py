@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from meterd.wmbus.vendors import VendorContext, VendorDecoder
+from meterd.wmbus.vendors import VendorContext, VendorDecoder, vendor_record
 
 VOLTAGES = {
     1: 1.9,
@@ -30,9 +30,8 @@ VOLTAGES = {
 FRAUD_FLAGS = ((0x80, "magnetic"), (0x40, "tamper"), (0x20, "removal"))
 
 
-def _record(quantity: str, unit: str | None, value: object, **extra: object) -> dict[str, Any]:
-    return {"storage": 0, "tariff": 0, "subunit": 0, "function": "instantaneous", "quantity": quantity,
-            "unit": unit, "value": value, "dif": "0F", "vif": None, **extra}  # fmt: skip
+def _record(quantity: str, unit: str | None, value: object, **extra: Any) -> dict[str, Any]:
+    return vendor_record(quantity, unit, value, dif="0F", **extra)  # what the manufacturer block after DIF 0F holds
 
 
 # the twelve history records differ only in month and value: copied from these, not built key by key

@@ -9,14 +9,13 @@ DME and HYD meters send their address as version, type, ID; SAP meters use the w
 
 from __future__ import annotations
 
-from typing import Any
-
 from meterd.wmbus.errors import DecodeError
 from meterd.wmbus.link import LinkFrame
 from meterd.wmbus.manufacturer import decode_manufacturer
 from meterd.wmbus.medium import medium_name
 from meterd.wmbus.records import parse_layout
 from meterd.wmbus.vendors import VendorContext, VendorDecoder
+from meterd.wmbus.vendors import vendor_record as _record
 
 DEFAULT_KEYS = (bytes.fromhex("39BC8A10E66D83F8"), bytes.fromhex("51728910E66D83F8"))
 PRIOS_CIS = frozenset(range(0xA0, 0xA8))
@@ -86,11 +85,6 @@ def real_data_descramble(origin: bytes, key: bytes) -> bytes | None:
     masked the same way. None when the key does not fit."""
     data = lfsr_stream(origin, key)
     return data if sum(data) & 0xEF == origin[14] & 0xEF else None
-
-
-def _record(quantity: str, unit: str | None, value: object, storage: int = 0) -> dict[str, Any]:
-    return {"storage": storage, "tariff": 0, "subunit": 0, "function": "instantaneous", "quantity": quantity,
-            "unit": unit, "value": value, "dif": None, "vif": None}  # fmt: skip
 
 
 def header_alarms(h1: int, h2: int, h3: int) -> list[str]:

@@ -13,7 +13,7 @@ import calendar
 import datetime as dt
 from typing import Any
 
-from meterd.wmbus.vendors import VendorContext, VendorDecoder
+from meterd.wmbus.vendors import VendorContext, VendorDecoder, vendor_record
 
 # bit → normalised alarm (manufacturer's names: software, CRC, sensor and measurement error, battery
 # voltage, manipulation, leakage or no usage, reverse flow, overload above the meter's maximum flow)
@@ -40,11 +40,6 @@ def months_before(reference: dt.date, months: int) -> dt.date:
     return dt.date(year, month, last if month_end else min(reference.day, last))
 
 
-def _date_record(storage: int, value: str) -> dict[str, Any]:
-    return {"storage": storage, "tariff": 0, "subunit": 0, "function": "instantaneous", "quantity": "date",
-            "unit": None, "value": value, "dif": None, "vif": None, "derived": True}  # fmt: skip
-
-
 def _reference(records: list[dict[str, Any]], quantity: str, storage: int) -> dt.date | None:
     for r in records:
         if r["quantity"] == quantity and r["storage"] == storage and isinstance(r["value"], str):
@@ -62,7 +57,7 @@ def date_history(records: list[dict[str, Any]], reference: dt.date, first: int, 
         storage = rec["storage"]
         if rec["quantity"] == "volume" and first < storage <= last and storage not in dated:
             day = months_before(reference, storage - first).isoformat()
-            records.insert(records.index(rec) + 1, _date_record(storage, day))
+            records.insert(records.index(rec) + 1, vendor_record("date", None, day, storage, derived=True))
             dated.add(storage)
 
 

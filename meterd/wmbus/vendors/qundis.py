@@ -13,7 +13,7 @@ from typing import Any
 
 from meterd.wmbus.datatypes import bcd_value, date_g
 from meterd.wmbus.medium import VOLUME_MEDIA
-from meterd.wmbus.vendors import VendorContext, VendorDecoder
+from meterd.wmbus.vendors import VendorContext, VendorDecoder, vendor_record
 
 WALK_BY_LENGTH = 53
 # (offset, storage, quantity) of the walk-by fields; volumes are 4 BCD bytes, dates 2 bytes type G
@@ -21,8 +21,8 @@ FIELDS = ((12, 0, "volume"), (16, 1, "date"), (18, 1, "volume"), (22, 17, "date"
 
 
 def _record(quantity: str, storage: int, value: object) -> dict[str, Any]:
-    return {"storage": storage, "tariff": 0, "subunit": 0, "function": "instantaneous", "quantity": quantity,
-            "unit": "m3" if quantity == "volume" else None, "value": value, "dif": "0D", "vif": "FF5F"}  # fmt: skip
+    unit = "m3" if quantity == "volume" else None
+    return vendor_record(quantity, unit, value, storage, dif="0D", vif="FF5F")  # read from the walk-by record
 
 
 def parse_walk_by(block: bytes) -> list[dict[str, Any]]:

@@ -7,14 +7,8 @@ year is sent), volume in the current period (16 bits LE, 0.1 m3). The total is t
 
 from __future__ import annotations
 
-from typing import Any
-
 from meterd.wmbus.vendors import VendorContext, VendorDecoder
-
-
-def _record(quantity: str, unit: str | None, value: object, storage: int = 0) -> dict[str, Any]:
-    return {"storage": storage, "tariff": 0, "subunit": 0, "function": "instantaneous", "quantity": quantity,
-            "unit": unit, "value": value, "dif": None, "vif": None}  # fmt: skip
+from meterd.wmbus.vendors import vendor_record as _record
 
 
 class MKRadio3(VendorDecoder):
