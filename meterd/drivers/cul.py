@@ -3,15 +3,11 @@
 from __future__ import annotations
 
 import binascii
-from collections.abc import Callable
-from operator import itemgetter
 from typing import ClassVar
-
-from fastcrc import crc16
 
 from meterd.drivers.frame import Frame, FramingError
 from meterd.drivers.framer import CC1101_DBM, Framer, Item
-from meterd.wmbus.link import _format_b_ok, _strip_format_b, format_a_blocks, format_a_length
+from meterd.wmbus.link import _format_b_ok, _strip_format_a, _strip_format_b, format_a_length
 
 
 class CULFramer(Framer):
@@ -75,9 +71,6 @@ class CULFramer(Framer):
         return out
 
 
-EN13757_RESIDUE = 0x5C99  # EN 13757 CRC over a block followed by its own CRC (big-endian) always gives this
-
-
 def _strip(frame: bytes, format_b: bool) -> bytes | FramingError:
     """The frame without its link-layer CRCs, or why it cannot be had. Format A: a CRC after the first
     10 bytes and after every 16 after them; format B (`bY` lines): L counts the CRCs, one after at most
@@ -94,26 +87,8 @@ def _strip(frame: bytes, format_b: bool) -> bytes | FramingError:
         return frame
     if n != _FORMAT_A_LENGTH[length]:
         return FramingError("bad_length", f"CUL frame of {n} bytes for L={length}")
-    with_crcs, data = _BLOCKS[n]
-    crc = crc16.en_13757
-    for block in with_crcs(frame):
-        if block and crc(block) != EN13757_RESIDUE:
-            return FramingError("bad_crc", "CUL frame: link-layer CRC mismatch (format A)")
-    return b"".join(data(frame))
+    stripped = _strip_format_a(frame)
+    return FramingError("bad_crc", "CUL frame: link-layer CRC mismatch (format A)") if stripped is None else stripped
 
 
-Slicer = Callable[[bytes], tuple[bytes, ...]]
-
-
-def _block_getters(total: int) -> tuple[Slicer, Slicer]:
-    """Slicers of a format A frame of `total` bytes: its blocks with their CRCs, and its data alone."""
-    blocks = format_a_blocks(total)
-    empty = slice(0, 0)  # itemgetter of one item returns it bare: a last, empty slice keeps a tuple
-    with_crcs = itemgetter(*(slice(pos, pos + size + 2) for pos, size in blocks), empty)
-    data = itemgetter(*(slice(pos, pos + size) for pos, size in blocks), empty)
-    return with_crcs, data
-
-
-# format A sizes by L, and the block slicers by frame size: looked up, not computed per frame
-_FORMAT_A_LENGTH = tuple(format_a_length(length) for length in range(256))
-_BLOCKS = {total: _block_getters(total) for total in set(_FORMAT_A_LENGTH)}
+_FORMAT_A_LENGTH = tuple(format_a_length(length) for length in range(256))  # looked up, not computed per frame

@@ -115,6 +115,3 @@ class Framer:
         if len(data) - pos < length + 1 + trailing:
             return 0
         return length + 1
-
-
-X25_RESIDUE = 0x0F47  # CRC-16/X-25 over data followed by its own CRC (LE) always gives this (IMST dongles)

@@ -9,7 +9,8 @@ from typing import ClassVar
 from fastcrc import crc16
 
 from meterd.drivers.frame import Frame
-from meterd.drivers.framer import IMST_DBM, X25_RESIDUE, Framer, Item, _now
+from meterd.drivers.framer import IMST_DBM, Framer, Item, _now
+from meterd.wmbus.crc import X25_RESIDUE
 from meterd.wmbus.link import WMBUS_C_FIELDS
 
 

@@ -7,8 +7,8 @@ from typing import ClassVar
 from fastcrc import crc16
 
 from meterd.drivers.frame import Frame, FramingError
-from meterd.drivers.framer import SIGNED_DBM, X25_RESIDUE, Framer, Item
-from meterd.wmbus.crc import crc16_x25
+from meterd.drivers.framer import SIGNED_DBM, Framer, Item
+from meterd.wmbus.crc import X25_RESIDUE, crc16_x25
 
 
 def slip_decode(body: bytes) -> bytes | None:

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from operator import itemgetter
 
-from meterd.wmbus.crc import crc16_en13757
+from fastcrc import crc16
+
+from meterd.wmbus.crc import EN13757_RESIDUE, crc16_en13757
 from meterd.wmbus.errors import DecodeError
 
 WMBUS = "wmbus"
@@ -60,15 +64,30 @@ def format_a_blocks(total: int) -> list[tuple[int, int]]:
     return blocks
 
 
+Slicer = Callable[[bytes], tuple[bytes, ...]]
+
+
+def _format_a_slicers(total: int) -> tuple[Slicer, Slicer]:
+    """Slicers of a format A frame of `total` bytes: its blocks with their CRCs, and its data alone."""
+    blocks = format_a_blocks(total)
+    empty = slice(0, 0)  # itemgetter of one item returns it bare: a last, empty slice keeps a tuple
+    with_crcs = itemgetter(*(slice(pos, pos + size + 2) for pos, size in blocks), empty)
+    data = itemgetter(*(slice(pos, pos + size) for pos, size in blocks), empty)
+    return with_crcs, data
+
+
+# the block slicers of every size a format A frame can have: looked up, not computed per frame
+_FORMAT_A_SLICERS = {total: _format_a_slicers(total) for total in {format_a_length(n) for n in range(256)}}
+
+
 def _strip_format_a(frame: bytes) -> bytes | None:
     """Remove format A block CRCs; None when any block CRC is wrong."""
-    out = bytearray()
-    for pos, size in format_a_blocks(len(frame)):
-        block = frame[pos : pos + size]
-        if crc16_en13757(block) != int.from_bytes(frame[pos + size : pos + size + 2], "big"):
+    with_crcs, data = _FORMAT_A_SLICERS.get(len(frame)) or _format_a_slicers(len(frame))
+    crc = crc16.en_13757
+    for block in with_crcs(frame):
+        if block and crc(block) != EN13757_RESIDUE:
             return None
-        out += block
-    return bytes(out)
+    return b"".join(data(frame))
 
 
 def _format_b_ok(frame: bytes) -> bool:
