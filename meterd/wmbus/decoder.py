@@ -115,13 +115,11 @@ class Decoder:
         try:
             data = parse_hex(text)
             key_bytes = bytes.fromhex(key) if isinstance(key, str) else key
-            return self.decode(data, key_bytes)
         except DecodeError as e:
             return e.to_dict()
         except ValueError:
             return DecodeError("bad_hex", "key is not valid hex").to_dict()
-        except Exception as e:
-            return DecodeError("internal_error", f"{type(e).__name__} while decoding").to_dict()
+        return self.decode_bytes(data, key_bytes)
 
     def decode_bytes(self, data: bytes, key: bytes | None = None) -> TelegramDict:
         """`decode` for receivers: never raises; failures come back as {"ok": false, "error": ...}."""
