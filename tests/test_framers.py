@@ -218,3 +218,48 @@ def test_answers_kept_are_bounded() -> None:
         f.feed(b"noise\r\n")
     f.feed(b"V 1.67 CUL868\r\n")
     assert len(f.replies) <= 64 and f.identified() == "V 1.67 CUL868"
+
+
+def test_rtl_wmbus_lines() -> None:
+    """rtl_wmbus: `MODE;CRC_OK;3OF6_OK;time;pkt_rssi;cur_rssi;id;0x<hex>`, only `;1;1;` lines count."""
+    from meterd.drivers.rtlwmbus import parse_rtlwmbus_line
+
+    hexed = TELEGRAM.hex()
+    got = parse_rtlwmbus_line(f"T1;1;1;2026-11-26 08:00:00.000;117;102;12345678;0x{hexed}\n")
+    assert isinstance(got, Frame) and got.data == TELEGRAM and got.rssi_dbm == 117.0
+    assert got.received_at == datetime(2026, 11, 26, 8, tzinfo=UTC) and got.dongle == "rtlwmbus"
+    # RSSI that is no whole number, a telegram without 0x, a build with one more field before the telegram
+    got = parse_rtlwmbus_line(f"C1;1;1;2026-11-26 08:00:00.000;-61.5;102;12345678;{hexed}")
+    assert isinstance(got, Frame) and got.data == TELEGRAM and got.rssi_dbm == -61.5
+    got = parse_rtlwmbus_line(f"T1;1;1;2026-11-26 08:00:00.000;117;102;12345678;868.95;0x{hexed}")
+    assert isinstance(got, Frame) and got.data == TELEGRAM
+    got = parse_rtlwmbus_line(f"T1;1;1;2026-11-26 08:00:00.000;n/a;102;12345678;0x{hexed}")
+    assert isinstance(got, Frame) and got.rssi_dbm is None
+    codes = {
+        f"T1;0;1;2026-11-26 08:00:00.000;117;102;12345678;0x{hexed}": "bad_crc",
+        f"T1;1;0;2026-11-26 08:00:00.000;117;102;12345678;0x{hexed}": "bad_crc",
+        f"T1;1;1;2026-11-26 08:00:00.000;117;102;12345678;0x{hexed[:-1]}": "bad_hex",
+        "rtl_wmbus starting, frequency 868.95 MHz": "bad_line",
+    }
+    for line, code in codes.items():
+        item = parse_rtlwmbus_line(line)
+        assert isinstance(item, FramingError) and item.code == code, line
+    assert parse_rtlwmbus_line("\n") is None
+    fallback = datetime(2026, 1, 1, tzinfo=UTC)
+    got = parse_rtlwmbus_line(f"T1;1;1;yesterday;117;102;12345678;0x{hexed}", now=fallback)
+    assert isinstance(got, Frame) and got.received_at == fallback  # an unreadable time: the time of reading
+
+
+def test_capture_lines() -> None:
+    from meterd.drivers.hexfile import parse_line
+
+    hexed = TELEGRAM.hex().upper()
+    got = parse_line(f"2026-11-26T08:00:00Z {hexed}\n")
+    assert isinstance(got, Frame) and got.data == TELEGRAM and got.received_at == datetime(2026, 11, 26, 8, tzinfo=UTC)
+    got = parse_line(f"2026-11-26T09:00:00+01:00 {hexed[:20]} {hexed[20:]}  # split by a space, with a comment")
+    assert isinstance(got, Frame) and got.data == TELEGRAM and got.received_at == datetime(2026, 11, 26, 8, tzinfo=UTC)
+    got = parse_line(hexed, now=CLOCK())
+    assert isinstance(got, Frame) and got.received_at == CLOCK()
+    assert parse_line("# route 7") is None and parse_line("   ") is None
+    bad = parse_line(f"2026-11-26T08:00:00Z {hexed[:-1]}")
+    assert isinstance(bad, FramingError) and bad.code == "bad_hex"

@@ -62,7 +62,7 @@ class CULFramer(Framer):
                 append(FramingError("too_short", "CUL telegram too short"))
                 continue
             # culfw passes the link-layer CRCs on unchecked: they are checked and stripped here
-            frame = strip(telegram[:-2], line[1] == 0x59)
+            frame = strip(telegram, line[1] == 0x59)
             if isinstance(frame, FramingError):
                 append(frame)
                 continue
@@ -71,23 +71,25 @@ class CULFramer(Framer):
         return out
 
 
-def _strip(frame: bytes, format_b: bool) -> bytes | FramingError:
-    """The frame without its link-layer CRCs, or why it cannot be had. Format A: a CRC after the first
-    10 bytes and after every 16 after them; format B (`bY` lines): L counts the CRCs, one after at most
-    125 bytes and one at the end. A frame of exactly L+1 bytes in a `b` line came without CRCs."""
-    length, n = frame[0], len(frame)
+def _strip(telegram: bytes, format_b: bool) -> bytes | FramingError:
+    """The frame of a line's bytes (the frame, then LQI and RSSI) without its link-layer CRCs, or why it
+    cannot be had. Format A: a CRC after the first 10 bytes and after every 16 after them; format B (`bY`
+    lines): L counts the CRCs, one after at most 125 bytes and one at the end. A frame of exactly L+1
+    bytes in a `b` line came without CRCs."""
+    length, n = telegram[0], len(telegram) - 2
     if format_b:
         if n != length + 1:
             return FramingError("bad_length", f"CUL format B frame of {n} bytes for L={length}")
+        frame = telegram[:n]
         if not _format_b_ok(frame):
             return FramingError("bad_crc", "CUL frame: link-layer CRC mismatch (format B)")
         plain = _strip_format_b(frame)
         return bytes([len(plain) - 1]) + plain[1:]  # L as for a frame without CRCs
     if n == length + 1:
-        return frame
+        return telegram[:n]
     if n != _FORMAT_A_LENGTH[length]:
         return FramingError("bad_length", f"CUL frame of {n} bytes for L={length}")
-    stripped = _strip_format_a(frame)
+    stripped = _strip_format_a(telegram, n)
     return FramingError("bad_crc", "CUL frame: link-layer CRC mismatch (format A)") if stripped is None else stripped
 
 

@@ -9,6 +9,7 @@ from meterd.drivers.frame import Frame, FramingError, parse_time
 
 fromhex, fromisoformat = bytes.fromhex, datetime.fromisoformat
 _make = tuple.__new__  # Frame without NamedTuple's Python-level __new__: these run once per line
+_RSSI = {str(value): float(value) for value in range(-150, 256)}  # the usual RSSI fields, parsed once
 
 
 class LocalOffsets:
@@ -37,27 +38,28 @@ def parse_rtlwmbus_line(
     line: str, now: datetime | None = None, local: LocalOffsets | None = None
 ) -> Frame | FramingError | None:
     """One rtl_wmbus line; its time is local time (`local`), or UTC when no `local` is given."""
-    head, sep, hexed = line.rpartition(";0x")  # the telegram field, without copying it twice
-    if not sep:
-        head, _, hexed = line.rpartition(";")
     try:
-        _, crc_ok, three_of_six, stamp, rssi_text, _, _ = head.split(";", 6)
+        _, crc_ok, three_of_six, stamp, rssi_text, _, _, hexed = line.split(";", 7)
     except ValueError:
         return None if not line.strip() else FramingError("bad_line", "not an rtl_wmbus telegram line")
     if crc_ok != "1" or three_of_six != "1":
         return FramingError("bad_crc", "rtl_wmbus reports a CRC or 3-of-6 error")
+    if ";" in hexed:  # builds that add fields before the telegram: it is the last one
+        hexed = hexed.rpartition(";")[2]
     try:
-        data = fromhex(hexed)  # fromhex ignores the line end
+        data = fromhex(hexed[2:] if hexed[1:2] == "x" else hexed)  # fromhex ignores the line end
     except ValueError:
         return FramingError("bad_hex", "telegram field is not hex")
     try:
         received = fromisoformat(stamp + (local.suffix(stamp) if local else "+00:00"))
     except ValueError:
         received = parse_time(stamp) or now or datetime.now(UTC)
-    try:
-        rssi: float | None = float(rssi_text)
-    except ValueError:
-        rssi = None
+    rssi = _RSSI.get(rssi_text)
+    if rssi is None:
+        try:
+            rssi = float(rssi_text)
+        except ValueError:
+            rssi = None
     return _make(Frame, (data, received, rssi, "rtlwmbus"))
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from operator import itemgetter
+from struct import Struct
 
 from fastcrc import crc16
 
@@ -64,30 +64,37 @@ def format_a_blocks(total: int) -> list[tuple[int, int]]:
     return blocks
 
 
-Slicer = Callable[[bytes], tuple[bytes, ...]]
+@dataclass(frozen=True, slots=True)
+class _FormatA:
+    """A format A layout as two structs: its blocks with their CRCs, and its data alone. One C call
+    each cuts a frame up (struct reads from the start of a longer buffer too, so trailing bytes such as a
+    dongle's RSSI need no slicing off)."""
+
+    blocks: Callable[[bytes], tuple[bytes, ...]]
+    data: Callable[[bytes], tuple[bytes, ...]]
 
 
-def _format_a_slicers(total: int) -> tuple[Slicer, Slicer]:
-    """Slicers of a format A frame of `total` bytes: its blocks with their CRCs, and its data alone."""
+def _format_a_layout(total: int) -> _FormatA:
     blocks = format_a_blocks(total)
-    empty = slice(0, 0)  # itemgetter of one item returns it bare: a last, empty slice keeps a tuple
-    with_crcs = itemgetter(*(slice(pos, pos + size + 2) for pos, size in blocks), empty)
-    data = itemgetter(*(slice(pos, pos + size) for pos, size in blocks), empty)
-    return with_crcs, data
+    with_crcs = "".join(f"{size + 2}s" for _, size in blocks)
+    data = "".join(f"{size}s2x" for _, size in blocks)
+    return _FormatA(Struct(with_crcs).unpack_from, Struct(data).unpack_from)
 
 
-# the block slicers of every size a format A frame can have: looked up, not computed per frame
-_FORMAT_A_SLICERS = {total: _format_a_slicers(total) for total in {format_a_length(n) for n in range(256)}}
+# the layout of every size a format A frame can have: looked up, not computed per frame
+_FORMAT_A_LAYOUTS = {total: _format_a_layout(total) for total in {format_a_length(n) for n in range(256)}}
 
 
-def _strip_format_a(frame: bytes) -> bytes | None:
-    """Remove format A block CRCs; None when any block CRC is wrong."""
-    with_crcs, data = _FORMAT_A_SLICERS.get(len(frame)) or _format_a_slicers(len(frame))
+def _strip_format_a(frame: bytes, total: int | None = None) -> bytes | None:
+    """The first `total` bytes (all when None) without their format A block CRCs; None when any block
+    CRC is wrong."""
+    total = len(frame) if total is None else total
+    layout = _FORMAT_A_LAYOUTS.get(total) or _format_a_layout(total)
     crc = crc16.en_13757
-    for block in with_crcs(frame):
-        if block and crc(block) != EN13757_RESIDUE:
+    for block in layout.blocks(frame):
+        if crc(block) != EN13757_RESIDUE:
             return None
-    return b"".join(data(frame))
+    return b"".join(layout.data(frame))
 
 
 def _format_b_ok(frame: bytes) -> bool:
@@ -165,7 +172,7 @@ def _parse_wmbus(data: bytes) -> LinkFrame:
                 "bad_length",
                 f"{n} bytes fit L={l_field} neither without CRCs ({l_field + 1}) nor with format A CRCs ({full})",
             )
-        stripped = _strip_format_a(data[:full])
+        stripped = _strip_format_a(data, full)
         if stripped is None:
             raise DecodeError("bad_crc", "format A block CRC mismatch")
         plain, crc_format = stripped, "A"
