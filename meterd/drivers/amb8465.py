@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
+from functools import reduce
+from operator import xor
 from typing import ClassVar
 
 import numpy as np
@@ -24,10 +26,11 @@ SETTINGS_READ = RSSI_ENABLE + 1  # settings read at start: positions 0-69
 
 
 def amber_checksum(data: bytes) -> int:
-    x = 0
-    for b in data:
-        x ^= b
-    return x
+    return reduce(xor, data, 0)
+
+
+# from this many frames in one read on, one numpy call checks them all faster than one fold per frame
+NUMPY_RUN = 4
 
 
 class AMB8465Framer(Framer):
@@ -110,7 +113,7 @@ class AMB8465Framer(Framer):
         return out
 
     def _command_frames(self, data: bytes, pos: int, out: list[Item]) -> tuple[bool, int]:
-        """The run of `FF cmd len data XOR` frames at pos, checksums taken together in one numpy call.
+        """The run of `FF cmd len data XOR` frames at pos, checksums of a longer run in one numpy call.
 
         Returns (False, pos) when the first frame is incomplete, else (True, where reading goes on)."""
         starts: list[int] = []
@@ -124,10 +127,15 @@ class AMB8465Framer(Framer):
             end = stop
         if not starts:
             return False, pos
-        xors = np.bitwise_xor.reduceat(np.frombuffer(data, np.uint8, end - pos, pos), np.array(starts) - pos)
+        bounds = [*starts[1:], end]
+        if len(starts) < NUMPY_RUN:
+            xors = [amber_checksum(data[a:b]) for a, b in zip(starts, bounds, strict=True)]
+        else:
+            run = np.frombuffer(data, np.uint8, end - pos, pos)
+            xors = np.bitwise_xor.reduceat(run, np.array(starts) - pos).tolist()
         now, name, make, append, l_bytes = self.now, self.name, tuple.__new__, out.append, _L_BYTES
         c_fields, dbm, rssi_byte = WMBUS_C_FIELDS, CC1101_DBM, self.rssi_byte
-        for start, stop, x in zip(starts, [*starts[1:], end], xors.tolist(), strict=True):
+        for start, stop, x in zip(starts, bounds, xors, strict=True):
             if x:  # the XOR over a frame with its checksum byte is 0
                 append(self._skipped(1, "AMB8465 frame checksum mismatch"))
                 return True, start + 1
