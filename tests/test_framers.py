@@ -263,3 +263,19 @@ def test_capture_lines() -> None:
     assert parse_line("# route 7") is None and parse_line("   ") is None
     bad = parse_line(f"2026-11-26T08:00:00Z {hexed[:-1]}")
     assert isinstance(bad, FramingError) and bad.code == "bad_hex"
+
+
+def test_cul_checks_every_block_crc() -> None:
+    """x has order 151 modulo the EN 13757 polynomial: two bit errors 151 bits apart leave a CRC over the
+    whole frame unchanged. Checked block by block (at most 144 bits each), they cannot cancel."""
+    from fastcrc import crc16
+
+    with_crc = bytearray(b.add_format_a_crcs(TELEGRAM))
+    first, second = 20, 20 + 151  # bit positions: in the first block and in the second
+    for bit in (first, second):
+        with_crc[bit // 8] ^= 0x80 >> (bit % 8)
+    good = b.add_format_a_crcs(TELEGRAM)
+    assert crc16.en_13757(bytes(with_crc)) == crc16.en_13757(good)  # a whole-frame check would pass it
+    items = CULFramer(CLOCK).feed(b"b" + bytes(with_crc).hex().encode() + b"2FD8\n")
+    assert frames(items) == [] and [i.code for i in items if isinstance(i, FramingError)] == ["bad_crc"]
+    assert Decoder().decode_bytes(bytes(with_crc))["error"]["code"] == "bad_crc"  # the decoder's link layer too
