@@ -84,7 +84,7 @@ def framer_us(name: str, telegram: bytes, n: int, per_read: int = 64) -> float:
 _LOCAL = LocalOffsets()  # one for the run, as in `meterd listen`: rtl_wmbus stamps are local time
 
 
-def rtl_line(line: str) -> object:
+def rtl_line(line: str) -> object:  # one telegram per line, as rtl_wmbus prints them
     return parse_rtlwmbus_line(line, local=_LOCAL)
 
 

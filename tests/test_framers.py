@@ -224,17 +224,24 @@ def test_rtl_wmbus_lines() -> None:
     """rtl_wmbus: `MODE;CRC_OK;3OF6_OK;time;pkt_rssi;cur_rssi;id;0x<hex>`, only `;1;1;` lines count."""
     from meterd.drivers.rtlwmbus import parse_rtlwmbus_line
 
+    def one(line: str, now: datetime | None = None) -> Frame:
+        (item,) = parse_rtlwmbus_line(line, now)
+        assert isinstance(item, Frame), item
+        return item
+
     hexed = TELEGRAM.hex()
-    got = parse_rtlwmbus_line(f"T1;1;1;2026-11-26 08:00:00.000;117;102;12345678;0x{hexed}\n")
-    assert isinstance(got, Frame) and got.data == TELEGRAM and got.rssi_dbm == 117.0
-    assert got.received_at == datetime(2026, 11, 26, 8, tzinfo=UTC) and got.dongle == "rtlwmbus"
-    # RSSI that is no whole number, a telegram without 0x, a build with one more field before the telegram
-    got = parse_rtlwmbus_line(f"C1;1;1;2026-11-26 08:00:00.000;-61.5;102;12345678;{hexed}")
-    assert isinstance(got, Frame) and got.data == TELEGRAM and got.rssi_dbm == -61.5
-    got = parse_rtlwmbus_line(f"T1;1;1;2026-11-26 08:00:00.000;117;102;12345678;868.95;0x{hexed}")
-    assert isinstance(got, Frame) and got.data == TELEGRAM
-    got = parse_rtlwmbus_line(f"T1;1;1;2026-11-26 08:00:00.000;n/a;102;12345678;0x{hexed}")
-    assert isinstance(got, Frame) and got.rssi_dbm is None
+    got = one(f"T1;1;1;2026-11-26 08:00:00.000;117;102;12345678;0x{hexed}\n")
+    assert got.data == TELEGRAM and got.rssi_dbm == 117.0 and got.dongle == "rtlwmbus"
+    assert got.received_at == datetime(2026, 11, 26, 8, tzinfo=UTC)
+    # RSSI that is no whole number, a telegram without 0x, a field before the telegram, no RSSI
+    got = one(f"C1;1;1;2026-11-26 08:00:00.000;-61.5;102;12345678;{hexed}")
+    assert got.data == TELEGRAM and got.rssi_dbm == -61.5
+    assert one(f"T1;1;1;2026-11-26 08:00:00.000;117;102;12345678;868.95;0x{hexed}").data == TELEGRAM
+    assert one(f"T1;1;1;2026-11-26 08:00:00.000;n/a;102;12345678;0x{hexed}").rssi_dbm is None
+    # two telegrams on one line, each in its own 0x field; a bare 0x line (no time: the time of reading)
+    two = parse_rtlwmbus_line(f"C1;1;1;2026-11-26 08:00:00.000;117;102;12345678;0x{hexed};0x{hexed[:-2]}\n")
+    assert [item.data for item in two if isinstance(item, Frame)] == [TELEGRAM, TELEGRAM[:-1]]
+    assert one(f"0x{hexed}\n", now=CLOCK()).received_at == CLOCK()
     codes = {
         f"T1;0;1;2026-11-26 08:00:00.000;117;102;12345678;0x{hexed}": "bad_crc",
         f"T1;1;0;2026-11-26 08:00:00.000;117;102;12345678;0x{hexed}": "bad_crc",
@@ -242,12 +249,11 @@ def test_rtl_wmbus_lines() -> None:
         "rtl_wmbus starting, frequency 868.95 MHz": "bad_line",
     }
     for line, code in codes.items():
-        item = parse_rtlwmbus_line(line)
+        (item,) = parse_rtlwmbus_line(line)
         assert isinstance(item, FramingError) and item.code == code, line
-    assert parse_rtlwmbus_line("\n") is None
+    assert parse_rtlwmbus_line("\n") == []
     fallback = datetime(2026, 1, 1, tzinfo=UTC)
-    got = parse_rtlwmbus_line(f"T1;1;1;yesterday;117;102;12345678;0x{hexed}", now=fallback)
-    assert isinstance(got, Frame) and got.received_at == fallback  # an unreadable time: the time of reading
+    assert one(f"T1;1;1;yesterday;117;102;12345678;0x{hexed}", now=fallback).received_at == fallback
 
 
 def test_capture_lines() -> None:

@@ -34,22 +34,21 @@ class LocalOffsets:
         return offset
 
 
-def parse_rtlwmbus_line(
-    line: str, now: datetime | None = None, local: LocalOffsets | None = None
-) -> Frame | FramingError | None:
-    """One rtl_wmbus line; its time is local time (`local`), or UTC when no `local` is given."""
+Item = Frame | FramingError
+
+
+def parse_rtlwmbus_line(line: str, now: datetime | None = None, local: LocalOffsets | None = None) -> list[Item]:
+    """The telegrams of one rtl_wmbus line (usually one; a line can carry more, each in its own `;0x`
+    field, and a line can be a bare `0x<hex>`). Times are local time (`local`), or UTC when no `local`
+    is given; `now` stands in where a line has no usable time."""
+    if line[:2] == "0x":
+        return _telegrams(line, now or datetime.now(UTC), None)
     try:
         _, crc_ok, three_of_six, stamp, rssi_text, _, _, hexed = line.split(";", 7)
     except ValueError:
-        return None if not line.strip() else FramingError("bad_line", "not an rtl_wmbus telegram line")
+        return [FramingError("bad_line", "not an rtl_wmbus telegram line")] if line.strip() else []
     if crc_ok != "1" or three_of_six != "1":
-        return FramingError("bad_crc", "rtl_wmbus reports a CRC or 3-of-6 error")
-    if ";" in hexed:  # builds that add fields before the telegram: it is the last one
-        hexed = hexed.rpartition(";")[2]
-    try:
-        data = fromhex(hexed[2:] if hexed[1:2] == "x" else hexed)  # fromhex ignores the line end
-    except ValueError:
-        return FramingError("bad_hex", "telegram field is not hex")
+        return [FramingError("bad_crc", "rtl_wmbus reports a CRC or 3-of-6 error")]
     try:
         received = fromisoformat(stamp + (local.suffix(stamp) if local else "+00:00"))
     except ValueError:
@@ -60,12 +59,28 @@ def parse_rtlwmbus_line(
             rssi = float(rssi_text)
         except ValueError:
             rssi = None
-    return _make(Frame, (data, received, rssi, "rtlwmbus"))
+    if ";" in hexed:
+        return _telegrams(hexed, received, rssi)
+    try:
+        data = fromhex(hexed[2:] if hexed[1:2] == "x" else hexed)  # fromhex ignores the line end
+    except ValueError:
+        return [FramingError("bad_hex", "telegram field is not hex")]
+    return [_make(Frame, (data, received, rssi, "rtlwmbus"))]
 
 
-def read_rtlwmbus(lines: Iterable[str], counters: dict[str, int]) -> Iterator[Frame | FramingError]:
+def _telegrams(fields: str, received: datetime, rssi: float | None) -> list[Item]:
+    """Each `0x<hex>` field a telegram (the other fields are not telegrams); without any, the last field."""
+    texts = [field[2:] for field in fields.split(";") if field[:2] == "0x"] or [fields.rpartition(";")[2]]
+    out: list[Item] = []
+    for text in texts:
+        try:
+            out.append(_make(Frame, (fromhex(text), received, rssi, "rtlwmbus")))
+        except ValueError:
+            out.append(FramingError("bad_hex", "telegram field is not hex"))
+    return out
+
+
+def read_rtlwmbus(lines: Iterable[str], counters: dict[str, int]) -> Iterator[Item]:
     local = LocalOffsets()
     for line in lines:
-        item = parse_rtlwmbus_line(line, local=local)
-        if item is not None:
-            yield item
+        yield from parse_rtlwmbus_line(line, local=local)
