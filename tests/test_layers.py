@@ -45,6 +45,11 @@ def test_bad_crc_and_length() -> None:
     assert code_of(bytes(with_a)) == "bad_crc"
     assert code_of(plain(APL)[:-3]) == "bad_length"
     assert code_of("0102") == "too_short"
+    from meterd.wmbus.link import _strip_format_a
+
+    frame = b.add_format_a_crcs(plain(APL))
+    assert _strip_format_a(frame + b"\xc4", len(frame)) == plain(APL)  # trailing bytes (RSSI) are not read
+    assert _strip_format_a(frame[:11], 13) is None  # fewer bytes than the layout: no CRC to check
 
 
 def test_wired_mbus_frames() -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from struct import Struct
+from struct import error as struct_error
 
 from fastcrc import crc16
 
@@ -91,7 +92,11 @@ def _strip_format_a(frame: bytes, total: int | None = None) -> bytes | None:
     total = len(frame) if total is None else total
     layout = _FORMAT_A_LAYOUTS.get(total) or _format_a_layout(total)
     crc = crc16.en_13757
-    for block in layout.blocks(frame):
+    try:
+        blocks = layout.blocks(frame)
+    except struct_error:  # fewer bytes than the layout: no block ends with its CRC
+        return None
+    for block in blocks:
         if crc(block) != EN13757_RESIDUE:
             return None
     return b"".join(layout.data(frame))
