@@ -180,7 +180,7 @@ def _vector_group(
         vendor = decoder.vendors.find(decode_manufacturer(m), ver, dt, b"")
         if vendor is not None and _vendor_reads_layout(vendor, proto):
             keep &= ~((manufacturers == m) & (x[:, 8] == ver) & (x[:, 9] == dt))
-    keep &= ~_prepared_rows(decoder, x, [frames[i] for i in everything])  # type: ignore[misc]
+    keep &= ~_prepared_rows(decoder, x, manufacturers, chosen)
     ids = _bcd_ids(x[:, 4:8])
     if decoder.vendors.overrides:  # a meter with its own decoder setting goes the scalar way
         keep &= ~np.isin(ids, list(decoder.vendors.overrides))
@@ -221,11 +221,13 @@ def _prototype(decoder: Decoder, candidates: list[bytes]) -> tuple[bytes, Telegr
     return None
 
 
-def _prepared_rows(decoder: Decoder, x: U8, frames: list[bytes]) -> npt.NDArray[np.bool_]:
+def _prepared_rows(
+    decoder: Decoder, x: U8, m: npt.NDArray[np.uint16], frames: list[bytes]
+) -> npt.NDArray[np.bool_]:
     """Rows a vendor's `prepare` changes (another address order, scrambling): the scalar decoder reads them.
-    Within a group the TPL configuration is shared, so the decision is taken once per manufacturer and C field."""
+    Within a group the TPL configuration is shared, so the decision is taken once per manufacturer and C field
+    (`m`: the rows' manufacturer codes)."""
     changed = np.zeros(len(x), dtype=bool)
-    m = x[:, 2].astype(np.uint16) | (x[:, 3].astype(np.uint16) << 8)
     for code, c in np.unique(np.stack([m, x[:, 1].astype(np.uint16)], axis=1), axis=0).tolist():
         rows = (m == code) & (x[:, 1] == c)
         try:
