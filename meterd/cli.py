@@ -5,12 +5,17 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from meterd import __version__
 from meterd.errors import MeterdError
 
+if TYPE_CHECKING:  # pydantic is imported only by the commands that read a configuration
+    from meterd.config import Config
 
-def _decoder(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+
+def _decoder(args: argparse.Namespace, config: Config | None = None):  # type: ignore[no-untyped-def]
+    """The decoder for --keys and --config; `config` when the command has already loaded it."""
     from meterd.keyfile import load_keys
     from meterd.wmbus import Decoder
     from meterd.wmbus.keys import normalise_meter_id
@@ -18,11 +23,11 @@ def _decoder(args: argparse.Namespace):  # type: ignore[no-untyped-def]
 
     key_file = getattr(args, "keys", None)
     registry = default_registry()
-    config = None
-    if getattr(args, "config", None) is not None:
+    if config is None and getattr(args, "config", None) is not None:
         from meterd.config import load_config  # pydantic: only when a configuration is given
 
         config = load_config(args.config)
+    if config is not None:
         key_file = key_file or config.keys.file  # --keys wins over [keys] file
     keys = load_keys(key_file, allow_insecure=getattr(args, "insecure_keys", False)) if key_file else {}
     if config is not None:
@@ -57,13 +62,14 @@ def cmd_listen(args: argparse.Namespace) -> int:
     from meterd.drivers.registry import open_receiver
     from meterd.drivers.serial_port import PortSettings
 
-    receiver = load_config(args.config).receiver
+    config = load_config(args.config)
+    receiver = config.receiver
     dongle, port = args.dongle or receiver.dongle, args.port or receiver.port
     if not dongle or not port:
         raise MeterdError("name the receiver: --dongle and --port, or [receiver] dongle and port in --config")
     if dongle not in DONGLES:
         raise MeterdError(f"unknown dongle {dongle!r}; known: {', '.join(DONGLES)}")
-    decoder = _decoder(args)
+    decoder = _decoder(args, config)
     stop = threading.Event()
     install_stop_handlers(stop)
     counters: dict[str, int] = {}
