@@ -29,7 +29,7 @@ def amber_checksum(data: bytes) -> int:
     return reduce(xor, data, 0)
 
 
-# from this many frames in one read on, one numpy call checks them all faster than one fold per frame
+# from this many frames in one read on, one numpy call checks them all faster than one reduce per frame
 NUMPY_RUN = 4
 
 

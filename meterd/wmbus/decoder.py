@@ -19,7 +19,7 @@ from meterd.wmbus.errors import DecodeError
 from meterd.wmbus.fixed import decode_fixed
 from meterd.wmbus.hexinput import parse_hex
 from meterd.wmbus.keys import KeyRing
-from meterd.wmbus.link import MBUS_ACK, MBUS_SHORT, WMBUS, LinkFrame, parse_link
+from meterd.wmbus.link import MBUS, MBUS_ACK, MBUS_SHORT, WMBUS, LinkFrame, parse_link
 from meterd.wmbus.manufacturer import decode_manufacturer
 from meterd.wmbus.medium import ADAPTER_TYPES, VOLUME_MEDIA, medium_name
 from meterd.wmbus.records import Layout, LayoutCache
@@ -187,7 +187,7 @@ class Decoder:
             return self._control_frame(link)
         hdr = _Header(link)
         payload = link.payload
-        meter_id: str | None = link.meter_id if link.kind == "wmbus" else None
+        meter_id: str | None = link.meter_id if link.kind == WMBUS else None
         try:
             return self._decode_layers(link, hdr, payload, key)
         except DecodeError as e:
@@ -425,7 +425,7 @@ class Decoder:
         ident_key = (hdr.m_bytes, hdr.a_bytes, link.manufacturer, link.id_bytes, link.version, link.device_type)
         known = self._identities.get(ident_key)
         if known is None:
-            adapter = self._adapter(link, hdr) if hdr.long and link.kind == "wmbus" else None
+            adapter = self._adapter(link, hdr) if hdr.long and link.kind == WMBUS else None
             known = self._identity(link, hdr), adapter
             if len(self._identities) >= 100_000:
                 self._identities.clear()
@@ -443,7 +443,7 @@ class Decoder:
         }
         if adapter is not None:
             out["adapter"] = dict(adapter)  # a copy per telegram: callers may change what they get
-        if link.kind == "mbus":
+        if link.kind == MBUS:
             out["address"] = link.address
         if link.warning is not None:
             out["link_warning"] = link.warning
@@ -451,7 +451,7 @@ class Decoder:
 
     @staticmethod
     def _identity(link: LinkFrame, hdr: _Header) -> dict[str, Any]:
-        if link.kind == "mbus" and not hdr.long:
+        if link.kind == MBUS and not hdr.long:
             return {"id": None, "manufacturer": None, "version": None, "device_type": None, "medium": None}
         m = hdr.m_bytes[0] | (hdr.m_bytes[1] << 8)
         device_type = hdr.a_bytes[5]
@@ -529,7 +529,7 @@ class Decoder:
             "total_m3": total,
             "alarms": fixed["alarms"],
         }
-        if link.kind == "mbus":
+        if link.kind == MBUS:
             out["address"] = link.address
         return out
 
