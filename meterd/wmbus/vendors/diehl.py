@@ -72,8 +72,11 @@ def lfsr_descramble(origin: bytes, key: bytes) -> bytes | None:
     """The PRIOS data a decoder reads (CI 0xA0-0xA7); None when the key does not fit (check byte)."""
     if len(origin) <= 15:
         return None
-    data = lfsr_stream(origin, key, PRIOS_USED)
-    return data if data[0] == CHECK_BYTE else None
+    state = _seed(origin, key)
+    if origin[15] ^ _keystream(state, 1) != CHECK_BYTE:
+        return None
+    data = origin[15 : 15 + PRIOS_USED]
+    return (int.from_bytes(data, "big") ^ _keystream(state, len(data))).to_bytes(len(data), "big")
 
 
 def real_data_descramble(origin: bytes, key: bytes) -> bytes | None:
