@@ -73,7 +73,7 @@ def lfsr_descramble(origin: bytes, key: bytes) -> bytes | None:
     if len(origin) <= 15:
         return None
     state = _seed(origin, key)
-    if origin[15] ^ _keystream(state, 1) != CHECK_BYTE:
+    if origin[15] ^ _keystream(state, 1) != CHECK_BYTE:  # one keystream byte rejects a wrong key
         return None
     data = origin[15 : 15 + PRIOS_USED]
     return (int.from_bytes(data, "big") ^ _keystream(state, len(data))).to_bytes(len(data), "big")
