@@ -1,16 +1,17 @@
-"""CSV files of readings and meters (DESIGN 2.6) into the arrays the checks take."""
+"""CSV files of readings and meters (`meterd check --readings/--meters`) into the arrays the checks take."""
 
 from __future__ import annotations
 
-import csv
-import io
+import math
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
 
 from meterd.errors import MeterdError
+from meterd.textinput import CsvFile, InputFileError
+from meterd.times import parse_time
 from meterd.validate.model import Meters, Readings, alarm_mask
 from meterd.validate.schedule import ScheduleError, parse_schedule
 from meterd.wmbus.alarms import ALARM_NAMES, status_alarms
@@ -33,28 +34,22 @@ class CsvProblems:
         self.messages.append(f"line {line}: {text}")
 
 
-def parse_time(text: str) -> int:
-    """ISO 8601 with offset or Z → epoch seconds; a time without offset is taken as UTC."""
-    dt = datetime.fromisoformat(text.strip().replace("z", "Z").replace("Z", "+00:00"))
-    if dt.tzinfo is None:
-        dt = dt.replace(tzinfo=UTC)
-    return int(dt.timestamp())
-
-
-def _reader(path: Path) -> csv.DictReader[str]:
+def _time(text: str) -> int:
+    """parse_time for one CSV field: any failure (no time, outside the calendar) is a ValueError."""
     try:
-        text = path.read_text(encoding="utf-8-sig")
-    except OSError as e:
-        raise CsvError(f"cannot read {path}: {e.strerror}") from None
-    reader = csv.DictReader(io.StringIO(text))
-    reader.fieldnames = [f.strip().lower() for f in reader.fieldnames or []]
-    return reader
+        return parse_time(text)
+    except (ValueError, OverflowError, OSError):
+        raise ValueError(text) from None
 
 
-def load_meters(path: Path, problems: CsvProblems) -> Meters:
-    reader = _reader(path)
-    if "meter_id" not in (reader.fieldnames or []):
-        raise CsvError(f"{path}: header must contain meter_id")
+def _rows(path: Path, required: set[str], encoding: str) -> Iterator[tuple[int, dict[str, str]]]:
+    try:
+        yield from CsvFile(path, encoding).rows(required)
+    except InputFileError as e:
+        raise CsvError(e.message) from None
+
+
+def load_meters(path: Path, problems: CsvProblems, encoding: str = "utf-8") -> Meters:
     ids: list[str] = []
     q3: list[float] = []
     buildings: list[str] = []
@@ -62,8 +57,7 @@ def load_meters(path: Path, problems: CsvProblems) -> Meters:
     schedules: list[str] = []
     premises: list[str] = []
     seen: set[str] = set()
-    for row in reader:
-        line = reader.line_num
+    for line, row in _rows(path, {"meter_id"}, encoding):
         meter_id = (row.get("meter_id") or "").strip()
         if not meter_id:
             problems.add(line, "empty meter_id")
@@ -73,7 +67,7 @@ def load_meters(path: Path, problems: CsvProblems) -> Meters:
             continue
         try:
             q = float(row.get("q3_m3h") or DEFAULT_Q3)
-            if not q > 0:
+            if not (math.isfinite(q) and q > 0):
                 raise ValueError
         except ValueError:
             problems.add(line, f"meter {meter_id}: q3_m3h {row.get('q3_m3h')!r} is not a positive number")
@@ -112,13 +106,29 @@ def _alarm_names(text: str) -> list[str]:
     return [a for a in text.lower().split() if a]
 
 
-def load_readings(path: Path, meters: Meters | None, problems: CsvProblems) -> tuple[Readings, Meters]:
+def _chain(
+    first: tuple[int, dict[str, str]] | None, rest: Iterator[tuple[int, dict[str, str]]]
+) -> Iterator[tuple[int, dict[str, str]]]:
+    if first is None:
+        return
+    yield first
+    try:
+        yield from rest
+    except InputFileError as e:
+        raise CsvError(e.message) from None
+
+
+def load_readings(
+    path: Path, meters: Meters | None, problems: CsvProblems, encoding: str = "utf-8"
+) -> tuple[Readings, Meters]:
     """Readings plus the meter table, extended with defaults for meters the meters CSV lacks."""
-    reader = _reader(path)
-    fields = reader.fieldnames or []
-    missing = {"meter_id", "measured_at", "total_m3"} - set(fields)
-    if missing:
-        raise CsvError(f"{path}: header lacks {', '.join(sorted(missing))} (need meter_id,measured_at,total_m3)")
+    source = CsvFile(path, encoding)
+    rows = source.rows({"meter_id", "measured_at", "total_m3"})
+    try:
+        first = next(rows, None)
+    except InputFileError as e:
+        raise CsvError(e.message) from None
+    fields = source.columns
     meters = meters or Meters.for_ids([], DEFAULT_Q3)
     index = {m: i for i, m in enumerate(meters.ids)}
     new_ids: list[str] = []
@@ -130,14 +140,13 @@ def load_readings(path: Path, meters: Meters | None, problems: CsvProblems) -> t
     has_alarms = "status" in fields or "alarms" in fields
     has_received = "received_at" in fields
     known_alarms = set(ALARM_NAMES)
-    for row in reader:
-        line = reader.line_num
+    for line, row in _chain(first, rows):
         meter_id = (row.get("meter_id") or "").strip()
         if not meter_id:
             problems.add(line, "empty meter_id")
             continue
         try:
-            t = parse_time(row.get("measured_at") or "")
+            t = _time(row.get("measured_at") or "")
         except ValueError:
             problems.add(line, f"measured_at {row.get('measured_at')!r} is not ISO 8601")
             continue
@@ -145,7 +154,10 @@ def load_readings(path: Path, meters: Meters | None, problems: CsvProblems) -> t
         try:
             v = float(text) if text else float("nan")
         except ValueError:
-            problems.add(line, f"total_m3 {text!r} is not a number")
+            problems.add(line, f"total_m3 {text[:40]!r} is not a number")
+            continue
+        if text and not (math.isfinite(v) and v >= 0):
+            problems.add(line, f"total_m3 {text[:40]!r} is not a register value (finite, not negative)")
             continue
         mask = 0
         if has_alarms:
@@ -163,7 +175,7 @@ def load_readings(path: Path, meters: Meters | None, problems: CsvProblems) -> t
         r = 0
         if has_received and (row.get("received_at") or "").strip():
             try:
-                r = parse_time(row["received_at"])
+                r = _time(row["received_at"])
             except ValueError:
                 problems.add(line, f"received_at {row.get('received_at')!r} is not ISO 8601")
                 continue

@@ -70,7 +70,7 @@ def test_bad_key_row_reports_line_without_key(tmp_path: Path) -> None:
     )
     os.chmod(keys, 0o600)
     res = meterd("decode", "--jsonl", "--keys", str(keys), stdin="")
-    assert res.returncode == 2 and "line 3" in res.stderr and "ZZ01" not in res.stderr
+    assert res.returncode == 2 and "keys.csv:3: column key" in res.stderr and "ZZ01" not in res.stderr
 
 
 def test_compact_frames_learned_within_a_run() -> None:

@@ -43,7 +43,7 @@ def test_import_errors_are_reported_with_lines(tmp_path: Path) -> None:
     bad = tmp_path / "p.csv"
     bad.write_text("premises_id,address,meter_id,manufacturer,medium,installed\nL1,a/1,1,APA,water,2025-13-45\n")
     res = meterd("import", "premises", str(bad), "--data", str(data))
-    assert res.returncode == 2 and "line 2" in res.stderr and "import_failed" in res.stderr
+    assert res.returncode == 2 and "p.csv:2: installed" in res.stderr and "import_failed" in res.stderr
 
 
 def test_commands_refuse_a_store_without_schema(tmp_path: Path) -> None:

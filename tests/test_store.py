@@ -16,7 +16,8 @@ from sqlalchemy.orm import Session
 
 from meterd.store import Store
 from meterd.store.engine import SchemaMismatch, store_url
-from meterd.store.imports import ImportError_, current_keys, import_keys, import_premises
+from meterd.store.imports import ImportError_, import_keys, import_premises
+from meterd.store.keys import current_keys
 from meterd.store.ingest import ReadingIn, ingest
 from meterd.store.models import Assignment, MeterKey, Reading
 from meterd.store.queries import consumption, export_billing, premises_readings, reading_at, silent_meters, thin
@@ -45,7 +46,7 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
     schema = f"meterd_test_{uuid.uuid4().hex[:8]}"
     admin.execute(f"CREATE SCHEMA {schema}")
     sep = "&" if "?" in url else "?"
-    s = Store.open(db=f"{url}{sep}options=-csearch_path%3D{schema}", create=True)
+    s = Store.open(db=f"{url}{sep}options=-csearch_path%3D{schema}", create=True, kek_path=tmp_path / "kek")
     try:
         yield s
     finally:
@@ -70,20 +71,28 @@ L3,ul. Krótka 1/7,33333333,DME,water,2025-01-01
 
 
 def test_schema_check_refuses_unknown_schema(tmp_path: Path) -> None:
+    """An older schema asks for `meterd db upgrade`; a newer one asks for a newer meterd (and upgrade refuses)."""
     with pytest.raises(SchemaMismatch):
         Store.open(tmp_path / "empty")
     store = Store.open(tmp_path / "empty", create=True)
     with store.begin() as conn:
-        conn.execute(text("UPDATE alembic_version SET version_num = 'ffff'"))
+        conn.execute(text("UPDATE alembic_version SET version_num = '0001'"))
     with pytest.raises(SchemaMismatch) as info:
         Store.open(tmp_path / "empty")
     assert "meterd db upgrade" in info.value.message
+    with store.begin() as conn:
+        conn.execute(text("UPDATE alembic_version SET version_num = '0007'"))
+    with pytest.raises(SchemaMismatch) as info:
+        Store.open(tmp_path / "empty")
+    assert "newer than this meterd" in info.value.message and "upgrade meterd" in info.value.message
+    with pytest.raises(SchemaMismatch):
+        Store.open(tmp_path / "empty", check=False).upgrade()
 
 
 def test_import_premises_and_meter_swap_keeps_flats_apart(store: Store, tmp_path: Path) -> None:
     with store.begin() as conn:
         result = import_premises(conn, write(tmp_path, "p.csv", PREMISES))
-    assert result.created == {"buildings": 2, "premises": 3, "meters": 4, "assignments": 4}
+    assert result.created == {"buildings": 2, "premises": 3, "meters": 4, "assignments": 4, "addresses": 0}
     # L1's meter is swapped on 2025-03-01 for 11119999
     swap = (
         "premises_id,address,meter_id,manufacturer,medium,installed\nL1,ul. Długa 5/1,11119999,APA,water,2025-03-01\n"
@@ -123,7 +132,7 @@ def test_idempotent_ingest(store: Store, tmp_path: Path) -> None:
     with store.begin() as conn:
         first = ingest(conn, batch)
     with store.begin() as conn:
-        again = ingest(conn, [*batch, ReadingIn("99999999", 1, 1, 1.0)])  # replay after a crash, plus a stranger
+        again = ingest(conn, [*batch, ReadingIn("99999999", batch[0].measured_at, batch[0].received_at, 1.0)])  # replay after a crash, plus a stranger
     with store.begin() as conn:  # half old, half new: only the new half is stored
         more = [ReadingIn("22222222", r.measured_at + 50 * 900, r.received_at, r.total_m3) for r in batch]
         mixed = ingest(conn, more)
@@ -140,9 +149,9 @@ def test_reading_at_cutoff_and_silent_meters(store: Store, tmp_path: Path) -> No
         ingest(
             conn,
             [
-                ReadingIn("33333333", ts("2025-06-29T00:00:00"), 0, 10.0),
-                ReadingIn("33333333", ts("2025-07-01T00:00:00"), 0, 12.0),
-                ReadingIn("11111111", ts("2025-06-01T00:00:00"), 0, 1.0),
+                ReadingIn("33333333", ts("2025-06-29T00:00:00"), ts("2025-06-29T00:00:00"), 10.0),
+                ReadingIn("33333333", ts("2025-07-01T00:00:00"), ts("2025-07-01T00:00:00"), 12.0),
+                ReadingIn("11111111", ts("2025-06-01T00:00:00"), ts("2025-06-01T00:00:00"), 1.0),
             ],
         )
     cutoff = ts("2025-06-30T00:00:00")
@@ -163,7 +172,7 @@ def test_bad_premises_file_changes_nothing(store: Store, tmp_path: Path) -> None
     bad = PREMISES + "L4,ul. Długa 5/4,44444444,APA,water,not-a-date\nL5,,11111111,APA,water,2025-01-01\n"
     with pytest.raises(ImportError_) as info, store.begin() as conn:
         import_premises(conn, write(tmp_path, "bad.csv", bad))
-    assert "line 6" in info.value.message and "line 7" in info.value.message
+    assert "bad.csv:6:" in info.value.message and "bad.csv:7:" in info.value.message
     with store.begin() as conn:
         assert conn.execute(select(Assignment.id)).all() == []
     with pytest.raises(ImportError_), store.begin() as conn:
@@ -175,20 +184,22 @@ def test_keys_import_rotation_and_secrecy(store: Store, tmp_path: Path) -> None:
         import_premises(conn, write(tmp_path, "p.csv", PREMISES))
     k1, k2 = "000102030405060708090A0B0C0D0E0F", "F0E0D0C0B0A090807060504030201000"
     with store.begin() as conn:
-        import_keys(conn, write(tmp_path, "k.csv", f"meter_id,key\n11111111,{k1}\n"))
+        import_keys(conn, store, write(tmp_path, "k.csv", f"meter_id,key\n11111111,{k1}\n"))
     with store.begin() as conn:
-        import_keys(conn, write(tmp_path, "k2.csv", f"meter_id,key\n11111111,{k2}\n"))
-        keys = current_keys(conn)
+        import_keys(conn, store, write(tmp_path, "k2.csv", f"meter_id,key\n11111111,{k2}\n"))
+        keys = current_keys(conn, store)
         history = Session(conn).scalars(select(MeterKey)).all()
     assert keys == {"11111111": bytes.fromhex(k2)}
     assert len(history) == 2 and sum(1 for k in history if k.valid_to is None) == 1
     assert k1 not in repr(history) and "secret" in repr(history[0])
     with pytest.raises(ImportError_) as info, store.begin() as conn:
-        import_keys(conn, write(tmp_path, "k3.csv", f"meter_id,key\n11111111,{k1}\n", mode=0o644))
+        import_keys(conn, store, write(tmp_path, "k3.csv", f"meter_id,key\n11111111,{k1}\n", mode=0o644))
     assert "chmod 600" in info.value.message
     with pytest.raises(ImportError_) as info, store.begin() as conn:
-        import_keys(conn, write(tmp_path, "k4.csv", f"meter_id,key\n55555555,{k1}\n11111111,XYZ\n"))
-    assert "unknown meter 55555555" in info.value.message and k1 not in info.value.message
+        import_keys(conn, store, write(tmp_path, "k4.csv", f"meter_id,key\n55555555,{k1}\n11111111,XYZ\n"))
+    message = info.value.message
+    assert "k4.csv:2: column meter_id: no such meter" in message and "k4.csv:3: column key" in message
+    assert k1 not in message and "XYZ" not in message
 
 
 def test_retention_keeps_daily_values(store: Store, tmp_path: Path) -> None:
@@ -198,7 +209,7 @@ def test_retention_keeps_daily_values(store: Store, tmp_path: Path) -> None:
         ingest(
             conn,
             [
-                ReadingIn("11111111", t0 + h * 3600, t0 + h * 3600, float(h), raw=b"\x01" if h < 3 else None)
+                ReadingIn("11111111", t0 + h * 3600, t0 + h * 3600, float(h), raw=bytes([h]) if h < 3 else None)
                 for h in range(72)
             ],
         )
@@ -216,8 +227,14 @@ def test_decoder_state_survives_restarts(store: Store) -> None:
     """A compact format learned in one run decodes compact frames in the next; mode 7 counters persist."""
     from telegrams import compact_pair
 
-    from meterd.store.state import restore, save
+    from meterd.store.state import DecoderState, load_decoder_state, save_decoder_state
     from meterd.wmbus import Decoder
+
+    def save(conn, decoder):  # type: ignore[no-untyped-def]
+        save_decoder_state(conn, DecoderState(**decoder.export_state()))  # type: ignore[typeddict-item]
+
+    def restore(conn, decoder):  # type: ignore[no-untyped-def]
+        decoder.restore_state(**load_decoder_state(conn))
 
     full, compact = compact_pair()
     first = Decoder()

@@ -1,7 +1,8 @@
-"""`meterd decode`: hex telegrams in, DESIGN 2.1 JSON objects out."""
+"""`meterd decode`: hex telegrams in, one JSON object per telegram out (docs/interfaces.md)."""
 
 from __future__ import annotations
 
+import argparse
 import sys
 from typing import IO, Any
 
@@ -94,3 +95,28 @@ def write_json(obj: object, stream: IO[bytes] | None = None) -> None:
     out = stream or sys.stdout.buffer
     out.write(orjson.dumps(obj) + b"\n")
     out.flush()
+
+
+def cmd_decode(args: argparse.Namespace) -> int:
+    from meterd.errors import MeterdError
+    from meterd.setup import build_decoder
+
+    decoder = build_decoder(args)
+    if args.jsonl:
+        run_jsonl(decoder, sys.stdin, sys.stdout.buffer)
+        return 0
+    if not args.hex:
+        raise MeterdError("give a telegram as HEX or use --jsonl to read stdin")
+    write_json(run_one(decoder, " ".join(args.hex), args.key))
+    return 0
+
+
+def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    p = sub.add_parser("decode", help="decode telegrams to JSON")
+    p.add_argument("hex", nargs="*", default=None, help="telegram hex (separators allowed)")
+    p.add_argument("--key", help="AES-128 key, 32 hex digits")
+    p.add_argument("--jsonl", action="store_true", help="read one telegram per line from stdin")
+    p.add_argument("--keys", help="CSV with header meter_id,key")
+    p.add_argument("--insecure-keys", action="store_true", help="load a key file readable by others")
+    p.add_argument("--config", help="TOML configuration ([keys] file, [drivers] per-meter vendor decoder)")
+    p.set_defaults(func=cmd_decode)

@@ -1,7 +1,8 @@
-"""`meterd listen`: receive telegrams and print one JSON line each (DESIGN 2.2)."""
+"""`meterd listen`: receive telegrams and print one JSON line each (docs/interfaces.md)."""
 
 from __future__ import annotations
 
+import argparse
 import signal
 import sys
 import threading
@@ -18,7 +19,7 @@ from meterd.wmbus import Decoder
 
 
 def frame_json(decoder: Decoder, frame: Frame) -> dict[str, Any]:
-    """The DESIGN 2.1 object plus reception metadata; undecodable telegrams still print, with their error."""
+    """The decode object plus reception metadata; undecodable telegrams still print, with their error."""
     out = decoder.decode_bytes(frame.data)
     out["rssi_dbm"] = frame.rssi_dbm
     at = frame.received_at
@@ -68,3 +69,47 @@ def install_stop_handlers(stop: threading.Event) -> None:
 
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, handler)
+
+
+DONGLES = ("im871a", "amb8465", "rc1180", "cul", "iu891a", "rtlwmbus", "hex")
+
+
+def cmd_listen(args: argparse.Namespace) -> int:
+    from meterd.config import load_config
+    from meterd.drivers.registry import open_receiver
+    from meterd.drivers.serial_port import PortSettings
+    from meterd.errors import MeterdError
+    from meterd.setup import build_decoder
+
+    config = load_config(args.config)
+    receiver = config.receiver
+    dongle, port = args.dongle or receiver.dongle, args.port or receiver.port
+    if not dongle or not port:
+        raise MeterdError("name the receiver: --dongle and --port, or [receiver] dongle and port in --config")
+    if dongle not in DONGLES:
+        raise MeterdError(f"unknown dongle {dongle!r}; known: {', '.join(DONGLES)}")
+    if args.pace < 0:
+        raise MeterdError(f"--pace {args.pace}: give 0 (as fast as possible) or a positive speed")
+    decoder = build_decoder(args, config)
+    stop = threading.Event()
+    install_stop_handlers(stop)
+    counters: dict[str, int] = {}
+    settings = PortSettings(silence_timeout_s=receiver.silence_timeout_s)
+    mode = args.mode or receiver.mode
+    frames = open_receiver(dongle, port, mode, stop, counters, settings, receiver.framer_options(dongle))
+    emit(decoder, paced(frames, args.pace, stop), sys.stdout.buffer, counters)
+    return 0
+
+
+def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    p = sub.add_parser("listen", help="receive telegrams and print JSON lines")
+    p.add_argument(
+        "--port", help="serial port, /dev/serial/by-id/..., a capture file, or - for stdin (default: [receiver] port)"
+    )
+    p.add_argument("--dongle", choices=DONGLES, help="receiver type (default: [receiver] dongle)")
+    p.add_argument("--mode", help="link mode: t1, c1 or c1,t1 (default: [receiver] mode, else c1,t1)")
+    p.add_argument("--keys", help="CSV with header meter_id,key")
+    p.add_argument("--insecure-keys", action="store_true", help="load a key file readable by others")
+    p.add_argument("--pace", type=float, default=0.0, help="replay captures at N × recorded pace (0 = fast)")
+    p.add_argument("--config", help="TOML configuration ([receiver] settings, [drivers] per-meter vendor decoder)")
+    p.set_defaults(func=cmd_listen)

@@ -63,24 +63,21 @@ def check_store(conn: Connection, since: int | None = None, save: bool = True) -
         findings = findings.where(
             [not (f == "missing" and m in retired) for m, f in zip(findings.meter, findings.flag, strict=True)]
         )
-    from meterd.metrics import count_findings
-
-    count_findings(zip(findings.flag, findings.severity, strict=True))
     if save and len(findings):
         from meterd.validate.reasons import reason
 
         now = int(time.time())
         rows = [
-            (ids[m], f, sev, s, e, reason(f, d, v, lim)[:300], now)
+            (ids[m], f, sev, s, e, reason(f, d, v, lim)[:300], now, False)
             for m, f, sev, s, e, d, v, lim in zip(
                 findings.meter, findings.flag, findings.severity, findings.start, findings.end,
                 findings.detail, findings.value, findings.limit, strict=True,
             )
         ]  # fmt: skip
-        insert_ignore(
+        insert_ignore(  # the same finding again (meter, flag, start) is kept once
             conn,
             Anomaly.__tablename__,
-            ("meter_id", "flag", "severity", "start_at", "end_at", "reason", "created_at"),
+            ("meter_id", "flag", "severity", "start_at", "end_at", "reason", "created_at", "acknowledged"),
             rows,
         )
     return findings, meters

@@ -8,6 +8,7 @@ import os
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 from sqlalchemy import Connection, insert, select
@@ -15,6 +16,9 @@ from sqlalchemy import Connection, insert, select
 from meterd.store.imports import import_keys, import_premises
 from meterd.store.ingest import insert_rows, meter_ids
 from meterd.store.models import Account, Premises
+
+if TYPE_CHECKING:
+    from meterd.store import Store
 
 START = int(datetime(2026, 7, 27, tzinfo=UTC).timestamp())
 END = int(datetime(2026, 11, 26, 8, tzinfo=UTC).timestamp())
@@ -96,7 +100,9 @@ def _usage(rng: np.random.Generator, hours: np.ndarray, warm: bool) -> np.ndarra
     return np.where(busy, base * (0.6 if warm else 1.0), 0.0)
 
 
-def create_demo(conn: Connection, directory: Path, sample_keys: Path | None = None, seed: int = 5) -> DemoResult:
+def create_demo(
+    conn: Connection, store: Store, directory: Path, sample_keys: Path | None = None, seed: int = 5
+) -> DemoResult:
     import_premises(conn, _register_csv(directory))
     swap = directory / "demo-swap.csv"
     when = datetime.fromtimestamp(SWAP_AT, UTC).strftime("%Y-%m-%dT%H:%M:%S+00:00")
@@ -106,7 +112,7 @@ def create_demo(conn: Connection, directory: Path, sample_keys: Path | None = No
     import_premises(conn, swap)
     keys = _keys_csv(directory, sample_keys)
     if keys is not None:
-        import_keys(conn, keys)
+        import_keys(conn, store, keys)
     rng = np.random.default_rng(seed)
     hours = np.arange(START, END, 3600, dtype=np.int64)
     serials = [s for _, _, cold, warm in FLATS for s in (cold, warm) if s] + [SWAPPED_NEW]

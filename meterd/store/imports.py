@@ -1,20 +1,38 @@
-"""Imports from the housing register: premises and meters, and AES keys. All or nothing per file."""
+"""Imports from the housing register: premises and meters, and AES keys. All or nothing per file.
+
+A register file describes the register's state at the dates it gives. The store may know more (a
+later file, a walk-by or an operator recorded a meter swap): a row that contradicts a later fact of
+the store is a conflict, reported with its line, and the file changes nothing unless `replace` is
+given, which makes the file's rows the truth from their installation dates on.
+"""
 
 from __future__ import annotations
 
-import csv
-import io
+import math
+import re
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection, bindparam, delete, insert, select, update
 
 from meterd.errors import MeterdError
-from meterd.keyfile import check_permissions
-from meterd.readings_csv import parse_time
-from meterd.store.models import Assignment, Building, ImportBatch, Meter, MeterKey, Premises
-from meterd.wmbus.keys import normalise_meter_id, parse_key
+from meterd.fileio import check_permissions
+from meterd.ids import KEY, METER_ID, normalise_meter_id
+from meterd.store.ingest import TimeWindow
+from meterd.store.models import Assignment, Building, ImportBatch, Meter, Premises
+from meterd.textinput import CsvFile, InputFileError
+from meterd.times import parse_time
+
+if TYPE_CHECKING:
+    from meterd.store import Store
+
+MEDIA = frozenset({"water", "cold_water", "warm_water", "hot_water", "heat", "gas", "electricity"})
+KINDS = frozenset({"radio", "wired", "prepaid", "walkby"})
+MANUFACTURER = re.compile(r"[A-Za-z]{3}")
 
 
 class ImportError_(MeterdError):
@@ -23,7 +41,9 @@ class ImportError_(MeterdError):
     code = "import_failed"
 
     def __init__(self, message: str, problems: list[str] | None = None) -> None:
-        super().__init__(message if not problems else message + ":\n  " + "\n  ".join(problems[:50]))
+        shown = (problems or [])[:50]
+        more = f"\n  ... and {len(problems or []) - 50} more" if len(problems or []) > 50 else ""
+        super().__init__(message if not shown else message + ":\n  " + "\n  ".join(shown) + more)
         self.problems = problems or []
 
 
@@ -34,18 +54,11 @@ class ImportResult:
     created: dict[str, int] = field(default_factory=dict)
 
 
-def _rows(path: Path, required: set[str]) -> tuple[list[tuple[int, dict[str, str]]], list[str]]:
+def _rows(path: Path, required: set[str], encoding: str) -> Iterator[tuple[int, dict[str, str]]]:
     try:
-        text = path.read_text(encoding="utf-8-sig")
-    except OSError as e:
-        raise ImportError_(f"cannot read {path}: {e.strerror}") from None
-    reader = csv.DictReader(io.StringIO(text))
-    fields = [f.strip().lower() for f in reader.fieldnames or []]
-    missing = required - set(fields)
-    if missing:
-        raise ImportError_(f"{path}: header lacks {', '.join(sorted(missing))}")
-    reader.fieldnames = fields
-    return [(reader.line_num, {k: (v or "").strip() for k, v in row.items() if k}) for row in reader], fields
+        yield from CsvFile(path, encoding).rows(required)
+    except InputFileError as e:
+        raise ImportError_(e.message) from None
 
 
 def _start_batch(conn: Connection, kind: str, path: Path, problems: list[str], rows: int) -> tuple[int, int]:
@@ -54,7 +67,7 @@ def _start_batch(conn: Connection, kind: str, path: Path, problems: list[str], r
         raise ImportError_(f"{path}: {len(problems)} bad rows, nothing imported", problems)
     now = int(time.time())
     batch_id = conn.execute(
-        insert(ImportBatch).values(kind=kind, source=str(path), created_at=now, rows=rows)
+        insert(ImportBatch).values(kind=kind, source=str(path)[:300], created_at=now, rows=rows)
     ).inserted_primary_key[0]  # type: ignore[index]
     return int(batch_id), now
 
@@ -64,139 +77,358 @@ def building_of(address: str) -> str:
     return address.rsplit("/", 1)[0].strip() if "/" in address else address.strip()
 
 
-def import_premises(conn: Connection, path: Path) -> ImportResult:
+@dataclass(frozen=True)
+class RegisterRow:
+    line: int
+    premises: str
+    address: str
+    building: str
+    meter: str
+    installed: int
+    meter_values: dict[str, Any]
+
+    @property
+    def medium(self) -> str:
+        return str(self.meter_values["medium"])
+
+
+def _day(t: int) -> str:
+    return datetime.fromtimestamp(t, UTC).strftime("%Y-%m-%d")
+
+
+def parse_register_row(line: int, row: dict[str, str], window: TimeWindow) -> RegisterRow | str:
+    """One register row, or the problem with it (never a traceback, whatever the values)."""
+    premises, address, meter_text = row.get("premises_id", ""), row.get("address", ""), row.get("meter_id", "")
+    if not premises or not meter_text:
+        return "premises_id and meter_id are required"
+    if len(premises) > 64:
+        return f"premises_id is longer than 64 characters ({len(premises)})"
+    if len(address) > 200:
+        return f"address is longer than 200 characters ({len(address)})"
+    if not METER_ID.fullmatch(meter_text):
+        return f"meter_id {meter_text[:20]!r} is not a meter id (up to 8 hex digits)"
+    installed_text = row.get("installed", "")
+    try:
+        installed = parse_time(installed_text if "T" in installed_text else installed_text + "T00:00:00+00:00")
+    except (ValueError, OverflowError):
+        return f"installed {installed_text[:30]!r} is not a date (YYYY-MM-DD)"
+    if not window.holds(installed):
+        return f"installed {installed_text[:30]!r} is not a plausible date (2000 to today)"
+    manufacturer = (row.get("manufacturer") or "").upper()
+    if manufacturer and not MANUFACTURER.fullmatch(manufacturer):
+        return f"manufacturer {manufacturer[:20]!r} is not a three-letter code"
+    medium = (row.get("medium") or "water").lower()
+    if medium not in MEDIA:
+        return f"medium {medium[:30]!r} is unknown (one of {', '.join(sorted(MEDIA))})"
+    q3_text = row.get("q3_m3h") or "2.5"
+    try:
+        q3 = float(q3_text.replace(",", "."))
+    except ValueError:
+        return f"q3_m3h {q3_text[:30]!r} is not a number"
+    if not (math.isfinite(q3) and 0 < q3 <= 1000):
+        return f"q3_m3h {q3_text[:30]!r} is not a positive flow in m3/h"
+    kind = row.get("kind") or "radio"
+    if kind not in KINDS:
+        return f"kind {kind[:20]!r} is unknown (one of {', '.join(sorted(KINDS))})"
+    schedule = row.get("schedule") or ""
+    from meterd.validate.schedule import ScheduleError, parse_schedule
+
+    try:
+        parse_schedule(schedule)
+    except ScheduleError as e:
+        return str(e)
+    building = row.get("building_id") or building_of(address)
+    if len(building) > 64:
+        return f"building_id is longer than 64 characters ({len(building)})"
+    values = {"manufacturer": manufacturer, "medium": medium, "q3_m3h": q3, "kind": kind, "schedule": schedule}
+    return RegisterRow(line, premises, address, building, normalise_meter_id(meter_text), installed, values)
+
+
+@dataclass
+class _Span:
+    """An assignment as the store holds it (`id` None: created by this import, not yet written)."""
+
+    id: int | None
+    meter: int
+    premises: int
+    start: int
+    end: int | None
+    medium: str = ""
+
+
+class _Register:
+    """The store's register, loaded once for a bulk import and indexed by meter and by flat and medium."""
+
+    def __init__(self, conn: Connection) -> None:
+        self.buildings: dict[str, int] = dict(conn.execute(select(Building.code, Building.id)).all())
+        self.premises: dict[str, tuple[int, int, str]] = {
+            code: (pid, bid, addr)
+            for pid, code, bid, addr in conn.execute(
+                select(Premises.id, Premises.code, Premises.building_id, Premises.address)
+            )
+        }
+        self.meters: dict[str, tuple[int, dict[str, Any]]] = {
+            r.serial: (r.id, {k: getattr(r, k) for k in ("manufacturer", "medium", "q3_m3h", "kind", "schedule")})
+            for r in conn.execute(
+                select(
+                    Meter.id, Meter.serial, Meter.manufacturer, Meter.medium, Meter.q3_m3h, Meter.kind, Meter.schedule
+                )
+            )
+        }
+        self.codes = {pid: code for code, (pid, _, _) in self.premises.items()}
+        self.serials = {mid: serial for serial, (mid, _) in self.meters.items()}
+        self.by_meter: dict[int, list[_Span]] = {}
+        self.by_slot: dict[tuple[int, str], list[_Span]] = {}
+        rows = conn.execute(
+            select(
+                Assignment.id, Assignment.meter_id, Assignment.premises_id, Assignment.valid_from, Assignment.valid_to
+            )
+        )
+        for r in rows:
+            self.add(_Span(*r, medium=self.medium_of(r[1])))
+        self.pending: list[_Span] = []
+        self.closed: dict[int, int] = {}  # stored assignment id → new valid_to
+        self.deleted: set[int] = set()
+
+    def medium_of(self, meter_id: int) -> str:
+        return str(self.meters[self.serials[meter_id]][1]["medium"])
+
+    def add(self, span: _Span) -> None:
+        self.by_meter.setdefault(span.meter, []).append(span)
+        self.by_slot.setdefault((span.premises, span.medium), []).append(span)
+
+    def remove(self, span: _Span) -> None:
+        self.by_meter[span.meter].remove(span)
+        self.by_slot[(span.premises, span.medium)].remove(span)
+        if span.id is None:
+            self.pending.remove(span)
+        else:
+            self.deleted.add(span.id)
+            self.closed.pop(span.id, None)
+
+    def end(self, span: _Span, at: int) -> None:
+        span.end = at
+        if span.id is not None:
+            self.closed[span.id] = at
+
+    def related(self, meter_id: int | None, premises_id: int | None, medium: str) -> list[_Span]:
+        """Spans of this meter, and of this flat's meters of the same medium."""
+        spans = list(self.by_meter.get(meter_id, [])) if meter_id is not None else []
+        if premises_id is not None:
+            spans += [s for s in self.by_slot.get((premises_id, medium), []) if s.meter != meter_id]
+        return spans
+
+    def write(self, conn: Connection) -> None:
+        if self.deleted:
+            conn.execute(delete(Assignment).where(Assignment.id.in_(sorted(self.deleted))))
+        if self.closed:
+            conn.execute(
+                update(Assignment).where(Assignment.id == bindparam("aid")).values(valid_to=bindparam("end")),
+                [{"aid": aid, "end": end} for aid, end in self.closed.items()],
+            )
+        if self.pending:
+            conn.execute(
+                insert(Assignment),
+                [
+                    {"meter_id": s.meter, "premises_id": s.premises, "valid_from": s.start, "valid_to": s.end}
+                    for s in self.pending
+                ],
+            )
+
+
+def import_premises(conn: Connection, path: Path, *, replace: bool = False, encoding: str = "utf-8") -> ImportResult:
     """premises_id, address, meter_id, manufacturer, medium, installed (+ building_id, q3_m3h, kind, schedule).
 
-    A meter installed in a flat where another meter of the same medium hangs ends that meter's
-    assignment at the installation date (a swap); a meter moved from another flat ends the old one."""
-    rows, _ = _rows(path, {"premises_id", "address", "meter_id", "installed"})
+    A meter installed in a flat where another meter of the same medium hangs since an earlier date ends
+    that meter's assignment at the installation date (a swap; meters of one medium installed on the same
+    date hang side by side); a meter moved from another flat ends the old one."""
+    window = TimeWindow.around(int(time.time()))
     problems: list[str] = []
-    parsed = []
+    parsed: list[RegisterRow] = []
     seen_meters: dict[str, int] = {}
-    for line, row in rows:
-        try:
-            installed = parse_time(
-                row["installed"] if "T" in row["installed"] else row["installed"] + "T00:00:00+00:00"
-            )
-        except ValueError:
-            problems.append(f"line {line}: installed {row['installed']!r} is not a date (YYYY-MM-DD)")
-            continue
-        meter = normalise_meter_id(row["meter_id"]) if row["meter_id"] else ""
-        if not row["premises_id"] or not meter:
-            problems.append(f"line {line}: premises_id and meter_id are required")
-            continue
-        if meter in seen_meters:
-            problems.append(f"line {line}: meter {meter} already listed on line {seen_meters[meter]}")
-            continue
-        try:
-            q3 = float(row.get("q3_m3h") or 2.5)
-        except ValueError:
-            problems.append(f"line {line}: q3_m3h {row.get('q3_m3h')!r} is not a number")
-            continue
-        seen_meters[meter] = line
-        parsed.append((line, row, meter, installed, q3))
-    batch_id, _ = _start_batch(conn, "premises", path, problems, len(parsed))
-    created = {"buildings": 0, "premises": 0, "meters": 0, "assignments": 0}
-    for _line, row, serial, installed, q3 in sorted(parsed, key=lambda p: p[3]):
-        b_code = row.get("building_id") or building_of(row["address"])
-        b_id = conn.execute(select(Building.id).where(Building.code == b_code)).scalar()
-        if b_id is None:
-            b_id = conn.execute(
-                insert(Building).values(code=b_code, address=building_of(row["address"]))
-            ).inserted_primary_key[0]  # type: ignore[index]
-            created["buildings"] += 1
-        p_id = conn.execute(select(Premises.id).where(Premises.code == row["premises_id"])).scalar()
-        if p_id is None:
-            p_id = conn.execute(
-                insert(Premises).values(code=row["premises_id"], building_id=b_id, address=row["address"])
-            ).inserted_primary_key[0]  # type: ignore[index]
-            created["premises"] += 1
-        medium = (row.get("medium") or "water").lower()
-        m_id = conn.execute(select(Meter.id).where(Meter.serial == serial)).scalar()
-        values = {
-            "manufacturer": (row.get("manufacturer") or "").upper(),
-            "medium": medium,
-            "q3_m3h": q3,
-            "kind": row.get("kind") or "radio",
-            "schedule": row.get("schedule") or "",
-        }
-        if m_id is None:
-            m_id = conn.execute(insert(Meter).values(serial=serial, driver="auto", **values)).inserted_primary_key[0]  # type: ignore[index]
-            created["meters"] += 1
+    for line, row in _rows(path, {"premises_id", "address", "meter_id", "installed"}, encoding):
+        item = parse_register_row(line, row, window)
+        if isinstance(item, str):
+            problems.append(f"{path}:{line}: {item}")
+        elif item.meter in seen_meters:
+            problems.append(f"{path}:{line}: meter {item.meter} already listed on line {seen_meters[item.meter]}")
         else:
-            conn.execute(update(Meter).where(Meter.id == m_id).values(**values))
-        _assign(conn, m_id, p_id, medium, installed, created)
+            seen_meters[item.meter] = line
+            parsed.append(item)
+    if problems:
+        raise ImportError_(f"{path}: {len(problems)} bad rows, nothing imported", problems)
+    reg = _Register(conn)
+    conflicts = [] if replace else _conflicts(path, parsed, reg)
+    if conflicts:
+        raise ImportError_(
+            f"{path}: {len(conflicts)} rows contradict what the store knows, nothing imported "
+            "(--replace makes the file's assignments the truth from their installation dates)",
+            conflicts,
+        )
+    batch_id, _ = _start_batch(conn, "premises", path, [], len(parsed))
+    created = {"buildings": 0, "premises": 0, "meters": 0, "assignments": 0, "addresses": 0}
+    _ensure_places(conn, parsed, reg, created)
+    _ensure_meters(conn, parsed, reg, created)
+    for item in sorted(parsed, key=lambda p: p.installed):
+        _assign(reg, item, replace, created)
+    reg.write(conn)
     return ImportResult(batch_id, len(parsed), created)
 
 
-def _assign(
-    conn: Connection, meter_id: int, premises_id: int, medium: str, installed: int, created: dict[str, int]
-) -> None:
-    open_rows = conn.execute(
-        select(Assignment.id, Assignment.meter_id, Assignment.premises_id, Assignment.valid_from)
-        .join(Meter, Meter.id == Assignment.meter_id)
-        .where(Assignment.valid_to.is_(None))
-        .where((Assignment.meter_id == meter_id) | ((Assignment.premises_id == premises_id) & (Meter.medium == medium)))
-    ).all()
-    for a_id, a_meter, a_premises, a_from in open_rows:
-        if a_meter == meter_id and a_premises == premises_id:
-            return  # already hangs there
-        end = max(installed, a_from)
-        conn.execute(update(Assignment).where(Assignment.id == a_id).values(valid_to=end))
-    conn.execute(insert(Assignment).values(meter_id=meter_id, premises_id=premises_id, valid_from=installed))
+def _ensure_places(conn: Connection, parsed: list[RegisterRow], reg: _Register, created: dict[str, int]) -> None:
+    """Buildings and premises: new ones created in bulk; a known premises whose address changed is updated
+    (and moved to the building of its new address). A building is created only when a premises needs it."""
+    wanted: dict[str, RegisterRow] = {}
+    for item in parsed:
+        wanted.setdefault(item.premises, item)
+    changed = {
+        code: item for code, item in wanted.items() if code not in reg.premises or reg.premises[code][2] != item.address
+    }
+    needed = {
+        item.building: building_of(item.address) for item in changed.values() if item.building not in reg.buildings
+    }
+    if needed:
+        conn.execute(insert(Building), [{"code": c, "address": a[:200]} for c, a in needed.items()])
+        found = conn.execute(select(Building.code, Building.id).where(Building.code.in_(list(needed))))
+        reg.buildings.update(found.all())
+        created["buildings"] += len(needed)
+    moved = [
+        {"pid": reg.premises[code][0], "addr": item.address, "bid": reg.buildings[item.building]}
+        for code, item in changed.items()
+        if code in reg.premises
+    ]
+    if moved:
+        conn.execute(
+            update(Premises)
+            .where(Premises.id == bindparam("pid"))
+            .values(address=bindparam("addr"), building_id=bindparam("bid")),
+            moved,
+        )
+        created["addresses"] += len(moved)
+    new = [
+        {"code": code, "building_id": reg.buildings[item.building], "address": item.address}
+        for code, item in changed.items()
+        if code not in reg.premises
+    ]
+    if new:
+        conn.execute(insert(Premises), new)
+    if new or moved:
+        for pid, code, bid, addr in conn.execute(
+            select(Premises.id, Premises.code, Premises.building_id, Premises.address).where(
+                Premises.code.in_(list(changed))
+            )
+        ):
+            reg.premises[code] = (pid, bid, addr)
+            reg.codes[pid] = code
+        created["premises"] += len(new)
+
+
+def _ensure_meters(conn: Connection, parsed: list[RegisterRow], reg: _Register, created: dict[str, int]) -> None:
+    """Meters: new ones created in bulk, known ones updated where the file's values differ."""
+    new = [
+        {"serial": item.meter, "driver": "auto", **item.meter_values} for item in parsed if item.meter not in reg.meters
+    ]
+    changed = [
+        {"mid": reg.meters[item.meter][0], **item.meter_values}
+        for item in parsed
+        if item.meter in reg.meters and reg.meters[item.meter][1] != item.meter_values
+    ]
+    if changed:
+        columns: dict[str, Any] = {k: bindparam(k) for k in changed[0] if k != "mid"}
+        conn.execute(update(Meter).where(Meter.id == bindparam("mid")).values(columns), changed)
+    if new:
+        conn.execute(insert(Meter), new)
+        serials = [m["serial"] for m in new]
+        for mid, serial in conn.execute(select(Meter.id, Meter.serial).where(Meter.serial.in_(serials))):
+            reg.meters[serial] = (mid, {})
+            reg.serials[mid] = serial
+        created["meters"] += len(new)
+    for item in parsed:
+        reg.meters[item.meter] = (reg.meters[item.meter][0], dict(item.meter_values))
+
+
+def _conflicts(path: Path, parsed: list[RegisterRow], reg: _Register) -> list[str]:
+    """Rows that would undo a later fact of the store: the meter, or the flat's meter of that medium,
+    changed after the row's installation date."""
+    out = []
+    for item in parsed:
+        meter = reg.meters.get(item.meter)
+        meter_id = meter[0] if meter is not None else None
+        premises = reg.premises.get(item.premises)
+        premises_id = premises[0] if premises is not None else None
+        for a in reg.related(meter_id, premises_id, item.medium):
+            if a.meter == meter_id and a.premises == premises_id and (a.end is None or a.end > item.installed):
+                continue  # the row agrees with the store (or says less than it knows)
+            if not (a.start > item.installed or (a.end is not None and a.end > item.installed)):
+                continue
+            where = reg.codes.get(a.premises, "?")
+            if a.meter == meter_id and a.end is None:
+                text = f"meter {item.meter} hangs in {where} since {_day(a.start)} according to the store"
+            elif a.meter == meter_id:
+                text = f"meter {item.meter} was taken out of {where} on {_day(a.end or 0)} according to the store"
+            else:
+                text = (
+                    f"{item.premises} has had meter {reg.serials.get(a.meter, '?')} since {_day(a.start)} according to "
+                    f"the store, later than the file's {item.meter} installed {_day(item.installed)}"
+                )
+            out.append(f"{path}:{item.line}: {text}")
+            break
+    return out
+
+
+def _assign(reg: _Register, item: RegisterRow, replace: bool, created: dict[str, int]) -> None:
+    meter_id = reg.meters[item.meter][0]
+    premises_id = reg.premises[item.premises][0]
+    related = reg.related(meter_id, premises_id, item.medium)
+    if any(a.meter == meter_id and a.premises == premises_id and a.end is None for a in related):
+        return  # already hangs there
+    for a in related:
+        if replace and a.start >= item.installed:  # the file is the truth from its date on
+            reg.remove(a)
+        elif a.end is None and (a.meter == meter_id or a.start < item.installed):
+            reg.end(a, max(item.installed, a.start))
+        elif replace and a.end is not None and a.end > item.installed:
+            reg.end(a, item.installed)
+    span = _Span(None, meter_id, premises_id, item.installed, None, item.medium)
+    reg.add(span)
+    reg.pending.append(span)
     created["assignments"] += 1
 
 
-def import_keys(conn: Connection, path: Path, *, allow_insecure: bool = False) -> ImportResult:
-    """meter_id,key rows; a new key for a meter closes the old one (history kept). Keys never echo."""
+def import_keys(
+    conn: Connection, store: Store, path: Path, *, allow_insecure: bool = False, encoding: str = "utf-8"
+) -> ImportResult:
+    """meter_id,key rows; a new key for a meter closes the old one (history kept).
+
+    Nothing read from a key file is ever printed: problems name the line and the column only."""
+    from meterd.store.keys import put_keys
+
     if not allow_insecure:
         try:
             check_permissions(path)
         except MeterdError as e:
             raise ImportError_(e.message) from None
-    rows, _ = _rows(path, {"meter_id", "key"})
     problems: list[str] = []
-    parsed = []
+    parsed: list[tuple[int, str, bytes]] = []
     ids = dict(conn.execute(select(Meter.serial, Meter.id)).all())
-    seen: set[str] = set()
-    for line, row in rows:
-        serial = normalise_meter_id(row["meter_id"]) if row["meter_id"] else ""
-        if not serial:
-            problems.append(f"line {line}: empty meter_id")
+    seen: dict[str, int] = {}
+    for line, row in _rows(path, {"meter_id", "key"}, encoding):
+        meter_text, key_text = row.get("meter_id", ""), row.get("key", "").replace(" ", "")
+        if not METER_ID.fullmatch(meter_text):
+            problems.append(f"{path}:{line}: column meter_id: not a meter id (up to 8 hex digits)")
             continue
+        serial = normalise_meter_id(meter_text)
         if serial not in ids:
-            problems.append(f"line {line}: unknown meter {serial} (import premises and meters first)")
+            problems.append(f"{path}:{line}: column meter_id: no such meter in the store (import premises first)")
             continue
         if serial in seen:
-            problems.append(f"line {line}: meter {serial} listed twice")
+            problems.append(f"{path}:{line}: column meter_id: the same meter as on line {seen[serial]}")
             continue
-        try:
-            key = parse_key(row["key"])
-        except ValueError as e:
-            problems.append(f"line {line}: meter {serial}: {e}")
+        if not KEY.fullmatch(key_text):
+            problems.append(f"{path}:{line}: column key: not 32 hex digits (an AES-128 key)")
             continue
-        seen.add(serial)
-        parsed.append((ids[serial], key))
-    batch_id, now = _start_batch(conn, "keys", path, problems, len(parsed))
-    rotated = 0
-    for meter_id, key in parsed:
-        current = conn.execute(
-            select(MeterKey.id, MeterKey.key).where(MeterKey.meter_id == meter_id, MeterKey.valid_to.is_(None))
-        ).first()
-        if current is not None:
-            if current.key == key:
-                continue
-            conn.execute(update(MeterKey).where(MeterKey.id == current.id).values(valid_to=now))
-            rotated += 1
-        conn.execute(insert(MeterKey).values(meter_id=meter_id, key=key, valid_from=now, batch_id=batch_id))
+        seen[serial] = line
+        parsed.append((ids[serial], serial, bytes.fromhex(key_text)))
+    batch_id, _ = _start_batch(conn, "keys", path, problems, len(parsed))
+    rotated = put_keys(conn, store, parsed, batch_id)
     return ImportResult(batch_id, len(parsed), {"rotated": rotated})
-
-
-def current_keys(conn: Connection) -> dict[str, bytes]:
-    """Meter serial → current key, for the decoder only (never for output)."""
-    rows = conn.execute(
-        select(Meter.serial, MeterKey.key)
-        .join(MeterKey, MeterKey.meter_id == Meter.id)
-        .where(MeterKey.valid_to.is_(None))
-    ).all()
-    return {serial: key for serial, key in rows}

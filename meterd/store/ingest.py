@@ -7,7 +7,9 @@ PostgreSQL rows are copied into a temporary table and moved with `ON CONFLICT DO
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
+import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -47,11 +49,31 @@ class ReadingIn:
     alarms: int = 0
 
 
+@dataclass(frozen=True)
+class TimeWindow:
+    """Times a reading may carry: from 2000 (no meter in service is older) to a day past the present.
+    Anything else is a broken clock or a forged line, and would break every report that spans it."""
+
+    earliest: int
+    latest: int
+
+    EARLIEST = 946_684_800  # 2000-01-01T00:00:00Z
+    AHEAD_S = 86_400
+
+    @classmethod
+    def around(cls, now: int) -> TimeWindow:
+        return cls(cls.EARLIEST, now + cls.AHEAD_S)
+
+    def holds(self, t: int) -> bool:
+        return self.earliest <= t <= self.latest
+
+
 @dataclass
 class IngestResult:
     inserted: int = 0
     duplicates: int = 0
     unknown_meter: int = 0
+    bad_time: int = 0
     unknown_serials: set[str] = field(default_factory=set)
 
 
@@ -144,23 +166,51 @@ def meter_ids(conn: Connection, serials: Iterable[str]) -> dict[str, int]:
     return found
 
 
-def ingest(conn: Connection, readings: Sequence[ReadingIn], batch_id: int | None = None) -> IngestResult:
-    """Store readings of known meters; readings of meters not in the register are counted, not stored."""
-    result = IngestResult()
-    ids = meter_ids(conn, (r.meter for r in readings))
-    rows: list[tuple[Any, ...]] = []
+def telegram_ids(conn: Connection, readings: Sequence[ReadingIn]) -> dict[bytes, int]:
+    """Store each distinct raw telegram once (by its SHA-256); returns digest → telegram id."""
+    first: dict[bytes, tuple[int, str, bytes, bytes]] = {}
     for r in readings:
+        if r.raw is not None:
+            digest = hashlib.sha256(r.raw).digest()
+            if digest not in first:
+                first[digest] = (r.received_at, r.gateway or "", r.raw, digest)
+    if not first:
+        return {}
+    insert_ignore(conn, "telegrams", ("received_at", "gateway", "raw", "digest"), list(first.values()))
+    found: dict[bytes, int] = {}
+    digests = list(first)
+    for i in range(0, len(digests), 500):
+        part = digests[i : i + 500]
+        params = {f"d{j}": d for j, d in enumerate(part)}
+        names = ",".join(f":d{j}" for j in range(len(part)))
+        for tid, digest in conn.execute(text(f"SELECT id, digest FROM telegrams WHERE digest IN ({names})"), params):
+            found[bytes(digest)] = int(tid)
+    return found
+
+
+def ingest(
+    conn: Connection, readings: Sequence[ReadingIn], batch_id: int | None = None, *, now: int | None = None
+) -> IngestResult:
+    """Store readings of known meters. Readings of meters not in the register are counted, not stored;
+    readings stamped far from the present (`TimeWindow`) are refused and counted."""
+    result = IngestResult()
+    window = TimeWindow.around(int(time.time()) if now is None else now)
+    ids = meter_ids(conn, (r.meter for r in readings))
+    known: list[tuple[int, ReadingIn]] = []
+    for r in readings:
+        if not (window.holds(r.measured_at) and window.holds(r.received_at)):
+            result.bad_time += 1
+            continue
         mid = ids.get(r.meter)
         if mid is None:
             result.unknown_meter += 1
             result.unknown_serials.add(r.meter)
             continue
-        telegram_id = None
-        if r.raw is not None:
-            telegram_id = conn.execute(
-                text("INSERT INTO telegrams (received_at, gateway, raw) VALUES (:t, :g, :raw) RETURNING id"),
-                {"t": r.received_at, "g": r.gateway or "", "raw": r.raw},
-            ).scalar_one()
+        known.append((mid, r))
+    telegrams = telegram_ids(conn, [r for _, r in known])
+    rows: list[tuple[Any, ...]] = []
+    for mid, r in known:
+        telegram_id = telegrams.get(hashlib.sha256(r.raw).digest()) if r.raw is not None else None
         source = r.source if r.source in SOURCES else "radio"
         rows.append(
             (

@@ -16,6 +16,7 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.sql.expression import false
 
 # SQLite only auto-increments INTEGER PRIMARY KEY; PostgreSQL gets a bigint.
 BigId = BigInteger().with_variant(Integer, "sqlite")
@@ -60,7 +61,7 @@ class MeterKey(Base):
     __tablename__ = "meter_keys"
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     meter_id: Mapped[int] = mapped_column(ForeignKey("meters.id"), index=True)
-    key: Mapped[bytes] = mapped_column(LargeBinary(16))
+    key: Mapped[bytes] = mapped_column(LargeBinary)  # sealed under the KEK (meterd.store.sealing)
     valid_from: Mapped[int] = mapped_column(BigInteger)
     valid_to: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     batch_id: Mapped[int | None] = mapped_column(ForeignKey("import_batches.id"), nullable=True)
@@ -94,13 +95,16 @@ class ImportBatch(Base):
 
 
 class Telegram(Base):
-    """Raw telegrams kept for a while, so a reading can be decoded again."""
+    """Raw telegrams kept for a while, so a reading can be decoded again; each stored once (`digest`,
+    the SHA-256 of `raw`), however often it was heard: `received_at` and `gateway` are of its first hearing."""
 
     __tablename__ = "telegrams"
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     received_at: Mapped[int] = mapped_column(BigInteger, index=True)
     gateway: Mapped[str] = mapped_column(String(64), default="")
     raw: Mapped[bytes] = mapped_column(LargeBinary)
+    digest: Mapped[bytes] = mapped_column(LargeBinary(32))
+    __table_args__ = (Index("ix_telegrams_digest", "digest", unique=True),)
 
 
 class Reading(Base):
@@ -134,7 +138,7 @@ class Anomaly(Base):
     end_at: Mapped[int] = mapped_column(BigInteger)
     reason: Mapped[str] = mapped_column(String(300))
     created_at: Mapped[int] = mapped_column(BigInteger)
-    acknowledged: Mapped[bool] = mapped_column(Boolean, default=False)
+    acknowledged: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     __table_args__ = (UniqueConstraint("meter_id", "flag", "start_at", name="uq_anomalies_meter_flag_start"),)
 
 

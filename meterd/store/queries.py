@@ -214,27 +214,37 @@ def _iso(t: int) -> str:
     return datetime.fromtimestamp(t, ZoneInfo("UTC")).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def thin(conn: Connection, raw_before: int | None, detail_before: int | None) -> dict[str, int]:
+_SUPERSEDED = (
+    "FROM readings WHERE measured_at < :c AND EXISTS ("
+    " SELECT 1 FROM readings r2 WHERE r2.meter_id = readings.meter_id AND r2.measured_at < :c"
+    " AND r2.measured_at / 86400 = readings.measured_at / 86400 AND r2.measured_at > readings.measured_at)"
+)
+
+
+def thin(conn: Connection, raw_before: int | None, detail_before: int | None, *, count_only: bool = False) -> dict[str, int]:
     """Retention: drop raw telegrams older than raw_before; keep one reading per meter and UTC day
-    (the day's last) for readings older than detail_before. Daily and monthly values survive."""
+    (the day's last) for readings older than detail_before. Daily and monthly values survive.
+    `count_only` says how many would go and changes nothing."""
     done = {"telegrams": 0, "readings": 0}
     if raw_before is not None:
-        conn.execute(
-            text(
-                "UPDATE readings SET telegram_id = NULL WHERE telegram_id IN (SELECT id FROM telegrams WHERE received_at < :c)"
-            ),
-            {"c": raw_before},
-        )
-        done["telegrams"] = conn.execute(
-            text("DELETE FROM telegrams WHERE received_at < :c"), {"c": raw_before}
-        ).rowcount
+        if count_only:
+            done["telegrams"] = int(
+                conn.execute(text("SELECT count(*) FROM telegrams WHERE received_at < :c"), {"c": raw_before}).scalar() or 0
+            )
+        else:
+            conn.execute(
+                text(
+                    "UPDATE readings SET telegram_id = NULL"
+                    " WHERE telegram_id IN (SELECT id FROM telegrams WHERE received_at < :c)"
+                ),
+                {"c": raw_before},
+            )
+            done["telegrams"] = conn.execute(
+                text("DELETE FROM telegrams WHERE received_at < :c"), {"c": raw_before}
+            ).rowcount
     if detail_before is not None:
-        done["readings"] = conn.execute(
-            text(
-                "DELETE FROM readings WHERE measured_at < :c AND EXISTS ("
-                " SELECT 1 FROM readings r2 WHERE r2.meter_id = readings.meter_id AND r2.measured_at < :c"
-                " AND r2.measured_at / 86400 = readings.measured_at / 86400 AND r2.measured_at > readings.measured_at)"
-            ),
-            {"c": detail_before},
-        ).rowcount
+        if count_only:
+            done["readings"] = int(conn.execute(text("SELECT count(*) " + _SUPERSEDED), {"c": detail_before}).scalar() or 0)
+        else:
+            done["readings"] = conn.execute(text("DELETE " + _SUPERSEDED), {"c": detail_before}).rowcount
     return done

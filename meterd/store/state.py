@@ -1,41 +1,45 @@
-"""Decoder state kept across restarts: learned compact-frame formats and mode 7 message counters."""
+"""Small named values the store keeps for the program: the decoder's learned state (compact-frame
+formats, mode 7 counters, passed in and out as plain JSON-able exports) and the KEK check value."""
 
 from __future__ import annotations
+
+from typing import Any, TypedDict
 
 import orjson
 from sqlalchemy import Connection, select, update
 
 from meterd.store.ingest import insert_ignore
 from meterd.store.models import State
-from meterd.wmbus import Decoder, SignatureCache
 
 SIGNATURES = "signatures"
 COUNTERS = "mode7_counters"
 
 
-def _get(conn: Connection, name: str) -> object:
+class DecoderState(TypedDict):
+    signatures: dict[str, str]  # signature hex → format hex, as SignatureCache.export() gives it
+    counters: dict[str, int]  # meter/link path → last mode 7 message counter
+
+
+def get_state(conn: Connection, name: str) -> Any:
     value = conn.execute(select(State.value).where(State.name == name)).scalar()
     return orjson.loads(value) if value else None
 
 
-def _put(conn: Connection, name: str, value: object) -> None:
+def put_state(conn: Connection, name: str, value: object) -> None:
     text = orjson.dumps(value).decode()
     if conn.execute(update(State).where(State.name == name).values(value=text)).rowcount == 0:
         insert_ignore(conn, "state", ("name", "value"), [(name, text)])
 
 
-def restore(conn: Connection, decoder: Decoder) -> None:
-    """Teach a new decoder what earlier runs learned (formats) and saw (counters)."""
-    formats = _get(conn, SIGNATURES)
-    if isinstance(formats, dict):
-        for fmt in SignatureCache.from_export(formats).export().values():
-            decoder.signatures.learn(bytes.fromhex(fmt))
-    counters = _get(conn, COUNTERS)
-    if isinstance(counters, dict):
-        for meter, counter in counters.items():
-            decoder.counters[str(meter)] = max(int(counter), decoder.counters.get(str(meter), -1))
+def load_decoder_state(conn: Connection) -> DecoderState:
+    formats = get_state(conn, SIGNATURES)
+    counters = get_state(conn, COUNTERS)
+    return DecoderState(
+        signatures={str(k): str(v) for k, v in formats.items()} if isinstance(formats, dict) else {},
+        counters={str(k): int(v) for k, v in counters.items()} if isinstance(counters, dict) else {},
+    )
 
 
-def save(conn: Connection, decoder: Decoder) -> None:
-    _put(conn, SIGNATURES, decoder.signatures.export())
-    _put(conn, COUNTERS, decoder.counters)
+def save_decoder_state(conn: Connection, state: DecoderState) -> None:
+    put_state(conn, SIGNATURES, state["signatures"])
+    put_state(conn, COUNTERS, state["counters"])

@@ -110,6 +110,17 @@ class Decoder:
 
     # -- public API -------------------------------------------------------------------------------
 
+    def export_state(self) -> dict[str, dict[str, Any]]:
+        """What this decoder learned (compact-frame formats) and saw (mode 7 counters), as plain data."""
+        return {"signatures": self.signatures.export(), "counters": dict(self.counters)}
+
+    def restore_state(self, signatures: Mapping[str, str], counters: Mapping[str, int]) -> None:
+        """Teach this decoder what an earlier run exported; counters only ever move forward."""
+        for fmt in signatures.values():
+            self.signatures.learn(bytes.fromhex(fmt))
+        for meter, counter in counters.items():
+            self.counters[meter] = max(int(counter), self.counters.get(meter, -1))
+
     def decode_hex(self, text: str, key: str | bytes | None = None) -> TelegramDict:
         """Decode hex text; never raises: failures come back as {"ok": false, "error": ...}."""
         try:

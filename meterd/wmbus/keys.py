@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 
+from meterd.ids import normalise_meter_id
 from meterd.wmbus.security import AesKey
+
+__all__ = ["KeyRing", "normalise_meter_id", "parse_key"]
 
 
 def parse_key(text: str) -> bytes:
@@ -17,11 +20,6 @@ def parse_key(text: str) -> bytes:
     if len(key) != 16:
         raise ValueError(f"key must be 32 hex digits (AES-128), got {len(cleaned)}")
     return key
-
-
-def normalise_meter_id(meter_id: str) -> str:
-    """Meter IDs as 8 upper-case hex/BCD digits, as the decoder prints them."""
-    return meter_id.strip().upper().zfill(8)
 
 
 class KeyRing:

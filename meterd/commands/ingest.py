@@ -1,0 +1,193 @@
+"""`meterd ingest CAPTURE`: decode a hex capture file into the store, telling what was not stored and why."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, TYPE_CHECKING
+
+from meterd.commands.storeopts import add_store_options, open_store
+from meterd.errors import MeterdError
+
+if TYPE_CHECKING:  # the store is imported only when the command runs
+    from meterd.store import Store
+    from meterd.store.ingest import ReadingIn
+
+BATCH = 10_000
+SHOWN = 5
+
+
+class NothingDecoded(MeterdError):
+    code = "nothing_decoded"
+
+
+@dataclass
+class IngestReport:
+    telegrams: int = 0
+    decoded: int = 0
+    stored: int = 0
+    duplicates: int = 0
+    unknown_meter: int = 0
+    errors: Counter[str] = field(default_factory=Counter)
+    first_errors: list[str] = field(default_factory=list)
+    unknown: Counter[str] = field(default_factory=Counter)
+
+    def problem(self, where: str, code: str, message: str) -> None:
+        self.errors[code] += 1
+        if len(self.first_errors) < SHOWN:
+            self.first_errors.append(f"{where}: [{code}] {message}")
+
+    def summary(self) -> str:
+        parts = [
+            f"telegrams {self.telegrams}",
+            f"decoded {self.decoded}",
+            f"stored {self.stored}",
+            f"duplicates {self.duplicates}",
+            f"unknown_meter {self.unknown_meter}",
+            f"errors {sum(self.errors.values())}",
+        ]
+        return ", ".join(parts)
+
+    def details(self, err: IO[str]) -> None:
+        if self.errors:
+            err.write("not stored, by reason: " + ", ".join(f"{c} {n}" for c, n in self.errors.most_common()) + "\n")
+            for line in self.first_errors:
+                err.write(f"  {line}\n")
+        if self.unknown:
+            names = ", ".join(f"{m} ({n})" for m, n in sorted(self.unknown.items())[:20])
+            more = f" and {len(self.unknown) - 20} more" if len(self.unknown) > 20 else ""
+            err.write(f"meters not in the register (readings not stored): {names}{more}\n")
+
+
+def ingest_capture(
+    store: Store,
+    path: Path,
+    keys_file: Path | None,
+    gateway: str,
+    insecure: bool = False,
+    encoding: str = "utf-8",
+) -> IngestReport:
+    """Decode a hex capture with the store's keys (plus a key file) and store its readings in batches."""
+    from meterd.drivers.frame import FramingError
+    from meterd.drivers.hexfile import parse_line
+    from meterd.keyfile import load_keys
+    from meterd.metrics import READINGS
+    from meterd.pipeline import reading_from_telegram
+    from meterd.store.ingest import TimeWindow, ingest
+    from meterd.store.keys import current_keys
+    from meterd.store.state import DecoderState, load_decoder_state, save_decoder_state
+    from meterd.textinput import TextFile
+    from meterd.wmbus import Decoder
+
+    with store.begin() as conn:
+        keys = current_keys(conn, store)
+        state = load_decoder_state(conn)
+    if keys_file is not None:
+        keys.update(load_keys(keys_file, allow_insecure=insecure))
+    decoder = Decoder(keys)
+    decoder.restore_state(state["signatures"], state["counters"])
+    report = IngestReport()
+    window = TimeWindow.around(int(time.time()))
+    source = TextFile(path, encoding)
+    batch: list[ReadingIn] = []
+
+    def flush() -> None:
+        with store.begin() as conn:
+            result = ingest(conn, batch)
+        report.stored += result.inserted
+        report.duplicates += result.duplicates
+        report.unknown_meter += result.unknown_meter
+        batch.clear()
+
+    for line in source.lines():
+        item = parse_line(line)
+        if item is None:
+            continue
+        report.telegrams += 1
+        where = f"{path}:{source.line}"
+        if isinstance(item, FramingError):
+            report.problem(where, item.code, item.message)
+            continue
+        received = int(item.received_at.timestamp())
+        if not window.holds(received):
+            report.problem(where, "bad_time", f"received at {item.received_at.isoformat()}: far from the present")
+            continue
+        obj = decoder.decode_bytes(item.data)
+        if not obj["ok"]:
+            error = obj["error"]
+            report.problem(where, str(error["code"]), str(error["message"]))
+            continue
+        reading = reading_from_telegram(obj, received, gateway=gateway, raw=item.data)
+        if reading is None:
+            report.problem(where, "no_meter_id", "telegram names no meter")
+            continue
+        if not window.holds(reading.measured_at):
+            report.problem(where, "bad_time", "the meter's clock is far from the present")
+            continue
+        report.decoded += 1
+        batch.append(reading)
+        if len(batch) >= BATCH:
+            _note_unknown(store, batch, report)
+            flush()
+    if batch:
+        _note_unknown(store, batch, report)
+        flush()
+    with store.begin() as conn:
+        save_decoder_state(conn, DecoderState(**decoder.export_state()))  # type: ignore[typeddict-item]
+    for outcome, n in (("stored", report.stored), ("duplicates", report.duplicates), ("unknown_meter", report.unknown_meter)):
+        READINGS.labels(outcome=outcome).inc(n)
+    return report
+
+
+def _note_unknown(store: Store, batch: list[ReadingIn], report: IngestReport) -> None:
+    from meterd.store.ingest import meter_ids
+
+    with store.begin() as conn:
+        known = meter_ids(conn, (r.meter for r in batch))
+    report.unknown.update(r.meter for r in batch if r.meter not in known)
+
+
+def write_unknown(path: str, report: IngestReport) -> None:
+    from meterd.fileio import atomic_text
+
+    with atomic_text(path) as f:
+        f.write("meter_id,readings\n")
+        for meter, n in sorted(report.unknown.items()):
+            f.write(f"{meter},{n}\n")
+
+
+def cmd_ingest(args: argparse.Namespace) -> int:
+    from meterd.textinput import check_encoding
+
+    encoding = check_encoding(args.encoding)
+    if args.unknown_out:
+        from meterd.fileio import check_target
+
+        check_target(Path(args.unknown_out))  # a bad --unknown-out fails before anything is stored
+    report = ingest_capture(
+        open_store(args), Path(args.capture), Path(args.keys) if args.keys else None, args.gateway,
+        args.insecure_keys, encoding,
+    )  # fmt: skip
+    print(report.summary())
+    report.details(sys.stderr)
+    if args.unknown_out:
+        write_unknown(args.unknown_out, report)
+    if report.telegrams and not report.decoded:
+        raise NothingDecoded(f"nothing in {args.capture} could be decoded ({sum(report.errors.values())} errors)")
+    return 0
+
+
+def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    p = sub.add_parser("ingest", help="decode a hex capture into the store")
+    p.add_argument("capture")
+    p.add_argument("--keys", help="CSV meter_id,key in addition to the store's keys")
+    p.add_argument("--insecure-keys", action="store_true")
+    p.add_argument("--gateway", default="capture")
+    p.add_argument("--encoding", default="utf-8", help="capture file encoding (default utf-8)")
+    p.add_argument("--unknown-out", help="write the meters not in the register to this CSV (meter_id,readings)")
+    add_store_options(p)
+    p.set_defaults(func=cmd_ingest)

@@ -1,0 +1,67 @@
+"""`meterd report`: readings and monthly consumption per flat, as a tenant sees them."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from datetime import UTC, datetime
+from typing import IO, TYPE_CHECKING, Any
+
+from meterd.commands.storeopts import add_store_options, iso_minute, open_store
+
+if TYPE_CHECKING:
+    from meterd.store import Store
+
+
+def report(store: Store, codes: list[str] | None, months: int, out: IO[str] = sys.stdout) -> None:
+    """Readings and monthly consumption of flats: what a tenant sees in the account view."""
+    from sqlalchemy import select
+
+    from meterd.store.ingest import TimeWindow
+    from meterd.store.models import Premises, Reading
+    from meterd.store.queries import consumption, premises_readings
+
+    window = TimeWindow.around(int(time.time()))
+    with store.begin() as conn:
+        all_codes = conn.execute(select(Premises.code).order_by(Premises.code)).scalars().all()
+        chosen = codes or list(all_codes)
+        newest = conn.execute(
+            select(Reading.measured_at).where(Reading.measured_at <= window.latest).order_by(Reading.measured_at.desc()).limit(1)
+        ).scalar()
+        end = int(newest) + 1 if newest else int(time.time())
+        start = end - months * 31 * 86400
+        for code in chosen:
+            readings = premises_readings(conn, code, start, end)
+            latest: dict[str, dict[str, Any]] = {}
+            for r in readings:
+                latest[str(r["meter_id"])] = r
+            out.write(f"\n== {code}: {len(readings)} readings\n")
+            for serial, r in sorted(latest.items()):
+                at = iso_minute(r["measured_at"])  # type: ignore[arg-type]
+                out.write(f"   meter {serial} ({r['medium']}): {r['total_m3']} m3 at {at} UTC\n")
+            rows = consumption(conn, code, start, end, "month")
+            media = sorted({k for row in rows for k in row if k not in ("from", "to")})
+            if media:
+                out.write("   month      " + "  ".join(f"{m:>12}" for m in media) + "\n")
+                for row in rows:
+                    month = datetime.fromtimestamp(int(row["to"]) - 1, UTC).strftime("%Y-%m")  # type: ignore[call-overload]
+                    values = "  ".join(f"{row.get(m, 0.0):>9.3f} m3" for m in media)
+                    out.write(f"   {month}    {values}\n")
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from meterd.commands.storeopts import BadArgument
+
+    if not 1 <= args.months <= 240:
+        raise BadArgument(f"--months {args.months}: give 1 to 240")
+    report(open_store(args), args.premises, args.months)
+    return 0
+
+
+def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    p = sub.add_parser("report", help="readings and monthly consumption per flat")
+    p.add_argument("--premises", nargs="*", help="premises codes (default: all)")
+    p.add_argument("--months", type=int, default=4)
+    add_store_options(p)
+    p.set_defaults(func=cmd_report)
