@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Iterator, Sequence
 from typing import IO, Any
 
 import orjson
 
+from meterd.jsonio import dumps
+from meterd.textinput import bounded_lines
 from meterd.wmbus import Decoder
-from meterd.wmbus.batch import decode_batch
+from meterd.wmbus.batch import decode_batch, internal_error
 from meterd.wmbus.errors import DecodeError
 from meterd.wmbus.hexinput import parse_hex
 
@@ -25,17 +28,26 @@ def _key_bytes(key: str) -> bytes:
     return key_bytes
 
 
+MAX_INPUT_LINE = 1 << 16  # a telegram is at most 256 bytes: 64 KiB is room for any separators and JSON
+
+
 def run_jsonl(decoder: Decoder, stdin: IO[str], stdout: IO[bytes], chunk: int = 4096) -> None:
     """Stream stdin to stdout, one object per line in order. Lines are taken in chunks and decoded
-    by the vectorised batch path; an interactive stdin is answered line by line."""
+    by the vectorised batch path; an interactive stdin is answered line by line. Lines are read as
+    bytes with a bound, so neither a huge line nor bytes that are not UTF-8 can stop the stream."""
+    binary = stdin.buffer if hasattr(stdin, "buffer") else None
+    if binary is None:  # a text stream handed in by a caller (tests): encode it back
+        source: Iterator[bytes | None] = (line.encode("utf-8", "surrogateescape") for line in stdin)
+    else:
+        source = bounded_lines(binary, MAX_INPUT_LINE)
     if stdin.isatty():
-        for line in stdin:
-            stdout.write(decode_chunk(decoder, [line])[0].encode() + b"\n")
+        for raw in source:
+            stdout.write(decode_chunk(decoder, [raw])[0].encode() + b"\n")
             stdout.flush()
         return
-    lines: list[str] = []
-    for line in stdin:
-        lines.append(line)
+    lines: list[bytes | None] = []
+    for raw in source:
+        lines.append(raw)
         if len(lines) >= chunk:
             stdout.write(("\n".join(decode_chunk(decoder, lines)) + "\n").encode())
             lines.clear()
@@ -44,8 +56,18 @@ def run_jsonl(decoder: Decoder, stdin: IO[str], stdout: IO[bytes], chunk: int = 
     stdout.flush()
 
 
-def decode_chunk(decoder: Decoder, lines: list[str]) -> list[str]:
-    """Input lines → JSON lines, same order, through decode_batch."""
+def decode_chunk(decoder: Decoder, lines: Sequence[bytes | str | None]) -> list[str]:
+    """Input lines (None: a line over the bound) → JSON lines, same order, through decode_batch.
+    Should the batch fail as a whole, each line is decoded alone, so a failure stays with its line."""
+    try:
+        return _decode_chunk(decoder, lines)
+    except Exception:
+        if len(lines) == 1:
+            return [dumps(internal_error("unexpected failure on this line")).decode()]
+        return [decode_chunk(decoder, [line])[0] for line in lines]
+
+
+def _decode_chunk(decoder: Decoder, lines: Sequence[bytes | str | None]) -> list[str]:
     frames: list[bytes | None] = []
     keys: list[bytes | None] = []
     errors: dict[int, dict[str, Any]] = {}
@@ -58,10 +80,17 @@ def decode_chunk(decoder: Decoder, lines: list[str]) -> list[str]:
     return decode_batch(decoder, frames, keys, errors).json_lines()
 
 
-def _parse_input(line: str) -> tuple[bytes | None, bytes | None, dict[str, Any] | None]:
+def _parse_input(line: bytes | str | None) -> tuple[bytes | None, bytes | None, dict[str, Any] | None]:
     """(frame, key, error) for one input line."""
-    text = line.strip()
     try:
+        if line is None:
+            raise DecodeError("too_long", f"line longer than {MAX_INPUT_LINE} bytes")
+        if isinstance(line, bytes):
+            try:
+                line = line.decode("utf-8")
+            except UnicodeDecodeError:
+                raise DecodeError("bad_input", "line is not UTF-8 text") from None
+        text = line.strip()
         if not text:
             raise DecodeError("empty", "empty line")
         if text[0] != "{":
@@ -93,7 +122,7 @@ def run_one(decoder: Decoder, telegram: str, key: str | None) -> dict[str, Any]:
 
 def write_json(obj: object, stream: IO[bytes] | None = None) -> None:
     out = stream or sys.stdout.buffer
-    out.write(orjson.dumps(obj) + b"\n")
+    out.write(dumps(obj) + b"\n")
     out.flush()
 
 

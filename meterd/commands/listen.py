@@ -51,10 +51,10 @@ def paced(
         yield item
 
 
-def emit(decoder: Decoder, items: Iterator[Frame | FramingError], out: IO[bytes], counters: dict[str, int]) -> None:
+def emit(decoder: Decoder, items: Iterator[Frame | FramingError], out: IO[bytes]) -> None:
+    """Print each frame's object; dropped input is logged here and counted by the receiver that dropped it."""
     for item in items:
         if isinstance(item, FramingError):
-            counters[item.code] = counters.get(item.code, 0) + 1
             print(f"meterd: dropped input [{item.code}]: {item.message}", file=sys.stderr)
             continue
         obj = frame_json(decoder, item)
@@ -97,7 +97,7 @@ def cmd_listen(args: argparse.Namespace) -> int:
     settings = PortSettings(silence_timeout_s=receiver.silence_timeout_s)
     mode = args.mode or receiver.mode
     frames = open_receiver(dongle, port, mode, stop, counters, settings, receiver.framer_options(dongle))
-    emit(decoder, paced(frames, args.pace, stop), sys.stdout.buffer, counters)
+    emit(decoder, paced(frames, args.pace, stop), sys.stdout.buffer)
     return 0
 
 

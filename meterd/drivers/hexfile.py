@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 
 from meterd.drivers.frame import Frame, FramingError, parse_time
@@ -39,10 +38,3 @@ def parse_line(line: str, now: datetime | None = None) -> Frame | FramingError |
     except DecodeError as e:
         return FramingError(e.code, e.message)
     return _make(Frame, (data, received or now or datetime.now(UTC), None, "hex"))
-
-
-def read_capture(lines: Iterable[str]) -> Iterator[Frame | FramingError]:
-    for line in lines:
-        item = parse_line(line)
-        if item is not None:
-            yield item

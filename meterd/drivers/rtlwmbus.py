@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 
 from meterd.drivers.frame import Frame, FramingError, parse_time
@@ -78,9 +77,3 @@ def _telegrams(fields: str, received: datetime, rssi: float | None) -> list[Item
         except ValueError:
             out.append(FramingError("bad_hex", "telegram field is not hex"))
     return out
-
-
-def read_rtlwmbus(lines: Iterable[str], counters: dict[str, int]) -> Iterator[Item]:
-    local = LocalOffsets()
-    for line in lines:
-        yield from parse_rtlwmbus_line(line, local=local)

@@ -21,6 +21,7 @@ import numpy as np
 import numpy.typing as npt
 import orjson
 
+from meterd.jsonio import dumps
 from meterd.wmbus.alarms import status_alarms
 from meterd.wmbus.crc import crc16_en13757_rows
 from meterd.wmbus.decoder import Decoder, TelegramDict, _Pending
@@ -91,14 +92,37 @@ class BatchResult:
         raise IndexError(i)
 
     def json_lines(self) -> list[str]:
-        """Every row as one JSON object, in input order."""
+        """Every row as one JSON object, in input order. Whatever fails while writing a row makes that
+        row an `internal_error` and touches no other row."""
         lines: list[str] = [""] * self.size
         for i, obj in self.scalar.items():
-            lines[i] = orjson.dumps(obj).decode()
+            lines[i] = _row_json(obj)
         for g in self.groups:
-            for i, line in zip(g.rows.tolist(), _group_json(g), strict=True):
+            try:
+                group_lines = _group_json(g)
+            except Exception:  # one row at a time, so a failure stays with its row
+                group_lines = [_row_json_safe(g, j) for j in range(len(g.rows))]
+            for i, line in zip(g.rows.tolist(), group_lines, strict=True):
                 lines[i] = line
         return lines
+
+
+def internal_error(what: str) -> TelegramDict:
+    return DecodeError("internal_error", what).to_dict()
+
+
+def _row_json(obj: TelegramDict) -> str:
+    try:
+        return dumps(obj).decode()
+    except Exception as e:
+        return dumps(internal_error(f"{type(e).__name__} while writing the result")).decode()
+
+
+def _row_json_safe(g: Group, j: int) -> str:
+    try:
+        return _row_json(_row_dict(g, j))
+    except Exception as e:
+        return dumps(internal_error(f"{type(e).__name__} while writing the result")).decode()
 
 
 def decode_batch(
@@ -143,7 +167,7 @@ def _scalar(decoder: Decoder, frame: bytes, key: bytes | None, i: int, result: B
     except DecodeError as e:
         out = e.to_dict()
     except Exception as e:
-        out = DecodeError("internal_error", f"{type(e).__name__} while decoding").to_dict()
+        out = internal_error(f"{type(e).__name__} while decoding")
     result.scalar[i] = out
     result.ok[i] = out["ok"]
     total = out.get("total_m3")
@@ -319,7 +343,8 @@ def _column(spec: RecordSpec, apl: U8) -> npt.NDArray[Any]:
         ints = np.ascontiguousarray(raw).view(f"<{kind}{length}").reshape(-1)
         # beyond 2**53 float64 cannot hold the integer exactly: leave such columns to the scalar converter
         if length < 8 or (not (ints > 2**53).any() and not (kind == "i" and (ints < -(2**53)).any())):
-            return _scaled(spec, ints)
+            if _product_fits(spec, ints):
+                return _scaled(spec, ints)
     if spec.kind == "real":
         with np.errstate(invalid="ignore"):  # signalling NaNs in the data: the scalar path reports them as null
             values = np.ascontiguousarray(raw).view("<f4").reshape(-1).astype(np.float64)
@@ -327,7 +352,7 @@ def _column(spec: RecordSpec, apl: U8) -> npt.NDArray[Any]:
             return values * spec.mul / spec.div
     if spec.kind == "bcd" and length <= 8 and spec.mul < 1 << 20:
         digits = _bcd_digits(raw)
-        if digits is not None:
+        if digits is not None and _product_fits(spec, digits):
             return _scaled(spec, digits)
     post = spec.post
     if length == 0:
@@ -341,6 +366,13 @@ def _column(spec: RecordSpec, apl: U8) -> npt.NDArray[Any]:
     converted = np.empty(len(uniq), dtype=object)
     converted[:] = [post(unpack(u.tobytes())[0]) if post else unpack(u.tobytes())[0] for u in uniq]
     return converted[inverse.reshape(-1)]
+
+
+def _product_fits(spec: RecordSpec, values: npt.NDArray[Any]) -> bool:
+    """Whether raw * mul stays within int64 for every row (else the scalar converter keeps it exact)."""
+    if spec.div != 1 or spec.mul == 1 or not len(values):
+        return True
+    return int(np.abs(values.astype(np.float64)).max()) * spec.mul < 2**62
 
 
 def _bcd_digits(raw: U8) -> npt.NDArray[np.int64] | None:

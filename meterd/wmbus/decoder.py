@@ -9,8 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-import orjson
-
+from meterd.jsonio import dumps
 from meterd.wmbus.afl import Afl, parse_afl
 from meterd.wmbus.alarms import normalise, status_alarms
 from meterd.wmbus.crc import crc16_en13757
@@ -157,26 +156,26 @@ class Decoder:
         """Decode one telegram straight to JSON (no per-record dicts); raises DecodeError."""
         result = self._walk(data, key)
         if not isinstance(result, _Pending):
-            return orjson.dumps(result)
+            return dumps(result)
         out, hdr, layout = result.out, result.hdr, result.layout
         if self.vendors.find(out["manufacturer"], out["version"], out["device_type"], hdr.m_bytes + hdr.a_bytes):
-            return orjson.dumps(self._finish(out, hdr, layout, layout.extract(result.data), result.apl))
+            return dumps(self._finish(out, hdr, layout, layout.extract(result.data), result.apl))
         data = result.data
         values = layout.values(data)
         total = None
         if layout.total_index is not None and hdr.a_bytes[5] in VOLUME_MEDIA:
             total = values[layout.total_index]
         alarms = status_alarms(hdr.status) if hdr.status else []
-        head = orjson.dumps(out)
+        head = dumps(out)
         return b"".join(
             (
                 head[:-1],
                 b',"records":',
                 layout.records_json(values, len(data)).encode(),
                 b',"total_m3":',
-                orjson.dumps(total),
+                dumps(total),
                 b',"alarms":',
-                orjson.dumps(alarms),
+                dumps(alarms),
                 b"}",
             )
         )
@@ -186,9 +185,9 @@ class Decoder:
         try:
             return self.decode_json(parse_hex(text), key)
         except DecodeError as e:
-            return orjson.dumps(e.to_dict())
+            return dumps(e.to_dict())
         except Exception as e:
-            return orjson.dumps(DecodeError("internal_error", f"{type(e).__name__} while decoding").to_dict())
+            return dumps(DecodeError("internal_error", f"{type(e).__name__} while decoding").to_dict())
 
     def _walk(self, data: bytes, key: bytes | None, retry: bool = True) -> TelegramDict | _Pending:
         link = parse_link(data)

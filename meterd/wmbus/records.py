@@ -16,6 +16,7 @@ from typing import Any
 
 import orjson
 
+from meterd.jsonio import dumps
 from meterd.wmbus import datatypes as dt
 from meterd.wmbus import vif as V
 from meterd.wmbus.errors import DecodeError
@@ -166,7 +167,7 @@ def _json_value(v: Value) -> str:
         return repr(v)
     if v is None:
         return "null"
-    return orjson.dumps(v).decode()
+    return dumps(v).decode()
 
 
 def _scaler(exp: int, factor: int) -> tuple[int, int]:
@@ -176,20 +177,13 @@ def _scaler(exp: int, factor: int) -> tuple[int, int]:
     return factor, 10**-exp
 
 
-def _fit(v: int) -> int | float:
-    """Integers beyond 64 bits become floats, as JSON consumers read them anyway."""
-    return v if -_INT64 <= v < _UINT64 else float(v)
-
-
-_INT64 = 1 << 63
-_UINT64 = 1 << 64
 
 
 def _scale(mul: int, div: int) -> Converter | None:
     if div == 1:
         if mul == 1:
             return None
-        return lambda v: _fit(v * mul)
+        return lambda v: (v * mul)
     return lambda v: v * mul / div  # type: ignore[operator]
 
 
@@ -201,7 +195,7 @@ def _int_field(length: int, signed: bool, mul: int, div: int) -> tuple[str, Conv
 
     def wide(b: bytes) -> Value:
         v = int.from_bytes(b, "little", signed=signed)
-        return _fit(v) if scale is None else scale(v)
+        return v if scale is None else scale(v)
 
     return f"{length}s", wide
 
@@ -214,7 +208,7 @@ def _bcd_field(length: int, mul: int, div: int) -> tuple[str, Converter]:
         v = dt.bcd_value(b)
         if v is None:
             return None
-        return _fit(v * mul) if div == 1 else v * mul / div
+        return (v * mul) if div == 1 else v * mul / div
 
     return f"{length}s", bcd
 
@@ -243,7 +237,7 @@ def _lvar_field(lvar: int, length: int, mul: int, div: int) -> tuple[str, Conver
     def convert(b: bytes) -> Value:
         v = dt.lvar_value(lvar, b)
         if isinstance(v, int):
-            return _fit(v * mul) if div == 1 else v * mul / div
+            return (v * mul) if div == 1 else v * mul / div
         return v
 
     return f"{length}s", convert
