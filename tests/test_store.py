@@ -17,8 +17,8 @@ from sqlalchemy.orm import Session
 from meterd.store import Store
 from meterd.store.engine import SchemaMismatch, store_url
 from meterd.store.imports import ImportError_, import_keys, import_premises
-from meterd.store.keys import current_keys
 from meterd.store.ingest import ReadingIn, ingest
+from meterd.store.keys import current_keys
 from meterd.store.models import Assignment, MeterKey, Reading
 from meterd.store.queries import consumption, export_billing, premises_readings, reading_at, silent_meters, thin
 

@@ -342,9 +342,9 @@ def _column(spec: RecordSpec, apl: U8) -> npt.NDArray[Any]:
         kind = "i" if spec.code.islower() else "u"
         ints = np.ascontiguousarray(raw).view(f"<{kind}{length}").reshape(-1)
         # beyond 2**53 float64 cannot hold the integer exactly: leave such columns to the scalar converter
-        if length < 8 or (not (ints > 2**53).any() and not (kind == "i" and (ints < -(2**53)).any())):
-            if _product_fits(spec, ints):
-                return _scaled(spec, ints)
+        exact = length < 8 or (not (ints > 2**53).any() and not (kind == "i" and (ints < -(2**53)).any()))
+        if exact and _product_fits(spec, ints):
+            return _scaled(spec, ints)
     if spec.kind == "real":
         with np.errstate(invalid="ignore"):  # signalling NaNs in the data: the scalar path reports them as null
             values = np.ascontiguousarray(raw).view("<f4").reshape(-1).astype(np.float64)
