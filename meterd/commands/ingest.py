@@ -173,11 +173,14 @@ def cmd_ingest(args: argparse.Namespace) -> int:
         args.insecure_keys, encoding,
     )  # fmt: skip
     print(report.summary())
-    report.details(sys.stderr)
     if args.unknown_out:
         write_unknown(args.unknown_out, report)
-    if report.telegrams and not report.decoded:
-        raise NothingDecoded(f"nothing in {args.capture} could be decoded ({sum(report.errors.values())} errors)")
+    if not report.telegrams:
+        raise NothingDecoded(f"{args.capture} holds no telegrams")
+    if not report.decoded:
+        reasons = ", ".join(f"{c} {n}" for c, n in report.errors.most_common())
+        raise NothingDecoded(f"nothing in {args.capture} could be decoded ({reasons}); first: {report.first_errors[0]}")
+    report.details(sys.stderr)
     return 0
 
 

@@ -356,9 +356,11 @@ def _conflicts(path: Path, parsed: list[RegisterRow], reg: _Register) -> list[st
         meter_id = meter[0] if meter is not None else None
         premises = reg.premises.get(item.premises)
         premises_id = premises[0] if premises is not None else None
-        for a in reg.related(meter_id, premises_id, item.medium):
-            if a.meter == meter_id and a.premises == premises_id and (a.end is None or a.end > item.installed):
-                continue  # the row agrees with the store (or says less than it knows)
+        spans = reg.related(meter_id, premises_id, item.medium)
+        spans.sort(key=lambda a: (a.meter != meter_id, a.end is not None))  # the meter's open span says most
+        for a in spans:
+            if a.meter == meter_id and a.premises == premises_id and a.end is None:
+                continue  # the row agrees with the store
             if not (a.start > item.installed or (a.end is not None and a.end > item.installed)):
                 continue
             where = reg.codes.get(a.premises, "?")
