@@ -1,5 +1,6 @@
-"""Store throughput: bulk ingest of N readings of M meters (SQLite and PostgreSQL), and the monthly
-consumption query of one flat over 3 years at that size.
+"""Store throughput: bulk ingest of N readings of M meters (SQLite and PostgreSQL), the monthly
+consumption query of one flat over 3 years at that size, and `meterd import premises` of a register
+file (100,000 rows at full size; then the same file again, which changes nothing).
 
 python bench/store.py [--quick]      last lines: `name: value unit`
 """
@@ -12,11 +13,13 @@ import statistics
 import tempfile
 import time
 import uuid
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import insert
 
 from meterd.store import Store
+from meterd.store.imports import import_premises
 from meterd.store.ingest import insert_rows
 from meterd.store.models import Assignment, Building, Meter, Premises
 from meterd.store.queries import consumption
@@ -85,15 +88,43 @@ def bench_one(store: Store, label: str, n: int, meters: int) -> list[tuple[str, 
     ]
 
 
+def register_csv(path: Path, rows: int) -> None:
+    with path.open("w", encoding="utf-8") as f:
+        f.write("premises_id,address,meter_id,manufacturer,medium,installed,q3_m3h\n")
+        for i in range(rows):
+            flat = i // 2
+            medium = "water" if i % 2 == 0 else "warm_water"
+            f.write(f"L{flat},ul. Testowa {flat // 40}/{flat % 40},{60_000_000 + i},APA,{medium},2025-01-01,2.5\n")
+
+
+def bench_register(store: Store, label: str, path: Path, rows: int) -> list[tuple[str, float, str]]:
+    figures = []
+    for run in ("import", "reimport"):
+        start = time.perf_counter()
+        with store.begin() as conn:
+            result = import_premises(conn, path)
+        elapsed = time.perf_counter() - start
+        assert result.rows == rows
+        assert result.created["assignments"] == (rows if run == "import" else 0), result.created
+        figures.append((f"register_{run}_{label}", rows / elapsed, "rows/s"))
+    return figures
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--quick", action="store_true")
     args = parser.parse_args()
     n, meters = (100_000, 2_000) if args.quick else (1_000_000, 20_000)
+    register_rows = 10_000 if args.quick else 100_000
     figures: list[tuple[str, float, str]] = []
     with tempfile.TemporaryDirectory() as tmp:
-        store = Store.open(tmp, create=True)
+        register = Path(tmp) / "register.csv"
+        register_csv(register, register_rows)
+        store = Store.open(Path(tmp) / "a", create=True)
         figures += bench_one(store, "sqlite", n, meters)
+        store.close()
+        store = Store.open(Path(tmp) / "b", create=True)
+        figures += bench_register(store, "sqlite", register, register_rows)
         store.close()
     url = os.environ.get("DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test").replace(
         "postgresql+psycopg://", "postgresql://"
@@ -106,6 +137,14 @@ def main() -> None:
         try:
             store = Store.open(db=f"{url}?options=-csearch_path%3D{schema}", create=True)
             figures += bench_one(store, "postgresql", n, meters)
+            store.close()
+            admin.execute(f"DROP SCHEMA {schema} CASCADE")
+            admin.execute(f"CREATE SCHEMA {schema}")
+            store = Store.open(db=f"{url}?options=-csearch_path%3D{schema}", create=True)
+            with tempfile.TemporaryDirectory() as tmp:
+                register = Path(tmp) / "register.csv"
+                register_csv(register, register_rows)
+                figures += bench_register(store, "postgresql", register, register_rows)
             store.close()
         finally:
             admin.execute(f"DROP SCHEMA {schema} CASCADE")

@@ -1,4 +1,4 @@
-"""From a decoded telegram (DESIGN 2.1 object) to a reading for the store."""
+"""From a decoded telegram (the decode object) to a reading for the store."""
 
 from __future__ import annotations
 

@@ -107,6 +107,7 @@ class CsvFile(TextFile):
         delimiter = sniff_delimiter(header)
         columns = [c.strip().lower() for c in next(csv.reader([header], delimiter=delimiter))]
         self.columns = columns
+        width = len(columns)
         missing = required - set(columns)
         if missing:
             raise InputFileError(f"{self.path}:1: header lacks {', '.join(sorted(missing))}")
@@ -123,12 +124,12 @@ class CsvFile(TextFile):
                     raise self.error(
                         f"malformed CSV ({e})".replace("field larger than field limit", "field too long")
                     ) from None
-                if not values or not any(v.strip() for v in values):
-                    continue
-                if len(values) > len(columns):
-                    extra = values[len(columns) :]
-                    if any(v.strip() for v in extra):
-                        raise self.error(f"{len(values)} fields, the header has {len(columns)}", start)
-                yield start, {c: v.strip() for c, v in zip(columns, values, strict=False) if c}
+                if not values or (len(values) == 1 and not values[0].strip()):
+                    continue  # a blank line
+                if len(values) > width and any(v.strip() for v in values[width:]):
+                    raise self.error(f"{len(values)} fields, the header has {width}", start)
+                row = dict(zip(columns, map(str.strip, values), strict=False))
+                row.pop("", None)
+                yield start, row
         finally:
             csv.field_size_limit(old_limit)

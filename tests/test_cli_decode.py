@@ -1,4 +1,4 @@
-"""`meterd decode` exactly as DESIGN 2.1 describes it, run as a user would."""
+"""`meterd decode` exactly as docs/interfaces.md describes it, run as a user would."""
 
 from __future__ import annotations
 

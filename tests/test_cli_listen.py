@@ -1,4 +1,4 @@
-"""`meterd listen` (DESIGN 2.2) on the receivers that need no hardware: capture files and rtl_wmbus text."""
+"""`meterd listen` (docs/interfaces.md) on the receivers that need no hardware: capture files and rtl_wmbus text."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The framer base of the serial wM-Bus receivers (DESIGN 3.3): bytes in, telegrams out.
+"""The framer base of the serial wM-Bus receivers: bytes in, telegrams out.
 
 Each receiver's framer (one module per receiver) keeps a bounded buffer, resynchronises after garbage,
 and reports what it dropped as a FramingError (counted by the port loop). Framers also build the

@@ -1,5 +1,5 @@
 """Demo data: two buildings, ten flats, their meters and keys, a tenant account and four months of
-hourly readings with a leak, a meter swap and a meter that fell silent (DESIGN 2.5)."""
+hourly readings with a leak, a meter swap and a meter that fell silent (`meterd demo`)."""
 
 from __future__ import annotations
 

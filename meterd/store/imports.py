@@ -8,21 +8,20 @@ given, which makes the file's rows the truth from their installation dates on.
 
 from __future__ import annotations
 
-import math
 import re
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from sqlalchemy import Connection, bindparam, delete, insert, select, update
 
 from meterd.errors import MeterdError
 from meterd.fileio import check_permissions
 from meterd.ids import KEY, METER_ID, normalise_meter_id
-from meterd.store.ingest import TimeWindow
+from meterd.store.ingest import TimeWindow, bulk_insert
 from meterd.store.models import Assignment, Building, ImportBatch, Meter, Premises
 from meterd.textinput import CsvFile, InputFileError
 from meterd.times import parse_time
@@ -77,8 +76,9 @@ def building_of(address: str) -> str:
     return address.rsplit("/", 1)[0].strip() if "/" in address else address.strip()
 
 
-@dataclass(frozen=True)
-class RegisterRow:
+class RegisterRow(NamedTuple):
+    """One valid register row (a NamedTuple: registers have 100,000 rows and more)."""
+
     line: int
     premises: str
     address: str
@@ -96,7 +96,21 @@ def _day(t: int) -> str:
     return datetime.fromtimestamp(t, UTC).strftime("%Y-%m-%d")
 
 
-def parse_register_row(line: int, row: dict[str, str], window: TimeWindow) -> RegisterRow | str:
+class _Dates(dict[str, int | None]):
+    """Installation dates of one file, parsed once each (a register repeats a few dates many times)."""
+
+    def __missing__(self, text: str) -> int | None:
+        try:
+            value: int | None = parse_time(text if "T" in text else text + "T00:00:00+00:00")
+        except (ValueError, OverflowError):
+            value = None
+        self[text] = value
+        return value
+
+
+def parse_register_row(
+    line: int, row: dict[str, str], window: TimeWindow, dates: _Dates | None = None
+) -> RegisterRow | str:
     """One register row, or the problem with it (never a traceback, whatever the values)."""
     premises, address, meter_text = row.get("premises_id", ""), row.get("address", ""), row.get("meter_id", "")
     if not premises or not meter_text:
@@ -108,9 +122,8 @@ def parse_register_row(line: int, row: dict[str, str], window: TimeWindow) -> Re
     if not METER_ID.fullmatch(meter_text):
         return f"meter_id {meter_text[:20]!r} is not a meter id (up to 8 hex digits)"
     installed_text = row.get("installed", "")
-    try:
-        installed = parse_time(installed_text if "T" in installed_text else installed_text + "T00:00:00+00:00")
-    except (ValueError, OverflowError):
+    installed = (dates if dates is not None else _Dates())[installed_text]
+    if installed is None:
         return f"installed {installed_text[:30]!r} is not a date (YYYY-MM-DD)"
     if not window.holds(installed):
         return f"installed {installed_text[:30]!r} is not a plausible date (2000 to today)"
@@ -122,21 +135,22 @@ def parse_register_row(line: int, row: dict[str, str], window: TimeWindow) -> Re
         return f"medium {medium[:30]!r} is unknown (one of {', '.join(sorted(MEDIA))})"
     q3_text = row.get("q3_m3h") or "2.5"
     try:
-        q3 = float(q3_text.replace(",", "."))
+        q3 = float(q3_text) if "," not in q3_text else float(q3_text.replace(",", "."))
     except ValueError:
         return f"q3_m3h {q3_text[:30]!r} is not a number"
-    if not (math.isfinite(q3) and 0 < q3 <= 1000):
+    if not 0 < q3 <= 1000:  # NaN fails this as well
         return f"q3_m3h {q3_text[:30]!r} is not a positive flow in m3/h"
     kind = row.get("kind") or "radio"
     if kind not in KINDS:
         return f"kind {kind[:20]!r} is unknown (one of {', '.join(sorted(KINDS))})"
     schedule = row.get("schedule") or ""
-    from meterd.validate.schedule import ScheduleError, parse_schedule
+    if schedule:
+        from meterd.validate.schedule import ScheduleError, parse_schedule
 
-    try:
-        parse_schedule(schedule)
-    except ScheduleError as e:
-        return str(e)
+        try:
+            parse_schedule(schedule)
+        except ScheduleError as e:
+            return str(e)
     building = row.get("building_id") or building_of(address)
     if len(building) > 64:
         return f"building_id is longer than 64 characters ({len(building)})"
@@ -227,12 +241,11 @@ class _Register:
                 [{"aid": aid, "end": end} for aid, end in self.closed.items()],
             )
         if self.pending:
-            conn.execute(
-                insert(Assignment),
-                [
-                    {"meter_id": s.meter, "premises_id": s.premises, "valid_from": s.start, "valid_to": s.end}
-                    for s in self.pending
-                ],
+            bulk_insert(
+                conn,
+                "assignments",
+                ("meter_id", "premises_id", "valid_from", "valid_to"),
+                [(s.meter, s.premises, s.start, s.end) for s in self.pending],
             )
 
 
@@ -246,8 +259,9 @@ def import_premises(conn: Connection, path: Path, *, replace: bool = False, enco
     problems: list[str] = []
     parsed: list[RegisterRow] = []
     seen_meters: dict[str, int] = {}
+    dates = _Dates()
     for line, row in _rows(path, {"premises_id", "address", "meter_id", "installed"}, encoding):
-        item = parse_register_row(line, row, window)
+        item = parse_register_row(line, row, window, dates)
         if isinstance(item, str):
             problems.append(f"{path}:{line}: {item}")
         elif item.meter in seen_meters:
@@ -311,15 +325,14 @@ def _ensure_places(conn: Connection, parsed: list[RegisterRow], reg: _Register, 
         if code not in reg.premises
     ]
     if new:
-        conn.execute(insert(Premises), new)
+        bulk_insert(conn, "premises", ("code", "building_id", "address"), [(p["code"], p["building_id"], p["address"]) for p in new])
     if new or moved:
         for pid, code, bid, addr in conn.execute(
-            select(Premises.id, Premises.code, Premises.building_id, Premises.address).where(
-                Premises.code.in_(list(changed))
-            )
+            select(Premises.id, Premises.code, Premises.building_id, Premises.address)
         ):
-            reg.premises[code] = (pid, bid, addr)
-            reg.codes[pid] = code
+            if code in changed:
+                reg.premises[code] = (pid, bid, addr)
+                reg.codes[pid] = code
         created["premises"] += len(new)
 
 
@@ -337,11 +350,13 @@ def _ensure_meters(conn: Connection, parsed: list[RegisterRow], reg: _Register, 
         columns: dict[str, Any] = {k: bindparam(k) for k in changed[0] if k != "mid"}
         conn.execute(update(Meter).where(Meter.id == bindparam("mid")).values(columns), changed)
     if new:
-        conn.execute(insert(Meter), new)
-        serials = [m["serial"] for m in new]
-        for mid, serial in conn.execute(select(Meter.id, Meter.serial).where(Meter.serial.in_(serials))):
-            reg.meters[serial] = (mid, {})
-            reg.serials[mid] = serial
+        names = ("serial", "driver", "manufacturer", "medium", "q3_m3h", "kind", "schedule")
+        bulk_insert(conn, "meters", names, [tuple(m[c] for c in names) for m in new])
+        fresh = {m["serial"] for m in new}
+        for mid, serial in conn.execute(select(Meter.id, Meter.serial)):
+            if serial in fresh:
+                reg.meters[serial] = (mid, {})
+                reg.serials[mid] = serial
         created["meters"] += len(new)
     for item in parsed:
         reg.meters[item.meter] = (reg.meters[item.meter][0], dict(item.meter_values))

@@ -88,17 +88,32 @@ def insert_rows(conn: Connection, rows: Sequence[tuple[Any, ...]], chunk: int = 
 
 def insert_ignore(conn: Connection, table: str, columns: Sequence[str], rows: Sequence[tuple[Any, ...]]) -> int:
     """Insert rows, skipping those that collide with a unique key; returns how many were new."""
+    return bulk_insert(conn, table, columns, rows, ignore_conflicts=True)
+
+
+def bulk_insert(
+    conn: Connection, table: str, columns: Sequence[str], rows: Sequence[tuple[Any, ...]], *, ignore_conflicts: bool = False
+) -> int:
+    """Insert many rows through the driver's executemany (SQLAlchemy's per-row parameter handling costs
+    more than the insert itself at register sizes); returns how many rows were inserted."""
     if not rows:
         return 0
     cols = ",".join(columns)
     raw = conn.connection.driver_connection
     assert raw is not None
+    if conn.dialect.name == "postgresql" and not ignore_conflicts:
+        with raw.cursor() as cur, cur.copy(f"COPY {table} ({cols}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(row)
+        return len(rows)
     if conn.dialect.name == "postgresql":
         marks = ",".join(["%s"] * len(columns))
-        sql = f"INSERT INTO {table} ({cols}) VALUES ({marks}) ON CONFLICT DO NOTHING"
+        tail = " ON CONFLICT DO NOTHING" if ignore_conflicts else ""
+        sql = f"INSERT INTO {table} ({cols}) VALUES ({marks}){tail}"
     else:
         marks = ",".join("?" * len(columns))
-        sql = f"INSERT OR IGNORE INTO {table} ({cols}) VALUES ({marks})"
+        verb = "INSERT OR IGNORE" if ignore_conflicts else "INSERT"
+        sql = f"{verb} INTO {table} ({cols}) VALUES ({marks})"
     cur = raw.cursor()
     try:
         cur.executemany(sql, rows)

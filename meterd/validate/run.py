@@ -52,7 +52,7 @@ def run_checks(
 
 
 def findings_as_dicts(findings: Findings, meters: Meters, lang: str = "en") -> list[dict[str, object]]:
-    """DESIGN 2.6 objects, ordered by meter, start and flag."""
+    """Finding objects (docs/interfaces.md, `meterd check`), ordered by meter, start and flag."""
     if not len(findings):
         return []
     order = np.lexsort((findings.flag, findings.start, [meters.ids[m] for m in findings.meter]))

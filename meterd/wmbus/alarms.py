@@ -1,4 +1,4 @@
-"""Normalised alarm names (DESIGN 2.1) from the TPL status byte."""
+"""Normalised alarm names (docs/interfaces.md) from the TPL status byte."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The telegram decoder: link → ELL → AFL → TPL → security → records → output object (DESIGN 2.1).
+"""The telegram decoder: link → ELL → AFL → TPL → security → records → output object (docs/interfaces.md).
 
 `Decoder` holds the state that decoding needs across telegrams (keys, learned compact-frame formats,
 parsed record layouts, mode 7 message counters); everything it calls is a pure function of bytes.
@@ -87,7 +87,7 @@ class _Pending:
 
 
 class Decoder:
-    """Decodes telegrams to DESIGN 2.1 objects. Not thread-safe: use one per thread."""
+    """Decodes telegrams to the objects docs/interfaces.md describes. Not thread-safe: use one per thread."""
 
     def __init__(
         self,

@@ -54,7 +54,7 @@ MEDIUM_NAMES: dict[int, str] = {
     0x38: "wired_adapter",
 }
 
-# Media whose main register is a volume in m3 (DESIGN 2.1 `total_m3`).
+# Media whose main register is a volume in m3 (`total_m3` of the decode output).
 VOLUME_MEDIA = frozenset({0x03, 0x06, 0x07, 0x10, 0x15, 0x16, 0x17, 0x28})
 WATER_MEDIA = frozenset({0x06, 0x07, 0x10, 0x15, 0x16, 0x17, 0x28})
 # Radio adapters and converters: the meter's identity is in the TPL long header.

@@ -37,7 +37,7 @@ def vendor_record(
     vif: str | None = None,
     **extra: object,
 ) -> dict[str, Any]:
-    """A record a vendor decoder adds, in the shape of the standard records (DESIGN 2.1)."""
+    """A record a vendor decoder adds, in the shape of the standard records (docs/interfaces.md)."""
     return {"storage": storage, "tariff": 0, "subunit": 0, "function": "instantaneous", "quantity": quantity,
             "unit": unit, "value": value, "dif": dif, "vif": vif, **extra}  # fmt: skip
 
