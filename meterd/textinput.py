@@ -32,21 +32,33 @@ def check_encoding(name: str) -> str:
         raise InputFileError(f"unknown encoding {name!r} (e.g. {', '.join(ENCODINGS)})") from None
 
 
-def bounded_lines(stream: BinaryIO, limit: int = MAX_LINE) -> Iterator[bytes | None]:
-    """Raw lines with their line ends; None for a line longer than `limit` (its bytes are skipped
-    without being held)."""
+def bounded_lines(stream: BinaryIO, limit: int = MAX_LINE, block: int = 1 << 20) -> Iterator[bytes | None]:
+    """Raw lines with their line ends, read in blocks; None for a line longer than `limit` (its bytes
+    are skipped without being held)."""
+    pending = b""
+    skipping = False
+    read = getattr(stream, "read1", stream.read)  # read1: what is there, so a pipe is answered as it flows
     while True:
-        line = stream.readline(limit + 1)
-        if not line:
-            return
-        if len(line) > limit and not line.endswith(b"\n"):
-            while True:  # skip to the end of the overlong line
-                rest = stream.readline(limit)
-                if not rest or rest.endswith(b"\n"):
-                    break
-            yield None
-            continue
-        yield line
+        data = read(block)
+        if not data:
+            break
+        parts = (pending + data).split(b"\n") if pending else data.split(b"\n")
+        pending = parts.pop()
+        for part in parts:
+            if skipping:
+                skipping = False
+                yield None
+            elif len(part) >= limit:
+                yield None
+            else:
+                yield part + b"\n"
+        if len(pending) > limit:
+            pending = b""
+            skipping = True
+    if skipping:
+        yield None
+    elif pending:
+        yield pending
 
 
 @dataclass

@@ -21,7 +21,7 @@ from sqlalchemy import Connection, bindparam, delete, insert, select, update
 from meterd.errors import MeterdError
 from meterd.fileio import check_permissions
 from meterd.ids import KEY, METER_ID, normalise_meter_id
-from meterd.store.ingest import TimeWindow, bulk_insert
+from meterd.store.ingest import TimeWindow, bulk_insert, fetch_all
 from meterd.store.models import Assignment, Building, ImportBatch, Meter, Premises
 from meterd.textinput import CsvFile, InputFileError
 from meterd.times import parse_time
@@ -108,8 +108,52 @@ class _Dates(dict[str, int | None]):
         return value
 
 
+def _meter_values(key: tuple[str, ...]) -> dict[str, Any] | str:
+    """A meter's values from its register columns, or the problem with them."""
+    manufacturer_text, medium_text, q3_text, kind_text, schedule = key
+    manufacturer = manufacturer_text.upper()
+    if manufacturer and not MANUFACTURER.fullmatch(manufacturer):
+        return f"manufacturer {manufacturer[:20]!r} is not a three-letter code"
+    medium = (medium_text or "water").lower()
+    if medium not in MEDIA:
+        return f"medium {medium[:30]!r} is unknown (one of {', '.join(sorted(MEDIA))})"
+    q3_text = q3_text or "2.5"
+    try:
+        q3 = float(q3_text.replace(",", "."))
+    except ValueError:
+        return f"q3_m3h {q3_text[:30]!r} is not a number"
+    if not 0 < q3 <= 1000:  # NaN fails this as well
+        return f"q3_m3h {q3_text[:30]!r} is not a positive flow in m3/h"
+    kind = kind_text or "radio"
+    if kind not in KINDS:
+        return f"kind {kind[:20]!r} is unknown (one of {', '.join(sorted(KINDS))})"
+    if schedule:
+        from meterd.validate.schedule import ScheduleError, parse_schedule
+
+        try:
+            parse_schedule(schedule)
+        except ScheduleError as e:
+            return str(e)
+    return {"manufacturer": manufacturer, "medium": medium, "q3_m3h": q3, "kind": kind, "schedule": schedule}
+
+
+class _FileCache:
+    """What one file repeats, parsed once: installation dates, and meter values (manufacturer, medium,
+    Q3, kind, schedule), which rows share as one dict (never changed after)."""
+
+    def __init__(self) -> None:
+        self.dates = _Dates()
+        self._values: dict[tuple[str, ...], dict[str, Any] | str] = {}
+
+    def meter_values(self, key: tuple[str, ...]) -> dict[str, Any] | str:
+        found = self._values.get(key)
+        if found is None:
+            found = self._values[key] = _meter_values(key)
+        return found
+
+
 def parse_register_row(
-    line: int, row: dict[str, str], window: TimeWindow, dates: _Dates | None = None
+    line: int, row: dict[str, str], window: TimeWindow, cache: _FileCache | None = None
 ) -> RegisterRow | str:
     """One register row, or the problem with it (never a traceback, whatever the values)."""
     premises, address, meter_text = row.get("premises_id", ""), row.get("address", ""), row.get("meter_id", "")
@@ -122,39 +166,19 @@ def parse_register_row(
     if not METER_ID.fullmatch(meter_text):
         return f"meter_id {meter_text[:20]!r} is not a meter id (up to 8 hex digits)"
     installed_text = row.get("installed", "")
-    installed = (dates if dates is not None else _Dates())[installed_text]
+    installed = (cache.dates if cache is not None else _Dates())[installed_text]
     if installed is None:
         return f"installed {installed_text[:30]!r} is not a date (YYYY-MM-DD)"
     if not window.holds(installed):
         return f"installed {installed_text[:30]!r} is not a plausible date (2000 to today)"
-    manufacturer = (row.get("manufacturer") or "").upper()
-    if manufacturer and not MANUFACTURER.fullmatch(manufacturer):
-        return f"manufacturer {manufacturer[:20]!r} is not a three-letter code"
-    medium = (row.get("medium") or "water").lower()
-    if medium not in MEDIA:
-        return f"medium {medium[:30]!r} is unknown (one of {', '.join(sorted(MEDIA))})"
-    q3_text = row.get("q3_m3h") or "2.5"
-    try:
-        q3 = float(q3_text) if "," not in q3_text else float(q3_text.replace(",", "."))
-    except ValueError:
-        return f"q3_m3h {q3_text[:30]!r} is not a number"
-    if not 0 < q3 <= 1000:  # NaN fails this as well
-        return f"q3_m3h {q3_text[:30]!r} is not a positive flow in m3/h"
-    kind = row.get("kind") or "radio"
-    if kind not in KINDS:
-        return f"kind {kind[:20]!r} is unknown (one of {', '.join(sorted(KINDS))})"
-    schedule = row.get("schedule") or ""
-    if schedule:
-        from meterd.validate.schedule import ScheduleError, parse_schedule
-
-        try:
-            parse_schedule(schedule)
-        except ScheduleError as e:
-            return str(e)
+    get = row.get
+    key = (get("manufacturer") or "", get("medium") or "", get("q3_m3h") or "", get("kind") or "", get("schedule") or "")
+    values = (cache if cache is not None else _FileCache()).meter_values(key)
+    if isinstance(values, str):
+        return values
     building = row.get("building_id") or building_of(address)
     if len(building) > 64:
         return f"building_id is longer than 64 characters ({len(building)})"
-    values = {"manufacturer": manufacturer, "medium": medium, "q3_m3h": q3, "kind": kind, "schedule": schedule}
     return RegisterRow(line, premises, address, building, normalise_meter_id(meter_text), installed, values)
 
 
@@ -227,9 +251,12 @@ class _Register:
 
     def related(self, meter_id: int | None, premises_id: int | None, medium: str) -> list[_Span]:
         """Spans of this meter, and of this flat's meters of the same medium."""
-        spans = list(self.by_meter.get(meter_id, [])) if meter_id is not None else []
-        if premises_id is not None:
-            spans += [s for s in self.by_slot.get((premises_id, medium), []) if s.meter != meter_id]
+        mine = self.by_meter.get(meter_id) if meter_id is not None else None
+        slot = self.by_slot.get((premises_id, medium)) if premises_id is not None else None
+        if not mine and not slot:
+            return []  # the common case of a new meter in a new flat
+        spans = list(mine or ())
+        spans += [s for s in slot or () if s.meter != meter_id]
         return spans
 
     def write(self, conn: Connection) -> None:
@@ -259,9 +286,9 @@ def import_premises(conn: Connection, path: Path, *, replace: bool = False, enco
     problems: list[str] = []
     parsed: list[RegisterRow] = []
     seen_meters: dict[str, int] = {}
-    dates = _Dates()
+    cache = _FileCache()
     for line, row in _rows(path, {"premises_id", "address", "meter_id", "installed"}, encoding):
-        item = parse_register_row(line, row, window, dates)
+        item = parse_register_row(line, row, window, cache)
         if isinstance(item, str):
             problems.append(f"{path}:{line}: {item}")
         elif item.meter in seen_meters:
@@ -327,9 +354,7 @@ def _ensure_places(conn: Connection, parsed: list[RegisterRow], reg: _Register, 
     if new:
         bulk_insert(conn, "premises", ("code", "building_id", "address"), [(p["code"], p["building_id"], p["address"]) for p in new])
     if new or moved:
-        for pid, code, bid, addr in conn.execute(
-            select(Premises.id, Premises.code, Premises.building_id, Premises.address)
-        ):
+        for pid, code, bid, addr in fetch_all(conn, "SELECT id, code, building_id, address FROM premises"):
             if code in changed:
                 reg.premises[code] = (pid, bid, addr)
                 reg.codes[pid] = code
@@ -338,9 +363,7 @@ def _ensure_places(conn: Connection, parsed: list[RegisterRow], reg: _Register, 
 
 def _ensure_meters(conn: Connection, parsed: list[RegisterRow], reg: _Register, created: dict[str, int]) -> None:
     """Meters: new ones created in bulk, known ones updated where the file's values differ."""
-    new = [
-        {"serial": item.meter, "driver": "auto", **item.meter_values} for item in parsed if item.meter not in reg.meters
-    ]
+    new = [item for item in parsed if item.meter not in reg.meters]
     changed = [
         {"mid": reg.meters[item.meter][0], **item.meter_values}
         for item in parsed
@@ -350,16 +373,17 @@ def _ensure_meters(conn: Connection, parsed: list[RegisterRow], reg: _Register, 
         columns: dict[str, Any] = {k: bindparam(k) for k in changed[0] if k != "mid"}
         conn.execute(update(Meter).where(Meter.id == bindparam("mid")).values(columns), changed)
     if new:
-        names = ("serial", "driver", "manufacturer", "medium", "q3_m3h", "kind", "schedule")
-        bulk_insert(conn, "meters", names, [tuple(m[c] for c in names) for m in new])
-        fresh = {m["serial"] for m in new}
-        for mid, serial in conn.execute(select(Meter.id, Meter.serial)):
+        names = ("manufacturer", "medium", "q3_m3h", "kind", "schedule")
+        rows = [(item.meter, "auto", *(item.meter_values[c] for c in names)) for item in new]
+        bulk_insert(conn, "meters", ("serial", "driver", *names), rows)
+        fresh = {item.meter for item in new}
+        for mid, serial in fetch_all(conn, "SELECT id, serial FROM meters"):
             if serial in fresh:
                 reg.meters[serial] = (mid, {})
                 reg.serials[mid] = serial
         created["meters"] += len(new)
-    for item in parsed:
-        reg.meters[item.meter] = (reg.meters[item.meter][0], dict(item.meter_values))
+    for item in parsed:  # the file's values are the meters' values now (never changed afterwards)
+        reg.meters[item.meter] = (reg.meters[item.meter][0], item.meter_values)
 
 
 def _conflicts(path: Path, parsed: list[RegisterRow], reg: _Register) -> list[str]:

@@ -122,6 +122,18 @@ def bulk_insert(
         cur.close()
 
 
+def fetch_all(conn: Connection, sql: str) -> list[tuple[Any, ...]]:
+    """All rows of a plain query through the driver (for whole-table reads of bulk imports)."""
+    raw = conn.connection.driver_connection
+    assert raw is not None
+    cur = raw.cursor()
+    try:
+        cur.execute(sql)
+        return list(cur.fetchall())
+    finally:
+        cur.close()
+
+
 def _csv(rows: Sequence[tuple[Any, ...]]) -> bytes:
     """Rows as CSV for COPY: None becomes an unquoted empty field, which COPY reads as NULL."""
     buf = io.StringIO()
