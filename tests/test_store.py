@@ -248,3 +248,21 @@ def test_decoder_state_survives_restarts(store: Store) -> None:
         restore(conn, second)
     assert second.decode(compact)["total_m3"] == 0.778
     assert second.counters["12345678/0000"] == 2739
+
+
+def test_large_bulk_inserts_still_check_foreign_keys(store: Store, tmp_path: Path) -> None:
+    """Above the size where PostgreSQL checks foreign keys in one pass, a row that points nowhere still
+    fails the whole insert, and the constraints are in place afterwards."""
+    from sqlalchemy.exc import IntegrityError
+
+    from meterd.store.ingest import BULK_FK_ROWS, bulk_insert
+
+    with store.begin() as conn:
+        import_premises(conn, write(tmp_path, "p.csv", PREMISES))
+    rows = [(1, 1, i, i + 1) for i in range(BULK_FK_ROWS)] + [(999_999, 1, 0, 1)]
+    with pytest.raises(IntegrityError), store.begin() as conn:
+        bulk_insert(conn, "assignments", ("meter_id", "premises_id", "valid_from", "valid_to"), rows)
+    with store.begin() as conn:
+        assert conn.execute(text("SELECT count(*) FROM assignments")).scalar() == 4
+    with pytest.raises(IntegrityError), store.begin() as conn:  # and a single bad row later too
+        bulk_insert(conn, "assignments", ("meter_id", "premises_id", "valid_from", "valid_to"), [(999_999, 1, 0, 1)])
