@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import Connection, text
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 
 COLUMNS = (
     "meter_id",
@@ -83,11 +83,23 @@ def insert_rows(conn: Connection, rows: Sequence[tuple[Any, ...]], chunk: int = 
     if not rows:
         return 0
     if conn.dialect.name == "postgresql":
-        return _insert_postgresql(conn, rows)
+        with driver_errors(conn):
+            return _insert_postgresql(conn, rows)
     return sum(insert_ignore(conn, "readings", COLUMNS, rows[i : i + chunk]) for i in range(0, len(rows), chunk))
 
 
 BULK_FK_ROWS = 10_000
+
+
+@contextlib.contextmanager
+def driver_errors(conn: Connection) -> Iterator[None]:
+    """Errors of statements sent through the driver itself, raised as SQLAlchemy's (IntegrityError,
+    OperationalError, ...), the same as every other statement of the store."""
+    dbapi = conn.dialect.loaded_dbapi
+    try:
+        yield
+    except dbapi.Error as e:
+        raise DBAPIError.instance("(bulk statement)", None, e, dbapi.Error) from None
 
 
 @contextlib.contextmanager
@@ -126,11 +138,19 @@ def bulk_insert(
     cols = ",".join(columns)
     raw = conn.connection.driver_connection
     assert raw is not None
+    with driver_errors(conn):
+        return _bulk_insert(conn, raw, table, cols, columns, rows, ignore_conflicts)
+
+
+def _bulk_insert(
+    conn: Connection, raw: Any, table: str, cols: str, columns: Sequence[str], rows: Sequence[tuple[Any, ...]],
+    ignore_conflicts: bool,
+) -> int:  # fmt: skip
     if conn.dialect.name == "postgresql" and not ignore_conflicts:
-        with _foreign_keys_checked_once(conn, table, len(rows)), raw.cursor() as cur:
-            with cur.copy(f"COPY {table} ({cols}) FROM STDIN") as copy:
-                for row in rows:
-                    copy.write_row(row)
+        checked_once = _foreign_keys_checked_once(conn, table, len(rows))
+        with checked_once, raw.cursor() as cur, cur.copy(f"COPY {table} ({cols}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(row)
         return len(rows)
     if conn.dialect.name == "postgresql":
         marks = ",".join(["%s"] * len(columns))
@@ -152,12 +172,13 @@ def fetch_all(conn: Connection, sql: str) -> list[tuple[Any, ...]]:
     """All rows of a plain query through the driver (for whole-table reads of bulk imports)."""
     raw = conn.connection.driver_connection
     assert raw is not None
-    cur = raw.cursor()
-    try:
-        cur.execute(sql)
-        return list(cur.fetchall())
-    finally:
-        cur.close()
+    with driver_errors(conn):
+        cur = raw.cursor()
+        try:
+            cur.execute(sql)
+            return list(cur.fetchall())
+        finally:
+            cur.close()
 
 
 def _csv(rows: Sequence[tuple[Any, ...]]) -> bytes:
