@@ -4,11 +4,13 @@ and on PostgreSQL where the store is involved."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sqlite3
 import stat
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -469,6 +471,31 @@ def test_lines_and_fields_are_bounded(tmp_path: Path, kek_env: dict[str, str]) -
         meterd("import", "premises", str(field), "--data", str(data), env=kek_env),
         "field.csv:2: malformed CSV (field too long",
     )
+
+
+@contextlib.contextmanager
+def read_only(data: Path) -> Iterator[Path]:
+    """The folder as a read-only file system (a read-only bind mount as root; file modes otherwise)."""
+    if os.geteuid() != 0:
+        for name in os.listdir(data):
+            (data / name).chmod(0o400)
+        data.chmod(0o500)
+        try:
+            yield data
+        finally:
+            data.chmod(0o700)
+            for name in os.listdir(data):
+                (data / name).chmod(0o600)
+        return
+    view = data.with_name(data.name + "-ro")
+    view.mkdir()
+    if subprocess.run(["mount", "--bind", str(data), str(view)], capture_output=True, check=False).returncode:
+        pytest.skip("cannot bind-mount here to make a read-only store")
+    try:
+        subprocess.run(["mount", "-o", "remount,bind,ro", str(view)], check=True, capture_output=True)
+        yield view
+    finally:
+        subprocess.run(["umount", str(view)], check=False, capture_output=True)
 
 
 def test_store_trouble_is_one_line(tmp_path: Path) -> None:

@@ -68,13 +68,23 @@ def report_problems(problems: CsvProblems, err: IO[str] = sys.stderr) -> None:
 
 
 def check_store(args: argparse.Namespace, lang: str = "en") -> list[dict[str, Any]]:
+    from sqlalchemy.exc import OperationalError
+
     from meterd.commands.storeopts import open_store
     from meterd.store.checks import check_store as run
+    from meterd.store.engine import describe
     from meterd.validate import findings_as_dicts
 
     store = open_store(args)
-    with store.begin() as conn:
-        findings, meters = run(conn)
+    try:
+        with store.begin() as conn:
+            findings, meters = run(conn)
+    except OperationalError as e:  # a read-only store is still checked; its findings cannot be kept
+        if "read-only" not in describe(e):
+            raise
+        with store.begin() as conn:
+            findings, meters = run(conn, save=False)
+        print("meterd: the store is read-only: findings shown, not kept", file=sys.stderr)
     from meterd.metrics import count_findings
 
     count_findings(zip(findings.flag, findings.severity, strict=True))
