@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from helpers import one, plain, records_of
 
@@ -211,11 +213,20 @@ def test_fillers_and_more_records_follow() -> None:
     assert len(out["records"]) == 1 and out["more_records_follow"] is True
 
 
-def test_total_only_for_volume_media() -> None:
-    apl = bytes.fromhex("041301000000")
-    assert Decoder().decode(plain(apl, device_type=0x04))["total_m3"] is None  # heat meter
-    for dt in (0x03, 0x06, 0x07, 0x15, 0x16, 0x28):
-        assert Decoder().decode(plain(apl, device_type=dt))["total_m3"] == 0.001
+def test_total_is_the_main_volume_register_whatever_the_device_type() -> None:
+    """total_m3 is the first instantaneous volume of storage 0, tariff 0, subunit 0, for every device type
+    (gas, heat meters' volume register, water behind a radio converter or bus component), and the same
+    through the batch path; records of other storage, tariff or function are not it."""
+    from meterd.wmbus.batch import MIN_GROUP, decode_batch
+
+    # energy first, then volume of storage 1, a maximum volume, then the main volume register
+    apl = bytes.fromhex("0406E8030000" + "4413FFFF0000" + "1413AAAA0000" + "0413D2040000")
+    for dt in range(256):
+        frame = plain(apl, device_type=dt)
+        assert Decoder().decode(frame)["total_m3"] == 1.234, hex(dt)
+        batch = decode_batch(Decoder(), [frame] * MIN_GROUP)
+        assert json.loads(batch.json_lines()[0])["total_m3"] == 1.234, hex(dt)
+    assert Decoder().decode(plain(bytes.fromhex("4413FFFF0000")))["total_m3"] is None
 
 
 def test_status_alarms() -> None:

@@ -454,3 +454,35 @@ def test_qundis_walk_by_record_of_another_length_is_reported() -> None:
     frame = b.wmbus_frame(0x44, m, a, bytes([0x78]) + bytes.fromhex("0DFF5F10") + bytes(16))
     out = Decoder().decode(frame)
     assert out["ok"] and out["total_m3"] is None and "not read" in out["vendor_warning"]
+
+
+def test_vendor_records_never_shift_the_telegrams_own() -> None:
+    """Whatever a vendor decoder adds (derived values, fields of manufacturer data) comes after the
+    telegram's own records, which keep the order and positions the standard decoding gives them."""
+    import re
+    from pathlib import Path
+
+    from meterd.wmbus.vendors import default_registry
+
+    source = Path(__file__).read_text()
+    telegrams = sorted(set(re.findall(r'"([0-9A-F]{40,})"', source)))
+    drivers = set()
+    for hex_ in telegrams:
+        out = Decoder().decode_hex(hex_)
+        if not out["ok"] or out["driver"] == "oms" or out.get("id") is None:
+            continue
+        registry = default_registry()
+        registry.overrides[out["id"]] = "oms"
+        plain_out = Decoder(vendors=registry).decode_hex(hex_)
+        if not plain_out["ok"]:
+            continue
+        own = plain_out["records"]
+
+        def shape(records: list[dict]) -> list[tuple]:  # a vendor may name a record's meaning, in place
+            return [(r["dif"], r["vif"], r["storage"], r["tariff"], r["subunit"]) for r in records]
+
+        assert shape(out["records"][: len(own)]) == shape(own), (out["driver"], hex_)
+        assert not any(r.get("derived") for r in own)
+        assert all(r.get("dif") is None and r.get("vif") is None for r in out["records"][len(own) :] if r.get("derived"))
+        drivers.add(out["driver"])
+    assert {"maddalena", "hydrodigit"} <= drivers or len(drivers) >= 4, drivers

@@ -28,13 +28,11 @@ from meterd.wmbus.decoder import Decoder, TelegramDict, _Pending
 from meterd.wmbus.errors import DecodeError
 from meterd.wmbus.link import LinkFrame, _format_b_ok, format_a_blocks, format_a_length, parse_link
 from meterd.wmbus.manufacturer import decode_manufacturer
-from meterd.wmbus.medium import VOLUME_MEDIA, medium_name
+from meterd.wmbus.medium import medium_name
 from meterd.wmbus.records import Layout, RecordSpec, _json_value
 from meterd.wmbus.vendors import VendorContext, VendorDecoder
 
 U8 = npt.NDArray[np.uint8]
-_VOLUME = np.zeros(256, dtype=bool)
-_VOLUME[sorted(VOLUME_MEDIA)] = True
 MIN_GROUP = 8
 
 
@@ -66,7 +64,7 @@ class Group:
     def has_total(self) -> npt.NDArray[np.bool_]:
         if self.layout.total_index is None:
             return np.zeros(len(self.rows), dtype=bool)
-        return _VOLUME[self.device_types]
+        return np.ones(len(self.rows), dtype=bool)  # the main volume register, whatever the device type
 
 
 @dataclass
@@ -418,7 +416,7 @@ def _row_dict(g: Group, j: int) -> TelegramDict:
         records.append({**spec.template, "value": v.item() if isinstance(v, np.generic) else v})
     out["records"] = records
     total = None
-    if g.layout.total_index is not None and _VOLUME[int(g.device_types[j])]:
+    if g.layout.total_index is not None:
         total = records[g.layout.total_index]["value"]
     out["total_m3"] = total
     out["alarms"] = _alarms(status)

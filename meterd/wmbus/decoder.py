@@ -20,7 +20,7 @@ from meterd.wmbus.hexinput import parse_hex
 from meterd.wmbus.keys import KeyRing
 from meterd.wmbus.link import MBUS, MBUS_ACK, MBUS_SHORT, WMBUS, LinkFrame, parse_link
 from meterd.wmbus.manufacturer import decode_manufacturer
-from meterd.wmbus.medium import ADAPTER_TYPES, VOLUME_MEDIA, medium_name
+from meterd.wmbus.medium import ADAPTER_TYPES, medium_name
 from meterd.wmbus.records import Layout, LayoutCache
 from meterd.wmbus.security import ZERO_IV, AesKey, derive_mode7_keys, mode5_iv
 from meterd.wmbus.signatures import SignatureCache
@@ -163,7 +163,7 @@ class Decoder:
         data = result.data
         values = layout.values(data)
         total = None
-        if layout.total_index is not None and hdr.a_bytes[5] in VOLUME_MEDIA:
+        if layout.total_index is not None:
             total = values[layout.total_index]
         alarms = status_alarms(hdr.status) if hdr.status else []
         head = dumps(out)
@@ -497,15 +497,18 @@ class Decoder:
     ) -> TelegramDict:
         out["records"] = records
         total = None
-        if layout is not None and layout.total_index is not None and hdr.a_bytes[5] in VOLUME_MEDIA:
+        if layout is not None and layout.total_index is not None:  # whatever the device type says
             total = records[layout.total_index]["value"]
         out["total_m3"] = total
         alarms = status_alarms(hdr.status) if hdr.status else []
         vendor = self.vendors.find(out["manufacturer"], out["version"], out["device_type"], hdr.m_bytes + hdr.a_bytes)
         if vendor is not None and apl is not None:
+            own = {id(r) for r in records}
             ctx = VendorContext(out, records, apl, hdr.status or 0, alarms, dll=hdr.dll)
             if vendor.apply(ctx):
                 out["driver"] = out.pop("vendor_model", vendor.name)
+            # the telegram's own records keep their order and positions; what a vendor decoder adds follows
+            out["records"] = [r for r in ctx.records if id(r) in own] + [r for r in ctx.records if id(r) not in own]
             alarms = ctx.alarms
         out["alarms"] = normalise(alarms) if alarms else []
         return out
@@ -517,11 +520,10 @@ class Decoder:
         records = fixed["records"]
         assert isinstance(records, list)
         total = None
-        if medium in VOLUME_MEDIA:
-            for rec in records:
-                if rec["quantity"] == "volume" and rec["storage"] == 0:
-                    total = rec["value"]
-                    break
+        for rec in records:
+            if rec["quantity"] == "volume" and rec["storage"] == 0:
+                total = rec["value"]
+                break
         out: TelegramDict = {
             "ok": True,
             "frame": link.kind,

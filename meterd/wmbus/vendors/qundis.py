@@ -12,7 +12,6 @@ from __future__ import annotations
 from typing import Any
 
 from meterd.wmbus.datatypes import bcd_value, date_g
-from meterd.wmbus.medium import VOLUME_MEDIA
 from meterd.wmbus.vendors import VendorContext, VendorDecoder, vendor_record
 
 WALK_BY_LENGTH = 53
@@ -56,6 +55,6 @@ class QundisWater(VendorDecoder):
         records = parse_walk_by(block)
         at = ctx.records.index(walk_by)
         ctx.records[at + 1 : at + 1] = records
-        if ctx.out.get("total_m3") is None and ctx.out.get("device_type") in VOLUME_MEDIA:
+        if ctx.out.get("total_m3") is None:
             ctx.out["total_m3"] = records[0]["value"]
         return True
