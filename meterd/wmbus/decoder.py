@@ -86,6 +86,11 @@ class _Pending:
         self.apl = apl
 
 
+# Security modes EN 13757-7 defines (0 none, 1 manufacturer, 2-3 DES, 4 specific, 5 and 7 AES-CBC,
+# 8 AES-CTR, 9 AES-GCM, 10 AES-CCM, 13 TLS); every other value names none.
+UNDEFINED_SECURITY_MODES = frozenset(range(32)) - {0, 1, 2, 3, 4, 5, 7, 8, 9, 10, 13}
+
+
 class Decoder:
     """Decodes telegrams to the objects docs/interfaces.md describes. Not thread-safe: use one per thread."""
 
@@ -268,6 +273,12 @@ class Decoder:
             out["alarm_code"] = payload[pos:].hex().upper()
             return self._finish(out, hdr, None, [], None)
         mode = (hdr.cf >> 8) & 0x1F
+        if mode in UNDEFINED_SECURITY_MODES and link.kind == MBUS and aes is None:
+            # the field was reserved when many wired meters were built: they fill it with anything
+            out["security_warning"] = (
+                f"configuration field {hdr.cf:04X} names no defined security mode ({mode}); read as unencrypted"
+            )
+            mode = 0
         link_address = link.manufacturer.to_bytes(2, "little") + link.id_bytes
         published = None
         if aes is None and mode == 5:

@@ -251,6 +251,7 @@ class _Vib:
     error: str | None = None
     is_datetime: bool = False
     text_unit: str | None = None
+    text_span: tuple[int, int] = (0, 0)  # where the plain-text unit (length byte and text) lies in the frame
 
 
 def _read_vib(buf: bytes, p: int, n: int, positions: list[int] | None) -> tuple[_Vib, int]:
@@ -264,9 +265,7 @@ def _read_vib(buf: bytes, p: int, n: int, positions: list[int] | None) -> tuple[
     code = vif & 0x7F
     ext = vif & 0x80
     plain_text = False
-    if code == 0x7B or code == 0x7D:
-        if not ext:
-            raise DecodeError("bad_record", f"VIF {vif:02X} announces an extension table but has no extension bit")
+    if (code == 0x7B or code == 0x7D) and ext:
         if p >= n:
             raise DecodeError("truncated_record", "record ends inside its VIF extension")
         second = buf[p]
@@ -279,11 +278,24 @@ def _read_vib(buf: bytes, p: int, n: int, positions: list[int] | None) -> tuple[
     elif code == 0x7C:
         info = V.PLAIN_TEXT
         plain_text = True
-    else:
-        info = V.PRIMARY.get(code, V.UNKNOWN)
+    else:  # a bare 0x7B/0x7D or a reserved code: no meaning of its own, kept raw (the DIF gives the length)
+        info = V.PRIMARY.get(code, V.UNKNOWN) if code not in (0x7B, 0x7D) else V.UNKNOWN
+    if plain_text and ext:
+        return _read_plain_text_vib(buf, p, n, positions, info)
     vib = _Vib(info)
-    manufacturer_vifes = code == 0x7F
+    p = _read_vifes(buf, p, n, positions, vib, bool(ext), code == 0x7F)
+    if plain_text:
+        p = _read_text_unit(buf, p, n, positions, vib)
+    return vib, p
+
+
+def _read_vifes(
+    buf: bytes, p: int, n: int, positions: list[int] | None, vib: _Vib, ext: bool, manufacturer_vifes: bool
+) -> int:
+    """The VIFE chain from p into `vib`; returns the position after it. A VIFE meterd does not know is
+    listed in `modifiers` and leaves the base quantity and unit as they are."""
     count = 0
+    combinable_extension = False
     while ext:
         if p >= n:
             raise DecodeError("truncated_record", "record ends inside its VIFEs")
@@ -294,13 +306,18 @@ def _read_vib(buf: bytes, p: int, n: int, positions: list[int] | None) -> tuple[
         if positions is not None:
             positions.append(p)
         p += 1
-        ext = vife & 0x80
+        ext = bool(vife & 0x80)
         c = vife & 0x7F
         if manufacturer_vifes:
             continue
-        if c == 0x7F:
+        if combinable_extension:  # a code of the extension table of combinable VIFEs (after 0x7C/0xFC)
+            vib.modifiers.append(f"vife_7c_{c:02x}")
+            combinable_extension = False
+        elif c == 0x7F:
             manufacturer_vifes = True
             vib.modifiers.append("manufacturer_specific")
+        elif c == 0x7C:
+            combinable_extension = True
         elif c < 0x20:
             vib.error = V.RECORD_ERRORS.get(c, f"reserved_{c:02x}")
         elif 0x70 <= c <= 0x77:
@@ -314,17 +331,58 @@ def _read_vib(buf: bytes, p: int, n: int, positions: list[int] | None) -> tuple[
             vib.modifiers.append(V.MODIFIERS.get(c, f"vife_{c:02x}"))
             if c in V.DATETIME_MODIFIERS:
                 vib.is_datetime = True
-    if plain_text:
-        if p >= n:
-            raise DecodeError("truncated_record", "record ends before its plain-text VIF")
-        length = buf[p]
-        if positions is not None:
-            positions.extend(range(p, p + 1 + length))
-        if p + 1 + length > n:
-            raise DecodeError("truncated_record", "plain-text VIF runs past the end")
-        vib.text_unit = buf[p + 1 : p + 1 + length][::-1].decode("latin-1")
-        p += 1 + length
-    return vib, p
+    return p
+
+
+def _read_text_unit(buf: bytes, p: int, n: int, positions: list[int] | None, vib: _Vib) -> int:
+    """The length byte and the text of a plain-text VIF (stored last character first)."""
+    if p >= n:
+        raise DecodeError("truncated_record", "record ends before its plain-text VIF")
+    length = buf[p]
+    if p + 1 + length > n:
+        raise DecodeError("truncated_record", "plain-text VIF runs past the end")
+    text = buf[p + 1 : p + 1 + length]
+    if positions is not None:
+        positions.extend(range(p, p + 1 + length))
+    vib.text_unit = text[::-1].decode("latin-1")
+    vib.text_span = (p, p + 1 + length)
+    return p + 1 + length
+
+
+def _printable(vib: _Vib) -> bool:
+    return vib.text_unit is not None and all(" " <= ch <= "~" for ch in vib.text_unit)
+
+
+def _read_plain_text_vib(
+    buf: bytes, p: int, n: int, positions: list[int] | None, info: V.VifInfo
+) -> tuple[_Vib, int]:
+    """VIF 0xFC: the standard puts its VIFEs first and then the length and text; meters in the field
+    (Elvaco, ELV) put the length and text right after the VIF and the VIFEs after the text. Read the
+    order that parses: the standard one when its text is printable, else the other."""
+    tried: list[tuple[_Vib, int, list[int]]] = []
+    for text_first in (False, True):
+        vib = _Vib(info)
+        taken: list[int] = []
+        try:
+            if text_first:
+                q = _read_text_unit(buf, p, n, taken, vib)
+                q = _read_vifes(buf, q, n, taken, vib, True, False)
+            else:
+                q = _read_vifes(buf, p, n, taken, vib, True, False)
+                q = _read_text_unit(buf, q, n, taken, vib)
+        except DecodeError:
+            continue
+        if _printable(vib):
+            if positions is not None:
+                positions.extend(taken)
+            return vib, q
+        tried.append((vib, q, taken))
+    if not tried:
+        raise DecodeError("truncated_record", "plain-text VIF runs past the end in either order")
+    vib, q, taken = tried[0]
+    if positions is not None:
+        positions.extend(taken)
+    return vib, q
 
 
 def _field(dtype: int, length: int, vib: _Vib, lvar: int | None) -> tuple[str, Converter | None]:
@@ -439,7 +497,11 @@ def parse_layout(buf: bytes, start: int = 0, *, compact: bool = False) -> Layout
             k += 1
         dif_end = p
         vib, p = _read_vib(buf, p, n, positions)
-        vif_hex = buf[dif_end:p].hex().upper() if vib.text_unit is None else _vif_hex(buf, dif_end, p)
+        if vib.text_unit is None:
+            vif_hex = buf[dif_end:p].hex().upper()
+        else:  # the VIB without the text, wherever the text stood
+            a, b = vib.text_span
+            vif_hex = (buf[dif_end:a] + buf[b:p]).hex().upper()
         length = _DATA_LENGTH[dtype]
         lvar: int | None = None
         fmt += buf[rec_start:p]
@@ -509,20 +571,6 @@ def parse_layout(buf: bytes, start: int = 0, *, compact: bool = False) -> Layout
         layout.expected = tuple(buf[i] for i in positions)
         layout._getter = _make_getter(positions)
     return layout
-
-
-def _vif_hex(buf: bytes, start: int, end: int) -> str:
-    """VIB hex without the plain-text string itself."""
-    # The VIB is VIF + VIFEs; the text (length byte + chars) follows them.
-    p = start
-    out = bytearray([buf[p]])
-    ext = buf[p] & 0x80
-    p += 1
-    while ext and p < end:
-        out.append(buf[p])
-        ext = buf[p] & 0x80
-        p += 1
-    return out.hex().upper()
 
 
 def _make_getter(positions: list[int]) -> Callable[[bytes], object]:
