@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import os
 import resource
+import sys
 import time
 
 import numpy as np
@@ -42,9 +43,32 @@ def synthetic(readings: int, meters: int, seed: int = 7) -> tuple[Readings, Mete
     return Readings(meter, t, volume), m
 
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+
 def rss_mb() -> float:
     with open(f"/proc/{os.getpid()}/statm") as f:
         return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
+def realistic_scores(seeds: int) -> list[tuple[str, float, str]]:
+    """The lowest recall and precision of each flag over realistic data sets (bench/realistic.py)."""
+    import realistic
+
+    from meterd.validate import findings_as_dicts
+
+    worst: dict[str, tuple[float, float]] = {}
+    for seed in range(seeds):
+        data = realistic.make(seed=seed)
+        rows = findings_as_dicts(run_checks(data.readings, data.meters, now=data.now), data.meters)
+        for flag, (recall, precision) in realistic.score(rows, data.truth).items():
+            r, p = worst.get(flag, (1.0, 1.0))
+            worst[flag] = (min(r, recall), min(p, precision))
+    out = []
+    for flag, (recall, precision) in sorted(worst.items()):
+        out.append((f"realistic_{flag}_recall_min", recall, "ratio"))
+        out.append((f"realistic_{flag}_precision_min", precision, "ratio"))
+    return out
 
 
 def main() -> None:
@@ -64,9 +88,10 @@ def main() -> None:
         figures.append((f"validate_{label}_findings", len(findings), "findings"))
         figures.append((f"validate_{label}_rss_before", before, "MB"))
         del readings, meters, findings
+    figures += realistic_scores(seeds=3 if args.quick else 10)
     figures.append(("peak_rss", resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, "MB"))
     for name, value, unit in figures:
-        print(f"{name}: {value:.2f} {unit}" if unit == "s" else f"{name}: {value:.0f} {unit}")
+        print(f"{name}: {value:.2f} {unit}" if unit in ("s", "ratio") else f"{name}: {value:.0f} {unit}")
 
 
 if __name__ == "__main__":

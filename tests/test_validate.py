@@ -49,7 +49,7 @@ def hourly(hours: int, per_hour: float = 0.0, start: float = 100.0, pattern: boo
 
 def flags(readings: Readings, meters: Meters | None = None, **kw: object) -> list[tuple[str, str]]:
     meters = meters or Meters.for_ids([f"M{i}" for i in range(int(readings.meter.max()) + 1)])
-    kw.setdefault("now", T0 + 10**8)
+    kw.setdefault("now", int(readings.t.max()) + 60 if len(readings.t) else T0)  # replaying: the present is the end
     rows = findings_as_dicts(run_checks(readings, meters, **kw), meters)  # type: ignore[arg-type]
     return [(str(r["meter_id"]), str(r["flag"])) for r in rows]
 
@@ -91,7 +91,7 @@ def test_backflow_and_reset_and_swap() -> None:
     # the same drop with a recorded swap is reported as a swap (info), not a warning
     meters = Meters.for_ids(["M0", "M1"])
     swaps = np.array([[1, T0 + 30 * H - 60]], dtype=np.int64)
-    rows = findings_as_dicts(run_checks(series(backflow, reset), meters, swaps=swaps, now=T0), meters)
+    rows = findings_as_dicts(run_checks(series(backflow, reset), meters, swaps=swaps, now=T0 + 48 * H), meters)
     reset_rows = [r for r in rows if r["flag"] == "counter_reset"]
     assert reset_rows[0]["severity"] == "info" and "swap" in str(reset_rows[0]["reason"])
 
@@ -191,7 +191,7 @@ def test_meter_alarms_active_and_historical() -> None:
         alarms=[[0, leak, leak, 0], [0, 0, alarm_mask(["tamper"])]],
     )
     meters = Meters.for_ids(["A", "B"])
-    rows = [x for x in findings_as_dicts(run_checks(r, meters, now=T0), meters) if x["flag"] == "meter_alarm"]
+    rows = [x for x in findings_as_dicts(run_checks(r, meters, now=T0 + 3 * H), meters) if x["flag"] == "meter_alarm"]
     assert [(x["meter_id"], x["severity"]) for x in rows] == [("A", "info"), ("B", "critical")]
     assert "historical" in str(rows[0]["reason"]) and "active" in str(rows[1]["reason"])
 
@@ -212,7 +212,7 @@ def test_polish_reasons() -> None:
     rows = hourly(48)
     rows = [(h, v + (5.0 if h >= 24 else 0.0)) for h, v in rows]
     meters = Meters.for_ids(["M0"])
-    pl = findings_as_dicts(run_checks(series(rows), meters, now=T0 + 10**8), meters, lang="pl")
+    pl = findings_as_dicts(run_checks(series(rows), meters, now=T0 + 48 * H), meters, lang="pl")
     assert [r["flag"] for r in pl] == ["jump"]
     assert "przepływ przeciążeniowy" in str(pl[0]["reason"])
 
@@ -285,6 +285,6 @@ def test_findings_are_counted_in_metrics(tmp_path: Path) -> None:
     rows += [f"A,{datetime.fromtimestamp(T0 + h * H, UTC).isoformat()},{100 + (5 if h >= 3 else 0)}" for h in range(6)]
     readings.write_text("\n".join(rows) + "\n")
     before = REGISTRY.get_sample_value("meterd_findings_total", {"flag": "jump", "severity": "critical"}) or 0.0
-    found, _ = check_csv(readings, None, now="2030-01-01T00:00:00Z")
+    found, _ = check_csv(readings, None, now=datetime.fromtimestamp(T0 + 5 * H, UTC).isoformat())
     assert [r["flag"] for r in found] == ["jump"]
     assert FINDINGS.labels(flag="jump", severity="critical")._value.get() == before + 1

@@ -73,16 +73,16 @@ def prepare(readings: Readings) -> Prepared:
     backwards = (p.meter[1:] < p.meter[:-1]).any() or (p.same & (p.dt < 0)).any()
     if backwards:
         key = (p.meter.astype(np.int64) << 34) | (p.t - p.t.min())
-        p = _take(p, np.argsort(key, kind="stable"))
+        p = take(p, np.argsort(key, kind="stable"))
     duplicate = p.same & (p.dt == 0)
     if duplicate.any():  # the last one given wins
         keep = np.ones(n, dtype=bool)
         keep[:-1] = ~duplicate[1:]
-        p = _take(p, keep)
+        p = take(p, keep)
     return p
 
 
-def _take(p: Prepared, rows: npt.NDArray[np.intp] | B) -> Prepared:
+def take(p: Prepared, rows: npt.NDArray[np.intp] | B) -> Prepared:
     """The readings at these indices (or where the mask is set), intervals recomputed."""
     return _with_intervals(
         p.meter[rows],
@@ -96,7 +96,7 @@ def _take(p: Prepared, rows: npt.NDArray[np.intp] | B) -> Prepared:
 def without_unknown_volumes(p: Prepared) -> Prepared:
     """The rows with a volume: volume checks skip readings that carry only alarms or times."""
     known = np.isfinite(p.v)
-    return p if known.all() else _take(p, known)
+    return p if known.all() else take(p, known)
 
 
 def _with_intervals(
@@ -215,13 +215,16 @@ def check_leaks(p: Prepared, meters: Meters, config: CheckConfig, out: Findings)
     leaking = (min_flow > limit) & (count >= 2)
     if not leaking.any():
         return
-    # merge consecutive leaking nights of a meter into one finding
+    # merge consecutive leaking nights of a meter; a leak runs every night, a late shower does not
     g_day = day[bounds]
     li = np.flatnonzero(leaking)
     new = np.r_[True, (g_meter[li][1:] != g_meter[li][:-1]) | (g_day[li][1:] - g_day[li][:-1] > 1)]
     first = li[new]
     last = li[np.r_[np.flatnonzero(new)[1:] - 1, li.size - 1]]
     worst = np.maximum.reduceat(min_flow[li], np.flatnonzero(new))
+    nights = g_day[last] - g_day[first] + 1
+    enough = nights >= _per_meter(_param(meters, config, "night_leak_nights"), len(meters))[g_meter[first]]
+    first, last, worst = first[enough], last[enough], worst[enough]
     start_t = g_day[first] * 86400 + ns * 3600
     end_t = g_day[last] * 86400 + ne * 3600
     out.add_many("leak", "warning", g_meter[first], start_t, end_t, worst, limit[first], "night_flow")
@@ -230,7 +233,11 @@ def check_leaks(p: Prepared, meters: Meters, config: CheckConfig, out: Findings)
 def check_stuck(p: Prepared, meters: Meters, config: CheckConfig, out: Findings) -> None:
     """No consumption for a long window while other flats of the building consume."""
     res = _at(_param(meters, config, "resolution_m3"), p.meter)
-    idle = p.same & (np.abs(p.dv) < res * 0.5)
+    # a meter silent for days and then heard again shows the use since it came back in that interval:
+    # over intervals of two days and more, next to nothing per day counts as standing still
+    days = p.dt / 86400.0
+    trickle = _at(_param(meters, config, "stuck_max_m3_per_day"), p.meter)
+    idle = p.same & ((np.abs(p.dv) < res * 0.5) | ((days >= 2) & (np.abs(p.dv) <= trickle * days)))
     starts, ends = runs(idle)
     if starts.size == 0:
         return
@@ -252,28 +259,65 @@ def check_stuck(p: Prepared, meters: Meters, config: CheckConfig, out: Findings)
     span = np.maximum(last_day - first_day + 1, 1)
     neighbours = active_days >= np.maximum(1, span // 2)
     s, e = s[neighbours], e[neighbours]
+    s, e = _not_away(p, meters, s, e, consuming)
     out.add_many("stuck", "warning", p.meter[s], p.t[s - 1], p.t[e], (p.t[e] - p.t[s - 1]) / 86400.0)
 
 
-def monthly_consumption(p: Prepared) -> tuple[npt.NDArray[np.int32], I64, F64]:
-    """(meter, month index, consumption) from the last reading of each month to that of the next."""
-    days = p.t // 86400
-    d0 = int(days.min()) if len(days) else 0
-    span = np.arange(d0, (int(days.max()) + 1) if len(days) else d0, dtype=np.int64)
-    month_of_day = span.astype("datetime64[D]").astype("datetime64[M]").astype(np.int64)
-    month = month_of_day[days - d0]
+def _not_away(
+    p: Prepared, meters: Meters, s: npt.NDArray[np.intp], e: npt.NDArray[np.intp], consuming: B
+) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.intp]]:
+    """Idle windows of meters whose flat used water through another of its meters on at least half of
+    the window's days (a stuck register), not of flats where every meter stood still (nobody home).
+    A meter whose flat has no other meter is judged by its building alone."""
+    if not meters.premises or s.size == 0:
+        return s, e
+    flat_codes = {code: i for i, code in enumerate(sorted({c for c in meters.premises if c}))}
+    flat = np.array([flat_codes.get(c, -1) for c in meters.premises], dtype=np.int64)
+    siblings = np.bincount(flat[flat >= 0], minlength=len(flat_codes))
+    row_flat = flat[p.meter]
+    used = consuming & (row_flat >= 0)
+    # (flat, day, meter) of every day a meter of a flat used water, sorted
+    day_keys = np.unique((row_flat[used] << 40) + ((p.t[used] // 86400) << 20) + p.meter[used])
+    keep = np.ones(s.size, dtype=bool)
+    for k, (a, b) in enumerate(zip(s.tolist(), e.tolist(), strict=True)):
+        m = int(p.meter[a])
+        f = int(flat[m])
+        if f < 0 or siblings[f] < 2:
+            continue
+        first_day, last_day = int(p.t[a - 1]) // 86400 + 1, int(p.t[b]) // 86400 - 1
+        lo = np.searchsorted(day_keys, (f << 40) + (first_day << 20), side="left")
+        hi = np.searchsorted(day_keys, (f << 40) + ((last_day + 1) << 20), side="left")
+        found = day_keys[lo:hi]
+        others = found[(found & 0xFFFFF) != m] >> 20
+        span = max(last_day - first_day + 1, 1)
+        keep[k] = np.unique(others).size >= max(1, span // 2)
+    return s[keep], e[keep]
+
+
+def daily_use_per_month(p: Prepared) -> tuple[npt.NDArray[np.int32], I64, F64, F64]:
+    """(meter, month index, use per day, days of data) for each calendar month a meter has data in:
+    from its last reading before the month (or its first in it) to its last reading in the month, so
+    that the first and last months of any data set, shorter than a calendar month, count too."""
+    if not len(p.t):
+        empty = np.zeros(0)
+        return np.zeros(0, dtype=np.int32), np.zeros(0, dtype=np.int64), empty, empty
+    month = p.t.astype("datetime64[s]").astype("datetime64[M]").astype(np.int64)
     group = (p.meter.astype(np.int64) << 24) + month
-    last = np.flatnonzero(np.r_[group[1:] != group[:-1], True]) if len(group) else np.zeros(0, dtype=np.intp)
-    g_meter, g_month, g_v = p.meter[last], month[last], p.v[last]
-    ok = np.r_[False, (g_meter[1:] == g_meter[:-1]) & (g_month[1:] == g_month[:-1] + 1)]
-    use = np.r_[0.0, g_v[1:] - g_v[:-1]]
-    ok &= use >= 0
-    return g_meter[ok], g_month[ok], use[ok]
+    last = np.flatnonzero(np.r_[group[1:] != group[:-1], True])
+    first = np.r_[0, last[:-1] + 1]
+    # the reference: the previous row when it is the same meter's (its last reading before the month)
+    ref = np.where(p.same[first], first - 1, first)
+    days = (p.t[last] - p.t[ref]) / 86400.0
+    use = p.v[last] - p.v[ref]
+    ok = (days >= 1.0) & (use >= 0)
+    rate = np.divide(use, days, out=np.zeros_like(use), where=days > 0)
+    return p.meter[last][ok], month[last][ok], rate[ok], days[ok]
 
 
-def check_outliers(p: Prepared, meters: Meters, config: CheckConfig, out: Findings) -> None:
-    """Monthly use far from the building's median for the same medium (median / MAD)."""
-    m, month, use = monthly_consumption(p)
+def check_outliers(p: Prepared, meters: Meters, config: CheckConfig, out: Findings, explained: Findings) -> None:
+    """Use per day of data in a month far above the building's median for the same medium (median /
+    MAD). Meter-months that a leak, jump or burst finding already explains are not reported again."""
+    m, month, use, _days = daily_use_per_month(p)
     building = meters.building[m].astype(np.int64)
     known = building >= 0
     m, month, use, building = m[known], month[known], use[known], building[known]
@@ -286,21 +330,29 @@ def check_outliers(p: Prepared, meters: Meters, config: CheckConfig, out: Findin
     counts = np.diff(np.r_[bounds, g.size])
     median = _group_median(x, bounds, counts)
     med_row = np.repeat(median, counts)
-    dev = np.abs(x - med_row)
-    # MAD: median of deviations within each group
-    order2 = np.lexsort((dev, np.repeat(np.arange(bounds.size), counts)))
-    mad = _group_median(dev[order2], bounds, counts)
-    mean_ad = np.add.reduceat(dev, bounds) / counts
-    scale = np.where(mad > 0, mad / 0.6745, mean_ad * 1.253314)
-    scale_row = np.repeat(scale, counts)
+    dev = x - med_row
+    order2 = np.lexsort((np.abs(dev), np.repeat(np.arange(bounds.size), counts)))
+    mad = _group_median(np.abs(dev)[order2], bounds, counts)
+    mean_ad = np.add.reduceat(np.abs(dev), bounds) / counts
+    scale = np.repeat(np.where(mad > 0, mad / 0.6745, mean_ad * 1.253314), counts)
     th = config.cold
-    z_limit = np.repeat(np.where(counts >= th.outlier_min_group, th.outlier_z, np.inf), counts)
-    outlier = (scale_row > 0) & (dev > z_limit * scale_row) & (dev >= th.outlier_min_abs_m3)
+    big_enough = np.repeat(counts >= th.outlier_min_group, counts)
+    outlier = big_enough & (scale > 0) & (dev > th.outlier_z * scale) & (dev >= th.outlier_min_abs_m3 / 30.0)
+    outlier &= x >= th.outlier_min_ratio * med_row
     i = np.flatnonzero(outlier)
     if i.size == 0:
         return
     start = mo[i].astype("datetime64[M]").astype("datetime64[s]").astype(np.int64)
     end = (mo[i] + 1).astype("datetime64[M]").astype("datetime64[s]").astype(np.int64)
+    busy = {
+        (mtr, s_, e_) for mtr, f, s_, e_ in zip(explained.meter, explained.flag, explained.start, explained.end, strict=True)
+        if f in ("leak", "jump", "burst")
+    }  # fmt: skip
+    keep = [
+        not any(mtr == k[0] and k[1] < e_ and k[2] > s_ for k in busy)
+        for mtr, s_, e_ in zip(mm[i].tolist(), start.tolist(), end.tolist(), strict=True)
+    ]
+    i, start, end = i[keep], start[keep], end[keep]
     out.add_many("outlier", "info", mm[i], start, end, x[i], med_row[i])
 
 

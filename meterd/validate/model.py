@@ -92,16 +92,21 @@ class Thresholds(BaseModel):
     reset_fraction: float = Field(0.5, description="a drop of more than this part of the register is a reset/swap")
     reset_max_new_m3: float = Field(5.0, description="a reset/swapped register restarts near zero")
     leak_window_h: float = 24.0
-    leak_max_interval_h: float = Field(1.0, description="intervals longer than this cannot show a zero-flow hour")
+    leak_max_interval_h: float = Field(
+        1.5, description="longer intervals cannot show a break in the flow (meters do not send exactly hourly)"
+    )
     night_start_h: int = 2
     night_end_h: int = 5
     night_min_flow_m3h: float = Field(0.012, description="lowest night flow above this is a leak (12 l/h)")
+    night_leak_nights: int = Field(2, description="nights in a row the night minimum must exceed it")
     burst_flow_factor: float = Field(0.6, description="flow ≥ factor × Q3 over a short period is a burst")
     burst_max_interval_h: float = 2.0
-    stuck_window_d: float = 14.0
+    stuck_window_d: float = 10.0
+    stuck_max_m3_per_day: float = Field(0.005, description="over intervals of days, less than this a day is standing still")
     outlier_z: float = 3.5
     outlier_min_group: int = 5
-    outlier_min_abs_m3: float = 1.0
+    outlier_min_abs_m3: float = Field(1.0, description="over a month; per day of data it is this / 30")
+    outlier_min_ratio: float = Field(2.5, description="and at least this many times the median (few days are noisy)")
     missing_grace_h: float = Field(6.0, description="silence beyond this much expected-activity time is missing data")
     missing_interval_factor: float = 3.0
     skew_future_s: float = 600.0

@@ -39,8 +39,9 @@ TEXTS: dict[tuple[str, str], tuple[str, str]] = {
         "brak zużycia przez {v:.0f} dni, gdy inne lokale w budynku zużywają wodę: wodomierz może stać",
     ),
     ("outlier", ""): (
-        "monthly use {v:.3f} m3 far from the building's median {l:.3f} m3 for similar flats",
-        "zużycie miesięczne {v:.3f} m3 odbiega od mediany budynku {l:.3f} m3 dla podobnych lokali",
+        "use of {v:.3f} m3 a day this month, far above the building's median {l:.3f} m3 a day for similar flats",
+        "zużycie {v:.3f} m3 na dobę w tym miesiącu, znacznie powyżej mediany budynku {l:.3f} m3 na dobę "
+        "dla podobnych lokali",
     ),
     ("missing", ""): (
         "no reading for {v:.1f} h of expected activity (allowed {l:.1f} h)",

@@ -16,6 +16,7 @@ from meterd.validate.checks import (
     check_outliers,
     check_stuck,
     prepare,
+    take,
     without_unknown_volumes,
 )
 from meterd.validate.model import I64, CheckConfig, Findings, Meters, Readings, iso
@@ -31,24 +32,42 @@ def run_checks(
     now: int | None = None,
     swaps: I64 | None = None,
 ) -> Findings:
-    """All checks; `as_of` ends the missing-data window (default: the newest reading), `now` is the
-    clock for future timestamps when readings carry no receive time, `swaps` are (meter, time) rows."""
+    """All checks. The present is the check's own clock: `now` (to replay old data), else the latest
+    receive time when readings carry one, else the system clock; never the newest measurement, which
+    one wrong meter clock would move. Readings stamped ahead of it beyond the tolerance are clock_skew
+    findings and are left out of every other check. `as_of` ends the missing-data window (default:
+    the present); `swaps` are (meter, time) rows."""
     config = config or CheckConfig()
     out = Findings()
     every = prepare(readings)
     if len(every.t) == 0:
         return out
+    if now is None:
+        received = every.received[every.received > 0] if every.received is not None else None
+        now = int(received.max()) if received is not None and received.size else int(time.time())
+    check_clock_skew(every, meters, config, out, now)
+    tolerance = _future_tolerance(meters, config)[every.meter]
+    ahead = every.t > now + tolerance
+    if every.received is not None:  # and readings stamped ahead of their own receipt
+        ahead |= (every.received > 0) & (every.t - every.received > tolerance)
+    if ahead.any():
+        every = take(every, ~ahead)
+        if len(every.t) == 0:
+            return out
     p = without_unknown_volumes(every)
     if len(p.t):
         check_decreases(p, meters, config, out, swaps)
         check_jumps_and_bursts(p, meters, config, out)
         check_leaks(p, meters, config, out)
         check_stuck(p, meters, config, out)
-        check_outliers(p, meters, config, out)
-    check_missing(every, meters, config, out, as_of)
-    check_clock_skew(every, meters, config, out, now if now is not None else int(time.time()))
+        check_outliers(p, meters, config, out, explained=out)
+    check_missing(every, meters, config, out, as_of if as_of is not None else now)
     check_alarms(every, meters, out)
     return out
+
+
+def _future_tolerance(meters: Meters, config: CheckConfig) -> np.ndarray:
+    return np.where(meters.medium == 1, config.warm.skew_future_s, config.cold.skew_future_s).astype(np.int64)
 
 
 def findings_as_dicts(findings: Findings, meters: Meters, lang: str = "en") -> list[dict[str, object]]:
