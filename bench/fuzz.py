@@ -1,4 +1,6 @@
-"""Fuzz run: mutated and truncated telegrams through the decoder; any uncaught exception is a failure.
+"""Fuzz run: mutated and truncated telegrams through the decoder, then through the command line as a
+user runs it (`meterd decode --jsonl`, with and without a key file, bare hex and JSON lines mixed):
+any uncaught exception, a missing or extra answer, or a non-zero exit is a failure.
 
 python bench/fuzz.py [--quick] [--count N]    last lines: `name: value unit`
 """
@@ -7,8 +9,11 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import random
+import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -30,7 +35,59 @@ def seeds() -> list[tuple[bytes, bytes | None]]:
     full, compact = T.compact_pair()
     for t in (T.plain_telegram(), T.mode5_telegram(), T.ell_ctr_telegram(), full, compact):
         out.append((t, T.KEY))
+    from meterd.wmbus import builder as b
+
+    m, a = b.address("12345678", "ABC", 1, 7)
+    for record in ("0717FFFFFFFFFFFFFF7F", "07FB10FFFFFFFFFFFFFFFF", "0E13999999999999"):  # values past 64 bits
+        out.append((b.wmbus_frame(0x44, m, a, b.short_tpl(1, 0) + bytes.fromhex(record)), None))
     return out
+
+
+def cli_lines(rng: random.Random, pool: list[tuple[bytes, bytes | None]], count: int) -> list[str]:
+    """Input lines as users hand them over: bare hex (some with separators), JSON objects with a key,
+    with null, with junk; now and then an empty or broken line."""
+    lines = []
+    for _ in range(count):
+        data, key = rng.choice(pool)
+        hex_ = mutate(rng, data).hex().upper()
+        kind = rng.random()
+        if kind < 0.5:
+            lines.append(hex_)
+        elif kind < 0.6:
+            lines.append(" ".join(hex_[i : i + 2] for i in range(0, len(hex_), 2)))
+        elif kind < 0.9:
+            k = key.hex() if key is not None and rng.random() < 0.7 else None
+            lines.append(json.dumps({"telegram": hex_, "key": k}))
+        elif kind < 0.95:
+            lines.append(rng.choice(["", "{", '{"telegram": 5}', '{"key": "00"}', "[1,2]", "zz", hex_ + "G"]))
+        else:
+            lines.append(json.dumps({"telegram": hex_, "key": rng.choice(["0011", "XYZ", 42])}))
+    return lines
+
+
+def fuzz_cli(lines: list[str], keys: bool) -> tuple[int, int, int, float]:
+    """(exit status, answers missing or extra, internal errors, lines/s) of one `decode --jsonl` run."""
+    with tempfile.TemporaryDirectory() as tmp:
+        source = Path(tmp) / "in.txt"
+        source.write_text("\n".join(lines) + "\n")
+        args = [sys.executable, "-m", "meterd", "decode", "--jsonl"]
+        if keys:
+            key_file = Path(tmp) / "keys.csv"
+            key_file.write_text(f"meter_id,key\n12345678,{T.KEY.hex()}\n")
+            os.chmod(key_file, 0o600)
+            args += ["--keys", str(key_file)]
+        out_path = Path(tmp) / "out.txt"
+        start = time.perf_counter()
+        with source.open("rb") as fin, out_path.open("wb") as fout:
+            status = subprocess.run(args, stdin=fin, stdout=fout, stderr=subprocess.PIPE, check=False).returncode
+        elapsed = time.perf_counter() - start
+        answers = out_path.read_bytes().split(b"\n")[:-1]  # JSON Lines end at \n (splitlines() also cuts at U+0085)
+        internal = 0
+        for answer in answers:
+            obj = json.loads(answer)  # every answer is one JSON object (json: big integers stay exact)
+            if not obj["ok"] and obj["error"]["code"] == "internal_error":
+                internal += 1
+    return status, abs(len(answers) - len(lines)), internal, len(lines) / elapsed
 
 
 def mutate(rng: random.Random, data: bytes) -> bytes:
@@ -92,10 +149,27 @@ def main() -> int:
     elapsed = time.perf_counter() - start
     for code, n in sorted(codes.items(), key=lambda kv: -kv[1]):
         print(f"  {code}: {n}")
-    print(f"fuzz_telegrams: {count} telegrams")
-    print(f"fuzz_uncaught_exceptions: {crashes} exceptions")
-    print(f"fuzz_rate: {count / elapsed:.0f} telegrams/s")
-    return 1 if crashes else 0
+    figures = [
+        ("fuzz_telegrams", count, "telegrams"),
+        ("fuzz_uncaught_exceptions", crashes, "exceptions"),
+        ("fuzz_rate", count / elapsed, "telegrams/s"),
+    ]
+    lines = cli_lines(rng, pool, count)
+    failed = crashes > 0
+    for keys in (False, True):
+        status, wrong, internal, rate = fuzz_cli(lines, keys)
+        label = "with_keys" if keys else "no_keys"
+        figures += [
+            (f"fuzz_cli_{label}_lines", len(lines), "lines"),
+            (f"fuzz_cli_{label}_exit", status, "status"),
+            (f"fuzz_cli_{label}_answers_missing_or_extra", wrong, "lines"),
+            (f"fuzz_cli_{label}_internal_errors", internal, "lines"),
+            (f"fuzz_cli_{label}_rate", rate, "lines/s"),
+        ]
+        failed |= status != 0 or wrong != 0
+    for name, value, unit in figures:
+        print(f"{name}: {value:.0f} {unit}")
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":
