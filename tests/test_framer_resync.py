@@ -88,3 +88,49 @@ def test_intact_frames_survive_garbage_and_split_reads(receiver: str, garbage: l
     if pos < len(stream):
         got += [i.data for i in framer.feed(stream[pos:]) if isinstance(i, Frame)]
     assert [g for g in got if g in telegrams] == telegrams  # every intact frame, in order
+
+
+# noise between raw telegrams, rich in what a raw frame starts with: lengths, C fields, manufacturer bytes
+_RAW_TRICKY = st.sampled_from([0x0B, 0x1E, 0x2E, 0x36, 0x44, 0x46, 0x08, 0xA5, 0x93, 0x15, 0x7A, 0x72, 0x2C, 0x2D])
+RAW_NOISE = st.lists(st.one_of(_RAW_TRICKY, st.integers(0, 255)), min_size=1, max_size=6).map(bytes)
+
+
+def _raw_framers() -> list[tuple[str, Framer, int]]:
+    from meterd.drivers.rc1180 import RC1180Framer
+
+    return [
+        ("rc1180", RC1180Framer(CLOCK, rssi_byte=True), 1),
+        ("rc1180-no-rssi", RC1180Framer(CLOCK, rssi_byte=False), 0),
+        ("amber-transparent", AMB8465Framer(CLOCK, transparent=True, rssi_byte=True), 1),
+    ]
+
+
+@settings(max_examples=300, deadline=None)
+@given(noise=st.lists(RAW_NOISE, min_size=10, max_size=10), cuts=st.lists(st.integers(1, 200), max_size=12),
+       which=st.integers(0, 2))  # fmt: skip
+def test_raw_frame_receivers_lose_at_most_the_telegram_noise_touches(
+    noise: list[bytes], cuts: list[int], which: int
+) -> None:
+    """RC1180 and Amber transparent output have no start byte and no checksum. A few bytes of line noise
+    before each of 11 telegrams, however the reads are split: every telegram that noise does not touch
+    arrives intact and in order, and noise costs at most the one telegram right after it."""
+    name, framer, trailing = _raw_framers()[which]
+    telegrams = [_telegram(n) for n in range(11)]
+    wire = telegrams[0] + b"\x40" * trailing
+    for burst, t in zip(noise, telegrams[1:], strict=True):
+        wire += burst + t + b"\x40" * trailing
+    got: list[bytes] = []
+    pos = 0
+    for cut in [*cuts, len(wire)]:
+        for item in framer.feed(wire[pos : pos + cut]):
+            if isinstance(item, Frame):
+                got.append(item.data)
+        pos += cut
+        if pos >= len(wire):
+            break
+    if pos < len(wire):
+        got += [i.data for i in framer.feed(wire[pos:]) if isinstance(i, Frame)]
+    delivered = [t for t in got if t in telegrams]
+    assert delivered == sorted(delivered, key=telegrams.index), name  # in order, no duplicates
+    assert len(delivered) >= len(telegrams) - 1, (name, len(delivered))
+    assert telegrams[0] in delivered

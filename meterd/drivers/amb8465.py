@@ -89,7 +89,13 @@ class AMB8465Framer(Framer):
             if data[pos] == 0xFF:
                 done, pos = self._command_frames(data, pos, out)
                 if not done:
-                    break
+                    # an unfinished command frame in transparent output may be line noise: it gives way
+                    # to a telegram that starts inside it and ends well
+                    q = self._telegram_within(data, pos + 1, n, 1 if self.rssi_byte else 0) if self.transparent else None
+                    if q is None:
+                        break
+                    out.append(self._skipped(q - pos, "an unfinished command frame"))
+                    pos = q
                 continue
             if not self.transparent:
                 start = data.find(0xFF, pos)
@@ -103,8 +109,8 @@ class AMB8465Framer(Framer):
             if size == 0:
                 break
             if size < 0:
-                out.append(self._skipped(1, "not a frame start"))
-                pos += 1
+                out.append(self._skipped(-size, "not a frame start"))
+                pos -= size
                 continue
             rssi = CC1101_DBM[data[pos + size]] if trailing else None
             out.append(Frame(data[pos : pos + size], self.now, rssi, self.name))

@@ -107,11 +107,67 @@ class Framer:
 
     @staticmethod
     def _raw_frame(data: bytes, pos: int, trailing: int) -> int:
-        """Length of a raw `L C ...` telegram at pos (then `trailing` bytes): > 0 a telegram, 0 when
-        more bytes are needed, -1 when pos is no frame start (L too small or no link-layer C field)."""
-        length = data[pos]
-        if length < 10 or (pos + 1 < len(data) and data[pos + 1] not in WMBUS_C_FIELDS):
+        """Size of a raw `L C M A CI ...` telegram at pos (then `trailing` bytes): > 0 a telegram, 0 when
+        more bytes are needed, < 0 the bytes to skip (pos is no telegram start).
+
+        Raw frames have no start byte and no checksum, so a candidate must make sense as a whole: a
+        link-layer C field, a manufacturer of three letters, a CI field meters send, and where it ends
+        either the end of what was read or, within a few bytes of noise, another plausible start. Line noise that passes for a start
+        must not swallow the telegrams after it: a candidate that does not end well, or that is still
+        incomplete, gives way to a well-ending telegram that starts inside it."""
+        n = len(data)
+        state = _candidate(data, pos, trailing)
+        if state == _ENDS_WELL:
+            return data[pos] + 1
+        if state == _NO_START:
             return -1
-        if len(data) - pos < length + 1 + trailing:
+        q = Framer._telegram_within(data, pos + 1, pos + data[pos] + 1 + trailing, trailing)
+        if q is not None:
+            return -(q - pos)
+        if state == _INCOMPLETE:
             return 0
-        return length + 1
+        return data[pos] + 1  # complete but followed by noise: the best reading there is
+
+    @staticmethod
+    def _telegram_within(data: bytes, start: int, stop: int, trailing: int) -> int | None:
+        """The first position in [start, stop) where a raw telegram starts and ends well, if any."""
+        for q in range(start, min(len(data), stop)):
+            if _candidate(data, q, trailing) == _ENDS_WELL:
+                return q
+        return None
+
+
+_NO_START, _INCOMPLETE, _ENDS_BADLY, _ENDS_WELL = range(4)
+# CI fields of telegrams meters send: TPL/ELL/AFL/application errors and alarms, manufacturer-specific
+_METER_CIS = frozenset(range(0x6E, 0x98)) | {0x9E, 0x9F} | frozenset(range(0xA0, 0xB9))
+
+
+def _plausible_header(data: bytes, pos: int) -> bool:
+    """L, C, M and CI at pos look like a telegram's (as far as the bytes are there)."""
+    n = len(data)
+    if data[pos] < 10:
+        return False
+    if pos + 1 < n and data[pos + 1] not in WMBUS_C_FIELDS:
+        return False
+    if pos + 3 < n:
+        m = data[pos + 2] | data[pos + 3] << 8
+        if m & 0x8000 or not all(1 <= (m >> shift) & 0x1F <= 26 for shift in (10, 5, 0)):
+            return False
+    if pos + 10 < n and data[pos + 10] not in _METER_CIS:  # CI after the address, or after the block CRC
+        return pos + 12 >= n or data[pos + 12] in _METER_CIS
+    return True
+
+
+NOISE_GAP = 8  # bytes of line noise that may stand between two telegrams
+
+
+def _candidate(data: bytes, pos: int, trailing: int) -> int:
+    if not _plausible_header(data, pos):
+        return _NO_START
+    end = pos + data[pos] + 1 + trailing
+    n = len(data)
+    if end > n:
+        return _INCOMPLETE
+    if end + NOISE_GAP >= n or any(_plausible_header(data, q) for q in range(end, end + NOISE_GAP + 1)):
+        return _ENDS_WELL  # the end of the read, or another start within a few bytes of noise
+    return _ENDS_BADLY

@@ -86,8 +86,8 @@ class RC1180Framer(Framer):
             if size == 0:
                 break
             if size < 0:
-                append(self._skipped(1, "not a frame start"))
-                pos += 1
+                append(self._skipped(-size, "not a frame start"))
+                pos -= size
                 continue
             rssi = -(data[pos + size] / 2) if trailing else None
             append(make(Frame, (data[pos : pos + size], now, rssi, name)))
