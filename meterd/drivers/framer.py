@@ -115,7 +115,6 @@ class Framer:
         either the end of what was read or, within a few bytes of noise, another plausible start. Line noise that passes for a start
         must not swallow the telegrams after it: a candidate that does not end well, or that is still
         incomplete, gives way to a well-ending telegram that starts inside it."""
-        n = len(data)
         state = _candidate(data, pos, trailing)
         if state == _ENDS_WELL:
             return data[pos] + 1
