@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from meterd import __version__
 from meterd.errors import MeterdError
 
-COMMANDS = ("decode", "analyze", "listen", "probe", "check", "db", "import_", "ingest", "report", "export",
+COMMANDS = ("decode", "analyze", "listen", "probe", "check", "db", "import_", "ingest", "report", "export", "run",
             "retention", "keys", "demo")  # fmt: skip
 
 

@@ -1,18 +1,32 @@
-"""The configuration file (TOML, see config/meterd.example.toml), validated with pydantic."""
+"""The configuration file (TOML, see config/meterd.example.toml), validated with pydantic.
+
+Every problem is reported as `FILE:LINE: key: problem`; unknown keys are errors. Secrets never stand
+in the file itself: the MQTT password comes from `password_file` or `$METERD_MQTT_PASSWORD`, the
+database URL may come from `$METERD_DATABASE_URL`.
+"""
 
 from __future__ import annotations
 
+import os
+import re
 import tomllib
 from pathlib import Path
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from meterd.errors import MeterdError
 from meterd.validate.model import CheckConfig, Thresholds
 
+DONGLES = ("im871a", "amb8465", "rc1180", "cul", "iu891a", "rtlwmbus", "hex")
+
 
 class ConfigError(MeterdError):
     code = "bad_config"
+
+    def __init__(self, message: str, problems: list[str] | None = None) -> None:
+        super().__init__(message)
+        self.problems = problems or [message]
 
 
 class _Section(BaseModel):
@@ -25,13 +39,16 @@ class StoreSection(_Section):
 
 
 class ReceiverSection(_Section):
-    dongle: str | None = None
+    name: str | None = None  # the receiver's name in metrics and logs (default: its dongle, numbered)
+    dongle: Literal["im871a", "amb8465", "rc1180", "cul", "iu891a", "rtlwmbus", "hex"] | None = None
     port: str | None = None
     mode: str = "c1,t1"
     silence_timeout_s: float = Field(600.0, gt=0)
     exclude_ports: list[str] = []
     amber_transparent: bool = False  # an Amber module configured for transparent output (no FF framing)
     rc1180_rssi_byte: bool = False  # whether an RC1180 appends an RSSI byte, when its memory cannot be read
+    pace: float = Field(0.0, ge=0)  # hex captures: replay at this many times the recorded pace (0 = at once)
+    source: Literal["radio", "walkby"] = "radio"
 
     def framer_options(self, dongle: str) -> dict[str, bool]:
         if dongle == "amb8465":
@@ -41,22 +58,103 @@ class ReceiverSection(_Section):
         return {}
 
 
+class GatewaySection(_Section):
+    name: str = Field("gateway", min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")
+    data: str | None = None  # the SQLite store and the spool
+    batch_max: int = Field(1000, ge=1, le=100_000)  # readings per store transaction at most
+    batch_interval_s: float = Field(1.0, gt=0, le=60)  # a batch at least this often
+    dedup_window_s: float = Field(60.0, gt=0)  # meters with neither clock nor access number
+    validate_every_s: float = Field(3600.0, ge=0)  # the checks over the store (0: never)
+    silent_after_h: float = Field(6.0, gt=0)  # a meter not heard this long counts as silent
+
+
+class ForwardSection(_Section):
+    """Which readings a gateway keeps: every one, only changes, or at most one per interval; readings
+    with alarms always pass. `meters` sets it per meter id."""
+
+    default: Literal["every", "change", "interval"] = "every"
+    interval_min: float = Field(15.0, gt=0)
+    meters: dict[str, Literal["every", "change", "interval"]] = {}
+
+
+class MqttSection(_Section):
+    url: str = Field(pattern=r"^mqtts?://[^/\s]+(:\d+)?/?$")
+    username: str | None = None
+    password_file: str | None = None
+    client_id: str | None = None
+    ca_file: str | None = None
+    cert_file: str | None = None
+    key_file: str | None = None
+    homeassistant: bool = False
+
+    def password(self) -> str | None:
+        """From $METERD_MQTT_PASSWORD, else the password file; never from the configuration itself."""
+        env = os.environ.get("METERD_MQTT_PASSWORD")
+        if env:
+            return env
+        if self.password_file:
+            try:
+                return Path(self.password_file).read_text(encoding="utf-8").strip()
+            except OSError as e:
+                raise ConfigError(f"[mqtt] password_file {self.password_file}: {e.strerror}") from None
+        return None
+
+
+class MetricsSection(_Section):
+    listen: str = Field(pattern=r"^[^\s:]*:\d{1,5}$")
+
+    def address(self) -> tuple[str, int]:
+        host, _, port = self.listen.rpartition(":")
+        if not 0 < int(port) < 65536:
+            raise ConfigError(f"[metrics] listen {self.listen!r}: port out of range")
+        return host or "127.0.0.1", int(port)
+
+
 class KeysSection(_Section):
     file: str | None = None
 
 
 class RetentionSection(_Section):
-    raw_days: int | None = None
-    detail_days: int | None = None
+    raw_days: int | None = Field(None, ge=1)
+    detail_days: int | None = Field(None, ge=1)
 
 
 class Config(_Section):
+    gateway: GatewaySection = GatewaySection()
     store: StoreSection = StoreSection()
-    receiver: ReceiverSection = ReceiverSection()
+    receivers: list[ReceiverSection] = Field([], alias="receiver")
+    forward: ForwardSection = ForwardSection()
+    mqtt: MqttSection | None = None
+    metrics: MetricsSection | None = None
     keys: KeysSection = KeysSection()
     checks: dict[str, dict[str, float | int]] = {}
     retention: RetentionSection = RetentionSection()
     drivers: dict[str, str] = {}  # meter ID → vendor decoder name ("oms" forces standard decoding)
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    @field_validator("receivers", mode="before")
+    @classmethod
+    def _one_or_many(cls, value: Any) -> Any:
+        return [value] if isinstance(value, dict) else value  # [receiver] and [[receiver]] both
+
+    @model_validator(mode="after")
+    def _names(self) -> Config:
+        seen: set[str] = set()
+        for i, r in enumerate(self.receivers):
+            if r.name is None:
+                r.name = (
+                    r.dongle if r.dongle and all(x.dongle != r.dongle for x in self.receivers[:i]) else f"{r.dongle}{i}"
+                )
+            if r.name in seen:
+                raise ValueError(f"receiver name {r.name!r} is used twice")
+            seen.add(r.name)
+        return self
+
+    @property
+    def receiver(self) -> ReceiverSection:
+        """The first receiver (the one `meterd listen` takes from the file)."""
+        return self.receivers[0] if self.receivers else ReceiverSection()
 
     def check_config(self) -> CheckConfig:
         """Thresholds per meter class; unset values keep their defaults."""
@@ -68,20 +166,75 @@ class Config(_Section):
             raise ConfigError(f"[checks]: {e}") from None
         return CheckConfig(cold=cold, warm=warm)
 
+    def database_url(self) -> str | None:
+        return os.environ.get("METERD_DATABASE_URL") or self.store.db
+
 
 def load_config(path: str | Path | None) -> Config:
     if path is None:
         return Config()
     p = Path(path)
     try:
-        data = tomllib.loads(p.read_text(encoding="utf-8"))
+        text = p.read_text(encoding="utf-8")
     except OSError as e:
         raise ConfigError(f"cannot read {p}: {e.strerror}") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"{p}: not UTF-8 text") from None
+    try:
+        data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:
-        raise ConfigError(f"{p}: {e}") from None
+        line = re.search(r"line (\d+)", str(e))
+        raise ConfigError(f"{p}:{line.group(1) if line else 1}: {str(e).split(' (at')[0]}") from None
+    problems: list[str] = []
     try:
         config = Config(**data)
-        config.check_config()
     except ValidationError as e:
-        raise ConfigError(f"{p}: {e}") from None
+        lines = KeyLines(text)
+        for err in e.errors():
+            loc = [str(x) for x in err["loc"]]
+            key = ".".join(loc) or "(file)"
+            problems.append(f"{p}:{lines.line_of(err['loc'])}: {key}: {err['msg']}")
+        raise ConfigError(
+            problems[0] + (f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""), problems
+        ) from None
+    try:
+        config.check_config()
+    except ConfigError as e:
+        raise ConfigError(f"{p}:{KeyLines(text).line_of(('checks',))}: {e.message}") from None
     return config
+
+
+class KeyLines:
+    """Where each key of a TOML text stands (tomllib gives no positions): table headers and `key =`
+    lines, with arrays of tables counted, so that an error's location becomes a line number."""
+
+    _HEADER = re.compile(r"^\s*(\[\[?)\s*([^\]]+?)\s*\]\]?")
+    _KEY = re.compile(r'^\s*("[^"]*"|[A-Za-z0-9_.-]+)\s*=')
+
+    def __init__(self, text: str) -> None:
+        self.lines: dict[tuple[str, ...], int] = {}
+        table: tuple[str, ...] = ()
+        counts: dict[str, int] = {}
+        for number, line in enumerate(text.splitlines(), start=1):
+            header = self._HEADER.match(line)
+            if header:
+                name = header.group(2).replace('"', "")
+                parts = tuple(name.split("."))
+                if header.group(1) == "[[":
+                    index = counts.get(name, 0)
+                    counts[name] = index + 1
+                    parts = (*parts, str(index))
+                table = parts
+                self.lines.setdefault(table, number)
+                continue
+            key = self._KEY.match(line)
+            if key:
+                self.lines.setdefault((*table, key.group(1).strip('"')), number)
+
+    def line_of(self, loc: tuple[int | str, ...]) -> int:
+        path = tuple("receiver" if str(x) == "receivers" else str(x) for x in loc)
+        while path:
+            if path in self.lines:
+                return self.lines[path]
+            path = path[:-1]
+        return 1

@@ -1,18 +1,40 @@
-"""Prometheus metrics of meterd (a sink: the pure decoding and validation code never touches them)."""
+"""Prometheus metrics of meterd (a sink: the pure decoding and validation code never touches them).
+
+Names are prefixed `meterd_`, in base units; no key, password or meter id appears in any label."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 
-from prometheus_client import CollectorRegistry, Counter
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 REGISTRY = CollectorRegistry(auto_describe=True)
 
 FINDINGS = Counter("meterd_findings", "Findings of the validation checks", ["flag", "severity"], registry=REGISTRY)
-DECODED = Counter(
-    "meterd_telegrams", "Telegrams decoded, by result code (ok or the error code)", ["result"], registry=REGISTRY
+ANOMALIES = Counter("meterd_anomalies", "Findings kept as anomalies, by flag", ["flag"], registry=REGISTRY)
+TELEGRAMS = Counter(
+    "meterd_telegrams", "Telegrams received, by receiver and result (ok or the error code)", ["dongle", "result"],
+    registry=REGISTRY,
+)  # fmt: skip
+DROPPED = Counter(
+    "meterd_receiver_dropped", "Bytes or lines a receiver dropped, by reason", ["dongle", "reason"], registry=REGISTRY
 )
-READINGS = Counter("meterd_readings_stored", "Readings stored, by outcome", ["outcome"], registry=REGISTRY)
+READINGS = Counter("meterd_readings", "Readings, by what became of them", ["outcome"], registry=REGISTRY)
+STORED = Counter("meterd_readings_stored", "Readings stored", registry=REGISTRY)
+PUBLISHED = Counter("meterd_readings_published", "Readings published over MQTT", registry=REGISTRY)
+SPOOL = Gauge("meterd_spool_readings", "Readings waiting in the spool for the broker", registry=REGISTRY)
+LAST_TELEGRAM = Gauge(
+    "meterd_receiver_last_telegram_timestamp_seconds", "When a receiver last delivered a telegram", ["dongle"],
+    registry=REGISTRY,
+)  # fmt: skip
+RESETS = Counter("meterd_receiver_resets", "Receivers reopened (lost port, silence)", ["dongle"], registry=REGISTRY)
+METERS_SILENT = Gauge(
+    "meterd_meters_silent", "Meters in service heard from longer ago than allowed", ["gateway"], registry=REGISTRY
+)
+LATENCY = Histogram(
+    "meterd_receive_to_store_seconds", "From receiving a telegram to its reading being stored",
+    buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0), registry=REGISTRY,
+)  # fmt: skip
 
 
 def count_findings(flags: Iterable[tuple[str, str]]) -> None:
@@ -20,8 +42,11 @@ def count_findings(flags: Iterable[tuple[str, str]]) -> None:
         FINDINGS.labels(flag=flag, severity=severity).inc()
 
 
-def count_decoded(results: Iterable[dict[str, object]]) -> None:
+def count_decoded(results: Iterable[dict[str, object]], dongle: str = "") -> None:
     for obj in results:
-        error = obj.get("error")
-        code = "ok" if obj.get("ok") else str(error.get("code")) if isinstance(error, dict) else "error"
-        DECODED.labels(result=code).inc()
+        TELEGRAMS.labels(dongle=dongle, result=result_code(obj)).inc()
+
+
+def result_code(obj: dict[str, object]) -> str:
+    error = obj.get("error")
+    return "ok" if obj.get("ok") else str(error.get("code")) if isinstance(error, dict) else "error"

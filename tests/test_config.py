@@ -13,7 +13,10 @@ ROOT = Path(__file__).parent.parent
 
 def test_example_config_loads() -> None:
     config = load_config(ROOT / "config" / "meterd.example.toml")
-    assert config.receiver.dongle == "im871a" and "/dev/ttyS0" in config.receiver.exclude_ports
+    assert [(r.name, r.dongle) for r in config.receivers] == [("sample", "hex")] and config.receiver.pace == 60
+    assert config.gateway.name == "gw1" and config.metrics is not None and config.metrics.address() == ("127.0.0.1", 9108)
+    single = ROOT / "tests" / "data" / "single-receiver.toml"  # [receiver] as one table, as meterd listen reads it
+    assert load_config(single).receiver.exclude_ports == ["/dev/ttyS0"]
     checks = config.check_config()
     assert checks.cold.leak_window_h == 24 and checks.warm.night_min_flow_m3h == 0.006
 

@@ -76,7 +76,8 @@ def ingest_capture(
     from meterd.drivers.hexfile import parse_line
     from meterd.keyfile import load_keys
     from meterd.metrics import READINGS
-    from meterd.pipeline import reading_from_telegram
+    from meterd.reading import from_telegram
+    from meterd.sinks.store import to_store
     from meterd.store.ingest import TimeWindow, ingest
     from meterd.store.keys import current_keys
     from meterd.store.state import DecoderState, load_decoder_state, save_decoder_state
@@ -121,7 +122,7 @@ def ingest_capture(
             error = obj["error"]
             report.problem(where, str(error["code"]), str(error["message"]))
             continue
-        reading = reading_from_telegram(obj, received, gateway=gateway, raw=item.data)
+        reading = from_telegram(obj, received, gateway=gateway, raw=item.data)
         if reading is None:
             report.problem(where, "no_meter_id", "telegram names no meter")
             continue
@@ -129,7 +130,7 @@ def ingest_capture(
             report.problem(where, "bad_time", "the meter's clock is far from the present")
             continue
         report.decoded += 1
-        batch.append(reading)
+        batch.append(to_store(reading))
         if len(batch) >= BATCH:
             _note_unknown(store, batch, report)
             flush()

@@ -6,14 +6,14 @@ import argparse
 import signal
 import sys
 import threading
-import time
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC
 from typing import IO, Any
 
 import orjson
 
 from meterd.drivers.frame import Frame, FramingError
+from meterd.drivers.pacing import paced
 from meterd.metrics import count_decoded
 from meterd.wmbus import Decoder
 
@@ -32,25 +32,6 @@ def frame_json(decoder: Decoder, frame: Frame) -> dict[str, Any]:
     return out
 
 
-def paced(
-    frames: Iterator[Frame | FramingError], speed: float, stop: threading.Event
-) -> Iterator[Frame | FramingError]:
-    """Replay at the recorded pace (speed × real time); speed 0 = as fast as possible."""
-    first: datetime | None = None
-    started = time.monotonic()
-    for item in frames:
-        if speed > 0 and isinstance(item, Frame):
-            if first is None:
-                first = item.received_at
-            due = (item.received_at - first).total_seconds() / speed
-            delay = due - (time.monotonic() - started)
-            if delay > 0 and stop.wait(delay):
-                return
-        if stop.is_set():
-            return
-        yield item
-
-
 def emit(decoder: Decoder, items: Iterator[Frame | FramingError], out: IO[bytes]) -> None:
     """Print each frame's object; dropped input is logged here and counted by the receiver that dropped it."""
     for item in items:
@@ -58,7 +39,7 @@ def emit(decoder: Decoder, items: Iterator[Frame | FramingError], out: IO[bytes]
             print(f"meterd: dropped input [{item.code}]: {item.message}", file=sys.stderr)
             continue
         obj = frame_json(decoder, item)
-        count_decoded((obj,))
+        count_decoded((obj,), item.dongle)
         out.write(orjson.dumps(obj) + b"\n")
         out.flush()
 

@@ -1,0 +1,1 @@
+"""The gateway service: receivers → decoder → Reading → dedup → forwarding → sinks, under systemd."""

@@ -1,0 +1,290 @@
+"""The run loop of `meterd run`: several receivers at once, one decoder, one pipeline to the sinks.
+
+Each receiver runs on a thread of its own and puts what it hears on one queue; a receiver that fails is
+reopened without disturbing the others (serial receivers reopen and reset themselves, see
+meterd.drivers.serial_port). The main thread decodes, builds readings, drops duplicates, applies the
+forwarding policy and hands batches to the sinks (a batch at least every `batch_interval_s` or every
+`batch_max` readings), pings the systemd watchdog, runs the checks over the store on a schedule, and
+on SIGTERM stops the receivers, drains the queue and flushes: nothing that was received is lost.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from meterd.config import Config, ReceiverSection
+from meterd.drivers.frame import Frame, FramingError
+from meterd.drivers.pacing import paced
+from meterd.errors import MeterdError
+from meterd.gateway.dedup import Deduplicator
+from meterd.gateway.forward import ForwardPolicy
+from meterd.gateway.notify import Notifier
+from meterd.metrics import (
+    ANOMALIES,
+    DROPPED,
+    LAST_TELEGRAM,
+    LATENCY,
+    METERS_SILENT,
+    READINGS,
+    RESETS,
+    STORED,
+    TELEGRAMS,
+    result_code,
+)
+from meterd.reading import Reading, Source, from_telegram
+from meterd.sinks.base import Sink
+from meterd.sinks.store import StoreSink
+from meterd.store import Store
+from meterd.store.ingest import IngestResult
+from meterd.wmbus import Decoder
+
+log = logging.getLogger("meterd.gateway")
+QUEUE_MAX = 100_000
+RESET_COUNTERS = ("silence_resets", "port_lost", "open_failed")
+
+
+@dataclass
+class ReceiverThread:
+    config: ReceiverSection
+    thread: threading.Thread | None = None
+    counters: dict[str, int] = field(default_factory=dict)
+    counted: dict[str, int] = field(default_factory=dict)  # what of `counters` the metrics already have
+    opened: threading.Event = field(default_factory=threading.Event)
+    finished: bool = False
+
+    @property
+    def name(self) -> str:
+        return self.config.name or str(self.config.dongle)
+
+
+class Gateway:
+    def __init__(
+        self,
+        config: Config,
+        store: Store,
+        make_decoder: Callable[[], Decoder],
+        sinks: list[Sink] | None = None,
+        notifier: Notifier | None = None,
+    ) -> None:
+        self.config = config
+        self.store = store
+        self.make_decoder = make_decoder
+        self.decoder = make_decoder()
+        self._restore_decoder_state()
+        self.store_sink = StoreSink(store, on_stored=self._stored)
+        self.sinks: list[Sink] = [self.store_sink, *(sinks or [])]
+        self.notifier = notifier or Notifier()
+        self.dedup = Deduplicator(config.gateway.dedup_window_s)
+        fwd = config.forward
+        self.forward = ForwardPolicy(fwd.default, fwd.interval_min * 60, dict(fwd.meters))
+        self.queue: queue.Queue[tuple[ReceiverThread, Frame | FramingError]] = queue.Queue(QUEUE_MAX)
+        self.receivers = [ReceiverThread(r) for r in config.receivers]
+        self.reload_requested = threading.Event()
+        self._batch: list[Reading] = []
+        self._batch_received: list[float] = []  # wall-clock receive times, for the latency histogram
+        self._pending_latency: dict[str, float] = {}
+        self.store_errors = 0
+
+    # -- receivers -----------------------------------------------------------------------------
+
+    def start_receivers(self, stop: threading.Event) -> None:
+        for rcv in self.receivers:
+            rcv.thread = threading.Thread(
+                target=self._receive, args=(rcv, stop), name=f"receiver-{rcv.name}", daemon=True
+            )
+            rcv.thread.start()
+
+    def _receive(self, rcv: ReceiverThread, stop: threading.Event) -> None:
+        from meterd.drivers.registry import open_receiver
+        from meterd.drivers.serial_port import PortSettings
+
+        cfg = rcv.config
+        settings = PortSettings(silence_timeout_s=cfg.silence_timeout_s)
+        assert cfg.dongle is not None and cfg.port is not None
+        replay = cfg.dongle in ("hex", "rtlwmbus") and Path(cfg.port).is_file()
+        while not stop.is_set():
+            try:
+                frames = open_receiver(
+                    cfg.dongle, cfg.port, cfg.mode, stop, rcv.counters, settings, cfg.framer_options(cfg.dongle)
+                )
+                if cfg.dongle in ("hex", "rtlwmbus"):
+                    rcv.opened.set()
+                for item in paced(frames, cfg.pace, stop):
+                    rcv.opened.set()
+                    self.queue.put((rcv, item))
+            except MeterdError as e:
+                rcv.counters["open_failed"] = rcv.counters.get("open_failed", 0) + 1
+                log.warning("receiver %s: %s; retrying", rcv.name, e.message)
+            except Exception:  # a receiver's failure must not stop the others, nor the service
+                rcv.counters["port_lost"] = rcv.counters.get("port_lost", 0) + 1
+                log.exception("receiver %s failed; reopening", rcv.name)
+            if replay:  # a capture file replayed to its end: this receiver is done
+                break
+            stop.wait(1.0)
+        rcv.finished = True
+        rcv.opened.set()
+
+    def wait_until_opened(self, timeout_s: float = 10.0) -> None:
+        deadline = time.monotonic() + timeout_s
+        for rcv in self.receivers:
+            rcv.opened.wait(max(0.0, deadline - time.monotonic()))
+
+    # -- the main loop ---------------------------------------------------------------------------
+
+    def run(self, stop: threading.Event) -> None:
+        self.start_receivers(stop)
+        self.wait_until_opened()
+        self.notifier.ready(f"{len(self.receivers)} receivers")
+        log.info("gateway %s: %d receivers running", self.config.gateway.name, len(self.receivers))
+        gw = self.config.gateway
+        batch_started = time.monotonic()
+        next_check = time.monotonic() + gw.validate_every_s if gw.validate_every_s else float("inf")
+        while True:
+            try:
+                rcv, item = self.queue.get(timeout=0.1)
+                self._handle(rcv, item)
+            except queue.Empty:
+                pass
+            now = time.monotonic()
+            if self._batch and (len(self._batch) >= gw.batch_max or now - batch_started >= gw.batch_interval_s):
+                self.flush()
+                batch_started = now
+            elif not self._batch:
+                batch_started = now
+            self.notifier.watchdog()
+            self._count_receivers()
+            if self.reload_requested.is_set():
+                self.reload_requested.clear()
+                self.reload()
+            if now >= next_check:
+                self.run_checks()
+                next_check = now + gw.validate_every_s
+            ending = stop.is_set() or all(r.finished for r in self.receivers)
+            # receivers first, the queue after: whatever a receiver put before it ended is in the queue
+            if (
+                ending
+                and all(r.thread is None or not r.thread.is_alive() for r in self.receivers)
+                and self.queue.empty()
+            ):
+                break
+        self.shutdown()
+
+    def _handle(self, rcv: ReceiverThread, item: Frame | FramingError) -> None:
+        if isinstance(item, FramingError):
+            DROPPED.labels(dongle=rcv.name, reason=item.code).inc()
+            return
+        obj = self.decoder.decode_bytes(item.data)
+        TELEGRAMS.labels(dongle=rcv.name, result=result_code(obj)).inc()
+        received = item.received_at.timestamp()
+        LAST_TELEGRAM.labels(dongle=rcv.name).set(received)
+        source = Source(rcv.config.source)
+        reading = from_telegram(
+            obj, int(received), gateway=self.config.gateway.name, receiver=rcv.name, rssi=item.rssi_dbm,
+            raw=item.data, source=source,
+        )  # fmt: skip
+        if reading is None:
+            return
+        if not self.dedup.is_new(reading):
+            READINGS.labels(outcome="duplicate_heard").inc()
+            return
+        if not self.forward.passes(reading):
+            READINGS.labels(outcome="not_forwarded").inc()
+            return
+        self._batch.append(reading)
+        self._batch_received.append(received)
+
+    def flush(self) -> None:
+        """Hand the batch to every sink; a sink that fails keeps what it was given and is tried again."""
+        batch, received = self._batch, self._batch_received
+        self._batch, self._batch_received = [], []
+        self._pending_latency.update({r.reading_id: t for r, t in zip(batch, received, strict=True)})
+        for sink in self.sinks:
+            try:
+                if batch:
+                    sink.write(batch)
+                sink.flush()
+            except Exception as e:  # the database down or full: readings wait in the sink, reception goes on
+                self.store_errors += 1
+                log.error("sink %s failed (%s); its readings are kept and tried again", type(sink).__name__, e)
+
+    def _stored(self, result: IngestResult, batch: Sequence[Reading]) -> None:
+        STORED.inc(result.inserted)
+        READINGS.labels(outcome="stored").inc(result.inserted)
+        READINGS.labels(outcome="duplicate_stored").inc(result.duplicates)
+        READINGS.labels(outcome="unknown_meter").inc(result.unknown_meter)
+        READINGS.labels(outcome="bad_time").inc(result.bad_time)
+        now = time.time()
+        for r in batch:
+            t = self._pending_latency.pop(r.reading_id, None)
+            if t is not None:
+                LATENCY.observe(max(0.0, now - t))
+
+    def _count_receivers(self) -> None:
+        for rcv in self.receivers:
+            for key in RESET_COUNTERS:
+                n = rcv.counters.get(key, 0)
+                if n > rcv.counted.get(key, 0):
+                    RESETS.labels(dongle=rcv.name).inc(n - rcv.counted.get(key, 0))
+                    rcv.counted[key] = n
+
+    # -- state, reload, checks, shutdown -------------------------------------------------------------
+
+    def _restore_decoder_state(self) -> None:
+        from meterd.store.state import load_decoder_state
+
+        with self.store.begin() as conn:
+            state = load_decoder_state(conn)
+        self.decoder.restore_state(state["signatures"], state["counters"])
+
+    def save_decoder_state(self) -> None:
+        from meterd.store.state import DecoderState, save_decoder_state
+
+        exported = self.decoder.export_state()
+        with self.store.begin() as conn:
+            save_decoder_state(conn, DecoderState(signatures=exported["signatures"], counters=exported["counters"]))
+
+    def reload(self) -> None:
+        """SIGHUP: meters and keys anew (store and key file), receivers untouched."""
+        try:
+            fresh = self.make_decoder()
+        except MeterdError as e:
+            log.error("reload refused, the running configuration stays: %s", e.message)
+            return
+        exported = self.decoder.export_state()
+        fresh.restore_state(exported["signatures"], exported["counters"])
+        self.decoder = fresh
+        log.info("keys and meters reloaded")
+
+    def run_checks(self) -> None:
+        from meterd.store.checks import check_store
+        from meterd.store.queries import silent_meters
+
+        try:
+            with self.store.begin() as conn:
+                findings, _ = check_store(conn)
+                silent = silent_meters(conn, int(time.time() - self.config.gateway.silent_after_h * 3600))
+            for flag in findings.flag:
+                ANOMALIES.labels(flag=flag).inc()
+            METERS_SILENT.labels(gateway=self.config.gateway.name).set(len(silent))
+            self.save_decoder_state()
+        except Exception as e:
+            log.error("scheduled checks failed: %s", e)
+
+    def shutdown(self) -> None:
+        self.notifier.stopping()
+        self.flush()
+        for sink in self.sinks:
+            try:
+                sink.close()
+            except Exception as e:
+                log.error("sink %s failed at shutdown: %s", type(sink).__name__, e)
+        try:
+            self.save_decoder_state()
+        except Exception as e:
+            log.error("could not save the decoder state: %s", e)

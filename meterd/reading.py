@@ -1,0 +1,261 @@
+"""One reading of one meter: what every consumer of decoded telegrams shares (the store, the gateway's
+sinks, MQTT, metrics, walk-by, the web view), with one JSON codec.
+
+A reading is built once from a decoded telegram; nothing downstream reads the decoder's output by
+string keys. `reading_id` is the same string for the same measurement whichever gateway heard it and
+however often it was sent: the meter's identity plus its own clock, else its access number and the
+content of the telegram, and only for meters with neither a window of the receive time.
+"""
+
+from __future__ import annotations
+
+import enum
+import hashlib
+import math
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from meterd.errors import MeterdError
+
+# a meter clock further than this from the receive time is not trusted as measured-at
+MAX_CLOCK_SKEW_S = 7 * 86400
+NO_CLOCK_WINDOW_S = 60
+_NOT_REGISTERS = frozenset({"volume", "date", "datetime", "manufacturer_specific", "error_flags"})
+
+Value = float | int | str | bool | None
+
+
+class BadReading(MeterdError):
+    code = "bad_reading"
+
+
+class Source(enum.StrEnum):
+    RADIO = "radio"
+    WALKBY = "walkby"
+    WIRED = "wired"
+    MANUAL = "manual"
+    ESTIMATE = "estimate"
+
+
+class TimeBasis(enum.StrEnum):
+    """What `measured_at` and `reading_id` rest on."""
+
+    METER_CLOCK = "meter_clock"
+    ACCESS_NUMBER = "access_number"
+    RECEIVE_TIME = "receive_time"
+
+
+@dataclass(frozen=True, slots=True)
+class MeterIdentity:
+    manufacturer: str
+    id: str
+    version: int
+    device_type: int
+
+    def key(self) -> str:
+        return f"{self.manufacturer}:{self.id}:{self.version}:{self.device_type}"
+
+
+@dataclass(frozen=True, slots=True)
+class Reading:
+    meter: MeterIdentity
+    medium: str
+    measured_at: int  # epoch seconds, UTC
+    received_at: int
+    total_m3: float | None
+    registers: dict[str, Value] = field(default_factory=dict)
+    alarms: tuple[str, ...] = ()
+    rssi_dbm: float | None = None
+    source: Source = Source.RADIO
+    gateway: str = ""
+    receiver: str = ""
+    access_number: int | None = None
+    basis: TimeBasis = TimeBasis.RECEIVE_TIME
+    reading_id: str = ""
+    raw: bytes | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def meter_id(self) -> str:
+        return self.meter.id
+
+    def to_json(self) -> dict[str, Any]:
+        """The JSON object of a reading (MQTT payloads, the API, `listen --readings`)."""
+        return {
+            "reading_id": self.reading_id,
+            "meter_id": self.meter.id,
+            "manufacturer": self.meter.manufacturer,
+            "version": self.meter.version,
+            "device_type": self.meter.device_type,
+            "medium": self.medium,
+            "measured_at": iso(self.measured_at),
+            "received_at": iso(self.received_at),
+            "total_m3": self.total_m3,
+            "registers": self.registers,
+            "alarms": list(self.alarms),
+            "rssi_dbm": self.rssi_dbm,
+            "gateway": self.gateway,
+            "source": self.source.value,
+            "access_number": self.access_number,
+            "basis": self.basis.value,
+        }
+
+    @classmethod
+    def from_json(cls, obj: object) -> Reading:
+        """A reading from its JSON object; anything malformed is a BadReading naming the field."""
+        if not isinstance(obj, dict):
+            raise BadReading("a reading is a JSON object")
+        try:
+            meter = MeterIdentity(
+                _text(obj, "manufacturer", 3),
+                _text(obj, "meter_id", 16),
+                _int(obj, "version"),
+                _int(obj, "device_type"),
+            )
+            total = obj.get("total_m3")
+            if total is not None and (
+                not isinstance(total, int | float) or isinstance(total, bool) or not math.isfinite(total)
+            ):
+                raise BadReading("total_m3 is not a finite number")
+            registers = obj.get("registers") or {}
+            if not isinstance(registers, dict):
+                raise BadReading("registers is not an object")
+            alarms = obj.get("alarms") or []
+            if not isinstance(alarms, list) or not all(isinstance(a, str) for a in alarms):
+                raise BadReading("alarms is not a list of names")
+            rssi = obj.get("rssi_dbm")
+            if rssi is not None and not isinstance(rssi, int | float):
+                raise BadReading("rssi_dbm is not a number")
+            acc = obj.get("access_number")
+            return cls(
+                meter=meter,
+                medium=_text(obj, "medium", 32),
+                measured_at=parse_iso(obj.get("measured_at"), "measured_at"),
+                received_at=parse_iso(obj.get("received_at"), "received_at"),
+                total_m3=float(total) if total is not None else None,
+                registers=registers,
+                alarms=tuple(alarms),
+                rssi_dbm=float(rssi) if rssi is not None else None,
+                source=Source(obj.get("source", "radio")),
+                gateway=_text(obj, "gateway", 64, required=False),
+                access_number=int(acc) if isinstance(acc, int) and not isinstance(acc, bool) else None,
+                basis=TimeBasis(obj.get("basis", TimeBasis.RECEIVE_TIME.value)),
+                reading_id=_text(obj, "reading_id", 64),
+            )
+        except ValueError as e:
+            raise BadReading(str(e)) from None
+
+
+def _text(obj: dict[str, Any], name: str, limit: int, required: bool = True) -> str:
+    value = obj.get(name, "" if not required else None)
+    if not isinstance(value, str) or (required and not value) or len(value) > limit:
+        raise BadReading(f"{name} is not a string of at most {limit} characters")
+    return value
+
+
+def _int(obj: dict[str, Any], name: str) -> int:
+    value = obj.get(name)
+    if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= 255:
+        raise BadReading(f"{name} is not a number from 0 to 255")
+    return value
+
+
+def iso(t: int) -> str:
+    return datetime.fromtimestamp(t, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def parse_iso(text: object, name: str) -> int:
+    if not isinstance(text, str):
+        raise BadReading(f"{name} is not an ISO 8601 time")
+    try:
+        dt = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise BadReading(f"{name} is not an ISO 8601 time") from None
+    return int((dt if dt.tzinfo else dt.replace(tzinfo=UTC)).timestamp())
+
+
+def _epoch(text: str) -> int | None:
+    try:
+        return int(datetime.fromisoformat(text).replace(tzinfo=UTC).timestamp())
+    except (ValueError, OverflowError):
+        return None
+
+
+def reading_id(
+    meter: MeterIdentity, basis: TimeBasis, measured_at: int, access_number: int | None, content: bytes
+) -> str:
+    """Stable id of one measurement (see the module text); 32 hex digits."""
+    if basis is TimeBasis.METER_CLOCK:
+        anchor = f"t{measured_at}"
+    elif basis is TimeBasis.ACCESS_NUMBER:
+        anchor = f"a{access_number}"
+    else:
+        anchor = f"w{measured_at // NO_CLOCK_WINDOW_S}"
+    digest = hashlib.sha256(f"{meter.key()}|{anchor}|".encode() + content).hexdigest()
+    return digest[:32]
+
+
+def from_telegram(
+    obj: dict[str, Any],
+    received_at: int,
+    *,
+    gateway: str = "",
+    receiver: str = "",
+    rssi: float | None = None,
+    raw: bytes | None = None,
+    source: Source = Source.RADIO,
+) -> Reading | None:
+    """The reading of a decoded telegram, or None when it did not decode or names no meter.
+
+    measured-at is the meter's own clock when it sends one within a week of the receive time, else the
+    receive time. Registers are the instantaneous values of storage 0 other than the main volume."""
+    if not obj.get("ok") or not obj.get("id"):
+        return None
+    clock: int | None = None
+    registers: dict[str, Value] = {}
+    for rec in obj.get("records", []):
+        if rec.get("storage") or rec.get("tariff") or rec.get("subunit") or rec.get("function") != "instantaneous":
+            continue
+        q = rec.get("quantity")
+        value = rec.get("value")
+        if q == "datetime" and isinstance(value, str) and clock is None:
+            t = _epoch(value)
+            if t is not None and abs(t - received_at) <= MAX_CLOCK_SKEW_S:
+                clock = t
+        elif q not in _NOT_REGISTERS and q not in registers and value is not None and not rec.get("derived"):
+            registers[str(q)] = value
+    acc = obj.get("access_number")
+    access_number = acc if isinstance(acc, int) else None
+    if clock is not None:
+        basis, measured = TimeBasis.METER_CLOCK, clock
+    elif access_number is not None:
+        basis, measured = TimeBasis.ACCESS_NUMBER, received_at
+    else:
+        basis, measured = TimeBasis.RECEIVE_TIME, received_at
+    meter = MeterIdentity(
+        str(obj.get("manufacturer") or ""),
+        str(obj["id"]),
+        int(obj.get("version") or 0),
+        int(obj.get("device_type") or 0),
+    )
+    total = obj.get("total_m3")
+    total_m3 = float(total) if isinstance(total, int | float) and math.isfinite(float(total)) else None
+    alarms = tuple(str(a) for a in obj.get("alarms", []))
+    content = repr((total_m3, sorted(registers.items(), key=lambda kv: kv[0]), alarms, obj.get("status"))).encode()
+    return Reading(
+        meter=meter,
+        medium=str(obj.get("medium") or ""),
+        measured_at=measured,
+        received_at=received_at,
+        total_m3=total_m3,
+        registers=registers,
+        alarms=alarms,
+        rssi_dbm=rssi,
+        source=source,
+        gateway=gateway,
+        receiver=receiver,
+        access_number=access_number,
+        basis=basis,
+        reading_id=reading_id(meter, basis, measured, access_number, content),
+        raw=raw,
+    )
