@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from helpers import KEY, A, M, plain
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from meterd.wmbus import DecodeError, Decoder
 from meterd.wmbus import builder as b
@@ -231,3 +235,26 @@ def test_bad_key_and_unsupported_security_codes() -> None:
     assert code_of(frame) == "unsupported_security"
     out = decode_chunk(Decoder(), [orjson.dumps({"telegram": frame.hex(), "key": "0011"}).decode()])
     assert '"code":"bad_key"' in out[0]
+
+
+@settings(max_examples=200, deadline=None)
+@given(value=st.integers(0, 2**31 - 1), acc=st.integers(0, 255))  # DIF 04: a signed 32-bit value
+def test_a_frame_without_crcs_is_read_whole_when_its_end_passes_as_a_format_b_crc(value: int, acc: int) -> None:
+    """One frame without CRCs in 65,536 ends in two bytes that are the format B CRC of the rest. Read
+    as format B it loses those two bytes; it is read whole instead, in the scalar and the batch path."""
+    from meterd.wmbus.batch import MIN_GROUP, decode_batch
+    from meterd.wmbus.crc import crc16_en13757
+
+    m, a = b.address("12345678", "ABC", 0x01, 0x07)
+    head = b.wmbus_frame(
+        0x44, m, a, b.short_tpl(acc, 0) + bytes.fromhex("0413") + value.to_bytes(4, "little") + bytes.fromhex("02FD17")
+    )
+    body = bytes([head[0] + 2]) + head[1:]
+    frame = body + crc16_en13757(body).to_bytes(2, "big")  # the error flags' two bytes are that CRC
+    out = Decoder().decode_bytes(frame)
+    assert out["ok"] and out["records"][0]["value"] == value / 1000, out
+    assert out["records"][1]["quantity"] == "error_flags" and out["records"][1]["value"] == int.from_bytes(
+        frame[-2:], "little"
+    )
+    batch = decode_batch(Decoder(), [frame] * MIN_GROUP)
+    assert json.loads(batch.json_lines()[0]) == out

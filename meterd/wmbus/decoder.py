@@ -194,8 +194,10 @@ class Decoder:
         except Exception as e:
             return dumps(DecodeError("internal_error", f"{type(e).__name__} while decoding").to_dict())
 
-    def _walk(self, data: bytes, key: bytes | None, retry: bool = True) -> TelegramDict | _Pending:
-        link = parse_link(data)
+    def _walk(
+        self, data: bytes, key: bytes | None, retry: bool = True, format_b: bool = True
+    ) -> TelegramDict | _Pending:
+        link = parse_link(data, format_b=format_b)
         if link.kind == WMBUS:
             link = self.vendors.prepare(link)
         if link.kind in (MBUS_ACK, MBUS_SHORT):
@@ -206,6 +208,13 @@ class Decoder:
         try:
             return self._decode_layers(link, hdr, payload, key)
         except DecodeError as e:
+            if link.crc_format == "B" and len(data) <= data[0] + 2:
+                # one frame without CRCs in 65,536 ends in two bytes that pass as a format B CRC: read
+                # that way it fails, so read it as what it is (and report the first error if that fails too)
+                try:
+                    return self._walk(data, key, retry, format_b=False)
+                except DecodeError:
+                    pass
             if retry and link.warning is not None and e.code in RECORD_ERRORS and len(data) > data[0] + 3:
                 # a wrong L with two bytes more than the records: the CRC of a frame relayed without its L fixed
                 result = self._walk(data[:-2], key, retry=False)

@@ -119,8 +119,9 @@ def _strip_format_b(frame: bytes) -> bytes:
     return frame[:125] + frame[127 : n - 2]
 
 
-def parse_link(data: bytes) -> LinkFrame:
-    """Recognise the frame type and validate its length, CRCs or checksum."""
+def parse_link(data: bytes, *, format_b: bool = True) -> LinkFrame:
+    """Recognise the frame type and validate its length, CRCs or checksum. `format_b=False` reads a
+    frame of L+1 bytes as one without CRCs even where its last two bytes pass as a format B CRC."""
     n = len(data)
     if n == 0:
         raise DecodeError("empty", "no telegram given")
@@ -133,7 +134,7 @@ def parse_link(data: bytes) -> LinkFrame:
         return LinkFrame(MBUS_SHORT, data[1], b"", "checksum", address=data[2])
     if first == 0x68 and n >= 4 and data[3] == 0x68 and data[1] == data[2]:
         return _parse_mbus_long(data)
-    return _parse_wmbus(data)
+    return _parse_wmbus(data, format_b)
 
 
 def _parse_mbus_long(data: bytes) -> LinkFrame:
@@ -153,7 +154,7 @@ def _parse_mbus_long(data: bytes) -> LinkFrame:
     return LinkFrame(MBUS, body[0], body[2:], "checksum", address=body[1])
 
 
-def _parse_wmbus(data: bytes) -> LinkFrame:
+def _parse_wmbus(data: bytes, format_b: bool = True) -> LinkFrame:
     n = len(data)
     if n < 11:
         raise DecodeError("too_short", f"{n} bytes is shorter than a wM-Bus header with CI field")
@@ -162,7 +163,7 @@ def _parse_wmbus(data: bytes) -> LinkFrame:
         raise DecodeError("too_short", f"L field {l_field} is shorter than a wM-Bus header with CI field")
     if n in (l_field + 1, l_field + 2):
         frame = data[: l_field + 1]
-        if _format_b_ok(frame):
+        if format_b and _format_b_ok(frame):
             plain, crc_format = _strip_format_b(frame), "B"
         else:
             plain, crc_format = frame, "none"

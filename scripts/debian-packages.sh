@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# Debian packages the tests use, installed when missing: prometheus (for promtool). Needs root and
+# apt-get; elsewhere it says what is missing and the tests that need it are skipped (failed in CI).
+set -uo pipefail
+missing=()
+command -v promtool >/dev/null 2>&1 || missing+=(prometheus)
+[ ${#missing[@]} -eq 0 ] && exit 0
+if [ "$(id -u)" -ne 0 ] || ! command -v apt-get >/dev/null 2>&1; then
+    echo "scripts/debian-packages.sh: missing ${missing[*]} (install as root: apt-get install ${missing[*]})" >&2
+    exit 0
+fi
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq >/dev/null 2>&1
+apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null 2>&1 \
+    || echo "scripts/debian-packages.sh: could not install ${missing[*]}" >&2
