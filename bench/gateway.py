@@ -79,17 +79,21 @@ def main() -> None:
             frames = [meter_telegram(i % meters, (i // meters) & 0xFF) for i in range(first, min(telegrams, first + chunk))]
             twice = [rng.random() < 0.1 for _ in frames]  # the neighbouring dongle heard it too
             start = time.perf_counter()
+            queued: list[tuple[ReceiverThread, Frame]] = []
             for k, (data, again) in enumerate(zip(frames, twice, strict=True)):
                 # radio time: each meter every 16 s (as walk-by meters send); latency is measured in wall time
                 at = datetime.fromtimestamp(T0 + (first + k) * 16 // meters, UTC)
-                size = len(gateway._batch)
-                gateway._handle(receivers[0], Frame(data, at, -70.0, "r0"))
-                heard += 1
+                queued.append((receivers[0], Frame(data, at, -70.0, "r0")))
                 if again:
-                    gateway._handle(receivers[1], Frame(data, at, -80.0, "r1"))
-                    heard += 1
-                if len(gateway._batch) > size:
-                    gateway._batch_received[-1] = time.time()
+                    queued.append((receivers[1], Frame(data, at, -80.0, "r1")))
+                if len(queued) < 500 and k < len(frames) - 1:
+                    continue
+                size = len(gateway._batch)
+                handled_at = time.time()
+                gateway.handle_many(queued)  # what the main loop takes from the queue at once
+                heard += len(queued)
+                queued = []
+                gateway._batch_received[size:] = [handled_at] * (len(gateway._batch) - size)
                 if len(gateway._batch) >= gw.batch_max or time.monotonic() - batch_started >= gw.batch_interval_s:
                     gateway.flush()
                     batch_started = time.monotonic()

@@ -56,6 +56,7 @@ class StoreSink:
         self.pending: list[Reading] = []
         self.totals = StoreTotals()
         self.on_stored = on_stored
+        self.meter_ids: dict[str, int] = {}  # serial → store id, as found (meters are never deleted)
 
     def write(self, batch: Sequence[Reading]) -> None:
         self.pending.extend(batch)
@@ -66,7 +67,7 @@ class StoreSink:
         batch, self.pending = self.pending, []
         try:
             with self.store.begin() as conn:
-                result = ingest(conn, [to_store(r) for r in batch], now=int(time.time()))
+                result = ingest(conn, [to_store(r) for r in batch], now=int(time.time()), id_cache=self.meter_ids)
         except Exception:
             self.pending = batch + self.pending  # nothing was stored: keep them for the next flush
             raise

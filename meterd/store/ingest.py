@@ -15,7 +15,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Connection, text
+from sqlalchemy import Connection
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
 COLUMNS = (
@@ -168,14 +168,15 @@ def _bulk_insert(
         cur.close()
 
 
-def fetch_all(conn: Connection, sql: str) -> list[tuple[Any, ...]]:
-    """All rows of a plain query through the driver (for whole-table reads of bulk imports)."""
+def fetch_all(conn: Connection, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+    """All rows of a query through the driver (whole-table reads of bulk imports, lookups of a batch);
+    parameters are marked `?` on SQLite and `%s` on PostgreSQL."""
     raw = conn.connection.driver_connection
     assert raw is not None
     with driver_errors(conn):
         cur = raw.cursor()
         try:
-            cur.execute(sql)
+            cur.execute(sql, tuple(params))
             return list(cur.fetchall())
         finally:
             cur.close()
@@ -228,15 +229,21 @@ def _insert_postgresql(conn: Connection, rows: Sequence[tuple[Any, ...]]) -> int
     return int(result.rowcount or 0)
 
 
-def meter_ids(conn: Connection, serials: Iterable[str]) -> dict[str, int]:
+def meter_ids(conn: Connection, serials: Iterable[str], cache: dict[str, int] | None = None) -> dict[str, int]:
+    """Store ids of meters by serial (through the driver: a batch names hundreds). With `cache`, meters
+    found once are not looked up again (meters are never deleted)."""
     wanted = sorted(set(serials))
     found: dict[str, int] = {}
+    if cache is not None:
+        found = {s: cache[s] for s in wanted if s in cache}
+        wanted = [s for s in wanted if s not in found]
+    mark = "%s" if conn.dialect.name == "postgresql" else "?"
     for i in range(0, len(wanted), 500):
         part = wanted[i : i + 500]
-        params = {f"s{j}": s for j, s in enumerate(part)}
-        names = ",".join(f":s{j}" for j in range(len(part)))
-        for mid, serial in conn.execute(text(f"SELECT id, serial FROM meters WHERE serial IN ({names})"), params):
-            found[serial] = mid
+        rows = fetch_all(conn, f"SELECT id, serial FROM meters WHERE serial IN ({','.join([mark] * len(part))})", part)
+        found.update({serial: int(mid) for mid, serial in rows})
+    if cache is not None:
+        cache.update(found)
     return found
 
 
@@ -253,23 +260,27 @@ def telegram_ids(conn: Connection, readings: Sequence[ReadingIn]) -> dict[bytes,
     insert_ignore(conn, "telegrams", ("received_at", "gateway", "raw", "digest"), list(first.values()))
     found: dict[bytes, int] = {}
     digests = list(first)
+    mark = "%s" if conn.dialect.name == "postgresql" else "?"
     for i in range(0, len(digests), 500):
         part = digests[i : i + 500]
-        params = {f"d{j}": d for j, d in enumerate(part)}
-        names = ",".join(f":d{j}" for j in range(len(part)))
-        for tid, digest in conn.execute(text(f"SELECT id, digest FROM telegrams WHERE digest IN ({names})"), params):
-            found[bytes(digest)] = int(tid)
+        sql = f"SELECT id, digest FROM telegrams WHERE digest IN ({','.join([mark] * len(part))})"
+        found.update({bytes(digest): int(tid) for tid, digest in fetch_all(conn, sql, part)})
     return found
 
 
 def ingest(
-    conn: Connection, readings: Sequence[ReadingIn], batch_id: int | None = None, *, now: int | None = None
+    conn: Connection,
+    readings: Sequence[ReadingIn],
+    batch_id: int | None = None,
+    *,
+    now: int | None = None,
+    id_cache: dict[str, int] | None = None,
 ) -> IngestResult:
     """Store readings of known meters. Readings of meters not in the register are counted, not stored;
     readings stamped far from the present (`TimeWindow`) are refused and counted."""
     result = IngestResult()
     window = TimeWindow.around(int(time.time()) if now is None else now)
-    ids = meter_ids(conn, (r.meter for r in readings))
+    ids = meter_ids(conn, (r.meter for r in readings), id_cache)
     known: list[tuple[int, ReadingIn]] = []
     for r in readings:
         if not (window.holds(r.measured_at) and window.holds(r.received_at)):

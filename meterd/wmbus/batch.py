@@ -89,6 +89,16 @@ class BatchResult:
                 return _row_dict(g, int(hit[0]))
         raise IndexError(i)
 
+    def telegrams(self) -> list[TelegramDict]:
+        """Every row as the object `Decoder.decode_hex` returns, in input order."""
+        out: list[TelegramDict | None] = [None] * self.size
+        for i, obj in self.scalar.items():
+            out[i] = obj
+        for g in self.groups:
+            for j, i in enumerate(g.rows.tolist()):
+                out[i] = _row_dict(g, j)
+        return [o if o is not None else internal_error("row not decoded") for o in out]
+
     def json_lines(self) -> list[str]:
         """Every row as one JSON object, in input order. Whatever fails while writing a row makes that
         row an `internal_error` and touches no other row."""
