@@ -145,6 +145,10 @@ class AMB8465Framer(Framer):
             if x:  # the XOR over a frame with its checksum byte is 0
                 append(self._skipped(1, "AMB8465 frame checksum mismatch"))
                 return True, start + 1
+            inner = _telegram_inside(data, start, stop)
+            if inner is not None:  # an 8-bit checksum passes one garbage start in 256: the telegram inside wins
+                append(self._skipped(inner - start, "an AMB8465 frame that holds a telegram frame"))
+                return True, inner
             cmd = data[start + 1]
             if cmd == 0x03 and stop - start > 15 and data[start + 3] in c_fields:
                 # telegram: FF 03 len C ... [RSSI] XOR, without L field
@@ -162,3 +166,16 @@ class AMB8465Framer(Framer):
                 append(self._skipped(1, f"AMB8465 frame with unknown command {cmd:02X}"))
                 return True, start + 1
         return True, end
+
+
+def _telegram_inside(data: bytes, start: int, stop: int) -> int | None:
+    """Where a complete `FF 03` telegram frame (a link-layer C field first, a valid checksum) starts
+    inside [start, stop): then the frame at start is garbage whose checksum passed by chance."""
+    q = data.find(0xFF, start + 1, stop)
+    while q >= 0:
+        if q + 4 <= len(data) and data[q + 1] == 0x03 and data[q + 3] in WMBUS_C_FIELDS:
+            end = q + 4 + data[q + 2]
+            if end <= len(data) and amber_checksum(data[q:end]) == 0:
+                return q
+        q = data.find(0xFF, q + 1, stop)
+    return None

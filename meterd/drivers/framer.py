@@ -141,20 +141,29 @@ _NO_START, _INCOMPLETE, _ENDS_BADLY, _ENDS_WELL = range(4)
 _METER_CIS = frozenset(range(0x6E, 0x98)) | {0x9E, 0x9F} | frozenset(range(0xA0, 0xB9))
 
 
+# manufacturer field (little-endian) → whether it spells three letters A-Z: looked up, not computed
+_LETTERS = bytes(
+    1 if not m & 0x8000 and all(1 <= (m >> shift) & 0x1F <= 26 for shift in (10, 5, 0)) else 0 for m in range(65536)
+)
+_C_FIELD = bytes(1 if c in WMBUS_C_FIELDS else 0 for c in range(256))
+_CI = bytes(1 if c in _METER_CIS else 0 for c in range(256))
+
+
 def _plausible_header(data: bytes, pos: int) -> bool:
     """L, C, M and CI at pos look like a telegram's (as far as the bytes are there)."""
     n = len(data)
-    if data[pos] < 10:
+    if n - pos > 12:  # the common case: the whole header is there
+        return (
+            data[pos] >= 10
+            and _C_FIELD[data[pos + 1]] == 1
+            and _LETTERS[data[pos + 2] | data[pos + 3] << 8] == 1
+            and (_CI[data[pos + 10]] == 1 or _CI[data[pos + 12]] == 1)  # CI after the address, or the block CRC
+        )
+    if data[pos] < 10 or (pos + 1 < n and not _C_FIELD[data[pos + 1]]):
         return False
-    if pos + 1 < n and data[pos + 1] not in WMBUS_C_FIELDS:
+    if pos + 3 < n and not _LETTERS[data[pos + 2] | data[pos + 3] << 8]:
         return False
-    if pos + 3 < n:
-        m = data[pos + 2] | data[pos + 3] << 8
-        if m & 0x8000 or not all(1 <= (m >> shift) & 0x1F <= 26 for shift in (10, 5, 0)):
-            return False
-    if pos + 10 < n and data[pos + 10] not in _METER_CIS:  # CI after the address, or after the block CRC
-        return pos + 12 >= n or data[pos + 12] in _METER_CIS
-    return True
+    return not (pos + 10 < n and not _CI[data[pos + 10]] and pos + 12 < n and not _CI[data[pos + 12]])
 
 
 NOISE_GAP = 8  # bytes of line noise that may stand between two telegrams
