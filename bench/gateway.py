@@ -103,7 +103,7 @@ def main() -> None:
         gateway.flush()
         elapsed += time.perf_counter() - start
         totals = gateway.store_sink.totals
-        assert totals.stored == telegrams, (totals, gateway.dedup.duplicates, telegrams)
+        assert totals.inserted == telegrams, (totals, gateway.dedup.duplicates, telegrams)
         # p99 from the histogram's cumulative buckets
         samples = {s.labels.get("le"): s.value for m in LATENCY.collect() for s in m.samples if s.name.endswith("_bucket")}
         count = samples.get("+Inf", 0.0)
@@ -111,7 +111,7 @@ def main() -> None:
         store.close()
     print(f"{done} telegrams of {meters} meters ({heard} heard, duplicates from a second receiver), one core")
     print(f"gateway_rate: {heard / elapsed:.0f} telegrams/s")
-    print(f"gateway_stored_rate: {totals.stored / elapsed:.0f} readings/s")
+    print(f"gateway_stored_rate: {totals.inserted / elapsed:.0f} readings/s")
     print(f"gateway_latency_p99_le: {p99:.2f} s")
     print(f"gateway_rss_start: {start_rss:.0f} MB")
     print(f"peak_rss: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB")

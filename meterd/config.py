@@ -18,8 +18,6 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from meterd.errors import MeterdError
 from meterd.validate.model import CheckConfig, Thresholds
 
-DONGLES = ("im871a", "amb8465", "rc1180", "cul", "iu891a", "rtlwmbus", "hex")
-
 
 class ConfigError(MeterdError):
     code = "bad_config"

@@ -3,14 +3,11 @@
 from __future__ import annotations
 
 import io
-import os
-import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from conftest import require_service
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
@@ -22,8 +19,6 @@ from meterd.store.keys import current_keys
 from meterd.store.models import Assignment, MeterKey, Reading
 from meterd.store.queries import consumption, export_billing, premises_readings, reading_at, silent_meters, thin
 
-DATABASE_URL = os.environ.get("DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test")
-
 
 def ts(text_: str) -> int:
     return int(datetime.fromisoformat(text_).replace(tzinfo=UTC).timestamp())
@@ -33,26 +28,10 @@ def ts(text_: str) -> int:
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
     if request.param == "sqlite":
         s = Store.open(tmp_path, create=True)
-        yield s
-        s.close()
-        return
-    import psycopg
-
-    url = DATABASE_URL.replace("postgresql+psycopg://", "postgresql://")
-    try:
-        admin = psycopg.connect(url, autocommit=True, connect_timeout=3)
-    except psycopg.OperationalError as e:
-        require_service("PostgreSQL", str(e).strip())
-    schema = f"meterd_test_{uuid.uuid4().hex[:8]}"
-    admin.execute(f"CREATE SCHEMA {schema}")
-    sep = "&" if "?" in url else "?"
-    s = Store.open(db=f"{url}{sep}options=-csearch_path%3D{schema}", create=True, kek_path=tmp_path / "kek")
-    try:
-        yield s
-    finally:
-        s.close()
-        admin.execute(f"DROP SCHEMA {schema} CASCADE")
-        admin.close()
+    else:
+        s = Store.open(db=request.getfixturevalue("pg_url"), create=True, kek_path=tmp_path / "kek")
+    yield s
+    s.close()
 
 
 def write(tmp_path: Path, name: str, content: str, mode: int = 0o600) -> Path:

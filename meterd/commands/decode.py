@@ -5,16 +5,17 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Iterator, Sequence
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 import orjson
 
 from meterd.jsonio import dumps
 from meterd.textinput import bounded_lines
-from meterd.wmbus import Decoder
-from meterd.wmbus.batch import decode_batch, internal_error
 from meterd.wmbus.errors import DecodeError
 from meterd.wmbus.hexinput import parse_hex
+
+if TYPE_CHECKING:  # the decoder (and numpy) load when a telegram is decoded, not when the parser is built
+    from meterd.wmbus import Decoder
 
 
 def _key_bytes(key: str) -> bytes:
@@ -59,6 +60,8 @@ def run_jsonl(decoder: Decoder, stdin: IO[str], stdout: IO[bytes], chunk: int = 
 def decode_chunk(decoder: Decoder, lines: Sequence[bytes | str | None]) -> list[str]:
     """Input lines (None: a line over the bound) → JSON lines, same order, through decode_batch.
     Should the batch fail as a whole, each line is decoded alone, so a failure stays with its line."""
+    from meterd.wmbus.batch import internal_error
+
     try:
         return _decode_chunk(decoder, lines)
     except Exception:
@@ -68,6 +71,8 @@ def decode_chunk(decoder: Decoder, lines: Sequence[bytes | str | None]) -> list[
 
 
 def _decode_chunk(decoder: Decoder, lines: Sequence[bytes | str | None]) -> list[str]:
+    from meterd.wmbus.batch import decode_batch
+
     frames: list[bytes | None] = []
     keys: list[bytes | None] = []
     errors: dict[int, dict[str, Any]] = {}

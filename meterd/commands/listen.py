@@ -8,14 +8,15 @@ import sys
 import threading
 from collections.abc import Iterator
 from datetime import UTC
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 import orjson
 
 from meterd.drivers.frame import Frame, FramingError
 from meterd.drivers.pacing import paced
-from meterd.metrics import count_decoded
-from meterd.wmbus import Decoder
+
+if TYPE_CHECKING:  # the decoder and the metrics load when the command runs
+    from meterd.wmbus import Decoder
 
 
 def frame_json(decoder: Decoder, frame: Frame) -> dict[str, Any]:
@@ -34,6 +35,8 @@ def frame_json(decoder: Decoder, frame: Frame) -> dict[str, Any]:
 
 def emit(decoder: Decoder, items: Iterator[Frame | FramingError], out: IO[bytes]) -> None:
     """Print each frame's object; dropped input is logged here and counted by the receiver that dropped it."""
+    from meterd.metrics import count_decoded
+
     for item in items:
         if isinstance(item, FramingError):
             print(f"meterd: dropped input [{item.code}]: {item.message}", file=sys.stderr)
@@ -52,7 +55,7 @@ def install_stop_handlers(stop: threading.Event) -> None:
         signal.signal(sig, handler)
 
 
-DONGLES = ("im871a", "amb8465", "rc1180", "cul", "iu891a", "rtlwmbus", "hex")
+from meterd.drivers.names import DONGLES  # noqa: E402
 
 
 def cmd_listen(args: argparse.Namespace) -> int:

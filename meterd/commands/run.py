@@ -71,7 +71,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     gateway.run(stop)
     totals = gateway.store_sink.totals
     logging.getLogger("meterd.gateway").info(
-        "stopped: %d readings stored, %d duplicates, %d of unknown meters", totals.stored, totals.duplicates,
+        "stopped: %d readings stored, %d duplicates, %d of unknown meters", totals.inserted, totals.duplicates,
         totals.unknown_meter,
     )  # fmt: skip
     store.close()

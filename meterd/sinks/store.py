@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 
 import orjson
 
@@ -29,22 +28,6 @@ def to_store(r: Reading) -> ReadingIn:
     )
 
 
-@dataclass
-class StoreTotals:
-    stored: int = 0
-    duplicates: int = 0
-    unknown_meter: int = 0
-    bad_time: int = 0
-    unknown_serials: set[str] = field(default_factory=set)
-
-    def add(self, result: IngestResult) -> None:
-        self.stored += result.inserted
-        self.duplicates += result.duplicates
-        self.unknown_meter += result.unknown_meter
-        self.bad_time += result.bad_time
-        self.unknown_serials |= result.unknown_serials
-
-
 class StoreSink:
     """Holds written readings until `flush`, which stores them in one transaction. `on_stored` hears
     of every flush (the totals of that flush and the readings it covered), for metrics."""
@@ -54,7 +37,7 @@ class StoreSink:
     ) -> None:
         self.store = store
         self.pending: list[Reading] = []
-        self.totals = StoreTotals()
+        self.totals = IngestResult()  # over every flush
         self.on_stored = on_stored
         self.meter_ids: dict[str, int] = {}  # serial → store id, as found (meters are never deleted)
 

@@ -77,6 +77,14 @@ class IngestResult:
     bad_time: int = 0
     unknown_serials: set[str] = field(default_factory=set)
 
+    def add(self, other: IngestResult) -> None:
+        """Totals over several ingests."""
+        self.inserted += other.inserted
+        self.duplicates += other.duplicates
+        self.unknown_meter += other.unknown_meter
+        self.bad_time += other.bad_time
+        self.unknown_serials |= other.unknown_serials
+
 
 def insert_rows(conn: Connection, rows: Sequence[tuple[Any, ...]], chunk: int = 50_000) -> int:
     """Insert reading tuples (COLUMNS order); returns how many were new."""

@@ -17,7 +17,7 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from meterd.errors import MeterdError
-from meterd.fileio import check_permissions, write_private
+from meterd.fileio import check_permissions, private_dir, write_private
 
 KEK_FILE = "meterd.kek"
 CREDENTIAL = "meterd-kek"
@@ -53,6 +53,7 @@ class Kek:
     @classmethod
     def generate(cls, path: Path) -> Kek:
         key = secrets.token_bytes(32)
+        private_dir(path.parent)
         write_private(path, key.hex() + "\n")
         return cls(path, key)
 

@@ -1,8 +1,28 @@
-"""Sans-IO Wireless M-Bus / M-Bus decoding (EN 13757-2/3/4/7, OMS)."""
+"""Sans-IO Wireless M-Bus / M-Bus decoding (EN 13757-2/3/4/7, OMS).
 
-from meterd.wmbus.decoder import Decoder, TelegramDict
-from meterd.wmbus.errors import DecodeError
-from meterd.wmbus.keys import KeyRing
-from meterd.wmbus.signatures import SignatureCache
+The names below are loaded on first use, so that importing a submodule (errors, hexinput) or building
+the command line does not load the whole decoder and numpy."""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from meterd.wmbus.decoder import Decoder, TelegramDict
+    from meterd.wmbus.errors import DecodeError
+    from meterd.wmbus.keys import KeyRing
+    from meterd.wmbus.signatures import SignatureCache
 
 __all__ = ["DecodeError", "Decoder", "KeyRing", "SignatureCache", "TelegramDict"]
+_WHERE = {"Decoder": "decoder", "TelegramDict": "decoder", "DecodeError": "errors", "KeyRing": "keys",
+          "SignatureCache": "signatures"}  # fmt: skip
+
+
+def __getattr__(name: str) -> Any:
+    module = _WHERE.get(name)
+    if module is None:
+        raise AttributeError(f"module 'meterd.wmbus' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"meterd.wmbus.{module}"), name)
+    globals()[name] = value
+    return value
