@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from meterd.wmbus import Decoder
 
 # wmbusmeters test data (tests/test_c1_meters / simulation files): Kamstrup Multical 21, C1, meter 76348799,
@@ -483,6 +486,29 @@ def test_vendor_records_never_shift_the_telegrams_own() -> None:
 
         assert shape(out["records"][: len(own)]) == shape(own), (out["driver"], hex_)
         assert not any(r.get("derived") for r in own)
-        assert all(r.get("dif") is None and r.get("vif") is None for r in out["records"][len(own) :] if r.get("derived"))
+        assert all(
+            r.get("dif") is None and r.get("vif") is None for r in out["records"][len(own) :] if r.get("derived")
+        )
         drivers.add(out["driver"])
     assert {"maddalena", "hydrodigit"} <= drivers or len(drivers) >= 4, drivers
+
+
+@settings(max_examples=100, deadline=None)
+@given(litres=st.integers(0, 2**32 - 1), extra=st.sampled_from(["", "1101AA", "40112233445566", "A0AABBCCDD"]))
+def test_apator162_payload_after_0x80_reads_as_after_0x0f(litres: int, extra: str) -> None:
+    """AT-WMBUS-16-2 meters whose decrypted payload starts with 0x80 instead of 0x0F carry the same
+    register stream: the same total, from the same register 10, with the same key."""
+    from meterd.wmbus import builder as b
+
+    key = bytes(range(16))
+    m, a = b.address("12345678", "APA", 0x05, 0x07)
+    totals = []
+    for lead in (0x0F, 0x80):
+        apl = (
+            bytes([0x2F, 0x2F, lead]) + bytes.fromhex("11223344556677" + extra) + b"\x10" + litres.to_bytes(4, "little")
+        )
+        apl += b"\xff" * (-len(apl) % 16)
+        out = Decoder({"12345678": key}).decode_bytes(b.wmbus_frame(0x44, m, a, b.mode5_payload(key, m, a, 1, 0, apl)))
+        assert out["ok"] and out["driver"] == "apator162", out
+        totals.append(out["total_m3"])
+    assert totals == [litres / 1000] * 2

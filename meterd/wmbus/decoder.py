@@ -21,7 +21,7 @@ from meterd.wmbus.keys import KeyRing
 from meterd.wmbus.link import MBUS, MBUS_ACK, MBUS_SHORT, WMBUS, LinkFrame, parse_link
 from meterd.wmbus.manufacturer import decode_manufacturer
 from meterd.wmbus.medium import ADAPTER_TYPES, medium_name
-from meterd.wmbus.records import Layout, LayoutCache
+from meterd.wmbus.records import Layout, LayoutCache, parse_layout
 from meterd.wmbus.security import ZERO_IV, AesKey, derive_mode7_keys, mode5_iv
 from meterd.wmbus.signatures import SignatureCache
 from meterd.wmbus.vendors import VendorContext, VendorRegistry, default_registry
@@ -308,7 +308,16 @@ class Decoder:
         if ci == 0x79:
             layout, data = self._compact(apl)
         else:
-            layout, fresh = self.layouts.layout((hdr.m_bytes, hdr.a_bytes), apl, 0)
+            try:
+                layout, fresh = self.layouts.layout((hdr.m_bytes, hdr.a_bytes), apl, 0)
+            except DecodeError as e:
+                # a vendor whose payload is no record stream at all reads the payload itself
+                vendor = self.vendors.find(
+                    out["manufacturer"], out["version"], out["device_type"], hdr.m_bytes + hdr.a_bytes
+                )
+                if e.code not in RECORD_ERRORS or vendor is None or not vendor.reads_payload:
+                    raise
+                layout, fresh = parse_layout(b""), False
             if fresh and layout.format_bytes:
                 self.signatures.learn(layout.format_bytes)
             data = apl

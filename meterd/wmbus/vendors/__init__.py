@@ -51,6 +51,7 @@ class VendorDecoder:
     models: frozenset[str] = frozenset()  # the driver names of the models it reads (also accepted in [drivers])
     default_key: bytes | None = None  # a published key, tried when no key is configured for the meter
     prepares_frames = False  # whether `prepare` may change frames of these manufacturers
+    reads_payload = False  # whether `apply` reads a payload the record parser cannot (it gets no records)
 
     def matches(self, manufacturer: str, version: int, device_type: int) -> bool:
         return (

@@ -1,7 +1,8 @@
 """Apator AT-WMBUS-16-2 ("apator162"): mode 5 encryption around a proprietary register stream.
 
-After 2F2F the payload is 0F, 7 bytes (date and fault flags), then registers: one identifying byte,
-then a fixed number of bytes per register; FF pads to the AES block. Register 10 is the total volume
+After 2F2F the payload is 0F (on some meters 80), 7 bytes (date and fault flags), then registers: one
+identifying byte, then a fixed number of bytes per register; FF pads to the AES block. With 0F the
+record parser sees manufacturer data; with 80 it cannot parse the payload and the decoder hands it over. Register 10 is the total volume
 in litres (uint32 LE). Register sizes are facts gathered from public decoders' test telegrams.
 """
 
@@ -45,18 +46,25 @@ class Apator162(VendorDecoder):
     manufacturers = frozenset({"APA"})
     device_types = frozenset({0x06, 0x07, 0x16})
     versions = frozenset({0x05})
+    reads_payload = True
 
     def apply(self, ctx: VendorContext) -> bool:
+        lead = len(ctx.apl) - len(ctx.apl.lstrip(b"\x2f"))  # after the 2F2F of the decrypted payload
         tail = next((r for r in ctx.records if r.get("dif") == "0F" and isinstance(r.get("value"), str)), None)
-        if tail is None:
+        if lead < len(ctx.apl) and ctx.apl[lead] == 0x80:
+            stream = ctx.apl[lead + 1 :]
+            ctx.records.clear()  # what the record parser made of it (if anything) is no record
+        elif tail is not None:
+            stream = bytes.fromhex(str(tail["value"]))
+        else:
             return False
-        found, unknown = registers(bytes.fromhex(str(tail["value"])))
+        found, unknown = registers(stream)
         if unknown is not None:
             ctx.out["vendor_warning"] = f"unknown apator162 register {unknown:02X}: registers after it were not read"
         total = found.get(TOTAL_REGISTER)
         if total is not None:
             value = int.from_bytes(total, "little") / 1000
-            ctx.records.insert(ctx.records.index(tail), vendor_record("volume", "m3", value, register="10"))
+            ctx.records.append(vendor_record("volume", "m3", value, register="10"))
             ctx.out["total_m3"] = value
         return True
 
