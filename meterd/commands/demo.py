@@ -29,7 +29,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     capture = ROOT / "config" / "sample-capture.hex"
     if capture.exists():
         report = ingest_capture(store, capture, None, "demo-gateway")
-        print(f"bundled capture decoded into it: {report.stored} readings stored of {report.telegrams} telegrams")
+        print(f"bundled capture decoded into it: {report.stored.inserted} readings stored of {report.telegrams} telegrams")
     print(f"tenant login: {result.login} / password: {result.password} (flat D2)")
     print(f"see it: meterd report --data {directory}; check it: meterd check --data {directory}")
     return 0

@@ -15,7 +15,7 @@ from meterd.errors import MeterdError
 
 if TYPE_CHECKING:  # the store is imported only when the command runs
     from meterd.store import Store
-    from meterd.store.ingest import ReadingIn
+    from meterd.store.ingest import IngestResult, ReadingIn
 
 BATCH = 10_000
 SHOWN = 5
@@ -27,11 +27,9 @@ class NothingDecoded(MeterdError):
 
 @dataclass
 class IngestReport:
+    stored: IngestResult  # totals of the store's batches
     telegrams: int = 0
     decoded: int = 0
-    stored: int = 0
-    duplicates: int = 0
-    unknown_meter: int = 0
     errors: Counter[str] = field(default_factory=Counter)
     first_errors: list[str] = field(default_factory=list)
     unknown: Counter[str] = field(default_factory=Counter)
@@ -45,9 +43,9 @@ class IngestReport:
         parts = [
             f"telegrams {self.telegrams}",
             f"decoded {self.decoded}",
-            f"stored {self.stored}",
-            f"duplicates {self.duplicates}",
-            f"unknown_meter {self.unknown_meter}",
+            f"stored {self.stored.inserted}",
+            f"duplicates {self.stored.duplicates}",
+            f"unknown_meter {self.stored.unknown_meter}",
             f"errors {sum(self.errors.values())}",
         ]
         return ", ".join(parts)
@@ -78,7 +76,7 @@ def ingest_capture(
     from meterd.metrics import READINGS
     from meterd.reading import from_telegram
     from meterd.sinks.store import to_store
-    from meterd.store.ingest import TimeWindow, ingest
+    from meterd.store.ingest import IngestResult, TimeWindow, ingest
     from meterd.store.keys import current_keys
     from meterd.store.state import DecoderState, load_decoder_state, save_decoder_state
     from meterd.textinput import TextFile
@@ -91,7 +89,7 @@ def ingest_capture(
         keys.update(load_keys(keys_file, allow_insecure=insecure))
     decoder = Decoder(keys)
     decoder.restore_state(state["signatures"], state["counters"])
-    report = IngestReport()
+    report = IngestReport(IngestResult())
     window = TimeWindow.around(int(time.time()))
     source = TextFile(path, encoding)
     batch: list[ReadingIn] = []
@@ -99,9 +97,8 @@ def ingest_capture(
     def flush() -> None:
         with store.begin() as conn:
             result = ingest(conn, batch)
-        report.stored += result.inserted
-        report.duplicates += result.duplicates
-        report.unknown_meter += result.unknown_meter
+        report.stored.add(result)
+        report.unknown.update(r.meter for r in batch if r.meter in result.unknown_serials)
         batch.clear()
 
     for line in source.lines():
@@ -132,24 +129,15 @@ def ingest_capture(
         report.decoded += 1
         batch.append(to_store(reading))
         if len(batch) >= BATCH:
-            _note_unknown(store, batch, report)
             flush()
     if batch:
-        _note_unknown(store, batch, report)
         flush()
     with store.begin() as conn:
         save_decoder_state(conn, DecoderState(**decoder.export_state()))  # type: ignore[typeddict-item]
-    for outcome, n in (("stored", report.stored), ("duplicates", report.duplicates), ("unknown_meter", report.unknown_meter)):
+    totals = report.stored
+    for outcome, n in (("stored", totals.inserted), ("duplicates", totals.duplicates), ("unknown_meter", totals.unknown_meter)):
         READINGS.labels(outcome=outcome).inc(n)
     return report
-
-
-def _note_unknown(store: Store, batch: list[ReadingIn], report: IngestReport) -> None:
-    from meterd.store.ingest import meter_ids
-
-    with store.begin() as conn:
-        known = meter_ids(conn, (r.meter for r in batch))
-    report.unknown.update(r.meter for r in batch if r.meter not in known)
 
 
 def write_unknown(path: str, report: IngestReport) -> None:
