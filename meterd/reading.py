@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from meterd.errors import MeterdError
+from meterd.times import parse_time
 
 # a meter clock further than this from the receive time is not trusted as measured-at
 MAX_CLOCK_SKEW_S = 7 * 86400
@@ -165,19 +166,18 @@ def iso(t: int) -> str:
 
 
 def parse_iso(text: object, name: str) -> int:
-    if not isinstance(text, str):
-        raise BadReading(f"{name} is not an ISO 8601 time")
-    try:
-        dt = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        raise BadReading(f"{name} is not an ISO 8601 time") from None
-    return int((dt if dt.tzinfo else dt.replace(tzinfo=UTC)).timestamp())
+    if isinstance(text, str):
+        t = _epoch(text)
+        if t is not None:
+            return t
+    raise BadReading(f"{name} is not an ISO 8601 time")
 
 
 def _epoch(text: str) -> int | None:
+    """parse_time, or None where the text is no time (or one outside the calendar)."""
     try:
-        return int(datetime.fromisoformat(text).replace(tzinfo=UTC).timestamp())
-    except (ValueError, OverflowError):
+        return parse_time(text)
+    except (ValueError, OverflowError, OSError):
         return None
 
 
