@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import codecs
 import csv
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
@@ -32,16 +32,12 @@ def check_encoding(name: str) -> str:
         raise InputFileError(f"unknown encoding {name!r} (e.g. {', '.join(ENCODINGS)})") from None
 
 
-def bounded_lines(stream: BinaryIO, limit: int = MAX_LINE, block: int = 1 << 20) -> Iterator[bytes | None]:
-    """Raw lines with their line ends, read in blocks; None for a line longer than `limit` (its bytes
-    are skipped without being held)."""
+def split_lines(chunks: Iterable[bytes], limit: int = MAX_LINE) -> Iterator[bytes | None]:
+    """Lines of a stream of byte chunks, each with its line end (the last maybe without); None for a
+    line of `limit` bytes or more, whose bytes are skipped without being held."""
     pending = b""
     skipping = False
-    read = getattr(stream, "read1", stream.read)  # read1: what is there, so a pipe is answered as it flows
-    while True:
-        data = read(block)
-        if not data:
-            break
+    for data in chunks:
         parts = (pending + data).split(b"\n") if pending else data.split(b"\n")
         pending = parts.pop()
         for part in parts:
@@ -52,13 +48,20 @@ def bounded_lines(stream: BinaryIO, limit: int = MAX_LINE, block: int = 1 << 20)
                 yield None
             else:
                 yield part + b"\n"
-        if len(pending) > limit:
+        if len(pending) >= limit:
             pending = b""
             skipping = True
     if skipping:
         yield None
     elif pending:
         yield pending
+
+
+def bounded_lines(stream: BinaryIO, limit: int = MAX_LINE, block: int = 1 << 20) -> Iterator[bytes | None]:
+    """split_lines over a binary stream read in blocks (read1 where there is one: what is there, so that
+    a pipe is answered as it flows)."""
+    read = getattr(stream, "read1", stream.read)
+    return split_lines(iter(lambda: read(block), b""), limit)
 
 
 @dataclass

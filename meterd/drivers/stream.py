@@ -1,7 +1,7 @@
 """Line streams for the text receivers (hex captures, rtl_wmbus): stdin, a pipe, a FIFO or a file.
 
 Reading waits with `select`, so a stop request (SIGTERM) is seen within `poll_s` even on an idle pipe;
-a line longer than `limit` bytes is reported as `None` and skipped without being held in memory."""
+a line of `limit` bytes or more is reported as `None` and skipped without being held in memory."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from meterd.errors import MeterdError
+from meterd.textinput import split_lines
 
 MAX_LINE = 1 << 16  # a telegram line is at most a few hundred characters
 CHUNK = 1 << 16
@@ -47,45 +48,33 @@ def open_source(port: str) -> int:
 
 
 def lines(fd: int, stop: threading.Event, *, limit: int = MAX_LINE, poll_s: float = 0.25) -> Iterator[str | None]:
-    """Decoded lines (UTF-8, undecodable bytes replaced) until end of input or `stop`; closes `fd`."""
-    pending = bytearray()
-    skipping = False
+    """Decoded lines (UTF-8, undecodable bytes replaced, without line ends) until end of input or
+    `stop`; closes `fd`. A line cut short by `stop` is not given."""
     try:
-        while not stop.is_set():
-            try:
-                ready, _, _ = select.select([fd], [], [], poll_s)
-            except InterruptedError:
-                continue
-            if not ready:
-                continue
-            try:
-                chunk = os.read(fd, CHUNK)
-            except BlockingIOError:
-                continue
-            if not chunk:
-                break
-            start = 0
-            while True:
-                end = chunk.find(b"\n", start)
-                if end < 0:
-                    if not skipping:
-                        pending += chunk[start:]
-                        if len(pending) > limit:
-                            pending.clear()
-                            skipping = True
-                    break
-                if skipping or len(pending) + end - start > limit:
-                    skipping = False
-                    pending.clear()
-                    yield None
-                else:
-                    pending += chunk[start:end]
-                    yield pending.decode("utf-8", "replace")
-                    pending.clear()
-                start = end + 1
-        if pending and not stop.is_set():
-            yield pending.decode("utf-8", "replace")
-        elif skipping:
-            yield None
+        for raw in split_lines(_chunks(fd, stop, poll_s), limit):
+            if raw is None:
+                yield None
+            elif raw.endswith(b"\n"):
+                yield raw[:-1].decode("utf-8", "replace")
+            elif not stop.is_set():
+                yield raw.decode("utf-8", "replace")
     finally:
         os.close(fd)
+
+
+def _chunks(fd: int, stop: threading.Event, poll_s: float) -> Iterator[bytes]:
+    """What can be read from fd, waiting at most poll_s at a time for `stop`, until end of input."""
+    while not stop.is_set():
+        try:
+            ready, _, _ = select.select([fd], [], [], poll_s)
+        except InterruptedError:
+            continue
+        if not ready:
+            continue
+        try:
+            chunk = os.read(fd, CHUNK)
+        except BlockingIOError:
+            continue
+        if not chunk:
+            return
+        yield chunk
