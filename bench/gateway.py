@@ -93,7 +93,7 @@ def main() -> None:
                 gateway.handle_many(queued)  # what the main loop takes from the queue at once
                 heard += len(queued)
                 queued = []
-                gateway._batch_received[size:] = [handled_at] * (len(gateway._batch) - size)
+                gateway._received.update({r.reading_id: handled_at for r in gateway._batch[size:]})
                 if len(gateway._batch) >= gw.batch_max or time.monotonic() - batch_started >= gw.batch_interval_s:
                     gateway.flush()
                     batch_started = time.monotonic()

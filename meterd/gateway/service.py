@@ -97,8 +97,7 @@ class Gateway:
         self.receivers = [ReceiverThread(r) for r in config.receivers]
         self.reload_requested = threading.Event()
         self._batch: list[Reading] = []
-        self._batch_received: list[float] = []  # wall-clock receive times, for the latency histogram
-        self._pending_latency: dict[str, float] = {}
+        self._received: dict[str, float] = {}  # reading id → wall-clock receive time, until stored
         self.store_errors = 0
         self._duplicate_heard = READINGS.labels(outcome="duplicate_heard")
         self._not_forwarded = READINGS.labels(outcome="not_forwarded")
@@ -236,13 +235,11 @@ class Gateway:
             self._not_forwarded.inc()
             return
         self._batch.append(reading)
-        self._batch_received.append(received)
+        self._received[reading.reading_id] = received
 
     def flush(self) -> None:
         """Hand the batch to every sink; a sink that fails keeps what it was given and is tried again."""
-        batch, received = self._batch, self._batch_received
-        self._batch, self._batch_received = [], []
-        self._pending_latency.update({r.reading_id: t for r, t in zip(batch, received, strict=True)})
+        batch, self._batch = self._batch, []
         for sink in self.sinks:
             try:
                 if batch:
@@ -260,7 +257,7 @@ class Gateway:
         READINGS.labels(outcome="bad_time").inc(result.bad_time)
         now = time.time()
         for r in batch:
-            t = self._pending_latency.pop(r.reading_id, None)
+            t = self._received.pop(r.reading_id, None)
             if t is not None:
                 LATENCY.observe(max(0.0, now - t))
 
