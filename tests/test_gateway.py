@@ -259,3 +259,18 @@ def test_reading_json_round_trip(basis: TimeBasis) -> None:
     r = Reading(r.meter, r.medium, r.measured_at, r.received_at, r.total_m3, {"flow_temperature": 12.5}, ("leak",),
                 r.rssi_dbm, r.source, r.gateway, "", r.access_number, basis, r.reading_id)  # fmt: skip
     assert Reading.from_json(r.to_json()) == r
+
+
+def test_jsonl_sink_writes_one_reading_per_line() -> None:
+    import io
+    import json
+
+    from meterd.sinks.jsonl import JsonlSink
+
+    readings = [from_telegram(Decoder().decode(telegram(n)), 1_780_000_000 + n, gateway="gw1") for n in range(3)]
+    out = io.BytesIO()
+    sink = JsonlSink(out)
+    sink.write([r for r in readings if r is not None])
+    sink.close()
+    lines = out.getvalue().split(b"\n")[:-1]
+    assert [Reading.from_json(json.loads(line)) for line in lines] == readings
