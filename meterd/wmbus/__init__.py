@@ -9,13 +9,14 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from meterd.wmbus.decoder import Decoder, TelegramDict
+    from meterd.wmbus.decoder import Decoder
     from meterd.wmbus.errors import DecodeError
     from meterd.wmbus.keys import KeyRing
+    from meterd.wmbus.result import TelegramDict
     from meterd.wmbus.signatures import SignatureCache
 
 __all__ = ["DecodeError", "Decoder", "KeyRing", "SignatureCache", "TelegramDict"]
-_WHERE = {"Decoder": "decoder", "TelegramDict": "decoder", "DecodeError": "errors", "KeyRing": "keys",
+_WHERE = {"Decoder": "decoder", "TelegramDict": "result", "DecodeError": "errors", "KeyRing": "keys",
           "SignatureCache": "signatures"}  # fmt: skip
 
 

@@ -24,12 +24,12 @@ import orjson
 from meterd.jsonio import dumps
 from meterd.wmbus.alarms import status_alarms
 from meterd.wmbus.crc import crc16_en13757_rows
-from meterd.wmbus.decoder import Decoder, TelegramDict, _Pending
+from meterd.wmbus.decoder import Decoder, _Pending
 from meterd.wmbus.errors import DecodeError
 from meterd.wmbus.link import LinkFrame, _format_b_ok, format_a_blocks, format_a_length, parse_link
 from meterd.wmbus.manufacturer import decode_manufacturer
-from meterd.wmbus.medium import medium_name
 from meterd.wmbus.records import Layout, RecordSpec, _json_value
+from meterd.wmbus.result import TelegramDict, finish, identity, json_pieces, start
 from meterd.wmbus.vendors import VendorContext, VendorDecoder
 
 U8 = npt.NDArray[np.uint8]
@@ -52,14 +52,21 @@ class Group:
     statuses: U8
 
     def identity(self, j: int) -> dict[str, Any]:
-        dt = int(self.device_types[j])
-        return {
-            "id": str(self.meter_ids[j]),
-            "manufacturer": decode_manufacturer(int(self.manufacturers[j])),
-            "version": int(self.versions[j]),
-            "device_type": dt,
-            "medium": medium_name(dt),
-        }
+        return identity(
+            str(self.meter_ids[j]),
+            decode_manufacturer(int(self.manufacturers[j])),
+            int(self.versions[j]),
+            int(self.device_types[j]),
+        )
+
+    def head(self, j: int) -> TelegramDict:
+        """Row j's decoded telegram up to its records."""
+        mode = self.security_mode
+        out = start("wmbus", self.identity(j), int(self.access_numbers[j]), int(self.statuses[j]),
+                    security_mode=mode, decrypted=mode != 0)  # fmt: skip
+        if self.layout.more_records_follow:
+            out["more_records_follow"] = True
+        return out
 
     def has_total(self) -> npt.NDArray[np.bool_]:
         if self.layout.total_index is None:
@@ -407,30 +414,12 @@ def _alarms(status: int) -> list[str]:
 
 
 def _row_dict(g: Group, j: int) -> TelegramDict:
-    status = int(g.statuses[j])
-    out: TelegramDict = {
-        "ok": True,
-        "frame": "wmbus",
-        **g.identity(j),
-        "access_number": int(g.access_numbers[j]),
-        "status": status,
-        "security_mode": g.security_mode,
-        "decrypted": g.security_mode != 0,
-        "driver": "oms",
-    }
-    if g.layout.more_records_follow:
-        out["more_records_follow"] = True
     records = []
     for spec, col in zip(g.layout.specs, g.columns, strict=True):
         v = col[j]
         records.append({**spec.template, "value": v.item() if isinstance(v, np.generic) else v})
-    out["records"] = records
-    total = None
-    if g.layout.total_index is not None:
-        total = records[g.layout.total_index]["value"]
-    out["total_m3"] = total
-    out["alarms"] = _alarms(status)
-    return out
+    total = records[g.layout.total_index]["value"] if g.layout.total_index is not None else None
+    return finish(g.head(j), records, total, _alarms(int(g.statuses[j])))
 
 
 def _json_column(col: npt.NDArray[Any]) -> list[str]:
@@ -455,31 +444,26 @@ def _group_json(g: Group) -> list[str]:
     layout = g.layout
     size = max((s.start + (s.length or 0) for s in layout.specs), default=0)
     records_pieces = layout.records_json_pieces(size) if layout.specs else ["[]"]
-    more = ',"more_records_follow":true' if layout.more_records_follow else ""
-    mode = g.security_mode
-    pieces = [
-        '{"ok":true,"frame":"wmbus",',
-        ',"access_number":',
-        ',"status":',
-        f',"security_mode":{mode},"decrypted":{"true" if mode else "false"},"driver":"oms"{more},"records":'
-        + records_pieces[0],
-        *records_pieces[1:-1],
-        records_pieces[-1] + ',"total_m3":',
-        ',"alarms":',
-        "}",
-    ]
+    # the row template, cut from row 0 as the builder lays it out: identity, numbers, records, total, alarms
+    head_pieces, order = json_pieces(finish(g.head(0), None, None, None), (*_IDENTITY, *_PER_ROW))
+    assert order == [*_IDENTITY, *_PER_ROW], order
+    records = [*records_pieces]  # the records array's own pieces, joined to the head's around it
+    records[0] = head_pieces[-4] + records[0]
+    records[-1] += head_pieces[-3]
+    pieces = [*head_pieces[:-4], *records, *head_pieces[-2:]]
     parts: list[str] = [""] * (2 * len(pieces) - 1)
     parts[0::2] = pieces
-    ident_cache: dict[tuple[int, int, int, str], str] = {}
+    ident_cache: dict[tuple[int, int, int, str], tuple[str, ...]] = {}
     idents = []
     for j, (m, ver, dt, mid) in enumerate(
         zip(g.manufacturers.tolist(), g.versions.tolist(), g.device_types.tolist(), g.meter_ids.tolist(), strict=True)
     ):
         key = (m, ver, dt, mid)
-        text = ident_cache.get(key)
-        if text is None:
-            text = ident_cache[key] = orjson.dumps(g.identity(j)).decode()[1:-1]
-        idents.append(text)
+        texts = ident_cache.get(key)
+        if texts is None:
+            ident = g.identity(j)
+            texts = ident_cache[key] = tuple(dumps(ident[k]).decode() for k in _IDENTITY)
+        idents.append(texts)
     alarm_cache: dict[int, str] = {}
     statuses = g.statuses.tolist()
     alarms = []
@@ -499,7 +483,11 @@ def _group_json(g: Group) -> list[str]:
     )
     join = "".join
     out = []
-    for row in rows:
-        parts[1::2] = row
+    for ident_texts, *rest in rows:
+        parts[1::2] = (*ident_texts, *rest)
         out.append(join(parts))
     return out
+
+
+_IDENTITY = ("id", "manufacturer", "version", "device_type", "medium")
+_PER_ROW = ("access_number", "status", "records", "total_m3", "alarms")

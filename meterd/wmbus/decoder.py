@@ -20,13 +20,12 @@ from meterd.wmbus.hexinput import parse_hex
 from meterd.wmbus.keys import KeyRing
 from meterd.wmbus.link import MBUS, MBUS_ACK, MBUS_SHORT, WMBUS, LinkFrame, parse_link
 from meterd.wmbus.manufacturer import decode_manufacturer
-from meterd.wmbus.medium import ADAPTER_TYPES, medium_name
+from meterd.wmbus.medium import ADAPTER_TYPES
 from meterd.wmbus.records import Layout, LayoutCache, parse_layout
+from meterd.wmbus.result import TelegramDict, control, finish, identity, json_pieces, start
 from meterd.wmbus.security import ZERO_IV, AesKey, derive_mode7_keys, mode5_iv
 from meterd.wmbus.signatures import SignatureCache
 from meterd.wmbus.vendors import VendorContext, VendorRegistry, default_registry
-
-TelegramDict = dict[str, Any]
 
 APPLICATION_ERRORS = {
     0x00: "unspecified error",
@@ -167,23 +166,10 @@ class Decoder:
             return dumps(self._finish(out, hdr, layout, layout.extract(result.data), result.apl))
         data = result.data
         values = layout.values(data)
-        total = None
-        if layout.total_index is not None:
-            total = values[layout.total_index]
+        total = values[layout.total_index] if layout.total_index is not None else None
         alarms = status_alarms(hdr.status) if hdr.status else []
-        head = dumps(out)
-        return b"".join(
-            (
-                head[:-1],
-                b',"records":',
-                layout.records_json(values, len(data)).encode(),
-                b',"total_m3":',
-                dumps(total),
-                b',"alarms":',
-                dumps(alarms),
-                b"}",
-            )
-        )
+        pieces, _ = json_pieces(finish(out, None, total, alarms), ("records",))
+        return "".join((pieces[0], layout.records_json(values, len(data)), pieces[1])).encode()
 
     def decode_hex_json(self, text: str, key: bytes | None = None) -> bytes:
         """decode_json on hex text; never raises."""
@@ -470,16 +456,7 @@ class Decoder:
                 self._identities.clear()
             self._identities[ident_key] = known
         ident, adapter = known
-        out: TelegramDict = {
-            "ok": True,
-            "frame": link.kind,
-            **ident,
-            "access_number": hdr.acc,
-            "status": hdr.status,
-            "security_mode": 0,
-            "decrypted": False,
-            "driver": "oms",
-        }
+        out = start(link.kind, ident, hdr.acc, hdr.status)
         if adapter is not None:
             out["adapter"] = dict(adapter)  # a copy per telegram: callers may change what they get
         if link.kind == MBUS:
@@ -491,16 +468,9 @@ class Decoder:
     @staticmethod
     def _identity(link: LinkFrame, hdr: _Header) -> dict[str, Any]:
         if link.kind == MBUS and not hdr.long:
-            return {"id": None, "manufacturer": None, "version": None, "device_type": None, "medium": None}
+            return identity(None, None, None, None)
         m = hdr.m_bytes[0] | (hdr.m_bytes[1] << 8)
-        device_type = hdr.a_bytes[5]
-        return {
-            "id": hdr.meter_id,
-            "manufacturer": decode_manufacturer(m),
-            "version": hdr.a_bytes[4],
-            "device_type": device_type,
-            "medium": medium_name(device_type),
-        }
+        return identity(hdr.meter_id, decode_manufacturer(m), hdr.a_bytes[4], hdr.a_bytes[5])
 
     @staticmethod
     def _adapter(link: LinkFrame, hdr: _Header) -> dict[str, Any] | None:
@@ -524,12 +494,11 @@ class Decoder:
         records: list[dict[str, Any]],
         apl: bytes | None,
     ) -> TelegramDict:
-        out["records"] = records
         total = None
         if layout is not None and layout.total_index is not None:  # whatever the device type says
             total = records[layout.total_index]["value"]
-        out["total_m3"] = total
         alarms = status_alarms(hdr.status) if hdr.status else []
+        finish(out, records, total, alarms)
         vendor = self.vendors.find(out["manufacturer"], out["version"], out["device_type"], hdr.m_bytes + hdr.a_bytes)
         if vendor is not None and apl is not None:
             own = {id(r) for r in records}
@@ -553,23 +522,9 @@ class Decoder:
             if rec["quantity"] == "volume" and rec["storage"] == 0:
                 total = rec["value"]
                 break
-        out: TelegramDict = {
-            "ok": True,
-            "frame": link.kind,
-            "id": fixed["id"],
-            "manufacturer": None,
-            "version": None,
-            "device_type": medium,
-            "medium": medium_name(medium),
-            "access_number": fixed["access_number"],
-            "status": fixed["status"],
-            "security_mode": 0,
-            "decrypted": False,
-            "driver": "oms",
-            "records": records,
-            "total_m3": total,
-            "alarms": fixed["alarms"],
-        }
+        ident = identity(fixed["id"], None, None, medium)  # type: ignore[arg-type]
+        out = start(link.kind, ident, fixed["access_number"], fixed["status"])  # type: ignore[arg-type]
+        finish(out, records, total, fixed["alarms"])
         if link.kind == MBUS:
             out["address"] = link.address
         return out
@@ -580,8 +535,7 @@ class Decoder:
         vendor = self.vendors.find(out["manufacturer"], out["version"], out["device_type"], hdr.m_bytes + hdr.a_bytes)
         if vendor is None or not vendor.handles_ci(ci):
             raise DecodeError("unsupported_ci", f"manufacturer-specific CI {ci:02X} and no vendor decoder for it")
-        out["records"] = []
-        out["total_m3"] = None
+        finish(out, [], None, [])
         key = aes or self.keys.get(hdr.meter_id)
         ctx = VendorContext(out, out["records"], data, hdr.status or 0, [], ci=ci, key=key, dll=hdr.dll)
         if not vendor.apply(ctx):
@@ -592,7 +546,7 @@ class Decoder:
 
     @staticmethod
     def _control_frame(link: LinkFrame) -> TelegramDict:
-        out: TelegramDict = {"ok": True, "frame": link.kind, "records": [], "total_m3": None, "alarms": []}
+        out = control(link.kind)
         if link.kind == MBUS_SHORT:
             out["c_field"] = link.c_field
             out["address"] = link.address
