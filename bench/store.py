@@ -57,7 +57,7 @@ def reading_rows(n: int, meters: int) -> list[tuple[Any, ...]]:
     per = n // meters
     step = YEARS3 // per
     return [
-        (m + 1, T0 + k * step, T0 + k * step + 3, 100.0 + k * 0.9 + m % 7, None, None, "radio", "gw1", None, None, 0)
+        (m + 1, T0 + k * step, T0 + k * step + 3, 100.0 + k * 0.9 + m % 7, None, None, "radio", "gw1", None, None, 0, None, None, None)
         for m in range(meters)
         for k in range(per)
     ]

@@ -245,3 +245,40 @@ def test_large_bulk_inserts_still_check_foreign_keys(store: Store, tmp_path: Pat
         assert conn.execute(text("SELECT count(*) FROM assignments")).scalar() == 4
     with pytest.raises(IntegrityError), store.begin() as conn:  # and a single bad row later too
         bulk_insert(conn, "assignments", ("meter_id", "premises_id", "valid_from", "valid_to"), [(999_999, 1, 0, 1)])
+
+
+def test_a_reading_heard_twice_is_stored_once_and_a_later_one_with_the_same_id_is_kept(
+    store: Store, tmp_path: Path
+) -> None:
+    """Reading keys (central ingest): the same reading from two gateways, a few seconds apart and on
+    either side of a half-hour, or redelivered by the broker, is stored once, in separate transactions
+    too; the same id 35 minutes later (the access number came round, the value did not change) is a
+    new reading. Readings anchored on the meter's clock are kept once by meter and time alone."""
+    from meterd.reading import MeterIdentity, TimeBasis
+    from meterd.reading import Reading as R
+    from meterd.sinks.store import StoreSink
+
+    with store.begin() as conn:
+        import_premises(conn, write(tmp_path, "p.csv", PREMISES))
+    meter = MeterIdentity("APA", "11111111", 1, 7)
+    boundary = (int(datetime.now(UTC).timestamp()) // 1800 - 4) * 1800
+
+    def hearing(at: int, gateway: str, basis: TimeBasis = TimeBasis.ACCESS_NUMBER, rid: str = "ab" * 16) -> R:
+        return R(meter, "water", at, at, 12.5, gateway=gateway, basis=basis, access_number=7, reading_id=rid)
+
+    sink = StoreSink(store, keyed=True)
+    for r in [hearing(boundary - 2, "gw1"), hearing(boundary + 3, "gw2"), hearing(boundary - 2, "gw1")]:
+        sink.write([r])
+        sink.flush()
+    sink.write([hearing(boundary + 600, "gw2"), hearing(boundary + 601, "gw1")])  # one batch, both late
+    sink.flush()
+    assert (sink.totals.inserted, sink.totals.duplicates) == (1, 4)
+    sink.write([hearing(boundary + 2100, "gw1")])  # 35 minutes on: the next turn of the access number
+    sink.flush()
+    clock = hearing(boundary + 50, "gw1", TimeBasis.METER_CLOCK, "cd" * 16)
+    sink.write([clock, clock])
+    sink.flush()
+    assert (sink.totals.inserted, sink.totals.duplicates) == (3, 5)
+    with store.begin() as conn:
+        rows = conn.execute(select(Reading.received_at, Reading.gateway).order_by(Reading.received_at)).all()
+    assert [tuple(r) for r in rows] == [(boundary - 2, "gw1"), (boundary + 50, "gw1"), (boundary + 2100, "gw1")]

@@ -7,13 +7,18 @@ from collections.abc import Callable, Sequence
 
 import orjson
 
-from meterd.reading import Reading
+from meterd.reading import Reading, TimeBasis
 from meterd.store import Store
 from meterd.store.ingest import IngestResult, ReadingIn, ingest
 from meterd.validate.model import alarm_mask
 
 
-def to_store(r: Reading) -> ReadingIn:
+def to_store(r: Reading, keyed: bool = True) -> ReadingIn:
+    """The store's row of a reading. With `keyed`, a reading whose id rests on an access number or the
+    receive time keeps its key, so the store itself refuses it again (one anchored on the meter's
+    clock needs none: the clock is in the store's own key, meter and measured-at)."""
+    key = r.key() if keyed and r.reading_id and r.basis is not TimeBasis.METER_CLOCK else None
+    cells = ReadingIn.cells(r.received_at) if key is not None else (None, None)
     return ReadingIn(
         meter=r.meter.id,
         measured_at=r.measured_at,
@@ -25,17 +30,29 @@ def to_store(r: Reading) -> ReadingIn:
         gateway=r.gateway or None,
         raw=r.raw,
         alarms=alarm_mask(list(r.alarms)),
+        reading_key=key,
+        dedup_cell=cells[0],
+        dedup_cell_offset=cells[1],
     )
 
 
 class StoreSink:
     """Holds written readings until `flush`, which stores them in one transaction. `on_stored` hears
-    of every flush (the totals of that flush and the readings it covered), for metrics."""
+    of every flush (the totals of that flush and the readings it covered), for metrics.
+
+    `keyed` (the central ingester) stores reading keys, so the same reading from two gateways or
+    redelivered by the broker is stored once; a gateway's own store does without (its deduplicator
+    already dropped what it heard twice, and every key costs two index entries)."""
 
     def __init__(
-        self, store: Store, on_stored: Callable[[IngestResult, Sequence[Reading]], None] | None = None
+        self,
+        store: Store,
+        on_stored: Callable[[IngestResult, Sequence[Reading]], None] | None = None,
+        *,
+        keyed: bool = False,
     ) -> None:
         self.store = store
+        self.keyed = keyed
         self.pending: list[Reading] = []
         self.totals = IngestResult()  # over every flush
         self.on_stored = on_stored
@@ -50,7 +67,7 @@ class StoreSink:
         batch, self.pending = self.pending, []
         try:
             with self.store.begin() as conn:
-                result = ingest(conn, [to_store(r) for r in batch], now=int(time.time()), id_cache=self.meter_ids)
+                result = ingest(conn, [to_store(r, self.keyed) for r in batch], now=int(time.time()), id_cache=self.meter_ids)
         except Exception:
             self.pending = batch + self.pending  # nothing was stored: keep them for the next flush
             raise

@@ -135,7 +135,7 @@ def create_demo(
         if serial in CAPTURED:
             volume = np.round(volume - volume[-1] + CAPTURED[serial] - 0.004, 3)
         mid = ids[serial]
-        rows += [(mid, int(t), int(t) + 5, float(v), None, None, "radio", "demo", None, None, 0)
+        rows += [(mid, int(t), int(t) + 5, float(v), None, None, "radio", "demo", None, None, 0, None, None, None)
                  for t, v in zip(hours[keep], volume[keep], strict=True)]  # fmt: skip
     inserted = insert_rows(conn, rows)
     d2 = conn.execute(select(Premises.id).where(Premises.code == "D2")).scalar_one()

@@ -16,7 +16,7 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
-from sqlalchemy.sql.expression import false
+from sqlalchemy.sql.expression import false, text
 
 # SQLite only auto-increments INTEGER PRIMARY KEY; PostgreSQL gets a bigint.
 BigId = BigInteger().with_variant(Integer, "sqlite")
@@ -125,7 +125,18 @@ class Reading(Base):
     telegram_id: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     batch_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
     alarms: Mapped[int] = mapped_column(Integer, default=0)  # bit mask, meterd.validate.model.ALARM_BITS
-    __table_args__ = (PrimaryKeyConstraint("meter_id", "measured_at", name="pk_readings"),)
+    # the key of the reading's id (meterd.reading.Reading.key), stored once; see ReadingIn in
+    # meterd.store.ingest for the two grids of cells that keep it unique
+    reading_key: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    dedup_cell: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    dedup_cell_offset: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    __table_args__ = (
+        PrimaryKeyConstraint("meter_id", "measured_at", name="pk_readings"),
+        Index("ux_readings_key_cell", "reading_key", "dedup_cell", unique=True,
+              sqlite_where=text("reading_key IS NOT NULL"), postgresql_where=text("reading_key IS NOT NULL")),
+        Index("ux_readings_key_cell_offset", "reading_key", "dedup_cell_offset", unique=True,
+              sqlite_where=text("reading_key IS NOT NULL"), postgresql_where=text("reading_key IS NOT NULL")),
+    )
 
 
 class Anomaly(Base):
