@@ -84,6 +84,7 @@ class MqttSection(_Section):
     cert_file: str | None = None
     key_file: str | None = None
     homeassistant: bool = False
+    spool_max: int = Field(1_000_000, ge=1000, le=100_000_000)  # readings kept for the broker at most
 
     def password(self) -> str | None:
         """From $METERD_MQTT_PASSWORD, else the password file; never from the configuration itself."""

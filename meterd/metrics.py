@@ -23,6 +23,19 @@ READINGS = Counter("meterd_readings", "Readings, by what became of them", ["outc
 STORED = Counter("meterd_readings_stored", "Readings stored", registry=REGISTRY)
 PUBLISHED = Counter("meterd_readings_published", "Readings published over MQTT", registry=REGISTRY)
 SPOOL = Gauge("meterd_spool_readings", "Readings waiting in the spool for the broker", registry=REGISTRY)
+SPOOLED = Counter("meterd_readings_spooled", "Readings written to the MQTT spool", registry=REGISTRY)
+SPOOL_DROPPED = Counter(
+    "meterd_spool_dropped", "Readings dropped from a full spool (they stay in the local store)", registry=REGISTRY
+)
+MQTT_ACKED = Counter("meterd_readings_acknowledged", "Published readings the broker acknowledged", registry=REGISTRY)
+MQTT_CONNECTED = Gauge("meterd_mqtt_connected", "1 while connected to the broker", ["role"], registry=REGISTRY)
+MQTT_MESSAGES = Counter(
+    "meterd_mqtt_messages", "Messages the ingester took, by what became of them", ["outcome"], registry=REGISTRY
+)
+INGEST_LATENCY = Histogram(
+    "meterd_receive_to_commit_seconds", "From a gateway receiving a telegram to its reading committed centrally",
+    buckets=(0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0), registry=REGISTRY,
+)  # fmt: skip
 LAST_TELEGRAM = Gauge(
     "meterd_receiver_last_telegram_timestamp_seconds", "When a receiver last delivered a telegram", ["dongle"],
     registry=REGISTRY,

@@ -149,8 +149,60 @@ def write_unknown(path: str, report: IngestReport) -> None:
             f.write(f"{meter},{n}\n")
 
 
+def cmd_ingest_mqtt(args: argparse.Namespace) -> int:
+    """The central ingester: runs until SIGTERM or SIGINT, then stores and acknowledges what arrived."""
+    import logging
+    import signal
+    import socket
+    import threading
+
+    from meterd.mqtt.connection import Credentials, MqttError, parse_url, password_from_env
+    from meterd.mqtt.ingester import Ingester
+
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+    address = parse_url(args.mqtt)
+    password = password_from_env()
+    if password is None and args.mqtt_password_file:
+        try:
+            password = Path(args.mqtt_password_file).read_text(encoding="utf-8").strip()
+        except OSError as e:
+            raise MqttError(f"--mqtt-password-file {args.mqtt_password_file}: {e.strerror}") from None
+    creds = Credentials(args.mqtt_username, password, args.ca_file, args.cert_file, args.key_file)
+    store = open_store(args, create=True)
+    client_id = args.client_id or f"meterd-ingest-{socket.gethostname()}"
+    ingester = Ingester(address, creds, store, client_id)
+    if args.metrics:
+        from prometheus_client import start_http_server
+
+        from meterd.metrics import REGISTRY
+
+        host, _, port = args.metrics.rpartition(":")
+        try:
+            start_http_server(int(port), addr=host or "127.0.0.1", registry=REGISTRY)
+        except (OSError, ValueError) as e:
+            raise MqttError(f"--metrics {args.metrics}: {e}") from None
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    ingester.run(stop)
+    totals = ingester.stored
+    print(f"stored {totals.inserted}, duplicates {totals.duplicates}, unknown_meter {totals.unknown_meter}, "
+          f"bad_time {totals.bad_time}, bad_payload {ingester.bad_payloads}")  # fmt: skip
+    store.close()
+    return 0
+
+
 def cmd_ingest(args: argparse.Namespace) -> int:
+    from meterd.commands.storeopts import BadArgument
     from meterd.textinput import check_encoding
+
+    if args.mqtt:
+        if args.capture:
+            raise BadArgument("give a capture file or --mqtt URL, not both")
+        return cmd_ingest_mqtt(args)
+    if not args.capture:
+        raise BadArgument("give a capture file to ingest, or --mqtt URL to ingest from a broker")
 
     encoding = check_encoding(args.encoding)
     if args.unknown_out:
@@ -174,12 +226,22 @@ def cmd_ingest(args: argparse.Namespace) -> int:
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    p = sub.add_parser("ingest", help="decode a hex capture into the store")
-    p.add_argument("capture")
+    p = sub.add_parser("ingest", help="decode a hex capture into the store, or ingest readings from MQTT")
+    p.add_argument("capture", nargs="?", help="hex capture file")
     p.add_argument("--keys", help="CSV meter_id,key in addition to the store's keys")
     p.add_argument("--insecure-keys", action="store_true")
     p.add_argument("--gateway", default="capture")
     p.add_argument("--encoding", default="utf-8", help="capture file encoding (default utf-8)")
     p.add_argument("--unknown-out", help="write the meters not in the register to this CSV (meter_id,readings)")
+    m = p.add_argument_group("central ingest from MQTT (runs until SIGTERM)")
+    m.add_argument("--mqtt", metavar="URL", help="broker, mqtt://host[:port] or mqtts://host[:port]")
+    m.add_argument("--client-id", help="MQTT client id, stable across restarts (default meterd-ingest-HOSTNAME; "
+                   "give each ingester on one host its own)")  # fmt: skip
+    m.add_argument("--mqtt-username")
+    m.add_argument("--mqtt-password-file", help="file holding the password ($METERD_MQTT_PASSWORD wins)")
+    m.add_argument("--ca-file", help="CA certificate for mqtts://")
+    m.add_argument("--cert-file", help="client certificate for mqtts://")
+    m.add_argument("--key-file", help="client certificate's key")
+    m.add_argument("--metrics", metavar="HOST:PORT", help="Prometheus metrics endpoint")
     add_store_options(p)
     p.set_defaults(func=cmd_ingest)

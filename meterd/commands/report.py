@@ -50,9 +50,29 @@ def report(store: Store, codes: list[str] | None, months: int, out: IO[str] = sy
                     out.write(f"   {month}    {values}\n")
 
 
+def report_unknown(store: Store, out: IO[str] = sys.stdout) -> int:
+    """Meters not in the register whose readings were kept apart by the central ingester."""
+    from meterd.store.queries import unknown_meters
+
+    with store.begin() as conn:
+        meters = unknown_meters(conn)
+    if not meters:
+        out.write("no readings of unknown meters\n")
+        return 0
+    out.write(f"{'meter_id':<16} {'mfr':<4} {'readings':>9}  {'first (UTC)':<16}  {'last (UTC)':<16}  gateways\n")
+    for m in meters:
+        out.write(f"{m.serial:<16} {m.manufacturer:<4} {m.readings:>9}  {iso_minute(m.first_at):<16}  "
+                  f"{iso_minute(m.last_at):<16}  {m.gateways}\n")  # fmt: skip
+    out.write(f"{len(meters)} meters not in the register; add them with `meterd import premises` to store their readings\n")
+    return len(meters)
+
+
 def cmd_report(args: argparse.Namespace) -> int:
     from meterd.commands.storeopts import BadArgument
 
+    if args.unknown:
+        report_unknown(open_store(args))
+        return 0
     if not 1 <= args.months <= 240:
         raise BadArgument(f"--months {args.months}: give 1 to 240")
     report(open_store(args), args.premises, args.months)
@@ -63,5 +83,6 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p = sub.add_parser("report", help="readings and monthly consumption per flat")
     p.add_argument("--premises", nargs="*", help="premises codes (default: all)")
     p.add_argument("--months", type=int, default=4)
+    p.add_argument("--unknown", action="store_true", help="list meters not in the register that readings came from")
     add_store_options(p)
     p.set_defaults(func=cmd_report)

@@ -7,8 +7,15 @@ import logging
 import signal
 import sys
 import threading
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 from meterd.errors import MeterdError
+
+if TYPE_CHECKING:
+    from meterd.config import Config
+    from meterd.mqtt.publisher import MqttSink
+    from meterd.sinks.base import Sink
 
 
 class ServiceError(MeterdError):
@@ -21,6 +28,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     from meterd.gateway.service import Gateway
     from meterd.setup import build_decoder
     from meterd.store import Store
+    from meterd.store.engine import data_dir
     from meterd.store.keys import current_keys
 
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
@@ -31,10 +39,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     for r in config.receivers:
         if not r.dongle or not r.port:
             raise ServiceError(f"{args.config}: receiver {r.name}: dongle and port are required")
-    if config.mqtt is not None:
-        raise ServiceError(f"{args.config}: [mqtt] publishing is not part of this meterd yet; remove the table")
     data = config.gateway.data or config.store.data
     store = Store.open(data, config.database_url(), create=True)
+    sinks: list[Sink] = [mqtt_sink(config, data_dir(data))] if config.mqtt is not None else []
 
     def make_decoder():  # type: ignore[no-untyped-def]
         decoder = build_decoder(
@@ -46,7 +53,7 @@ def cmd_run(args: argparse.Namespace) -> int:
                     decoder.keys.add(meter, key)
         return decoder
 
-    gateway = Gateway(config, store, make_decoder, notifier=Notifier())
+    gateway = Gateway(config, store, make_decoder, sinks, notifier=Notifier())
     if config.metrics is not None:
         from prometheus_client import start_http_server
 
@@ -76,6 +83,18 @@ def cmd_run(args: argparse.Namespace) -> int:
     )  # fmt: skip
     store.close()
     return 0
+
+
+def mqtt_sink(config: Config, data: Path) -> MqttSink:
+    """The MQTT publisher of [mqtt], its spool in the gateway's data directory."""
+    from meterd.mqtt.connection import Credentials, parse_url
+    from meterd.mqtt.publisher import MqttSink
+
+    m = config.mqtt
+    assert m is not None
+    creds = Credentials(m.username, m.password(), m.ca_file, m.cert_file, m.key_file)
+    return MqttSink(parse_url(m.url), creds, config.gateway.name, data, client_id=m.client_id,
+                    spool_max=m.spool_max, homeassistant=m.homeassistant)  # fmt: skip
 
 
 def cmd_config(args: argparse.Namespace) -> int:

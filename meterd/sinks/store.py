@@ -6,7 +6,9 @@ import time
 from collections.abc import Callable, Sequence
 
 import orjson
+from sqlalchemy import Connection
 
+from meterd.jsonio import dumps
 from meterd.reading import Reading, TimeBasis
 from meterd.store import Store
 from meterd.store.ingest import IngestResult, ReadingIn, ingest
@@ -36,6 +38,13 @@ def to_store(r: Reading, keyed: bool = True) -> ReadingIn:
     )
 
 
+def keep_unknown(conn: Connection, readings: Sequence[Reading]) -> None:
+    from meterd.store.ingest import bulk_insert
+
+    rows = [(r.meter.id, r.meter.manufacturer, r.gateway, r.received_at, dumps(r.to_json()).decode()) for r in readings]
+    bulk_insert(conn, "unknown_readings", ("serial", "manufacturer", "gateway", "received_at", "reading"), rows)
+
+
 class StoreSink:
     """Holds written readings until `flush`, which stores them in one transaction. `on_stored` hears
     of every flush (the totals of that flush and the readings it covered), for metrics.
@@ -50,9 +59,11 @@ class StoreSink:
         on_stored: Callable[[IngestResult, Sequence[Reading]], None] | None = None,
         *,
         keyed: bool = False,
+        keep_unknown: bool = False,
     ) -> None:
         self.store = store
         self.keyed = keyed
+        self.keep_unknown = keep_unknown  # readings of meters not in the register go to unknown_readings
         self.pending: list[Reading] = []
         self.totals = IngestResult()  # over every flush
         self.on_stored = on_stored
@@ -68,6 +79,8 @@ class StoreSink:
         try:
             with self.store.begin() as conn:
                 result = ingest(conn, [to_store(r, self.keyed) for r in batch], now=int(time.time()), id_cache=self.meter_ids)
+                if self.keep_unknown and result.unknown_serials:
+                    keep_unknown(conn, [r for r in batch if r.meter.id in result.unknown_serials])
         except Exception:
             self.pending = batch + self.pending  # nothing was stored: keep them for the next flush
             raise

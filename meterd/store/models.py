@@ -139,6 +139,20 @@ class Reading(Base):
     )
 
 
+class UnknownReading(Base):
+    """A reading of a meter not in the register, kept as it came (its JSON) until the register names
+    the meter (`meterd report --unknown` lists them)."""
+
+    __tablename__ = "unknown_readings"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    serial: Mapped[str] = mapped_column(String(32))
+    manufacturer: Mapped[str] = mapped_column(String(8), default="", server_default="")
+    gateway: Mapped[str] = mapped_column(String(64), default="", server_default="")
+    received_at: Mapped[int] = mapped_column(BigInteger)
+    reading: Mapped[str] = mapped_column(Text)
+    __table_args__ = (Index("ix_unknown_readings_serial", "serial", "received_at"),)
+
+
 class Anomaly(Base):
     __tablename__ = "anomalies"
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

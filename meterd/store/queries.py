@@ -8,13 +8,14 @@ starting value is never mistaken for use.
 from __future__ import annotations
 
 import csv
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import IO
 from zoneinfo import ZoneInfo
 
 import numpy as np
-from sqlalchemy import Connection, func, select, text
+from sqlalchemy import Connection, func, literal, select, text, tuple_
 
 from meterd.errors import MeterdError
 from meterd.store.models import Assignment, Building, Meter, Premises, Reading
@@ -248,3 +249,65 @@ def thin(conn: Connection, raw_before: int | None, detail_before: int | None, *,
         else:
             done["readings"] = conn.execute(text("DELETE " + _SUPERSEDED), {"c": detail_before}).rowcount
     return done
+
+
+@dataclass(frozen=True, slots=True)
+class StoredReading:
+    meter_id: str
+    measured_at: int
+    received_at: int
+    total_m3: float | None
+    source: str
+    gateway: str
+    alarms: int  # bit mask (meterd.validate.model.ALARM_BITS)
+
+
+def stored_readings(
+    conn: Connection, since: int | None = None, until: int | None = None, meter: str | None = None, chunk: int = 10_000
+) -> Iterator[StoredReading]:
+    """Every stored reading in [since, until), ordered by meter and time, read in chunks (keyset
+    pagination: a store of millions of readings streams in flat memory)."""
+    after: tuple[str, int] | None = None
+    while True:
+        q = select(Meter.serial, Reading.measured_at, Reading.received_at, Reading.total_m3, Reading.source,
+                   Reading.gateway, Reading.alarms).join(Meter, Meter.id == Reading.meter_id)  # fmt: skip
+        if since is not None:
+            q = q.where(Reading.measured_at >= since)
+        if until is not None:
+            q = q.where(Reading.measured_at < until)
+        if meter is not None:
+            q = q.where(Meter.serial == meter)
+        if after is not None:
+            q = q.where(tuple_(Meter.serial, Reading.measured_at) > tuple_(literal(after[0]), literal(after[1])))
+        rows = conn.execute(q.order_by(Meter.serial, Reading.measured_at).limit(chunk)).all()
+        for r in rows:
+            yield StoredReading(str(r[0]), int(r[1]), int(r[2]), r[3], str(r[4] or ""), str(r[5] or ""), int(r[6] or 0))
+        if len(rows) < chunk:
+            return
+        after = (str(rows[-1][0]), int(rows[-1][1]))
+
+
+@dataclass(frozen=True, slots=True)
+class UnknownMeter:
+    serial: str
+    manufacturer: str
+    readings: int
+    first_at: int
+    last_at: int
+    gateways: str
+
+
+def unknown_meters(conn: Connection) -> list[UnknownMeter]:
+    """Meters not in the register whose readings were kept apart, most readings first."""
+    from meterd.store.models import UnknownReading as U
+
+    rows = conn.execute(
+        select(U.serial, func.max(U.manufacturer), func.count(), func.min(U.received_at), func.max(U.received_at))
+        .group_by(U.serial)
+        .order_by(func.count().desc(), U.serial)
+    ).all()
+    out = []
+    for serial, manufacturer, n, first, last in rows:
+        gateways = conn.execute(select(U.gateway).where(U.serial == serial).distinct().order_by(U.gateway)).scalars()
+        out.append(UnknownMeter(str(serial), str(manufacturer or ""), int(n), int(first), int(last), ",".join(gateways)))
+    return out

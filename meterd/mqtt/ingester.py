@@ -1,0 +1,152 @@
+"""The central ingester: readings from every gateway, through a shared subscription (several ingesters
+split the load), into the central store in batches.
+
+A message is acknowledged only after the transaction that stores its reading has committed (paho's
+manual acknowledgement, MQTT 5 with a persistent session): an ingester killed at any moment loses
+nothing, the broker sends the unacknowledged messages again when it is back, and the store's reading
+keys turn redelivered and twice-heard readings into duplicates. While the database is down nothing
+is acknowledged; the broker stops sending once `receive_maximum` messages wait, so memory stays
+bounded. Readings of meters the store does not know are kept apart (`unknown_readings`), and a
+message that is no reading is counted, logged and acknowledged (sending it again would not help).
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from typing import Any
+
+from meterd.metrics import INGEST_LATENCY, MQTT_CONNECTED, MQTT_MESSAGES
+from meterd.mqtt.connection import KEEPALIVE_S, BrokerAddress, Credentials, MqttError, new_client
+from meterd.mqtt.topics import SHARED_READINGS, parse_payload
+from meterd.reading import Reading
+from meterd.sinks.store import StoreSink
+from meterd.store import Store
+from meterd.store.ingest import IngestResult
+
+log = logging.getLogger("meterd.ingest")
+SESSION_EXPIRY_S = 7 * 86400  # how long the broker keeps an ingester's messages while it is away
+RETRY_S = 2.0
+
+
+class Ingester:
+    def __init__(
+        self,
+        address: BrokerAddress,
+        creds: Credentials,
+        store: Store,
+        client_id: str,
+        *,
+        batch_max: int = 2000,
+        batch_interval_s: float = 0.25,
+        receive_maximum: int = 10_000,
+    ) -> None:
+        self.address = address
+        self.batch_max = batch_max
+        self.batch_interval_s = batch_interval_s
+        self.receive_maximum = receive_maximum
+        self.sink = StoreSink(store, self._stored, keyed=True, keep_unknown=True)
+        self.messages: queue.Queue[Any] = queue.Queue()
+        self.connected = threading.Event()
+        self.client = new_client(address, creds, client_id, v5=True, manual_ack=True)
+        self.client.on_connect = self._on_connect
+        self.client.on_disconnect = self._on_disconnect
+        self.client.on_message = self._on_message
+        self._unacked: list[int] = []  # mids of messages whose readings wait in the sink
+        self.stored = IngestResult()
+        self.bad_payloads = 0
+
+    def start(self) -> None:
+        from paho.mqtt.packettypes import PacketTypes
+        from paho.mqtt.properties import Properties
+
+        props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
+        props.SessionExpiryInterval = SESSION_EXPIRY_S
+        props.ReceiveMaximum = self.receive_maximum
+        try:
+            self.client.connect_async(
+                self.address.host, self.address.port, keepalive=KEEPALIVE_S, clean_start=False, properties=props
+            )
+        except (OSError, ValueError) as e:
+            raise MqttError(f"broker {self.address}: {e}") from None
+        self.client.loop_start()
+
+    # -- paho callbacks --------------------------------------------------------------------------------
+
+    def _on_connect(self, client: Any, _userdata: Any, flags: Any, reason: Any, _props: Any = None) -> None:
+        if getattr(reason, "is_failure", False):
+            log.warning("broker %s refused the connection: %s", self.address, reason)
+            return
+        client.subscribe(SHARED_READINGS, qos=1)
+        self.connected.set()
+        MQTT_CONNECTED.labels(role="ingester").set(1)
+        log.info("connected to %s (session %s)", self.address, "resumed" if flags.session_present else "new")
+
+    def _on_disconnect(self, _client: Any, _userdata: Any, _flags: Any, reason: Any, _props: Any = None) -> None:
+        if self.connected.is_set():
+            log.warning("lost the broker %s (%s); reconnecting", self.address, reason)
+        self.connected.clear()
+        MQTT_CONNECTED.labels(role="ingester").set(0)
+
+    def _on_message(self, _client: Any, _userdata: Any, msg: Any) -> None:
+        self.messages.put(msg)
+
+    # -- the main loop ---------------------------------------------------------------------------------
+
+    def run(self, stop: threading.Event) -> None:
+        self.start()
+        while not stop.is_set():
+            self.step()
+        self.step(wait=False)  # what already arrived is stored and acknowledged before leaving
+        self.connected.clear()  # leaving on purpose: not a lost broker
+        self.client.disconnect()
+        self.client.loop_stop()
+
+    def step(self, wait: bool = True) -> None:
+        """Take a batch of messages, store their readings in one transaction, then acknowledge them."""
+        batch = self._take(wait)
+        readings: list[Reading] = []
+        for msg in batch:
+            try:
+                readings.append(parse_payload(msg.payload))
+            except ValueError as e:  # BadReading is one too
+                self.bad_payloads += 1
+                MQTT_MESSAGES.labels(outcome="bad_payload").inc()
+                log.warning("message on %s is no reading (%s); acknowledged and dropped", msg.topic, str(e)[:200])
+            self._unacked.append(msg.mid)
+        if readings:
+            self.sink.write(readings)
+        if not self._unacked:
+            return
+        try:
+            self.sink.flush()
+        except Exception as e:  # the database away: nothing is acknowledged, the broker keeps the messages
+            log.error("store failed (%s); %d messages wait unacknowledged", str(e).splitlines()[0], len(self._unacked))
+            time.sleep(RETRY_S)
+            return
+        for mid in self._unacked:
+            self.client.ack(mid, 1)
+        self._unacked = []
+
+    def _take(self, wait: bool) -> list[Any]:
+        items: list[Any] = []
+        deadline = time.monotonic() + (self.batch_interval_s if wait else 0.0)
+        while len(items) < self.batch_max:
+            timeout = deadline - time.monotonic()
+            try:
+                items.append(self.messages.get(timeout=timeout) if timeout > 0 else self.messages.get_nowait())
+            except queue.Empty:
+                break
+        return items
+
+    def _stored(self, result: IngestResult, batch: Any) -> None:
+        self.stored.add(result)
+        MQTT_MESSAGES.labels(outcome="stored").inc(result.inserted)
+        MQTT_MESSAGES.labels(outcome="duplicate").inc(result.duplicates)
+        MQTT_MESSAGES.labels(outcome="unknown_meter").inc(result.unknown_meter)
+        MQTT_MESSAGES.labels(outcome="bad_time").inc(result.bad_time)
+        now = time.time()
+        for r in batch:
+            INGEST_LATENCY.observe(max(0.0, now - r.received_at))

@@ -1,0 +1,212 @@
+"""The gateway's MQTT sink: every accepted reading goes into the on-disk spool, and a publisher thread
+sends the spool to the broker in order (QoS 1), removing a message only when the broker acknowledged
+it (PUBACK). With the broker away reception and the local store go on and the spool fills; it drains
+when the broker is back, also after a restart of the gateway.
+
+The gateway speaks MQTT 5, so a broker can answer "no matching subscribers" (PUBACK reason code
+16): then no ingester has subscribed (yet, or again: Mosquitto 2.0 forgets shared subscriptions over
+its own restart until the ingesters reconnect), the broker has dropped the message, and it stays in
+the spool to be sent again a little later. Nothing is lost while the central side is away.
+
+The status topic says `online` (retained) once connected and `offline` as the last will and on a
+clean shutdown. Home Assistant discovery, when asked for, is published once per meter and connection.
+"""
+
+from __future__ import annotations
+
+import collections
+import contextlib
+import logging
+import threading
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from meterd.metrics import MQTT_ACKED, MQTT_CONNECTED, PUBLISHED, SPOOL, SPOOL_DROPPED, SPOOLED
+from meterd.mqtt.connection import KEEPALIVE_S, BrokerAddress, Credentials, MqttError, new_client
+from meterd.mqtt.topics import discovery, payload, reading_topic, status_topic
+from meterd.reading import Reading
+from meterd.sinks.spool import Spool
+
+log = logging.getLogger("meterd.mqtt")
+IN_FLIGHT = 1000  # messages published and not yet acknowledged, at most
+RESEND_AFTER_S = 60.0  # an unacknowledged message this old while connected is sent again from the spool
+NO_SUBSCRIBERS = 16  # PUBACK reason code: the broker had nobody to give the message to
+HOLD_S = 2.0  # how long to wait before sending again what found no subscriber
+
+
+class MqttSink:
+    def __init__(
+        self,
+        address: BrokerAddress,
+        creds: Credentials,
+        gateway: str,
+        data: Path,
+        *,
+        client_id: str | None = None,
+        spool_max: int = 1_000_000,
+        homeassistant: bool = False,
+    ) -> None:
+        self.address = address
+        self.gateway = gateway
+        self.homeassistant = homeassistant
+        self.spool = Spool(data, spool_max)
+        self.client = new_client(address, creds, client_id or f"meterd-{gateway}", v5=True)
+        self.client.will_set(status_topic(gateway), b"offline", qos=1, retain=True)
+        self.client.on_connect = self._on_connect
+        self.client.on_disconnect = self._on_disconnect
+        self.client.on_publish = self._on_publish
+        self.connected = threading.Event()
+        self._acked: collections.deque[tuple[int, bool]] = collections.deque()  # (mid, delivered), from paho's thread
+        self.refused = 0  # messages the broker had no subscriber for (sent again later)
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._announced: set[str] = set()  # meters whose discovery went out on this connection
+        self._meters: dict[str, Reading] = {}  # a recent reading per meter, for discovery
+        self._dropped_seen = self.spool.dropped
+        SPOOL.set(len(self.spool))
+        try:
+            self.client.connect_async(address.host, address.port, keepalive=KEEPALIVE_S)
+        except (OSError, ValueError) as e:
+            raise MqttError(f"broker {address}: {e}") from None
+        self.client.loop_start()
+        self._thread = threading.Thread(target=self._pump, name="mqtt-publisher", daemon=True)
+        self._thread.start()
+
+    # -- the sink interface ------------------------------------------------------------------------
+
+    def write(self, batch: Sequence[Reading]) -> None:
+        """Accepted once in the spool (on disk); raises SpoolError when the spool cannot take them."""
+        self.spool.append([(reading_topic(self.gateway, r.meter.id), payload(r)) for r in batch])
+        SPOOLED.inc(len(batch))
+        if self.spool.dropped > self._dropped_seen:
+            SPOOL_DROPPED.inc(self.spool.dropped - self._dropped_seen)
+            log.warning("spool full: %d oldest readings dropped (they stay in the local store)",
+                        self.spool.dropped - self._dropped_seen)  # fmt: skip
+            self._dropped_seen = self.spool.dropped
+        if self.homeassistant:
+            for r in batch:
+                self._meters[r.meter.id] = r
+        SPOOL.set(len(self.spool))
+        self._wake.set()
+
+    def flush(self) -> None:
+        """The spool is on disk already; nothing to wait for."""
+        SPOOL.set(len(self.spool))
+
+    def close(self, drain_s: float = 5.0) -> None:
+        """Give the broker a few seconds to take what is spooled; what remains waits for the next start."""
+        deadline = time.monotonic() + drain_s
+        while len(self.spool) and self.connected.is_set() and time.monotonic() < deadline:
+            self._wake.set()
+            time.sleep(0.05)
+        self._stop.set()
+        self._wake.set()
+        self._thread.join(timeout=5)
+        if self.connected.is_set():
+            info = self.client.publish(status_topic(self.gateway), b"offline", qos=1, retain=True)
+            with contextlib.suppress(RuntimeError, ValueError):
+                info.wait_for_publish(timeout=2)
+        self.connected.clear()  # leaving on purpose: not a lost broker
+        self.client.disconnect()
+        self.client.loop_stop()
+        self.spool.close()
+
+    # -- paho callbacks (paho's network thread) ------------------------------------------------------
+
+    def _on_connect(self, client: Any, _userdata: Any, _flags: Any, reason: Any, _props: Any = None) -> None:
+        if getattr(reason, "is_failure", False):
+            log.warning("broker %s refused the connection: %s", self.address, reason)
+            return
+        client.publish(status_topic(self.gateway), b"online", qos=1, retain=True)
+        self._announced.clear()
+        self.connected.set()
+        MQTT_CONNECTED.labels(role="publisher").set(1)
+        log.info("connected to %s", self.address)
+        self._wake.set()
+
+    def _on_disconnect(self, _client: Any, _userdata: Any, _flags: Any, reason: Any, _props: Any = None) -> None:
+        if self.connected.is_set():
+            log.warning("lost the broker %s (%s); readings wait in the spool", self.address, reason)
+        self.connected.clear()
+        MQTT_CONNECTED.labels(role="publisher").set(0)
+
+    def _on_publish(self, _client: Any, _userdata: Any, mid: int, reason: Any = None, _props: Any = None) -> None:
+        code = getattr(reason, "value", 0)
+        self._acked.append((mid, not (code == NO_SUBSCRIBERS or getattr(reason, "is_failure", False))))
+        self._wake.set()
+
+    # -- the publisher thread ----------------------------------------------------------------------
+
+    def _pump(self) -> None:
+        in_flight: dict[int, tuple[int, float]] = {}  # mid → (spool seq, when sent)
+        cursor = _Cursor()
+        while not self._stop.is_set():
+            self._wake.wait(0.2)
+            self._wake.clear()
+            try:
+                self._pump_once(in_flight, cursor)
+            except Exception as e:  # the spool's disk, the client: keep going, nothing leaves the spool unacked
+                log.error("publisher: %s", e)
+                time.sleep(0.5)
+
+    def _pump_once(self, in_flight: dict[int, tuple[int, float]], cursor: _Cursor) -> None:
+        done: list[int] = []
+        now = time.monotonic()
+        while self._acked:
+            mid, delivered = self._acked.popleft()
+            sent = in_flight.pop(mid, None)
+            if sent is None:
+                continue
+            if delivered:
+                done.append(sent[0])
+            else:  # nobody subscribed: the broker dropped it; send it (and what followed it) again soon
+                self.refused += 1
+                cursor.rewind(sent[0], now + HOLD_S)
+        if done:
+            self.spool.remove(done)
+            MQTT_ACKED.inc(len(done))
+            SPOOL.set(len(self.spool))
+        if not self.connected.is_set() or now < cursor.hold_until:
+            return
+        if in_flight and now - min(t for _, t in in_flight.values()) > RESEND_AFTER_S:
+            log.warning("%d messages unacknowledged for %.0f s: sending them again", len(in_flight), RESEND_AFTER_S)
+            in_flight.clear()
+            cursor.rewind(0, now)
+        if self.homeassistant:
+            self._announce()
+        room = IN_FLIGHT - len(in_flight)
+        if room <= 0:
+            return
+        waiting = {seq for seq, _ in in_flight.values()}
+        for msg in self.spool.after(cursor.last_sent, room):
+            if msg.seq in waiting:
+                cursor.last_sent = msg.seq
+                continue
+            info = self.client.publish(msg.topic, msg.payload, qos=1)
+            if info.rc != 0:  # not connected after all: the spool still has it
+                break
+            in_flight[info.mid] = (msg.seq, now)
+            cursor.last_sent = msg.seq
+            PUBLISHED.inc()
+
+    def _announce(self) -> None:
+        for meter_id, r in list(self._meters.items()):
+            if meter_id not in self._announced:
+                for topic, body in discovery(self.gateway, r):
+                    self.client.publish(topic, body, qos=1, retain=True)
+                self._announced.add(meter_id)
+
+
+class _Cursor:
+    """Where the publisher is in the spool: the last sequence number sent, and a pause after refusals."""
+
+    def __init__(self) -> None:
+        self.last_sent = 0
+        self.hold_until = 0.0
+
+    def rewind(self, seq: int, hold_until: float) -> None:
+        """Send again from `seq` on, not before `hold_until`."""
+        self.last_sent = min(self.last_sent, max(seq - 1, 0))
+        self.hold_until = max(self.hold_until, hold_until)

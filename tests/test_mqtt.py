@@ -1,0 +1,228 @@
+"""Readings over MQTT on real brokers and a real PostgreSQL: `meterd run` → broker → two `meterd ingest
+--mqtt` → the central store, with readings sent before any ingester subscribed, the broker stopped
+and started again, an ingester killed, and the gateway restarted with readings in its spool.
+Everything sent is stored exactly once."""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from conftest import require_service
+from test_gateway import free_port, setup_store, stored
+from test_serial_ports import wait_for
+
+from meterd.wmbus import builder as b
+
+METERS = 20
+MQTT_URL = os.environ.get("MQTT_URL", "mqtt://127.0.0.1:1883")
+
+
+def telegram(k: int) -> bytes:
+    """Telegram k: meter k % METERS, access number k // METERS, a value of its own."""
+    m, a = b.address(f"{20000000 + k % METERS:08d}", "ELS", 0x33, 0x07)
+    apl = bytes.fromhex("0413") + (5000 + k).to_bytes(4, "little")
+    return b.wmbus_frame(0x44, m, a, b.short_tpl((k // METERS) & 0xFF, 0) + apl)
+
+
+class Broker:
+    """A Mosquitto of the test's own, on its own port, that can be stopped and started again."""
+
+    def __init__(self, tmp: Path) -> None:
+        exe = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
+        if not Path(exe).exists():
+            require_service("Mosquitto", "no mosquitto binary to start a broker of the test's own")
+        self.exe = exe
+        self.port = free_port()
+        self.conf = tmp / "mosquitto.conf"
+        (tmp / "broker").mkdir()
+        self.conf.write_text(
+            f"listener {self.port} 127.0.0.1\nallow_anonymous true\npersistence true\n"
+            f"persistence_location {tmp / 'broker'}/\nmax_queued_messages 0\nmax_inflight_messages 0\n"
+            "autosave_interval 1\n" + ("user root\n" if os.geteuid() == 0 else "")  # as root it would drop to `mosquitto`
+        )  # and could not write its sessions to the test's folder
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"mqtt://127.0.0.1:{self.port}"
+
+    def start(self) -> None:
+        self.proc = subprocess.Popen([self.exe, "-c", str(self.conf)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        assert wait_for(self._listening, 10), "the test's broker did not start"
+
+    def _listening(self) -> bool:
+        with socket.socket() as s:
+            return s.connect_ex(("127.0.0.1", self.port)) == 0
+
+    def stop(self) -> None:
+        if self.proc is not None:
+            self.proc.terminate()
+            self.proc.wait(10)
+            self.proc = None
+
+
+@pytest.fixture
+def broker(tmp_path: Path) -> Iterator[Broker]:
+    br = Broker(tmp_path)
+    br.start()
+    yield br
+    br.stop()
+
+
+LOGS: list[Path] = []
+
+
+def meterd(*args: str, log: Path) -> subprocess.Popen[str]:
+    """A meterd process, its output appended to `log` (read when something fails)."""
+    LOGS.append(log)
+    out = log.open("a")
+    return subprocess.Popen([sys.executable, "-m", "meterd", *args], stdout=out, stderr=out, text=True)
+
+
+def logs() -> str:
+    return "\n".join(f"--- {p.name}\n{p.read_text()[-3000:]}" for p in dict.fromkeys(LOGS) if p.exists())
+
+
+def exported(db: str) -> list[dict[str, str]]:
+    res = subprocess.run([sys.executable, "-m", "meterd", "export", "readings", "--db", db],
+                         capture_output=True, text=True, timeout=60)  # fmt: skip
+    assert res.returncode == 0, res.stderr
+    return list(csv.DictReader(io.StringIO(res.stdout)))
+
+
+def test_every_reading_reaches_the_central_store_exactly_once(broker: Broker, tmp_path: Path, pg_url: str) -> None:
+    data = setup_store(tmp_path, METERS)  # the gateway's own store (its register)
+    register = tmp_path / "register.csv"
+    for args in (("db", "upgrade"), ("import", "premises", str(register))):
+        res = subprocess.run([sys.executable, "-m", "meterd", *args, "--db", pg_url], capture_output=True, text=True)
+        assert res.returncode == 0, res.stderr
+    fifo = tmp_path / "telegrams"
+    os.mkfifo(fifo)
+    config = tmp_path / "meterd.toml"
+    config.write_text(
+        f'[gateway]\nname = "gw1"\ndata = "{data}"\nvalidate_every_s = 0\n\n'
+        f'[[receiver]]\ndongle = "hex"\nport = "{fifo}"\n\n[mqtt]\nurl = "{broker.url}"\n'
+    )
+    sent = 0
+
+    def send(rounds: int) -> None:
+        """Rounds of one telegram per meter, a second apart (a meter's readings are a second apart at least);
+        each telegram twice, as two dongles would hear it."""
+        nonlocal sent
+        for _ in range(rounds):
+            with open(fifo, "w") as w:
+                for k in range(sent, sent + METERS):
+                    w.write(telegram(k).hex() + "\n" + telegram(k).hex() + "\n")
+            sent += METERS
+            time.sleep(1.05)
+
+    def local() -> int:
+        return sum(n for _, n in stored(data))
+
+    gateway = meterd("run", "--config", str(config), log=tmp_path / "gateway.log")
+    procs = [gateway]
+    ingest = [f"ingest --mqtt {broker.url} --db {pg_url} --client-id ing-{x}".split() for x in "ab"]
+    try:
+        # before any ingester subscribed, the broker has nobody to give readings to: they stay in the spool
+        send(1)
+        assert wait_for(lambda: local() == sent, 20), logs()
+        ingesters = [meterd(*args, log=tmp_path / f"ingest-{x}.log") for args, x in zip(ingest, "ab", strict=True)]
+        procs += ingesters
+        send(2)
+        assert wait_for(lambda: len(exported(pg_url)) == sent, 30), (len(exported(pg_url)), sent, logs())
+        broker.stop()  # the broker away: reception and the local store go on, the spool fills
+        send(3)
+        assert wait_for(lambda: local() == sent, 20), (len(exported(pg_url)), local(), sent, logs())
+        assert len(exported(pg_url)) == sent - 3 * METERS
+        broker.start()
+        assert wait_for(lambda: len(exported(pg_url)) == sent, 60), (len(exported(pg_url)), local(), sent, logs())
+        ingesters[0].send_signal(signal.SIGKILL)  # one ingester dies mid-run and comes back
+        ingesters[0].wait(10)
+        send(3)
+        ingesters[0] = procs[1] = meterd(*ingest[0], log=tmp_path / "ingest-a.log")
+        assert wait_for(lambda: len(exported(pg_url)) == sent, 60), (len(exported(pg_url)), local(), sent, logs())
+        broker.stop()  # the gateway restarted with readings in its spool
+        send(2)
+        assert wait_for(lambda: local() == sent, 20), (len(exported(pg_url)), local(), sent, logs())
+        gateway.send_signal(signal.SIGTERM)
+        assert gateway.wait(30) == 0
+        assert len(list((data).glob("spool.sqlite"))) == 1
+        broker.start()
+        gateway = procs[0] = meterd("run", "--config", str(config), log=tmp_path / "gateway.log")
+        assert wait_for(lambda: len(exported(pg_url)) == sent, 60), (len(exported(pg_url)), sent)
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.send_signal(signal.SIGTERM)
+        for p in procs:
+            p.wait(30)
+    assert all(p.returncode == 0 for p in procs), logs()
+    assert "Traceback" not in logs(), logs()
+    rows = exported(pg_url)
+    assert sorted(float(r["total_m3"]) for r in rows) == [(5000 + k) / 1000 for k in range(sent)]
+    assert all(r["gateway"] == "gw1" and r["source"] == "radio" for r in rows)
+    assert local() == sent
+
+
+def test_status_is_retained_online_and_offline_is_the_last_will(tmp_path: Path) -> None:
+    """On the machine's own broker: `online` (retained) while the gateway runs, `offline` after it stops."""
+    import paho.mqtt.client as mqtt
+    from paho.mqtt.enums import CallbackAPIVersion
+
+    from meterd.mqtt.connection import parse_url
+
+    address = parse_url(MQTT_URL)
+    with socket.socket() as s:
+        if s.connect_ex((address.host, address.port)) != 0:
+            require_service("Mosquitto", f"nothing listens on {MQTT_URL}")
+    data = setup_store(tmp_path, 2)
+    fifo = tmp_path / "telegrams"
+    os.mkfifo(fifo)
+    name = f"gwtest{os.getpid()}"
+    config = tmp_path / "meterd.toml"
+    config.write_text(
+        f'[gateway]\nname = "{name}"\ndata = "{data}"\nvalidate_every_s = 0\n\n'
+        f'[[receiver]]\ndongle = "hex"\nport = "{fifo}"\n\n[mqtt]\nurl = "{MQTT_URL}"\nhomeassistant = true\n'
+    )
+    seen: dict[str, bytes] = {}
+    client = mqtt.Client(callback_api_version=CallbackAPIVersion.VERSION2)
+    client.on_message = lambda _c, _u, msg: seen.__setitem__(msg.topic, msg.payload)
+    client.connect(address.host, address.port)
+    client.subscribe([(f"meterd/{name}/#", 1), ("homeassistant/sensor/meterd_20000001/#", 1)])
+    client.loop_start()
+    gateway = meterd("run", "--config", str(config), log=tmp_path / "gateway.log")
+    try:
+        assert wait_for(lambda: seen.get(f"meterd/{name}/status") == b"online", 20), logs()
+        with open(fifo, "w") as w:
+            w.write(telegram(1).hex() + "\n")
+        assert wait_for(lambda: f"meterd/{name}/reading/20000001" in seen, 20)
+        import json
+
+        reading = json.loads(seen[f"meterd/{name}/reading/20000001"])
+        assert reading["meter_id"] == "20000001" and reading["total_m3"] == 5.001 and reading["gateway"] == name
+        assert set(reading) >= {"reading_id", "manufacturer", "medium", "measured_at", "received_at", "registers",
+                                "alarms", "rssi_dbm", "source"}  # fmt: skip
+        assert wait_for(lambda: "homeassistant/sensor/meterd_20000001/volume/config" in seen, 10)
+        ha = json.loads(seen["homeassistant/sensor/meterd_20000001/volume/config"])
+        assert (ha["device_class"], ha["state_class"], ha["unit_of_measurement"]) == ("water", "total_increasing", "m³")
+    finally:
+        gateway.send_signal(signal.SIGTERM)
+        gateway.wait(30)
+    assert gateway.returncode == 0, logs()
+    assert wait_for(lambda: seen.get(f"meterd/{name}/status") == b"offline", 10)
+    client.publish(f"meterd/{name}/status", b"", retain=True).wait_for_publish(5)  # leave the broker clean
+    for what in ("volume", "rssi", "alarms"):
+        client.publish(f"homeassistant/sensor/meterd_20000001/{what}/config", b"", retain=True).wait_for_publish(5)
+    client.loop_stop()
+    client.disconnect()
