@@ -13,13 +13,20 @@ message that is no reading is counted, logged and acknowledged (sending it again
 from __future__ import annotations
 
 import logging
-import queue
 import threading
 import time
 from typing import Any
 
 from meterd.metrics import INGEST_LATENCY, MQTT_CONNECTED, MQTT_MESSAGES
-from meterd.mqtt.connection import KEEPALIVE_S, BrokerAddress, Credentials, MqttError, new_client
+from meterd.mqtt.connection import (
+    KEEPALIVE_S,
+    RECONNECT_MAX_S,
+    RECONNECT_MIN_S,
+    BrokerAddress,
+    Credentials,
+    MqttError,
+    new_client,
+)
 from meterd.mqtt.topics import SHARED_READINGS, parse_payload
 from meterd.reading import Reading
 from meterd.sinks.store import StoreSink
@@ -48,7 +55,9 @@ class Ingester:
         self.batch_interval_s = batch_interval_s
         self.receive_maximum = receive_maximum
         self.sink = StoreSink(store, self._stored, keyed=True, keep_unknown=True)
-        self.messages: queue.Queue[Any] = queue.Queue()
+        self._batch: list[Any] = []  # messages received, not stored yet
+        self._quiet_until = 0.0
+        self._retry_at = 0.0
         self.connected = threading.Event()
         self.client = new_client(address, creds, client_id, v5=True, manual_ack=True)
         self.client.on_connect = self._on_connect
@@ -58,20 +67,14 @@ class Ingester:
         self.stored = IngestResult()
         self.bad_payloads = 0
 
-    def start(self) -> None:
+    def _connect_properties(self) -> Any:
         from paho.mqtt.packettypes import PacketTypes
         from paho.mqtt.properties import Properties
 
         props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
         props.SessionExpiryInterval = SESSION_EXPIRY_S
         props.ReceiveMaximum = self.receive_maximum
-        try:
-            self.client.connect_async(
-                self.address.host, self.address.port, keepalive=KEEPALIVE_S, clean_start=False, properties=props
-            )
-        except (OSError, ValueError) as e:
-            raise MqttError(f"broker {self.address}: {e}") from None
-        self.client.loop_start()
+        return props
 
     # -- paho callbacks --------------------------------------------------------------------------------
 
@@ -91,22 +94,49 @@ class Ingester:
         MQTT_CONNECTED.labels(role="ingester").set(0)
 
     def _on_message(self, _client: Any, _userdata: Any, msg: Any) -> None:
-        self.messages.put(msg)
+        self._batch.append(msg)
 
-    # -- the main loop ---------------------------------------------------------------------------------
+    # -- the main loop: one thread for paho's network loop, the store and the acknowledgements -------
 
     def run(self, stop: threading.Event) -> None:
-        self.start()
+        try:
+            self.client.connect_async(self.address.host, self.address.port, keepalive=KEEPALIVE_S, clean_start=False,
+                                      properties=self._connect_properties())  # fmt: skip
+        except (OSError, ValueError) as e:
+            raise MqttError(f"broker {self.address}: {e}") from None
+        delay = float(RECONNECT_MIN_S)
+        socket_open = False
+        first_at = 0.0
         while not stop.is_set():
-            self.step()
-        self.step(wait=False)  # what already arrived is stored and acknowledged before leaving
+            if not socket_open:
+                try:
+                    self.client.reconnect()
+                    socket_open, delay = True, float(RECONNECT_MIN_S)
+                except (OSError, ValueError) as e:
+                    log.debug("broker %s: %s", self.address, e)
+                    stop.wait(delay)
+                    delay = min(delay * 2, RECONNECT_MAX_S)
+                    continue
+            if self.client.loop(timeout=0.01) != 0:
+                socket_open = False
+                self._on_disconnect(None, None, None, "connection lost")
+            if self._batch and not first_at:
+                first_at = time.monotonic()
+            now = time.monotonic()
+            due = bool(self._batch) and (len(self._batch) >= self.batch_max or now - first_at >= self.batch_interval_s)
+            if self._unacked:  # the store failed before: try again when it is time, with whatever came since
+                due = now >= self._retry_at
+            if due:
+                self.store_and_ack()
+                first_at = 0.0
+        self.store_and_ack()  # what already arrived is stored and acknowledged before leaving
         self.connected.clear()  # leaving on purpose: not a lost broker
         self.client.disconnect()
-        self.client.loop_stop()
+        self.client.loop(timeout=0.1)
 
-    def step(self, wait: bool = True) -> None:
-        """Take a batch of messages, store their readings in one transaction, then acknowledge them."""
-        batch = self._take(wait)
+    def store_and_ack(self) -> None:
+        """Store the batch's readings in one transaction, then acknowledge its messages."""
+        batch, self._batch = self._batch, []
         readings: list[Reading] = []
         for msg in batch:
             try:
@@ -123,23 +153,14 @@ class Ingester:
         try:
             self.sink.flush()
         except Exception as e:  # the database away: nothing is acknowledged, the broker keeps the messages
-            log.error("store failed (%s); %d messages wait unacknowledged", str(e).splitlines()[0], len(self._unacked))
-            time.sleep(RETRY_S)
+            if time.monotonic() >= self._quiet_until:
+                log.error("store failed (%s); %d messages wait unacknowledged", str(e).splitlines()[0], len(self._unacked))
+                self._quiet_until = time.monotonic() + 30
+            self._retry_at = time.monotonic() + RETRY_S
             return
         for mid in self._unacked:
             self.client.ack(mid, 1)
         self._unacked = []
-
-    def _take(self, wait: bool) -> list[Any]:
-        items: list[Any] = []
-        deadline = time.monotonic() + (self.batch_interval_s if wait else 0.0)
-        while len(items) < self.batch_max:
-            timeout = deadline - time.monotonic()
-            try:
-                items.append(self.messages.get(timeout=timeout) if timeout > 0 else self.messages.get_nowait())
-            except queue.Empty:
-                break
-        return items
 
     def _stored(self, result: IngestResult, batch: Any) -> None:
         self.stored.add(result)

@@ -24,7 +24,15 @@ from pathlib import Path
 from typing import Any
 
 from meterd.metrics import MQTT_ACKED, MQTT_CONNECTED, PUBLISHED, SPOOL, SPOOL_DROPPED, SPOOLED
-from meterd.mqtt.connection import KEEPALIVE_S, BrokerAddress, Credentials, MqttError, new_client
+from meterd.mqtt.connection import (
+    KEEPALIVE_S,
+    RECONNECT_MAX_S,
+    RECONNECT_MIN_S,
+    BrokerAddress,
+    Credentials,
+    MqttError,
+    new_client,
+)
 from meterd.mqtt.topics import discovery, payload, reading_topic, status_topic
 from meterd.reading import Reading
 from meterd.sinks.spool import Spool
@@ -34,6 +42,8 @@ IN_FLIGHT = 1000  # messages published and not yet acknowledged, at most
 RESEND_AFTER_S = 60.0  # an unacknowledged message this old while connected is sent again from the spool
 NO_SUBSCRIBERS = 16  # PUBACK reason code: the broker had nobody to give the message to
 HOLD_S = 2.0  # how long to wait before sending again what found no subscriber
+REMOVE_BATCH = 2000  # acknowledged messages removed from the spool together, at most this many
+REMOVE_EVERY_S = 0.25  # and at least this often
 
 
 class MqttSink:
@@ -54,13 +64,13 @@ class MqttSink:
         self.spool = Spool(data, spool_max)
         self.client = new_client(address, creds, client_id or f"meterd-{gateway}", v5=True)
         self.client.will_set(status_topic(gateway), b"offline", qos=1, retain=True)
+        self.client.max_inflight_messages_set(IN_FLIGHT)  # paho's own default (20) would pace us by round trips
         self.client.on_connect = self._on_connect
         self.client.on_disconnect = self._on_disconnect
         self.client.on_publish = self._on_publish
         self.connected = threading.Event()
-        self._acked: collections.deque[tuple[int, bool]] = collections.deque()  # (mid, delivered), from paho's thread
+        self._acked: collections.deque[tuple[int, bool]] = collections.deque()  # (mid, delivered)
         self.refused = 0  # messages the broker had no subscriber for (sent again later)
-        self._wake = threading.Event()
         self._stop = threading.Event()
         self._announced: set[str] = set()  # meters whose discovery went out on this connection
         self._meters: dict[str, Reading] = {}  # a recent reading per meter, for discovery
@@ -70,8 +80,10 @@ class MqttSink:
             self.client.connect_async(address.host, address.port, keepalive=KEEPALIVE_S)
         except (OSError, ValueError) as e:
             raise MqttError(f"broker {address}: {e}") from None
-        self.client.loop_start()
-        self._thread = threading.Thread(target=self._pump, name="mqtt-publisher", daemon=True)
+        # one thread drives paho's network loop and the spool both: publishing from the loop's own
+        # thread writes straight to the socket (from another thread paho wakes its loop for every
+        # message: 14k instead of 21k acknowledged messages/s here)
+        self._thread = threading.Thread(target=self._run, name="mqtt-publisher", daemon=True)
         self._thread.start()
 
     # -- the sink interface ------------------------------------------------------------------------
@@ -89,7 +101,6 @@ class MqttSink:
             for r in batch:
                 self._meters[r.meter.id] = r
         SPOOL.set(len(self.spool))
-        self._wake.set()
 
     def flush(self) -> None:
         """The spool is on disk already; nothing to wait for."""
@@ -99,21 +110,12 @@ class MqttSink:
         """Give the broker a few seconds to take what is spooled; what remains waits for the next start."""
         deadline = time.monotonic() + drain_s
         while len(self.spool) and self.connected.is_set() and time.monotonic() < deadline:
-            self._wake.set()
             time.sleep(0.05)
         self._stop.set()
-        self._wake.set()
-        self._thread.join(timeout=5)
-        if self.connected.is_set():
-            info = self.client.publish(status_topic(self.gateway), b"offline", qos=1, retain=True)
-            with contextlib.suppress(RuntimeError, ValueError):
-                info.wait_for_publish(timeout=2)
-        self.connected.clear()  # leaving on purpose: not a lost broker
-        self.client.disconnect()
-        self.client.loop_stop()
+        self._thread.join(timeout=10)
         self.spool.close()
 
-    # -- paho callbacks (paho's network thread) ------------------------------------------------------
+    # -- paho callbacks (in the publisher thread, from client.loop) ---------------------------------
 
     def _on_connect(self, client: Any, _userdata: Any, _flags: Any, reason: Any, _props: Any = None) -> None:
         if getattr(reason, "is_failure", False):
@@ -124,7 +126,6 @@ class MqttSink:
         self.connected.set()
         MQTT_CONNECTED.labels(role="publisher").set(1)
         log.info("connected to %s", self.address)
-        self._wake.set()
 
     def _on_disconnect(self, _client: Any, _userdata: Any, _flags: Any, reason: Any, _props: Any = None) -> None:
         if self.connected.is_set():
@@ -135,60 +136,90 @@ class MqttSink:
     def _on_publish(self, _client: Any, _userdata: Any, mid: int, reason: Any = None, _props: Any = None) -> None:
         code = getattr(reason, "value", 0)
         self._acked.append((mid, not (code == NO_SUBSCRIBERS or getattr(reason, "is_failure", False))))
-        self._wake.set()
 
     # -- the publisher thread ----------------------------------------------------------------------
 
-    def _pump(self) -> None:
-        in_flight: dict[int, tuple[int, float]] = {}  # mid → (spool seq, when sent)
+    def _run(self) -> None:
+        state = _InFlight()
         cursor = _Cursor()
+        delay = float(RECONNECT_MIN_S)
+        socket_open = False
         while not self._stop.is_set():
-            self._wake.wait(0.2)
-            self._wake.clear()
             try:
-                self._pump_once(in_flight, cursor)
+                if not socket_open:
+                    try:
+                        self.client.reconnect()
+                        socket_open, delay = True, float(RECONNECT_MIN_S)
+                    except (OSError, ValueError) as e:
+                        log.debug("broker %s: %s", self.address, e)
+                        self._pump_once(state, cursor, publish=False)
+                        self._stop.wait(delay)
+                        delay = min(delay * 2, RECONNECT_MAX_S)
+                        continue
+                if self.client.loop(timeout=0.02) != 0:  # the connection is gone: reconnect with backoff
+                    socket_open = False
+                    self._on_disconnect(None, None, None, "connection lost")
+                self._pump_once(state, cursor)
             except Exception as e:  # the spool's disk, the client: keep going, nothing leaves the spool unacked
                 log.error("publisher: %s", e)
-                time.sleep(0.5)
+                self._stop.wait(0.5)
+        self._leave(state, cursor, socket_open)
 
-    def _pump_once(self, in_flight: dict[int, tuple[int, float]], cursor: _Cursor) -> None:
-        done: list[int] = []
+    def _leave(self, state: _InFlight, cursor: _Cursor, socket_open: bool) -> None:
+        """What was acknowledged leaves the spool; `offline` on the status topic; disconnect."""
+        with contextlib.suppress(Exception):
+            if socket_open and self.connected.is_set():
+                info = self.client.publish(status_topic(self.gateway), b"offline", qos=1, retain=True)
+                end = time.monotonic() + 2.0
+                while not info.is_published() and time.monotonic() < end and self.client.loop(timeout=0.05) == 0:
+                    pass
+            self._pump_once(state, cursor, publish=False, remove_now=True)
+        self.connected.clear()  # leaving on purpose: not a lost broker
+        with contextlib.suppress(Exception):
+            self.client.disconnect()
+            self.client.loop(timeout=0.1)
+
+    def _pump_once(self, state: _InFlight, cursor: _Cursor, *, publish: bool = True, remove_now: bool = False) -> None:
         now = time.monotonic()
         while self._acked:
             mid, delivered = self._acked.popleft()
-            sent = in_flight.pop(mid, None)
-            if sent is None:
+            seq = state.settle(mid)
+            if seq is None:
                 continue
             if delivered:
-                done.append(sent[0])
+                state.done.append(seq)
             else:  # nobody subscribed: the broker dropped it; send it (and what followed it) again soon
                 self.refused += 1
-                cursor.rewind(sent[0], now + HOLD_S)
-        if done:
-            self.spool.remove(done)
-            MQTT_ACKED.inc(len(done))
+                cursor.rewind(seq, now + HOLD_S)
+        # acknowledged messages leave the spool in batches (each removal is a synced transaction); one
+        # acknowledged but not removed yet when the power goes is sent again, and stored once centrally
+        if state.done and (remove_now or len(state.done) >= REMOVE_BATCH or now - state.removed_at >= REMOVE_EVERY_S):
+            self.spool.remove(state.done)
+            MQTT_ACKED.inc(len(state.done))
+            state.done = []
+            state.removed_at = now
             SPOOL.set(len(self.spool))
-        if not self.connected.is_set() or now < cursor.hold_until:
+        if not publish or not self.connected.is_set() or now < cursor.hold_until:
             return
-        if in_flight and now - min(t for _, t in in_flight.values()) > RESEND_AFTER_S:
-            log.warning("%d messages unacknowledged for %.0f s: sending them again", len(in_flight), RESEND_AFTER_S)
-            in_flight.clear()
-            cursor.rewind(0, now)
+        if state.oldest_sent() < now - RESEND_AFTER_S:
+            log.warning("%d messages unacknowledged for %.0f s: sending them again", len(state.mids), RESEND_AFTER_S)
+            state.forget()
+            cursor.rewind(1, now)
         if self.homeassistant:
             self._announce()
-        room = IN_FLIGHT - len(in_flight)
-        if room <= 0:
+        room = IN_FLIGHT - len(state.mids)
+        if room < IN_FLIGHT // 4:  # publish in runs, not one message per acknowledgement
             return
-        waiting = {seq for seq, _ in in_flight.values()}
+        acknowledged = state.done_set()
         for msg in self.spool.after(cursor.last_sent, room):
-            if msg.seq in waiting:
-                cursor.last_sent = msg.seq
-                continue
+            cursor.last_sent = msg.seq
+            if msg.seq in state.seqs or msg.seq in acknowledged:
+                continue  # still on its way (sent again after a rewind), or acknowledged already
             info = self.client.publish(msg.topic, msg.payload, qos=1)
             if info.rc != 0:  # not connected after all: the spool still has it
+                cursor.rewind(msg.seq, now)
                 break
-            in_flight[info.mid] = (msg.seq, now)
-            cursor.last_sent = msg.seq
+            state.sent(info.mid, msg.seq, now)
             PUBLISHED.inc()
 
     def _announce(self) -> None:
@@ -197,6 +228,43 @@ class MqttSink:
                 for topic, body in discovery(self.gateway, r):
                     self.client.publish(topic, body, qos=1, retain=True)
                 self._announced.add(meter_id)
+
+
+class _InFlight:
+    """Published messages waiting for their acknowledgement, oldest first, and acknowledged ones not yet
+    removed from the spool."""
+
+    def __init__(self) -> None:
+        self.mids: collections.OrderedDict[int, tuple[int, float]] = collections.OrderedDict()  # mid → (seq, sent at)
+        self.seqs: set[int] = set()
+        self.done: list[int] = []
+        self.removed_at = 0.0
+
+    def sent(self, mid: int, seq: int, at: float) -> None:
+        self.mids[mid] = (seq, at)
+        self.seqs.add(seq)
+
+    def settle(self, mid: int) -> int | None:
+        entry = self.mids.pop(mid, None)
+        if entry is None:
+            return None
+        self.seqs.discard(entry[0])
+        return entry[0]
+
+    def oldest_sent(self) -> float:
+        for _, at in self.mids.values():
+            return at
+        return float("inf")
+
+    def forget(self) -> None:
+        self.mids.clear()
+        self.seqs.clear()
+
+    def done_set(self) -> set[int]:
+        return set(self.done) if self.done else _NOTHING
+
+
+_NOTHING: set[int] = set()
 
 
 class _Cursor:

@@ -1,0 +1,207 @@
+"""End to end over MQTT: simulated dongle (hex lines on a FIFO) → `meterd run` → Mosquitto → two `meterd
+ingest --mqtt` → PostgreSQL, all real processes on this machine.
+
+Figures: sustained readings/s from the first telegram sent to the last reading committed centrally
+(every reading checked present exactly once), p99 of receive-to-commit latency (the ingesters'
+histogram), and readings/s replayed from a spool filled while the broker was away.
+
+python bench/e2e.py [--quick]      last lines: `name: value unit`
+Needs mosquitto (Debian package) and PostgreSQL at DATABASE_URL (default 127.0.0.1:5432, database test).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+import uuid
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).parent.parent))
+
+from meterd.wmbus import builder as b
+
+DATABASE_URL = os.environ.get("DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test")
+BROKER_SETTINGS = (
+    "persistence true\nautosave_interval 60\nmax_queued_messages 0\nmax_inflight_messages 0\n"
+)  # what BENCHMARKS.md quotes
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def telegram_hex(k: int, meters: int) -> str:
+    m, a = b.address(f"{30000000 + k % meters:08d}", "ELS", 0x33, 0x07)
+    apl = bytes.fromhex("0413") + (100_000 + k).to_bytes(4, "little")
+    return b.wmbus_frame(0x44, m, a, b.short_tpl((k // meters) & 0xFF, 0) + apl).hex()
+
+
+def meterd(*args: str, log: Path, env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
+    out = log.open("ab")
+    return subprocess.Popen([sys.executable, "-m", "meterd", *args], stdout=out, stderr=out, env=env)
+
+
+def wait_for(check, timeout: float, step: float = 0.2) -> bool:  # type: ignore[no-untyped-def]
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if check():
+            return True
+        time.sleep(step)
+    return bool(check())
+
+
+class Central:
+    """The central PostgreSQL schema of this run."""
+
+    def __init__(self) -> None:
+        import psycopg
+
+        self.admin = psycopg.connect(DATABASE_URL, autocommit=True)
+        self.schema = f"meterd_bench_{uuid.uuid4().hex[:8]}"
+        self.admin.execute(f"CREATE SCHEMA {self.schema}")
+        sep = "&" if "?" in DATABASE_URL else "?"
+        self.url = f"{DATABASE_URL}{sep}options=-csearch_path%3D{self.schema}"
+
+    def count(self) -> int:
+        row = self.admin.execute(f"SELECT count(*) FROM {self.schema}.readings").fetchone()
+        return int(row[0]) if row else 0
+
+    def distinct(self) -> int:
+        row = self.admin.execute(f"SELECT count(DISTINCT (meter_id, total_m3)) FROM {self.schema}.readings").fetchone()
+        return int(row[0]) if row else 0
+
+    def drop(self) -> None:
+        self.admin.execute(f"DROP SCHEMA {self.schema} CASCADE")
+        self.admin.close()
+
+
+def p99_of(ports: list[int]) -> float:
+    buckets: dict[float, float] = {}
+    for port in ports:
+        text = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5).read().decode()
+        for line in text.splitlines():
+            if line.startswith("meterd_receive_to_commit_seconds_bucket"):
+                le = line.split('le="')[1].split('"')[0]
+                bound = float("inf") if le == "+Inf" else float(le)
+                buckets[bound] = buckets.get(bound, 0.0) + float(line.rsplit(" ", 1)[1])
+    total = buckets.get(float("inf"), 0.0)
+    return next(le for le, c in sorted(buckets.items()) if c >= 0.99 * total)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--quick", action="store_true")
+    args = parser.parse_args()
+    meters = 20_000
+    readings = 60_000 if args.quick else 300_000
+    spooled = 100_000 if args.quick else 1_000_000
+    rate = 12_000  # telegrams/s offered (each meter every 1.7 s): the sustained rate is what gets through
+    exe = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
+    with tempfile.TemporaryDirectory() as tmp_:
+        tmp = Path(tmp_)
+        port = free_port()
+        (tmp / "broker").mkdir()
+        conf = tmp / "mosquitto.conf"
+        user = "user root\n" if os.geteuid() == 0 else ""
+        conf.write_text(f"listener {port} 127.0.0.1\nallow_anonymous true\npersistence_location {tmp}/broker/\n{BROKER_SETTINGS}{user}")
+        broker = subprocess.Popen([exe, "-c", str(conf)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        central = Central()
+        procs: list[subprocess.Popen[bytes]] = [broker]
+        try:
+            register = tmp / "register.csv"
+            with register.open("w") as f:
+                f.write("premises_id,address,meter_id,manufacturer,medium,installed\n")
+                for n in range(meters):
+                    f.write(f"P{n},ul. Testowa {n // 40}/{n % 40},{30000000 + n:08d},ELS,water,2025-01-01\n")
+            data = tmp / "gw"
+            for store in (["--db", central.url], ["--data", str(data)]):
+                for cmd in (["db", "upgrade"], ["import", "premises", str(register)]):
+                    subprocess.run([sys.executable, "-m", "meterd", *cmd, *store], check=True, capture_output=True)
+            url = f"mqtt://127.0.0.1:{port}"
+            metric_ports = [free_port(), free_port()]
+            for x, mport in zip("ab", metric_ports, strict=True):
+                procs.append(meterd("ingest", "--mqtt", url, "--db", central.url, "--client-id", f"bench-{x}",
+                                    "--metrics", f"127.0.0.1:{mport}", log=tmp / f"ingest-{x}.log"))  # fmt: skip
+            fifo = tmp / "telegrams"
+            os.mkfifo(fifo)
+            config = tmp / "meterd.toml"
+            config.write_text(f'[gateway]\nname = "bench"\ndata = "{data}"\nvalidate_every_s = 0\n\n'
+                              f'[[receiver]]\ndongle = "hex"\nport = "{fifo}"\n\n[mqtt]\nurl = "{url}"\n')  # fmt: skip
+            procs.append(meterd("run", "--config", str(config), log=tmp / "gateway.log"))
+            lines = [telegram_hex(k, meters) + "\n" for k in range(readings)]
+            time.sleep(3)  # the ingesters subscribe
+            start = time.monotonic()
+            with open(fifo, "w") as w:
+                chunk = rate // 10
+                for i in range(0, readings, chunk):
+                    w.write("".join(lines[i : i + chunk]))
+                    w.flush()
+                    ahead = start + (i + chunk) / rate - time.monotonic()
+                    if ahead > 0:
+                        time.sleep(ahead)
+            sent_in = time.monotonic() - start
+            ok = wait_for(lambda: central.count() >= readings, 600, 0.5)
+            elapsed = time.monotonic() - start
+            assert ok and central.count() == readings == central.distinct(), (central.count(), readings)
+            p99 = p99_of(metric_ports)
+            print(f"{readings} readings of {meters} meters offered at {rate}/s (sent in {sent_in:.1f} s), one gateway, two ingesters")
+            print(f"e2e_rate: {readings / elapsed:.0f} readings/s")
+            print(f"e2e_latency_p99_le: {p99:.2f} s")
+
+            # the spool: the gateway stopped, its spool filled with readings the broker never saw, then
+            # the gateway started again: how fast it empties to the central store
+            gateway = procs.pop()
+            gateway.send_signal(signal.SIGTERM)
+            gateway.wait(60)
+            from meterd.mqtt.topics import payload, reading_topic
+            from meterd.reading import MeterIdentity, Reading, TimeBasis
+            from meterd.sinks.spool import Spool
+
+            spool = Spool(data, spooled + 1)
+            now = int(time.time())
+            batch = []
+            for k in range(spooled):
+                meter = MeterIdentity("ELS", f"{30000000 + k % meters:08d}", 0x33, 7)
+                at = now - 86_400 - (k // meters) * 2
+                r = Reading(meter, "water", at, at, 500.0 + k / 1000, gateway="bench", access_number=k & 0xFF,
+                            basis=TimeBasis.ACCESS_NUMBER, reading_id=f"{k:032x}")  # fmt: skip
+                batch.append((reading_topic("bench", meter.id), payload(r)))
+                if len(batch) == 50_000:
+                    spool.append(batch)
+                    batch = []
+            spool.append(batch)
+            spool.close()
+            before = central.count()
+            start = time.monotonic()
+            procs.append(meterd("run", "--config", str(config), log=tmp / "gateway.log"))
+            ok = wait_for(lambda: central.count() >= before + spooled, 1200, 1.0)
+            elapsed = time.monotonic() - start
+            assert ok and central.count() == before + spooled, (central.count() - before, spooled)
+            print(f"spool_replay_rate: {spooled / elapsed:.0f} readings/s (spool of {spooled}, gateway start included)")
+        finally:
+            for p in reversed(procs):
+                if p.poll() is None:
+                    p.send_signal(signal.SIGTERM)
+            for p in procs:
+                try:
+                    p.wait(60)
+                except subprocess.TimeoutExpired:
+                    p.kill()
+            central.drop()
+            for log in sorted(tmp.glob("*.log")):
+                tail = log.read_text(errors="replace").splitlines()[-3:]
+                print(f"[{log.name}] " + " | ".join(tail), file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()
