@@ -81,14 +81,8 @@ class Reading:
         return self.meter.id
 
     def key(self) -> int:
-        """60 bits of the reading id as a number (what the store indexes): the id's own first 15 hex
-        digits, or of its SHA-256 for an id that is not hex."""
-        head = self.reading_id[:15]
-        try:
-            if len(head) == 15:
-                return int(head, 16)
-        except ValueError:
-            pass
+        """60 bits of the SHA-256 of the reading id, as a number (what the store indexes): ids from any
+        source (MQTT carries them as text) spread evenly, whatever they look like."""
         return int(hashlib.sha256(self.reading_id.encode()).hexdigest()[:15], 16)
 
     def to_json(self) -> dict[str, Any]:

@@ -226,3 +226,164 @@ def test_status_is_retained_online_and_offline_is_the_last_will(tmp_path: Path) 
         client.publish(f"homeassistant/sensor/meterd_20000001/{what}/config", b"", retain=True).wait_for_publish(5)
     client.loop_stop()
     client.disconnect()
+
+
+# -- the pure and local parts ------------------------------------------------------------------------
+
+
+def test_spool_keeps_order_survives_reopening_and_drops_the_oldest_when_full(tmp_path: Path) -> None:
+    from meterd.sinks.spool import Spool
+
+    spool = Spool(tmp_path, max_messages=1000)
+    spool.append([(f"t/{i}", str(i).encode()) for i in range(600)])
+    first = spool.after(0, 5)
+    assert [m.payload for m in first] == [b"0", b"1", b"2", b"3", b"4"]
+    spool.remove([m.seq for m in first])
+    spool.close()
+    again = Spool(tmp_path, max_messages=1000)  # a restart (or a power cut after the append returned)
+    assert len(again) == 595 and again.after(0, 1)[0].payload == b"5"
+    again.append([(f"t/{i}", str(i).encode()) for i in range(600, 1500)])  # 405 too many: the oldest go
+    assert len(again) == 1000 and again.dropped == 495 and again.dropped_total() == 495
+    assert again.after(0, 1)[0].payload == b"500"
+    again.remove([m.seq for m in again.after(0, 1000)])
+    again.append([("t/x", b"next")])  # an emptied spool never hands out a number already passed
+    assert again.after(1500, 10)[0].payload == b"next"
+    again.close()
+    assert (tmp_path / "spool.sqlite").stat().st_mode & 0o777 == 0o600
+
+
+@pytest.mark.parametrize(
+    ("url", "problem"),
+    [
+        ("http://broker:1883", "expected mqtt://"),
+        ("mqtt://user:secret@broker", "no password in the URL"),
+        ("mqtt://broker:99999", "broker URL"),
+        ("mqtt://broker/path", "no path"),
+    ],
+)
+def test_bad_broker_urls_are_refused_with_the_reason(url: str, problem: str) -> None:
+    from meterd.mqtt.connection import MqttError, parse_url
+
+    with pytest.raises(MqttError) as info:
+        parse_url(url)
+    assert problem in info.value.message and "secret" not in info.value.message
+
+
+def test_broker_urls() -> None:
+    from meterd.mqtt.connection import parse_url
+
+    assert str(parse_url("mqtts://broker.example")) == "mqtts://broker.example:8883"
+    a = parse_url("mqtt://gw%40zgm@10.0.0.5:1884")
+    assert (a.host, a.port, a.tls, a.username) == ("10.0.0.5", 1884, False, "gw@zgm")
+
+
+def test_a_bad_broker_url_in_ingest_is_one_line(tmp_path: Path) -> None:
+    res = subprocess.run([sys.executable, "-m", "meterd", "ingest", "--mqtt", "mqtt://u:pw@host", "--data",
+                          str(tmp_path / "d")], capture_output=True, text=True, timeout=60)  # fmt: skip
+    assert res.returncode == 2 and "Traceback" not in res.stderr and "pw" not in res.stderr
+    assert len(res.stderr.strip().splitlines()) == 1, res.stderr
+
+
+def _machine_broker() -> tuple[str, int]:
+    from meterd.mqtt.connection import parse_url
+
+    address = parse_url(MQTT_URL)
+    with socket.socket() as s:
+        if s.connect_ex((address.host, address.port)) != 0:
+            require_service("Mosquitto", f"nothing listens on {MQTT_URL}")
+    return address.host, address.port
+
+
+def test_ingester_keeps_unknown_meters_apart_and_counts_what_is_no_reading(tmp_path: Path, pg_url: str) -> None:
+    """On the machine's broker and PostgreSQL: garbage and half readings are counted and acknowledged
+    (no crash, nothing else lost); readings of meters not in the register are listed by report --unknown."""
+    import json
+
+    import paho.mqtt.client as mqtt
+    from paho.mqtt.enums import CallbackAPIVersion
+
+    host, port = _machine_broker()
+    data = setup_store(tmp_path, 2)
+    del data
+    register = tmp_path / "register.csv"
+    for args in (("db", "upgrade"), ("import", "premises", str(register))):
+        subprocess.run([sys.executable, "-m", "meterd", *args, "--db", pg_url], check=True, capture_output=True)
+    client_id = f"ing-{os.getpid()}"
+    ingester = meterd("ingest", "--mqtt", MQTT_URL, "--db", pg_url, "--client-id", client_id, log=tmp_path / "ing.log")
+    gw = f"hostile{os.getpid()}"
+    now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    good = {"reading_id": "ab" * 16, "meter_id": "20000001", "manufacturer": "ELS", "version": 1, "device_type": 7,
+            "medium": "water", "measured_at": now, "received_at": now, "total_m3": 1.25, "registers": {},
+            "alarms": [], "rssi_dbm": -70, "gateway": gw, "source": "radio"}  # fmt: skip
+    unknown = {**good, "reading_id": "cd" * 16, "meter_id": "77777777"}
+    try:
+        assert wait_for(lambda: "connected to" in (tmp_path / "ing.log").read_text(), 20), logs()
+        time.sleep(0.5)
+        pub = mqtt.Client(callback_api_version=CallbackAPIVersion.VERSION2)
+        pub.connect(host, port)
+        pub.loop_start()
+        for body in (b"\xff\xfe not json", b"[1, 2]", json.dumps({**good, "total_m3": "lots"}).encode(),
+                     json.dumps({**good, "meter_id": None}).encode(), b"{" * 100_000, json.dumps(good).encode(),
+                     json.dumps(unknown).encode()):  # fmt: skip
+            pub.publish(f"meterd/{gw}/reading/x", body, qos=1).wait_for_publish(5)
+        pub.loop_stop()
+        pub.disconnect()
+        assert wait_for(lambda: len(exported(pg_url)) == 1, 20), logs()
+        res = subprocess.run([sys.executable, "-m", "meterd", "report", "--unknown", "--db", pg_url],
+                             capture_output=True, text=True, timeout=60)  # fmt: skip
+        assert wait_for(lambda: "77777777" in subprocess.run(
+            [sys.executable, "-m", "meterd", "report", "--unknown", "--db", pg_url], capture_output=True, text=True
+        ).stdout, 10), res.stdout  # fmt: skip
+    finally:
+        ingester.send_signal(signal.SIGTERM)
+        ingester.wait(30)
+    text = (tmp_path / "ing.log").read_text()
+    assert ingester.returncode == 0 and "Traceback" not in text, text
+    assert "stored 1," in text and "unknown_meter 1," in text and "bad_payload 5" in text, text
+    assert exported(pg_url)[0]["total_m3"] == "1.25"
+
+
+def test_an_ingester_killed_while_its_transaction_waits_loses_nothing(tmp_path: Path, pg_url: str) -> None:
+    """Readings arrive while the central table is locked (the transaction cannot commit): nothing is
+    acknowledged; the ingester is killed; the broker gives the messages to the restarted ingester."""
+    import psycopg
+
+    from meterd.mqtt.connection import Credentials, parse_url
+    from meterd.mqtt.publisher import MqttSink
+    from meterd.reading import MeterIdentity, Reading, TimeBasis
+
+    _machine_broker()
+    setup_store(tmp_path, METERS)
+    for args in (("db", "upgrade"), ("import", "premises", str(tmp_path / "register.csv"))):
+        subprocess.run([sys.executable, "-m", "meterd", *args, "--db", pg_url], check=True, capture_output=True)
+    client_id = f"ing-kill-{os.getpid()}"
+    args = ["ingest", "--mqtt", MQTT_URL, "--db", pg_url, "--client-id", client_id]
+    ingester = meterd(*args, log=tmp_path / "ing.log")
+    assert wait_for(lambda: "connected to" in (tmp_path / "ing.log").read_text(), 20), logs()
+    time.sleep(0.5)
+    lock = psycopg.connect(pg_url)
+    lock.execute("LOCK TABLE readings IN ACCESS EXCLUSIVE MODE")  # held until rollback
+    gw = f"kill{os.getpid()}"
+    sink = MqttSink(parse_url(MQTT_URL), Credentials(), gw, tmp_path / "gw")
+    now = int(time.time())
+    readings = [Reading(MeterIdentity("ELS", f"{20000000 + k % METERS:08d}", 0x33, 7), "water", now - k, now - k,
+                        float(k), gateway=gw, basis=TimeBasis.ACCESS_NUMBER, access_number=k,
+                        reading_id=f"{k:02x}" * 16) for k in range(40)]  # fmt: skip
+    try:
+        sink.write(readings)
+        assert wait_for(lambda: len(sink.spool) == 0, 20)  # the broker has them (and gave them to the ingester)
+        time.sleep(1.0)
+        ingester.send_signal(signal.SIGKILL)
+        ingester.wait(10)
+    finally:
+        lock.rollback()
+        lock.close()
+        sink.close()
+    assert exported(pg_url) == []
+    ingester = meterd(*args, log=tmp_path / "ing.log")
+    try:
+        assert wait_for(lambda: len(exported(pg_url)) == 40, 30), logs()
+    finally:
+        ingester.send_signal(signal.SIGTERM)
+        ingester.wait(30)
+    assert sorted(float(r["total_m3"]) for r in exported(pg_url)) == [float(k) for k in range(40)]

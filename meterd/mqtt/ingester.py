@@ -28,7 +28,7 @@ from meterd.mqtt.connection import (
     new_client,
 )
 from meterd.mqtt.topics import SHARED_READINGS, parse_payload
-from meterd.reading import Reading
+from meterd.reading import BadReading, Reading
 from meterd.sinks.store import StoreSink
 from meterd.store import Store
 from meterd.store.ingest import IngestResult
@@ -36,6 +36,7 @@ from meterd.store.ingest import IngestResult
 log = logging.getLogger("meterd.ingest")
 SESSION_EXPIRY_S = 7 * 86400  # how long the broker keeps an ingester's messages while it is away
 RETRY_S = 2.0
+LEAVE_S = 10.0  # at most this long to take what the broker was still sending when stopping
 
 
 class Ingester:
@@ -129,9 +130,35 @@ class Ingester:
             if due:
                 self.store_and_ack()
                 first_at = 0.0
+        self._leave(socket_open)
+
+    def _leave(self, socket_open: bool) -> None:
+        """A clean stop leaves the share group for good: unsubscribe (no new messages are routed here),
+        store and acknowledge what was already sent here, and end the session. A killed ingester keeps
+        its session instead, and the broker keeps its messages until it is back."""
+        if socket_open and self.connected.is_set():
+            self.client.unsubscribe(SHARED_READINGS)
+            quiet_since = time.monotonic()
+            end = quiet_since + LEAVE_S
+            while time.monotonic() < end and time.monotonic() - quiet_since < 0.5:
+                before = len(self._batch)
+                if self.client.loop(timeout=0.05) != 0:
+                    socket_open = False
+                    break
+                if len(self._batch) != before:
+                    quiet_since = time.monotonic()
         self.store_and_ack()  # what already arrived is stored and acknowledged before leaving
         self.connected.clear()  # leaving on purpose: not a lost broker
-        self.client.disconnect()
+        if socket_open and not self._unacked:
+            from paho.mqtt.packettypes import PacketTypes
+            from paho.mqtt.properties import Properties
+
+            props = Properties(PacketTypes.DISCONNECT)  # type: ignore[no-untyped-call]
+            props.SessionExpiryInterval = 0  # the session ends with the connection
+            self.client.loop(timeout=0.05)  # the acknowledgements go out first
+            self.client.disconnect(properties=props)
+        else:  # unacknowledged readings (the store is down): keep the session, the broker keeps them
+            self.client.disconnect()
         self.client.loop(timeout=0.1)
 
     def store_and_ack(self) -> None:
@@ -141,10 +168,11 @@ class Ingester:
         for msg in batch:
             try:
                 readings.append(parse_payload(msg.payload))
-            except ValueError as e:  # BadReading is one too
+            except Exception as e:  # BadReading, or anything else a hostile payload provokes: that message only
                 self.bad_payloads += 1
                 MQTT_MESSAGES.labels(outcome="bad_payload").inc()
-                log.warning("message on %s is no reading (%s); acknowledged and dropped", msg.topic, str(e)[:200])
+                why = e.message if isinstance(e, BadReading) else type(e).__name__
+                log.warning("message on %s is no reading (%s); acknowledged and dropped", msg.topic[:200], why[:200])
             self._unacked.append(msg.mid)
         if readings:
             self.sink.write(readings)

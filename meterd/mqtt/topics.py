@@ -7,7 +7,7 @@ import re
 import orjson
 
 from meterd.jsonio import dumps
-from meterd.reading import Reading
+from meterd.reading import BadReading, Reading
 
 PREFIX = "meterd"
 SHARED_READINGS = "$share/meterd/meterd/+/reading/+"  # several ingesters split the load
@@ -27,8 +27,12 @@ def payload(r: Reading) -> bytes:
 
 
 def parse_payload(data: bytes) -> Reading:
-    """A reading from a message; BadReading (or ValueError for text that is no JSON) otherwise."""
-    return Reading.from_json(orjson.loads(data))
+    """A reading from a message; BadReading naming the problem otherwise."""
+    try:
+        obj = orjson.loads(data)
+    except orjson.JSONDecodeError as e:
+        raise BadReading(f"not JSON ({e})") from None
+    return Reading.from_json(obj)
 
 
 def discovery(gateway: str, r: Reading) -> list[tuple[str, bytes]]:
