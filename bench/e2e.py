@@ -101,11 +101,13 @@ def p99_of(ports: list[int]) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--rate", type=int, default=12_000, help="telegrams/s offered (default 12000)")
+    parser.add_argument("--no-spool", action="store_true", help="skip the spool replay")
     args = parser.parse_args()
     meters = 20_000
     readings = 60_000 if args.quick else 300_000
     spooled = 100_000 if args.quick else 1_000_000
-    rate = 12_000  # telegrams/s offered (each meter every 1.7 s): the sustained rate is what gets through
+    rate = args.rate  # telegrams/s offered: above what the chain takes, the sustained rate is what gets through
     exe = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
     with tempfile.TemporaryDirectory() as tmp_:
         tmp = Path(tmp_)
@@ -135,7 +137,7 @@ def main() -> None:
             fifo = tmp / "telegrams"
             os.mkfifo(fifo)
             config = tmp / "meterd.toml"
-            config.write_text(f'[gateway]\nname = "bench"\ndata = "{data}"\nvalidate_every_s = 0\n\n'
+            config.write_text(f'[gateway]\nname = "bench"\ndata = "{data}"\nvalidate_every_s = 0\nbatch_interval_s = 0.2\n\n'
                               f'[[receiver]]\ndongle = "hex"\nport = "{fifo}"\n\n[mqtt]\nurl = "{url}"\n')  # fmt: skip
             procs.append(meterd("run", "--config", str(config), log=tmp / "gateway.log"))
             lines = [telegram_hex(k, meters) + "\n" for k in range(readings)]
@@ -158,6 +160,8 @@ def main() -> None:
             print(f"e2e_rate: {readings / elapsed:.0f} readings/s")
             print(f"e2e_latency_p99_le: {p99:.2f} s")
 
+            if args.no_spool:
+                return
             # the spool: the gateway stopped, its spool filled with readings the broker never saw, then
             # the gateway started again: how fast it empties to the central store
             gateway = procs.pop()

@@ -27,6 +27,9 @@ SPOOLED = Counter("meterd_readings_spooled", "Readings written to the MQTT spool
 SPOOL_DROPPED = Counter(
     "meterd_spool_dropped", "Readings dropped from a full spool (they stay in the local store)", registry=REGISTRY
 )
+REPLAYED = Counter(
+    "meterd_readings_replayed", "Readings published that had waited in the spool for the broker", registry=REGISTRY
+)
 MQTT_ACKED = Counter("meterd_readings_acknowledged", "Published readings the broker acknowledged", registry=REGISTRY)
 MQTT_CONNECTED = Gauge("meterd_mqtt_connected", "1 while connected to the broker", ["role"], registry=REGISTRY)
 MQTT_MESSAGES = Counter(

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 from conftest import require_service
-from test_gateway import free_port, setup_store, stored
+from test_gateway import free_port, scrape, setup_store, stored
 from test_serial_ports import wait_for
 
 from meterd.wmbus import builder as b
@@ -110,9 +110,11 @@ def test_every_reading_reaches_the_central_store_exactly_once(broker: Broker, tm
     fifo = tmp_path / "telegrams"
     os.mkfifo(fifo)
     config = tmp_path / "meterd.toml"
+    gw_metrics, ing_metrics = free_port(), free_port()
     config.write_text(
         f'[gateway]\nname = "gw1"\ndata = "{data}"\nvalidate_every_s = 0\n\n'
-        f'[[receiver]]\ndongle = "hex"\nport = "{fifo}"\n\n[mqtt]\nurl = "{broker.url}"\n'
+        f'[[receiver]]\ndongle = "hex"\nport = "{fifo}"\n\n[mqtt]\nurl = "{broker.url}"\n\n'
+        f'[metrics]\nlisten = "127.0.0.1:{gw_metrics}"\n'
     )
     sent = 0
 
@@ -133,6 +135,7 @@ def test_every_reading_reaches_the_central_store_exactly_once(broker: Broker, tm
     gateway = meterd("run", "--config", str(config), log=tmp_path / "gateway.log")
     procs = [gateway]
     ingest = [f"ingest --mqtt {broker.url} --db {pg_url} --client-id ing-{x}".split() for x in "ab"]
+    ingest[1] += ["--metrics", f"127.0.0.1:{ing_metrics}"]
     try:
         # before any ingester subscribed, the broker has nobody to give readings to: they stay in the spool
         send(1)
@@ -161,6 +164,14 @@ def test_every_reading_reaches_the_central_store_exactly_once(broker: Broker, tm
         broker.start()
         gateway = procs[0] = meterd("run", "--config", str(config), log=tmp_path / "gateway.log")
         assert wait_for(lambda: len(exported(pg_url)) == sent, 60), (len(exported(pg_url)), sent)
+        assert wait_for(lambda: scrape(gw_metrics).get("meterd_spool_readings") == 0.0, 10)
+        gw = scrape(gw_metrics)  # the restarted gateway: what waited in its spool went out as replayed
+        assert gw["meterd_readings_replayed_total"] >= 2 * METERS, gw
+        assert gw['meterd_mqtt_connected{role="publisher"}'] == 1.0
+        assert gw["meterd_readings_acknowledged_total"] >= 2 * METERS
+        ing = scrape(ing_metrics)
+        assert ing['meterd_mqtt_messages_total{outcome="stored"}'] > 0
+        assert ing['meterd_mqtt_connected{role="ingester"}'] == 1.0 and "meterd_receive_to_commit_seconds_count" in ing
     finally:
         for p in procs:
             if p.poll() is None:

@@ -23,7 +23,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from meterd.metrics import MQTT_ACKED, MQTT_CONNECTED, PUBLISHED, SPOOL, SPOOL_DROPPED, SPOOLED
+from meterd.metrics import MQTT_ACKED, MQTT_CONNECTED, PUBLISHED, REPLAYED, SPOOL, SPOOL_DROPPED, SPOOLED
 from meterd.mqtt.connection import (
     KEEPALIVE_S,
     RECONNECT_MAX_S,
@@ -75,6 +75,7 @@ class MqttSink:
         self._announced: set[str] = set()  # meters whose discovery went out on this connection
         self._meters: dict[str, Reading] = {}  # a recent reading per meter, for discovery
         self._dropped_seen = self.spool.dropped
+        self._waited_upto = 0
         SPOOL.set(len(self.spool))
         try:
             self.client.connect_async(address.host, address.port, keepalive=KEEPALIVE_S)
@@ -123,6 +124,7 @@ class MqttSink:
             return
         client.publish(status_topic(self.gateway), b"online", qos=1, retain=True)
         self._announced.clear()
+        self._waited_upto = self.spool.last_seq()  # what is in the spool now waited for this connection
         self.connected.set()
         MQTT_CONNECTED.labels(role="publisher").set(1)
         log.info("connected to %s", self.address)
@@ -221,6 +223,8 @@ class MqttSink:
                 break
             state.sent(info.mid, msg.seq, now)
             PUBLISHED.inc()
+            if msg.seq <= self._waited_upto:
+                REPLAYED.inc()
 
     def _announce(self) -> None:
         for meter_id, r in list(self._meters.items()):

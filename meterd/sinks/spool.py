@@ -110,6 +110,11 @@ class Spool:
             conn.execute("COMMIT")
             self._count -= removed
 
+    def last_seq(self) -> int:
+        """The sequence number of the newest message in the spool (0 when it is empty)."""
+        row = self._conn().execute("SELECT max(seq) FROM spool").fetchone()
+        return int(row[0]) if row and row[0] is not None else 0
+
     def dropped_total(self) -> int:
         """Messages dropped because the spool was full, over the spool's whole life."""
         row = self._conn().execute("SELECT value FROM spool_totals WHERE name = 'dropped'").fetchone()
