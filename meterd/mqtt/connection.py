@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import ssl
+import threading
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from meterd.errors import MeterdError
 
+log = logging.getLogger("meterd.mqtt")
 RECONNECT_MIN_S = 1
 RECONNECT_MAX_S = 30
 KEEPALIVE_S = 30
@@ -89,3 +92,33 @@ def new_client(address: BrokerAddress, creds: Credentials, client_id: str, *, v5
             raise MqttError(f"TLS set-up for {address}: {e}") from None
     client.reconnect_delay_set(RECONNECT_MIN_S, RECONNECT_MAX_S)
     return client
+
+
+class NetworkLoop:
+    """A paho client driven from one thread (no loop_start): `step` connects when there is no
+    connection (waiting out a backoff of RECONNECT_MIN_S doubling to RECONNECT_MAX_S between tries)
+    and otherwise runs the client's network loop once. `on_lost` hears of a connection that broke."""
+
+    def __init__(self, client: Any, address: BrokerAddress, on_lost: Any) -> None:
+        self.client = client
+        self.address = address
+        self.on_lost = on_lost
+        self.open = False
+        self._delay = float(RECONNECT_MIN_S)
+
+    def step(self, stop: threading.Event, timeout: float) -> bool:
+        """True when the network loop ran on an open connection."""
+        if not self.open:
+            try:
+                self.client.reconnect()
+                self.open, self._delay = True, float(RECONNECT_MIN_S)
+            except (OSError, ValueError) as e:
+                log.debug("broker %s: %s", self.address, e)
+                stop.wait(self._delay)
+                self._delay = min(self._delay * 2, RECONNECT_MAX_S)
+                return False
+        if self.client.loop(timeout=timeout) != 0:  # the connection is gone: reconnect with backoff
+            self.open = False
+            self.on_lost(None, None, None, "connection lost")
+            return False
+        return True

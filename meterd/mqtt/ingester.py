@@ -20,11 +20,10 @@ from typing import Any
 from meterd.metrics import INGEST_LATENCY, MQTT_CONNECTED, MQTT_MESSAGES
 from meterd.mqtt.connection import (
     KEEPALIVE_S,
-    RECONNECT_MAX_S,
-    RECONNECT_MIN_S,
     BrokerAddress,
     Credentials,
     MqttError,
+    NetworkLoop,
     new_client,
 )
 from meterd.mqtt.topics import SHARED_READINGS, parse_payload
@@ -105,22 +104,11 @@ class Ingester:
                                       properties=self._connect_properties())  # fmt: skip
         except (OSError, ValueError) as e:
             raise MqttError(f"broker {self.address}: {e}") from None
-        delay = float(RECONNECT_MIN_S)
-        socket_open = False
+        net = NetworkLoop(self.client, self.address, self._on_disconnect)
         first_at = 0.0
         while not stop.is_set():
-            if not socket_open:
-                try:
-                    self.client.reconnect()
-                    socket_open, delay = True, float(RECONNECT_MIN_S)
-                except (OSError, ValueError) as e:
-                    log.debug("broker %s: %s", self.address, e)
-                    stop.wait(delay)
-                    delay = min(delay * 2, RECONNECT_MAX_S)
-                    continue
-            if self.client.loop(timeout=0.01) != 0:
-                socket_open = False
-                self._on_disconnect(None, None, None, "connection lost")
+            if not net.step(stop, timeout=0.01) and not self._unacked:
+                continue
             if self._batch and not first_at:
                 first_at = time.monotonic()
             now = time.monotonic()
@@ -130,7 +118,7 @@ class Ingester:
             if due:
                 self.store_and_ack()
                 first_at = 0.0
-        self._leave(socket_open)
+        self._leave(net.open)
 
     def _leave(self, socket_open: bool) -> None:
         """A clean stop leaves the share group for good: unsubscribe (no new messages are routed here),

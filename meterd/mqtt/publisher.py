@@ -26,11 +26,10 @@ from typing import Any
 from meterd.metrics import MQTT_ACKED, MQTT_CONNECTED, PUBLISHED, REPLAYED, SPOOL, SPOOL_DROPPED, SPOOLED
 from meterd.mqtt.connection import (
     KEEPALIVE_S,
-    RECONNECT_MAX_S,
-    RECONNECT_MIN_S,
     BrokerAddress,
     Credentials,
     MqttError,
+    NetworkLoop,
     new_client,
 )
 from meterd.mqtt.topics import discovery, payload, reading_topic, status_topic
@@ -144,28 +143,15 @@ class MqttSink:
     def _run(self) -> None:
         state = _InFlight()
         cursor = _Cursor()
-        delay = float(RECONNECT_MIN_S)
-        socket_open = False
+        net = NetworkLoop(self.client, self.address, self._on_disconnect)
         while not self._stop.is_set():
             try:
-                if not socket_open:
-                    try:
-                        self.client.reconnect()
-                        socket_open, delay = True, float(RECONNECT_MIN_S)
-                    except (OSError, ValueError) as e:
-                        log.debug("broker %s: %s", self.address, e)
-                        self._pump_once(state, cursor, publish=False)
-                        self._stop.wait(delay)
-                        delay = min(delay * 2, RECONNECT_MAX_S)
-                        continue
-                if self.client.loop(timeout=0.02) != 0:  # the connection is gone: reconnect with backoff
-                    socket_open = False
-                    self._on_disconnect(None, None, None, "connection lost")
+                net.step(self._stop, timeout=0.02)
                 self._pump_once(state, cursor)
             except Exception as e:  # the spool's disk, the client: keep going, nothing leaves the spool unacked
                 log.error("publisher: %s", e)
                 self._stop.wait(0.5)
-        self._leave(state, cursor, socket_open)
+        self._leave(state, cursor, net.open)
 
     def _leave(self, state: _InFlight, cursor: _Cursor, socket_open: bool) -> None:
         """What was acknowledged leaves the spool; `offline` on the status topic; disconnect."""
