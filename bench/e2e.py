@@ -193,14 +193,15 @@ def main() -> None:
             assert ok and central.count() == before + spooled, (central.count() - before, spooled)
             print(f"spool_replay_rate: {spooled / elapsed:.0f} readings/s (spool of {spooled}, gateway start included)")
         finally:
-            for p in reversed(procs):
-                if p.poll() is None:
-                    p.send_signal(signal.SIGTERM)
-            for p in procs:
-                try:
-                    p.wait(60)
-                except subprocess.TimeoutExpired:
-                    p.kill()
+            for group in (procs[1:], procs[:1]):  # the gateway and the ingesters first, the broker last
+                for p in group:
+                    if p.poll() is None:
+                        p.send_signal(signal.SIGTERM)
+                for p in group:
+                    try:
+                        p.wait(60)
+                    except subprocess.TimeoutExpired:
+                        p.kill()
             central.drop()
             for log in sorted(tmp.glob("*.log")):
                 tail = log.read_text(errors="replace").splitlines()[-3:]
