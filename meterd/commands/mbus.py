@@ -1,0 +1,98 @@
+"""`meterd mbus scan|read`: the wired M-Bus master on a serial port (a level converter, 8E1)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import TYPE_CHECKING, Any
+
+from meterd.commands.storeopts import BadArgument
+from meterd.jsonio import dumps
+
+if TYPE_CHECKING:
+    from meterd.wmbus import Decoder
+
+
+def merged(decoder: Decoder, frames: list[bytes]) -> dict[str, Any]:
+    """The decoded readout: the first telegram's object, with the records of every telegram in order
+    (a multi-telegram readout is one reading)."""
+    objs = [decoder.decode_bytes(f) for f in frames]
+    bad = next((o for o in objs if not o.get("ok")), None)
+    if bad is not None:
+        return bad
+    out = dict(objs[0])
+    out["records"] = [r for o in objs for r in o.get("records", [])]
+    out.pop("more_records_follow", None)
+    if out.get("total_m3") is None:
+        out["total_m3"] = next((o["total_m3"] for o in objs if o.get("total_m3") is not None), None)
+    out["alarms"] = sorted({a for o in objs for a in o.get("alarms", [])})
+    if len(frames) > 1:
+        out["telegrams"] = len(frames)
+    return out
+
+
+def _addresses(text: str) -> range:
+    first, _, last = text.partition("-")
+    try:
+        span = range(int(first), int(last or first) + 1)
+    except ValueError:
+        raise BadArgument(f"--addresses {text!r}: give N or N-M") from None
+    if not span or span.start < 0 or span.stop > 251:
+        raise BadArgument(f"--addresses {text!r}: primary addresses are 0 to 250")
+    return span
+
+
+def cmd_mbus(args: argparse.Namespace) -> int:
+    from meterd.drivers import mbus_master as master
+    from meterd.drivers.mbus_frames import ADDRESS_SELECTED, PRIMARY_ADDRESSES
+    from meterd.drivers.mbus_port import MbusPort
+    from meterd.wmbus import Decoder
+
+    if not 0 <= args.margin_ms <= 5000:
+        raise BadArgument(f"--margin-ms {args.margin_ms}: give 0 to 5000")
+    addresses = _addresses(args.addresses) if args.addresses else PRIMARY_ADDRESSES
+    decoder = Decoder()
+    with MbusPort(args.port, args.baud, args.margin_ms / 1000) as port:
+        if args.action == "scan":
+            if args.secondary:
+                for slave in port.run(master.scan_secondary()):
+                    obj = decoder.decode_bytes(slave.frames[0])
+                    found = {"secondary_id": slave.secondary_id, "manufacturer": obj.get("manufacturer"),
+                             "version": obj.get("version"), "device_type": obj.get("device_type"),
+                             "medium": obj.get("medium")}  # fmt: skip
+                    print(dumps(found).decode(), flush=True)
+            else:
+                for address, state in port.run(master.scan_primary(addresses)):
+                    line: dict[str, Any] = {"address": address}
+                    if state != "ok":
+                        line["collision"] = True  # two slaves share the address
+                    print(dumps(line).decode(), flush=True)
+            return 0
+        if (args.address is None) == (args.secondary_id is None):
+            raise BadArgument("mbus read needs --address N or --secondary-id ID")
+        if args.secondary_id is not None:
+            ident = args.secondary_id.upper()
+            if len(ident) != 8 or not ident.isdigit():
+                raise BadArgument(f"--secondary-id {args.secondary_id!r}: 8 digits")
+            port.run(master.select(ident))
+            frames = port.run(master.read(ADDRESS_SELECTED))
+        else:
+            if args.address not in PRIMARY_ADDRESSES:
+                raise BadArgument(f"--address {args.address}: a primary address is 0 to 250")
+            frames = port.run(master.read(args.address))
+        sys.stdout.write(dumps(merged(decoder, frames)).decode() + "\n")
+    return 0
+
+
+def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    p = sub.add_parser("mbus", help="wired M-Bus: find the meters on a bus, read one")
+    p.add_argument("action", choices=("scan", "read"))
+    p.add_argument("--port", required=True, help="serial port of the M-Bus level converter")
+    p.add_argument("--baud", type=int, default=2400, choices=(300, 2400, 9600))
+    p.add_argument("--secondary", action="store_true", help="scan: search by secondary address")
+    p.add_argument("--addresses", help="scan: primary addresses N-M (default 0-250)")
+    p.add_argument("--margin-ms", type=int, default=150,
+                   help="wait this much longer than the standard's answer time (USB adapters; default 150)")  # fmt: skip
+    p.add_argument("--address", type=int, help="read: primary address 0-250")
+    p.add_argument("--secondary-id", help="read: secondary address (8 digits)")
+    p.set_defaults(func=cmd_mbus)

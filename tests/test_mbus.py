@@ -1,0 +1,203 @@
+"""The wired M-Bus master: frames, the sans-IO operations over a simulated bus, and `meterd mbus`
+over a pty (a fresh pty for every open: a pty does not keep a parity setting)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from mbus_sim import Bus, Slave, serve, volume_records
+
+from meterd.drivers import mbus_master as master
+from meterd.drivers.mbus_frames import (
+    AnswerKind,
+    FrameReader,
+    long_frame,
+    req_ud2,
+    select_secondary,
+    snd_nke,
+    timeout_s,
+)
+from meterd.drivers.mbus_port import run
+
+# -- frames ------------------------------------------------------------------------------------------
+
+
+def test_request_frames_as_the_standard_lays_them_out() -> None:
+    """EN 13757-2: short frame 10 C A CS 16 with CS = C + A; REQ_UD2 is 5B, 7B with the FCB set."""
+    assert snd_nke(1) == bytes.fromhex("1040014116")
+    assert req_ud2(1, fcb=True) == bytes.fromhex("107B017C16")
+    assert req_ud2(0xFD, fcb=False) == bytes.fromhex("105BFD5816")
+    # select 12345678, any manufacturer, version and medium: 68 0B 0B 68 53 FD 52 78 56 34 12 FF FF FF FF CS 16
+    frame = select_secondary("12345678")
+    assert frame[:7] == bytes.fromhex("680B0B6853FD52") and frame[7:15] == bytes.fromhex("78563412FFFFFFFF")
+    assert frame[-2] == sum(frame[4:-2]) & 0xFF and frame[-1] == 0x16
+    assert select_secondary("1234FFFF")[7:11] == bytes.fromhex("FFFF3412")
+    with pytest.raises(ValueError):
+        select_secondary("1234567")
+
+
+def test_the_reader_takes_answers_in_any_pieces_and_names_garbage() -> None:
+    frame = long_frame(0x08, 5, 0x72, bytes(12) + volume_records(1))
+    reader = FrameReader()
+    got = []
+    for i in range(0, len(frame), 3):
+        got += reader.feed(frame[i : i + 3])
+    assert [a.kind for a in got] == [AnswerKind.FRAME] and got[0].data == frame
+    broken = frame[:-2] + bytes([(frame[-2] + 1) & 0xFF, 0x16])
+    assert FrameReader().feed(broken)[0].reason == "checksum mismatch"
+    assert FrameReader().feed(b"\xe5")[0].kind is AnswerKind.ACK
+    assert FrameReader().feed(b"\xf7\x12")[0].kind is AnswerKind.GARBLED
+    cut = FrameReader()
+    assert cut.feed(frame[:10]) == [] and cut.flush()[0].reason == "frame cut short"
+
+
+def test_slave_timeouts_follow_the_baud_rate() -> None:
+    assert timeout_s(2400, margin_s=0) == pytest.approx(330 / 2400 + 0.05)
+    assert timeout_s(300) > timeout_s(2400) > timeout_s(9600) > 0.05
+
+
+# -- the operations over a simulated bus -----------------------------------------------------------
+
+
+def test_a_multi_telegram_readout_is_read_whole_with_the_frame_count_bit_toggling() -> None:
+    slave = Slave(7, "11223344", telegrams=[volume_records(1000), volume_records(2000), volume_records(3000)])
+    bus = Bus([slave])
+    frames = run(master.read(7), bus.exchange)
+    assert len(frames) == 3 and frames[-1][-6:-2] == bytes.fromhex("00300000")
+    from meterd.commands.mbus import merged
+    from meterd.wmbus import Decoder
+
+    obj = merged(Decoder(), frames)
+    assert obj["ok"] and [r["value"] for r in obj["records"] if r["quantity"] == "volume"] == [1.0, 2.0, 3.0]
+    assert obj["id"] == "11223344" and obj["telegrams"] == 3 and "more_records_follow" not in obj
+
+
+def test_a_bad_checksum_is_asked_again_and_silence_is_an_error() -> None:
+    bus = Bus([Slave(3, "55556666", bad_first=2)])
+    frames = run(master.read(3), bus.exchange)
+    assert len(frames) == 1
+    with pytest.raises(master.NoAnswer):
+        run(master.read(9), bus.exchange)
+    with pytest.raises(master.Garbled):
+        run(master.read(3), Bus([Slave(3, "55556666", bad_first=5)]).exchange)
+
+
+def test_primary_scan_finds_slaves_and_flags_two_on_one_address() -> None:
+    bus = Bus([Slave(1, "10000001"), Slave(5, "10000005"), Slave(5, "20000005", telegrams=[volume_records(9)])])
+    found = run(master.scan_primary(range(0, 8)), bus.exchange)
+    # two slaves on address 5 both answer E5: identical bytes on the wire, one E5 heard
+    assert found == [(1, "ok"), (5, "ok")]
+    with pytest.raises(master.Garbled):
+        run(master.read(5), bus.exchange)  # their data answers differ: garbage
+
+
+def test_secondary_search_narrows_the_mask_where_answers_collide() -> None:
+    ids = ["12345678", "12345679", "12349999", "87654321", "00000001"]
+    bus = Bus([Slave(0, i) for i in ids])
+    found = run(master.scan_secondary(), bus.exchange)
+    assert sorted(f.secondary_id or "" for f in found) == sorted(ids)
+    assert bus.requests < 400  # narrowing visits only the masks that matched something
+    assert run(master.scan_secondary("8765FFFF"), Bus([Slave(0, i) for i in ids]).exchange)[0].secondary_id == "87654321"
+
+
+# -- `meterd mbus` over a pty -----------------------------------------------------------------------
+
+
+class BusPorts:
+    """A simulated bus behind ptys, a fresh pty for every open (a pty keeps no parity setting, and
+    opening one at 8E1 a second time fails): a late slave, two whose secondary addresses collide in
+    the search, one that sends a bad checksum first, one answering in two telegrams."""
+
+    def __init__(self) -> None:
+        self.bus = Bus([
+            Slave(1, "11111111"),
+            Slave(2, "21111111", late_s=0.1),  # within the standard's 330 bit times + 50 ms at 2400 Bd
+            Slave(3, "25555555"),  # collides with 21111111 in the search until the second digit
+            Slave(4, "34444444", bad_first=1),
+            Slave(5, "47777777", telegrams=[volume_records(1111), volume_records(2222)]),
+        ])  # fmt: skip
+        self.stop = threading.Event()
+        self.fds: list[int] = []
+        self.threads: list[threading.Thread] = []
+
+    def fresh(self) -> str:
+        master_fd, slave_fd = os.openpty()
+        self.fds += [master_fd, slave_fd]
+        thread = threading.Thread(target=serve, args=(self.bus, master_fd, self.stop), daemon=True)
+        thread.start()
+        self.threads.append(thread)
+        return os.ttyname(slave_fd)
+
+    def close(self) -> None:
+        self.stop.set()
+        for t in self.threads:
+            t.join(2)
+        for fd in self.fds:
+            os.close(fd)
+
+
+@pytest.fixture
+def ports() -> Iterator[BusPorts]:
+    p = BusPorts()
+    yield p
+    p.close()
+
+
+def mbus(*args: str) -> subprocess.CompletedProcess[str]:
+    """`meterd mbus` at 2400 Bd without the margin for USB adapters (a pty hands bytes over at once)."""
+    return subprocess.run([sys.executable, "-m", "meterd", "mbus", *args, "--margin-ms", "0"], capture_output=True,
+                          text=True, timeout=120)  # fmt: skip
+
+
+def test_scan_by_primary_address_over_a_port(ports: BusPorts) -> None:
+    res = mbus("scan", "--port", ports.fresh(), "--addresses", "0-9")
+    assert res.returncode == 0, res.stderr
+    assert [json.loads(line) for line in res.stdout.splitlines()] == [{"address": a} for a in (1, 2, 3, 4, 5)]
+
+
+def test_scan_by_secondary_address_over_a_port(ports: BusPorts) -> None:
+    res = mbus("scan", "--port", ports.fresh(), "--secondary")
+    assert res.returncode == 0, res.stderr
+    lines = [json.loads(line) for line in res.stdout.splitlines()]
+    assert [x["secondary_id"] for x in lines] == ["11111111", "21111111", "25555555", "34444444", "47777777"]
+    assert all(x["manufacturer"] == "ELS" and x["medium"] == "water" for x in lines)
+
+
+def test_read_by_address_and_by_secondary_id_over_a_port(ports: BusPorts) -> None:
+    res = mbus("read", "--port", ports.fresh(), "--address", "5")
+    assert res.returncode == 0, res.stderr
+    obj = json.loads(res.stdout)
+    assert obj["ok"] and obj["frame"] == "mbus" and obj["id"] == "47777777" and obj["telegrams"] == 2
+    assert [r["value"] for r in obj["records"]] == [1.111, 2.222]
+
+
+def test_read_a_late_slave_and_one_with_a_bad_checksum_by_secondary_id(ports: BusPorts) -> None:
+    late = json.loads(mbus("read", "--port", ports.fresh(), "--secondary-id", "21111111").stdout)
+    assert late["ok"] and late["id"] == "21111111" and late["total_m3"] == 12.345
+    res = mbus("read", "--port", ports.fresh(), "--address", "4")
+    assert res.returncode == 0 and json.loads(res.stdout)["id"] == "34444444", res.stderr
+
+
+def test_a_silent_address_and_a_missing_port_are_one_line_errors(ports: BusPorts, tmp_path: Path) -> None:
+    used = ports.fresh()
+    assert mbus("read", "--port", used, "--address", "1").returncode == 0
+    for args, code in ((("read", "--address", "77"), "no_answer"),
+                       (("read", "--secondary-id", "99999999"), "no_answer"),
+                       (("read",), "bad_argument"),
+                       (("scan", "--addresses", "240-300"), "bad_argument"),
+                       (("read", "--secondary-id", "12ab"), "bad_argument")):  # fmt: skip
+        res = mbus(*args, "--port", ports.fresh())
+        assert res.returncode == 2, (args, res.stdout, res.stderr)
+        assert code in res.stderr and "Traceback" not in res.stderr and len(res.stderr.strip().splitlines()) == 1
+    for port in (str(tmp_path / "ttyUSB9"), used):  # no such port; a pty that refuses 8E1 a second time
+        res = mbus("scan", "--port", port)
+        assert res.returncode == 2, (port, res.stdout, res.stderr)
+        assert "port_error" in res.stderr and "Traceback" not in res.stderr, res.stderr
+        assert len(res.stderr.strip().splitlines()) == 1, res.stderr
