@@ -56,6 +56,26 @@ class ReceiverSection(_Section):
         return {}
 
 
+class MbusSection(_Section):
+    """A wired M-Bus (a level converter on a serial port) polled on a schedule: `meters` by primary
+    address (0-250) or secondary address (8 digits)."""
+
+    name: str | None = None
+    port: str = Field(min_length=1)
+    baud: Literal[300, 2400, 9600] = 2400
+    interval_s: float = Field(900.0, ge=1)
+    margin_ms: int = Field(150, ge=0, le=5000)  # beyond the standard's answer time (USB adapters)
+    meters: list[str] = Field(min_length=1)
+
+    @field_validator("meters")
+    @classmethod
+    def _addresses(cls, value: list[str]) -> list[str]:
+        for m in value:
+            if not (m.isdigit() and (len(m) == 8 or (len(m) <= 3 and int(m) <= 250))):
+                raise ValueError(f"meter {m!r}: a primary address (0-250) or a secondary address (8 digits)")
+        return value
+
+
 class GatewaySection(_Section):
     name: str = Field("gateway", min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")
     data: str | None = None  # the SQLite store and the spool
@@ -122,6 +142,7 @@ class Config(_Section):
     gateway: GatewaySection = GatewaySection()
     store: StoreSection = StoreSection()
     receivers: list[ReceiverSection] = Field([], alias="receiver")
+    buses: list[MbusSection] = Field([], alias="mbus")
     forward: ForwardSection = ForwardSection()
     mqtt: MqttSection | None = None
     metrics: MetricsSection | None = None
@@ -132,7 +153,7 @@ class Config(_Section):
 
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
-    @field_validator("receivers", mode="before")
+    @field_validator("receivers", "buses", mode="before")
     @classmethod
     def _one_or_many(cls, value: Any) -> Any:
         return [value] if isinstance(value, dict) else value  # [receiver] and [[receiver]] both
@@ -148,6 +169,11 @@ class Config(_Section):
             if r.name in seen:
                 raise ValueError(f"receiver name {r.name!r} is used twice")
             seen.add(r.name)
+        for i, b in enumerate(self.buses):
+            b.name = b.name or f"mbus{i}"
+            if b.name in seen:
+                raise ValueError(f"receiver name {b.name!r} is used twice")
+            seen.add(b.name)
         return self
 
     @property

@@ -201,3 +201,49 @@ def test_a_silent_address_and_a_missing_port_are_one_line_errors(ports: BusPorts
         assert res.returncode == 2, (port, res.stdout, res.stderr)
         assert "port_error" in res.stderr and "Traceback" not in res.stderr, res.stderr
         assert len(res.stderr.strip().splitlines()) == 1, res.stderr
+
+
+def test_meterd_run_polls_wired_meters_into_the_store(ports: BusPorts, tmp_path: Path) -> None:
+    """`[[mbus]]`: every interval each meter is read; readings are stored with source `wired`; a
+    meter that does not answer is counted and the poll goes on."""
+    import signal
+    import sqlite3
+    import time
+
+    from test_gateway import free_port, scrape
+    from test_serial_ports import wait_for
+
+    data = tmp_path / "data"
+    register = tmp_path / "register.csv"
+    register.write_text("premises_id,address,meter_id,manufacturer,medium,installed\n"
+                        "W1,ul. Przedpłacona 1/1,47777777,ELS,water,2026-01-01\n"
+                        "W2,ul. Przedpłacona 1/2,21111111,ELS,water,2026-01-01\n")  # fmt: skip
+    for args in (("db", "upgrade"), ("import", "premises", str(register))):
+        subprocess.run([sys.executable, "-m", "meterd", *args, "--data", str(data)], check=True, capture_output=True)
+    metrics = free_port()
+    config = tmp_path / "meterd.toml"
+    config.write_text(f'[gateway]\ndata = "{data}"\nvalidate_every_s = 0\n\n[[mbus]]\nname = "cellar"\n'
+                      f'port = "{ports.fresh()}"\ninterval_s = 1\nmargin_ms = 0\nmeters = ["5", "77", "21111111"]\n\n'
+                      f'[metrics]\nlisten = "127.0.0.1:{metrics}"\n')  # fmt: skip
+    proc = subprocess.Popen([sys.executable, "-m", "meterd", "run", "--config", str(config)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
+
+    def stored() -> list[tuple[str, str, float]]:
+        with sqlite3.connect(data / "meterd.sqlite") as c:
+            return c.execute("SELECT m.serial, r.source, r.total_m3 FROM readings r JOIN meters m ON m.id = r.meter_id "
+                             "ORDER BY r.received_at, m.serial").fetchall()  # fmt: skip
+
+    try:
+        assert wait_for(lambda: len({s for s, _, _ in stored()}) == 2, 30), proc.stderr
+        time.sleep(1.5)  # another round
+        m = scrape(metrics)
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 0 and "Traceback" not in err, err
+    rows = stored()
+    assert {(s, src) for s, src, _ in rows} == {("47777777", "wired"), ("21111111", "wired")}
+    assert {s: v for s, _, v in rows} == {"47777777": 1.111, "21111111": 12.345}
+    assert m['meterd_telegrams_total{dongle="cellar",result="no_answer"}'] >= 1
+    assert m['meterd_telegrams_total{dongle="cellar",result="ok"}'] >= 2
+    assert "meter 77: no answer from address 77" in err

@@ -14,21 +14,10 @@ if TYPE_CHECKING:
 
 
 def merged(decoder: Decoder, frames: list[bytes]) -> dict[str, Any]:
-    """The decoded readout: the first telegram's object, with the records of every telegram in order
-    (a multi-telegram readout is one reading)."""
-    objs = [decoder.decode_bytes(f) for f in frames]
-    bad = next((o for o in objs if not o.get("ok")), None)
-    if bad is not None:
-        return bad
-    out = dict(objs[0])
-    out["records"] = [r for o in objs for r in o.get("records", [])]
-    out.pop("more_records_follow", None)
-    if out.get("total_m3") is None:
-        out["total_m3"] = next((o["total_m3"] for o in objs if o.get("total_m3") is not None), None)
-    out["alarms"] = sorted({a for o in objs for a in o.get("alarms", [])})
-    if len(frames) > 1:
-        out["telegrams"] = len(frames)
-    return out
+    """The decoded readout (a multi-telegram readout is one reading)."""
+    from meterd.wmbus.result import merge_readout
+
+    return merge_readout([decoder.decode_bytes(f) for f in frames])
 
 
 def _addresses(text: str) -> range:

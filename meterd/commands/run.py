@@ -34,8 +34,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
     logging.getLogger("alembic").setLevel(logging.WARNING)
     config = load_config(args.config)
-    if not config.receivers:
-        raise ServiceError(f"{args.config}: no [[receiver]] table: nothing to listen to")
+    if not config.receivers and not config.buses:
+        raise ServiceError(f"{args.config}: no [[receiver]] or [[mbus]] table: nothing to listen to")
     for r in config.receivers:
         if not r.dongle or not r.port:
             raise ServiceError(f"{args.config}: receiver {r.name}: dongle and port are required")

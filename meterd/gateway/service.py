@@ -60,6 +60,7 @@ class ReceiverThread:
     opened: threading.Event = field(default_factory=threading.Event)
     finished: bool = False
     last_heard: float = 0.0
+    source: str = ""  # what readings it hears are (default: its configuration's source)
     _results: dict[str, Any] = field(default_factory=dict)  # result code → its metric child (labels() is slow)
 
     def count_result(self, code: str) -> None:
@@ -93,8 +94,11 @@ class Gateway:
         self.dedup = Deduplicator(config.gateway.dedup_window_s)
         fwd = config.forward
         self.forward = ForwardPolicy(fwd.default, fwd.interval_min * 60, dict(fwd.meters))
-        self.queue: queue.Queue[tuple[ReceiverThread, Frame | FramingError]] = queue.Queue(QUEUE_MAX)
+        self.queue: queue.Queue[tuple[ReceiverThread, Any]] = queue.Queue(QUEUE_MAX)
         self.receivers = [ReceiverThread(r) for r in config.receivers]
+        self.buses = [
+            (b, ReceiverThread(ReceiverSection(name=b.name, port=b.port), source=Source.WIRED.value)) for b in config.buses
+        ]  # fmt: skip
         self.reload_requested = threading.Event()
         self._batch: list[Reading] = []
         self._received: dict[str, float] = {}  # reading id → wall-clock receive time, until stored
@@ -109,6 +113,15 @@ class Gateway:
             rcv.thread = threading.Thread(
                 target=self._receive, args=(rcv, stop), name=f"receiver-{rcv.name}", daemon=True
             )
+            rcv.thread.start()
+        for bus, rcv in self.buses:
+            from meterd.gateway.mbus_poll import poll_forever
+
+            def put(item: Any, rcv: ReceiverThread = rcv) -> None:
+                self.queue.put((rcv, item))
+
+            rcv.thread = threading.Thread(target=poll_forever, args=(bus, put, rcv.opened.set, stop),
+                                          name=f"mbus-{rcv.name}", daemon=True)  # fmt: skip
             rcv.thread.start()
 
     def _receive(self, rcv: ReceiverThread, stop: threading.Event) -> None:
@@ -143,7 +156,7 @@ class Gateway:
 
     def wait_until_opened(self, timeout_s: float = 10.0) -> None:
         deadline = time.monotonic() + timeout_s
-        for rcv in self.receivers:
+        for rcv in [*self.receivers, *(r for _, r in self.buses)]:
             rcv.opened.wait(max(0.0, deadline - time.monotonic()))
 
     # -- the main loop ---------------------------------------------------------------------------
@@ -151,7 +164,7 @@ class Gateway:
     def run(self, stop: threading.Event) -> None:
         self.start_receivers(stop)
         self.wait_until_opened()
-        self.notifier.ready(f"{len(self.receivers)} receivers")
+        self.notifier.ready(f"{len(self.receivers)} receivers, {len(self.buses)} M-Bus buses")
         log.info("gateway %s: %d receivers running", self.config.gateway.name, len(self.receivers))
         gw = self.config.gateway
         batch_started = time.monotonic()
@@ -172,17 +185,18 @@ class Gateway:
             if now >= next_check:
                 self.run_checks()
                 next_check = now + gw.validate_every_s
-            ending = stop.is_set() or all(r.finished for r in self.receivers)
+            ending = stop.is_set() or (not self.buses and all(r.finished for r in self.receivers))
             # receivers first, the queue after: whatever a receiver put before it ended is in the queue
             if (
                 ending
                 and all(r.thread is None or not r.thread.is_alive() for r in self.receivers)
+                and all(r.thread is None or not r.thread.is_alive() for _, r in self.buses)
                 and self.queue.empty()
             ):
                 break
         self.shutdown()
 
-    def _take_queued(self, most: int = 1000) -> list[tuple[ReceiverThread, Frame | FramingError]]:
+    def _take_queued(self, most: int = 1000) -> list[tuple[ReceiverThread, Any]]:
         """What the receivers queued, up to `most`; waits a little when nothing is there."""
         try:
             items = [self.queue.get(timeout=0.1)]
@@ -195,8 +209,15 @@ class Gateway:
                 break
         return items
 
-    def handle_many(self, items: list[tuple[ReceiverThread, Frame | FramingError]]) -> None:
+    def handle_many(self, items: list[tuple[ReceiverThread, Any]]) -> None:
         """Decode a run of queued telegrams together (the vectorised decoder pays off from a few dozen)."""
+        from meterd.gateway.mbus_poll import Polled, PollFailed
+
+        for rcv, item in items:
+            if isinstance(item, Polled):
+                self._handle_readout(rcv, item)
+            elif isinstance(item, PollFailed):
+                rcv.count_result(item.code)
         frames = [(rcv, item) for rcv, item in items if isinstance(item, Frame)]
         for rcv, item in items:
             if isinstance(item, FramingError):
@@ -212,6 +233,13 @@ class Gateway:
         for (rcv, frame), obj in zip(frames, objs, strict=True):
             self._handle(rcv, frame, obj)
 
+    def _handle_readout(self, rcv: ReceiverThread, polled: Any) -> None:
+        """A wired meter's readout: its telegrams decoded and merged into one reading."""
+        from meterd.wmbus.result import merge_readout
+
+        obj = merge_readout([self.decoder.decode_bytes(f) for f in polled.frames])
+        self._handle(rcv, Frame(polled.frames[0], polled.received_at, None, rcv.name), obj)
+
     def _handle(self, rcv: ReceiverThread, item: Frame | FramingError, obj: dict[str, Any] | None = None) -> None:
         if isinstance(item, FramingError):
             DROPPED.labels(dongle=rcv.name, reason=item.code).inc()
@@ -221,7 +249,7 @@ class Gateway:
         rcv.count_result(result_code(obj))
         received = item.received_at.timestamp()
         rcv.last_heard = received
-        source = Source(rcv.config.source)
+        source = Source(rcv.source or rcv.config.source)
         reading = from_telegram(
             obj, int(received), gateway=self.config.gateway.name, receiver=rcv.name, rssi=item.rssi_dbm,
             raw=item.data, source=source,

@@ -81,3 +81,19 @@ def json_pieces(out: TelegramDict, varying: Sequence[str]) -> tuple[list[str], l
         cursor = at + len(_MARK.format(key)) + 2
     pieces.append(text[cursor:])
     return pieces, order
+
+
+def merge_readout(objs: list[TelegramDict]) -> TelegramDict:
+    """One wired readout of several telegrams (DIF 1F: more follow) as one decoded object: the first
+    telegram's, with the records of every telegram in order; the first error if one failed."""
+    bad = next((o for o in objs if not o.get("ok")), None)
+    if bad is not None or len(objs) == 1:
+        return bad if bad is not None else objs[0]
+    out = dict(objs[0])
+    out.pop("more_records_follow", None)
+    total = next((o["total_m3"] for o in objs if o.get("total_m3") is not None), None)
+    alarms = sorted({a for o in objs for a in o.get("alarms", [])})
+    records = [r for o in objs for r in o.get("records", [])]
+    del out["records"], out["total_m3"], out["alarms"]
+    out["telegrams"] = len(objs)
+    return finish(out, records, total, alarms)
