@@ -53,9 +53,28 @@ def load(conn: Connection, since: int | None = None) -> tuple[Readings, Meters, 
     return readings, table, [m.id for m in meters], swaps
 
 
+def prepaid_findings(conn: Connection, index: dict[int, int], now: int | None = None) -> Findings:
+    """Credit sold and not seen in the meter, and low credit (meterd.validate.prepaid)."""
+    from meterd.store.prepaid import credit_readings, sold
+    from meterd.validate.prepaid import CreditReadings, TopUps, reconcile
+
+    credit = [(index[m], t, c) for m, t, c in credit_readings(conn) if m in index]
+    topups = [(index[m], t, a) for m, t, a in sold(conn) if m in index]
+    if not credit and not topups:
+        return Findings()
+    c = np.array(credit, dtype=np.float64).reshape(-1, 3)
+    s = np.array(topups, dtype=np.float64).reshape(-1, 3)
+    return reconcile(
+        CreditReadings(c[:, 0].astype(np.int32), c[:, 1].astype(np.int64), c[:, 2]),
+        TopUps(s[:, 0].astype(np.int32), s[:, 1].astype(np.int64), s[:, 2]),
+        int(time.time()) if now is None else now,
+    )
+
+
 def check_store(conn: Connection, since: int | None = None, save: bool = True) -> tuple[Findings, Meters]:
     readings, meters, ids, swaps = load(conn, since)
     findings = run_checks(readings, meters, swaps=swaps)
+    findings.extend(prepaid_findings(conn, {mid: i for i, mid in enumerate(ids)}))
     # a meter taken out of service is silent for a reason
     in_service = set(conn.execute(select(Assignment.meter_id).where(Assignment.valid_to.is_(None))).scalars())
     retired = {i for i, mid in enumerate(ids) if mid not in in_service}

@@ -153,6 +153,24 @@ class UnknownReading(Base):
     __table_args__ = (Index("ix_unknown_readings_serial", "serial", "received_at"),)
 
 
+class TopUp(Base):
+    """Credit sold for a prepaid meter; the token is the vending system's (a token is sold once)."""
+
+    __tablename__ = "topups"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    meter_id: Mapped[int] = mapped_column(ForeignKey("meters.id"))
+    amount: Mapped[float] = mapped_column(Float)
+    currency: Mapped[str] = mapped_column(String(3), default="PLN", server_default="PLN")
+    sold_at: Mapped[int] = mapped_column(BigInteger)
+    sold_by: Mapped[str] = mapped_column(String(64), default="", server_default="")
+    token: Mapped[str] = mapped_column(String(20))
+    vendor_ref: Mapped[str] = mapped_column(String(64), default="", server_default="")
+    __table_args__ = (
+        UniqueConstraint("meter_id", "token", name="uq_topups_meter_token"),
+        Index("ix_topups_meter", "meter_id", "sold_at"),
+    )
+
+
 class Anomaly(Base):
     __tablename__ = "anomalies"
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

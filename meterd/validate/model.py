@@ -29,6 +29,8 @@ FLAGS = (
     "clock_skew",
     "meter_alarm",
     "counter_reset",
+    "credit_not_seen",
+    "low_credit",
 )
 SEVERITIES = ("info", "warning", "critical")
 
@@ -160,6 +162,10 @@ class Findings:
 
     def __len__(self) -> int:
         return len(self.flag)
+
+    def extend(self, other: Findings) -> None:
+        for name in ("meter", "flag", "severity", "start", "end", "value", "limit", "detail"):
+            getattr(self, name).extend(getattr(other, name))
 
     def where(self, keep: list[bool]) -> Findings:
         """The findings for which keep is True."""

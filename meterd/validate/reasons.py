@@ -52,6 +52,14 @@ TEXTS: dict[tuple[str, str], tuple[str, str]] = {
         "brak sygnału przez {v:.1f} h oczekiwanej aktywności od ostatniego odczytu (dopuszczalne {l:.1f} h)",
     ),
     ("missing", "never"): ("no reading at all in this period", "brak jakiegokolwiek odczytu w tym okresie"),
+    ("credit_not_seen", ""): (
+        "credit of {v:.2f} sold, not seen in the meter within {l:.0f} days",
+        "doładowanie {v:.2f} sprzedane, a w wodomierzu niewidoczne przez {l:.0f} dni",
+    ),
+    ("low_credit", ""): (
+        "credit {v:.2f} left, below {l:.2f}",
+        "pozostały kredyt {v:.2f}, poniżej {l:.2f}",
+    ),
     ("clock_skew", "future"): (
         "measured-at lies {v:.0f} s in the future (tolerance {l:.0f} s): meter clock wrong",
         "czas pomiaru {v:.0f} s w przyszłości (tolerancja {l:.0f} s): zegar wodomierza błędny",

@@ -1,0 +1,1 @@
+"""Prepaid water meters: top-up tokens, the vending interface, reconciliation with what meters report."""

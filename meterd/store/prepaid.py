@@ -1,0 +1,74 @@
+"""The top-up ledger, and what the prepaid checks read: credit sold, and credit the meters report (the
+`credit` register of their readings)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+from sqlalchemy import Connection, insert, select
+from sqlalchemy.exc import IntegrityError
+
+from meterd.errors import MeterdError
+from meterd.store.models import Meter, Reading, TopUp
+
+
+class LedgerError(MeterdError):
+    code = "ledger_error"
+
+
+@dataclass(frozen=True)
+class Sale:
+    meter: str
+    amount: float
+    currency: str
+    sold_at: int
+    sold_by: str
+    token: str
+    vendor_ref: str
+
+
+def record_sale(conn: Connection, sale: Sale) -> None:
+    if not (0 < sale.amount <= 100_000):
+        raise LedgerError(f"amount {sale.amount}: give more than 0 and at most 100000")
+    mid = conn.execute(select(Meter.id).where(Meter.serial == sale.meter)).scalar()
+    if mid is None:
+        raise LedgerError(f"meter {sale.meter} is not in the register")
+    try:
+        with conn.begin_nested():
+            conn.execute(insert(TopUp).values(meter_id=mid, amount=sale.amount, currency=sale.currency,
+                                              sold_at=sale.sold_at, sold_by=sale.sold_by, token=sale.token,
+                                              vendor_ref=sale.vendor_ref))  # fmt: skip
+    except IntegrityError:
+        raise LedgerError(f"token {sale.token[:4]}… was sold for meter {sale.meter} already") from None
+
+
+def sales(conn: Connection, meter: str | None = None) -> list[Sale]:
+    q = select(Meter.serial, TopUp.amount, TopUp.currency, TopUp.sold_at, TopUp.sold_by, TopUp.token,
+               TopUp.vendor_ref).join(Meter, Meter.id == TopUp.meter_id)  # fmt: skip
+    if meter is not None:
+        q = q.where(Meter.serial == meter)
+    return [Sale(*r) for r in conn.execute(q.order_by(Meter.serial, TopUp.sold_at)).all()]
+
+
+def credit_readings(conn: Connection) -> list[tuple[int, int, float]]:
+    """(meter store id, measured at, credit) of every reading that reports credit, by meter and time."""
+    rows = conn.execute(
+        select(Reading.meter_id, Reading.measured_at, Reading.registers)
+        .where(Reading.registers.like('%"credit"%'))
+        .order_by(Reading.meter_id, Reading.measured_at)
+    ).all()
+    out = []
+    for mid, t, registers in rows:
+        try:
+            value = json.loads(registers or "{}").get("credit")
+        except (ValueError, AttributeError):
+            continue
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            out.append((int(mid), int(t), float(value)))
+    return out
+
+
+def sold(conn: Connection) -> list[tuple[int, int, float]]:
+    """(meter store id, sold at, amount) of every top-up."""
+    return [(int(m), int(t), float(a)) for m, t, a in conn.execute(select(TopUp.meter_id, TopUp.sold_at, TopUp.amount))]
