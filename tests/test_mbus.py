@@ -107,6 +107,8 @@ def test_secondary_search_narrows_the_mask_where_answers_collide() -> None:
     assert run(master.scan_secondary("8765FFFF"), Bus([Slave(0, i) for i in ids]).exchange)[0].secondary_id == "87654321"
 
 
+PREPAID_CREDIT = bytes.fromhex("0CFD01") + bytes.fromhex("00000450")[::-1]  # credit 4.50 (VIF FD 01: 10^-2 units)
+
 # -- `meterd mbus` over a pty -----------------------------------------------------------------------
 
 
@@ -122,6 +124,7 @@ class BusPorts:
             Slave(3, "25555555"),  # collides with 21111111 in the search until the second digit
             Slave(4, "34444444", bad_first=1),
             Slave(5, "47777777", telegrams=[volume_records(1111), volume_records(2222)]),
+            Slave(6, "56666666", telegrams=[volume_records(123400) + PREPAID_CREDIT]),  # a prepaid meter
         ])  # fmt: skip
         self.stop = threading.Event()
         self.fds: list[int] = []
@@ -159,14 +162,15 @@ def mbus(*args: str) -> subprocess.CompletedProcess[str]:
 def test_scan_by_primary_address_over_a_port(ports: BusPorts) -> None:
     res = mbus("scan", "--port", ports.fresh(), "--addresses", "0-9")
     assert res.returncode == 0, res.stderr
-    assert [json.loads(line) for line in res.stdout.splitlines()] == [{"address": a} for a in (1, 2, 3, 4, 5)]
+    assert [json.loads(line) for line in res.stdout.splitlines()] == [{"address": a} for a in (1, 2, 3, 4, 5, 6)]
 
 
 def test_scan_by_secondary_address_over_a_port(ports: BusPorts) -> None:
     res = mbus("scan", "--port", ports.fresh(), "--secondary")
     assert res.returncode == 0, res.stderr
     lines = [json.loads(line) for line in res.stdout.splitlines()]
-    assert [x["secondary_id"] for x in lines] == ["11111111", "21111111", "25555555", "34444444", "47777777"]
+    assert [x["secondary_id"] for x in lines] == ["11111111", "21111111", "25555555", "34444444", "47777777",
+                                                  "56666666"]  # fmt: skip
     assert all(x["manufacturer"] == "ELS" and x["medium"] == "water" for x in lines)
 
 
@@ -217,13 +221,14 @@ def test_meterd_run_polls_wired_meters_into_the_store(ports: BusPorts, tmp_path:
     register = tmp_path / "register.csv"
     register.write_text("premises_id,address,meter_id,manufacturer,medium,installed\n"
                         "W1,ul. Przedpłacona 1/1,47777777,ELS,water,2026-01-01\n"
-                        "W2,ul. Przedpłacona 1/2,21111111,ELS,water,2026-01-01\n")  # fmt: skip
+                        "W2,ul. Przedpłacona 1/2,21111111,ELS,water,2026-01-01\n"
+                        "W3,ul. Przedpłacona 1/3,56666666,ELS,water,2026-01-01\n")  # fmt: skip
     for args in (("db", "upgrade"), ("import", "premises", str(register))):
         subprocess.run([sys.executable, "-m", "meterd", *args, "--data", str(data)], check=True, capture_output=True)
     metrics = free_port()
     config = tmp_path / "meterd.toml"
     config.write_text(f'[gateway]\ndata = "{data}"\nvalidate_every_s = 0\n\n[[mbus]]\nname = "cellar"\n'
-                      f'port = "{ports.fresh()}"\ninterval_s = 1\nmargin_ms = 0\nmeters = ["5", "77", "21111111"]\n\n'
+                      f'port = "{ports.fresh()}"\ninterval_s = 1\nmargin_ms = 0\nmeters = ["5", "77", "21111111", "6"]\n\n'
                       f'[metrics]\nlisten = "127.0.0.1:{metrics}"\n')  # fmt: skip
     proc = subprocess.Popen([sys.executable, "-m", "meterd", "run", "--config", str(config)],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
@@ -234,7 +239,7 @@ def test_meterd_run_polls_wired_meters_into_the_store(ports: BusPorts, tmp_path:
                              "ORDER BY r.received_at, m.serial").fetchall()  # fmt: skip
 
     try:
-        assert wait_for(lambda: len({s for s, _, _ in stored()}) == 2, 30), proc.stderr
+        assert wait_for(lambda: len({s for s, _, _ in stored()}) == 3, 30), proc.stderr
         time.sleep(1.5)  # another round
         m = scrape(metrics)
     finally:
@@ -242,8 +247,16 @@ def test_meterd_run_polls_wired_meters_into_the_store(ports: BusPorts, tmp_path:
         _, err = proc.communicate(timeout=30)
     assert proc.returncode == 0 and "Traceback" not in err, err
     rows = stored()
-    assert {(s, src) for s, src, _ in rows} == {("47777777", "wired"), ("21111111", "wired")}
-    assert {s: v for s, _, v in rows} == {"47777777": 1.111, "21111111": 12.345}
+    assert {(s, src) for s, src, _ in rows} == {("47777777", "wired"), ("21111111", "wired"), ("56666666", "wired")}
+    assert {s: v for s, _, v in rows} == {"47777777": 1.111, "21111111": 12.345, "56666666": 123.4}
+    # the prepaid meter's credit reached the store: the checks and the report see it
+    res = subprocess.run([sys.executable, "-m", "meterd", "check", "--format", "jsonl", "--data", str(data)],
+                         capture_output=True, text=True)  # fmt: skip
+    assert {"meter_id": "56666666", "flag": "low_credit"}.items() <= next(
+        f for f in map(json.loads, res.stdout.splitlines()) if f["flag"] == "low_credit").items(), res.stdout
+    report = subprocess.run([sys.executable, "-m", "meterd", "report", "--premises", "W3", "--data", str(data)],
+                            capture_output=True, text=True)  # fmt: skip
+    assert "credit 4.50" in report.stdout, report.stdout
     assert m['meterd_telegrams_total{dongle="cellar",result="no_answer"}'] >= 1
     assert m['meterd_telegrams_total{dongle="cellar",result="ok"}'] >= 2
     assert "meter 77: no answer from address 77" in err

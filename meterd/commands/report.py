@@ -20,6 +20,7 @@ def report(store: Store, codes: list[str] | None, months: int, out: IO[str] = sy
 
     from meterd.store.ingest import TimeWindow
     from meterd.store.models import Premises, Reading
+    from meterd.store.prepaid import latest_credit
     from meterd.store.queries import consumption, premises_readings
 
     window = TimeWindow.around(int(time.time()))
@@ -40,6 +41,9 @@ def report(store: Store, codes: list[str] | None, months: int, out: IO[str] = sy
             for serial, r in sorted(latest.items()):
                 at = iso_minute(r["measured_at"])  # type: ignore[arg-type]
                 out.write(f"   meter {serial} ({r['medium']}): {r['total_m3']} m3 at {at} UTC\n")
+                credit = latest_credit(conn, serial)
+                if credit is not None:  # a prepaid meter
+                    out.write(f"      credit {credit[0]:.2f} at {iso_minute(credit[1])} UTC\n")
             rows = consumption(conn, code, start, end, "month")
             media = sorted({k for row in rows for k in row if k not in ("from", "to")})
             if media:

@@ -72,3 +72,22 @@ def credit_readings(conn: Connection) -> list[tuple[int, int, float]]:
 def sold(conn: Connection) -> list[tuple[int, int, float]]:
     """(meter store id, sold at, amount) of every top-up."""
     return [(int(m), int(t), float(a)) for m, t, a in conn.execute(select(TopUp.meter_id, TopUp.sold_at, TopUp.amount))]
+
+
+def latest_credit(conn: Connection, serial: str) -> tuple[float, int] | None:
+    """The credit a meter reported last, and when."""
+    rows = conn.execute(
+        select(Reading.registers, Reading.measured_at)
+        .join(Meter, Meter.id == Reading.meter_id)
+        .where(Meter.serial == serial, Reading.registers.like('%"credit"%'))
+        .order_by(Reading.measured_at.desc())
+        .limit(1)
+    ).all()
+    for registers, at in rows:
+        try:
+            value = json.loads(registers or "{}").get("credit")
+        except (ValueError, AttributeError):
+            return None
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            return float(value), int(at)
+    return None
