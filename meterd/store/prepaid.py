@@ -60,13 +60,19 @@ def credit_readings(conn: Connection) -> list[tuple[int, int, float]]:
     ).all()
     out = []
     for mid, t, registers in rows:
-        try:
-            value = json.loads(registers or "{}").get("credit")
-        except (ValueError, AttributeError):
-            continue
-        if isinstance(value, int | float) and not isinstance(value, bool):
-            out.append((int(mid), int(t), float(value)))
+        value = credit_of(registers)
+        if value is not None:
+            out.append((int(mid), int(t), value))
     return out
+
+
+def credit_of(registers: str | None) -> float | None:
+    """The `credit` register of a reading's registers (JSON), if it holds a number."""
+    try:
+        value = json.loads(registers or "{}").get("credit")
+    except (ValueError, AttributeError):
+        return None
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
 
 
 def sold(conn: Connection) -> list[tuple[int, int, float]]:
@@ -84,10 +90,7 @@ def latest_credit(conn: Connection, serial: str) -> tuple[float, int] | None:
         .limit(1)
     ).all()
     for registers, at in rows:
-        try:
-            value = json.loads(registers or "{}").get("credit")
-        except (ValueError, AttributeError):
-            return None
-        if isinstance(value, int | float) and not isinstance(value, bool):
-            return float(value), int(at)
+        value = credit_of(registers)
+        if value is not None:
+            return value, int(at)
     return None
