@@ -662,6 +662,8 @@ def test_every_file_reading_command_refuses_hostile_files(name: str, tmp_path: P
             str(path),
         ),
         ("decode", "--jsonl", "--keys", str(path)),
+        ("route", "import", str(path), "--data", str(data)),
+        ("route", "sync", str(path), "--data", str(data)),
     ]
     for args in commands:
         res = meterd(*args, stdin="", env=kek_env)

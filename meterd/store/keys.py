@@ -47,6 +47,15 @@ def seal_plain_keys(conn: Connection, store: Store) -> int:
     return len(plain)
 
 
+def current_key_meters(conn: Connection) -> set[str]:
+    """Serials of the meters that have a current key (nothing is unsealed)."""
+    return set(
+        conn.execute(
+            select(Meter.serial).join(MeterKey, MeterKey.meter_id == Meter.id).where(MeterKey.valid_to.is_(None))
+        ).scalars()
+    )
+
+
 def current_keys(conn: Connection, store: Store) -> dict[str, bytes]:
     """Meter serial → current key, for the decoder only (never for output)."""
     rows = conn.execute(

@@ -171,6 +171,29 @@ class TopUp(Base):
     )
 
 
+class Route(Base):
+    """A walk-by route as billing handed it over (`meterd route import`)."""
+
+    __tablename__ = "routes"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    code: Mapped[str] = mapped_column(String(64), unique=True)
+    imported_at: Mapped[int] = mapped_column(BigInteger)
+    source: Mapped[str] = mapped_column(String(300), default="", server_default="")
+
+
+class RouteStop(Base):
+    __tablename__ = "route_stops"
+    route_id: Mapped[int] = mapped_column(ForeignKey("routes.id"))
+    ord: Mapped[int] = mapped_column(Integer)
+    premises: Mapped[str] = mapped_column(String(64))
+    address: Mapped[str] = mapped_column(String(200), default="", server_default="")
+    meter: Mapped[str] = mapped_column(String(32))
+    medium: Mapped[str] = mapped_column(String(32), default="water", server_default="water")
+    previous_reading: Mapped[float | None] = mapped_column(Float, nullable=True)
+    previous_date: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    __table_args__ = (PrimaryKeyConstraint("route_id", "ord", name="pk_route_stops"),)
+
+
 class Anomaly(Base):
     __tablename__ = "anomalies"
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

@@ -1,0 +1,203 @@
+"""`meterd route import|export|bundle|sync`: walk-by routes from billing, their results back to billing,
+and a walk's readings carried from the laptop's store to the central one."""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import sys
+import time
+from pathlib import Path
+from typing import IO, Any
+
+from meterd.commands.storeopts import BadArgument, add_store_options, open_store
+from meterd.errors import MeterdError
+
+BUNDLE_KIND = "meterd-route-bundle"
+EXPORT_COLUMNS = ("route_id", "order", "premises_id", "address", "meter_id", "medium", "reading", "measured_at",
+                  "source", "flags")  # fmt: skip
+
+
+class BundleError(MeterdError):
+    code = "bad_bundle"
+
+
+def cmd_route(args: argparse.Namespace) -> int:
+    return {"import": _import, "export": _export, "bundle": _bundle, "sync": _sync}[args.action](args)
+
+
+def _import(args: argparse.Namespace) -> int:
+    from meterd.store.routes import import_routes, parse_route_file
+    from meterd.textinput import check_encoding
+
+    path = Path(args.target)
+    stops = parse_route_file(path, check_encoding(args.encoding))
+    store = open_store(args)
+    with store.begin() as conn:
+        result = import_routes(conn, path, stops)
+    for code, n in sorted(result.routes.items()):
+        print(f"route {code}: {n} stops")
+    for warning in result.warnings:
+        print(f"meterd: {warning}", file=sys.stderr)
+    return 0
+
+
+def flags_of(r: Any, q3_m3h: float | None) -> list[str]:
+    """What billing should know of a stop's reading: not read, alarms, or implausible against the last
+    billed reading (below it, or above it plus the meter's Q3 running the whole time since)."""
+    from meterd.validate.model import ALARM_BITS
+
+    if r.total_m3 is None:
+        return ["not_read"]
+    out = [name for name, bit in ALARM_BITS.items() if r.alarms & bit]
+    prev, prev_at = r.stop.previous_reading, r.stop.previous_date
+    if prev is not None:
+        if r.total_m3 < prev - 0.001:
+            out.append("below_previous")
+        elif prev_at is not None and r.measured_at is not None and q3_m3h:
+            hours = max(0.0, (r.measured_at - prev_at) / 3600)
+            if r.total_m3 > prev + q3_m3h * hours:
+                out.append("too_high")
+    if r.source == "manual":
+        out.append("entered_by_hand")
+    return out
+
+
+def _export(args: argparse.Namespace) -> int:
+    from sqlalchemy import select
+
+    from meterd.commands.export import _output
+    from meterd.reading import iso
+    from meterd.store.models import Meter
+    from meterd.store.routes import route_readings
+
+    store = open_store(args)
+    with store.begin() as conn:
+        q3 = dict(conn.execute(select(Meter.serial, Meter.q3_m3h)).all())
+        rows = list(route_readings(conn, args.target))
+    with _output(args.out) as f:
+        w = csv.writer(f, lineterminator="\n")
+        w.writerow(EXPORT_COLUMNS)
+        for r in rows:
+            s = r.stop
+            w.writerow((s.route, s.order, s.premises, s.address, s.meter, s.medium,
+                        "" if r.total_m3 is None else repr(r.total_m3),
+                        "" if r.measured_at is None else iso(r.measured_at), r.source,
+                        ";".join(flags_of(r, q3.get(s.meter)))))  # fmt: skip
+    read = sum(r.total_m3 is not None for r in rows)
+    print(f"route {args.target}: {read} of {len(rows)} meters read", file=sys.stderr)
+    return 0
+
+
+def _bundle(args: argparse.Namespace) -> int:
+    """Every reading of the route's meters since the route was imported, as JSON lines."""
+    from sqlalchemy import select
+
+    from meterd.commands.export import _output
+    from meterd.jsonio import dumps
+    from meterd.reading import iso
+    from meterd.store.models import Meter, Reading
+    from meterd.store.routes import route_stops
+    from meterd.validate.model import ALARM_BITS
+
+    if not args.out:
+        raise BadArgument("route bundle needs --out FILE")
+    store = open_store(args)
+    n = 0
+    with store.begin() as conn:
+        imported_at, stops = route_stops(conn, args.target)
+        serials = sorted({s.meter for s in stops})
+        rows = conn.execute(
+            select(Meter.serial, Reading.measured_at, Reading.received_at, Reading.total_m3, Reading.source,
+                   Reading.gateway, Reading.alarms)
+            .join(Meter, Meter.id == Reading.meter_id)
+            .where(Meter.serial.in_(serials), Reading.measured_at >= imported_at - 86400)
+            .order_by(Meter.serial, Reading.measured_at)
+        ).all()  # fmt: skip
+    with _output(args.out) as f:
+        f.write(dumps({"kind": BUNDLE_KIND, "version": 1, "route": args.target, "created_at": iso(int(time.time())),
+                       "readings": len(rows)}).decode() + "\n")  # fmt: skip
+        for serial, measured, received, total, source, gateway, alarms in rows:
+            names = [name for name, bit in ALARM_BITS.items() if (alarms or 0) & bit]
+            f.write(dumps({"meter_id": serial, "measured_at": iso(measured), "received_at": iso(received),
+                           "total_m3": total, "source": source, "gateway": gateway or "",
+                           "alarms": names}).decode() + "\n")  # fmt: skip
+            n += 1
+    print(f"route {args.target}: {n} readings bundled into {args.out}", file=sys.stderr)
+    return 0
+
+
+def _sync(args: argparse.Namespace) -> int:
+    """A bundle into this store: readings stored once however often (or overlapping) bundles come."""
+    from meterd.store.ingest import IngestResult, ingest
+
+    path = Path(args.target)
+    readings = read_bundle(path, sys.stderr)
+    store = open_store(args)
+    with store.begin() as conn:
+        result: IngestResult = ingest(conn, readings)
+    print(f"stored {result.inserted}, duplicates {result.duplicates}, unknown_meter {result.unknown_meter}, "
+          f"bad_time {result.bad_time}")  # fmt: skip
+    return 0
+
+
+def read_bundle(path: Path, err: IO[str]) -> list[Any]:
+    import orjson
+
+    from meterd.reading import BadReading, parse_iso
+    from meterd.store.ingest import SOURCES, ReadingIn
+    from meterd.textinput import InputFileError, TextFile
+    from meterd.validate.model import alarm_mask
+
+    out: list[ReadingIn] = []
+    problems: list[str] = []
+    text = TextFile(path)
+    try:
+        lines = list(text.lines())
+    except InputFileError as e:
+        raise BundleError(e.message) from None
+    if not lines:
+        raise BundleError(f"{path}: empty file")
+    try:
+        head = orjson.loads(lines[0])
+    except orjson.JSONDecodeError:
+        head = None
+    if not isinstance(head, dict) or head.get("kind") != BUNDLE_KIND:
+        raise BundleError(f"{path}:1: not a route bundle (made by `meterd route bundle`)")
+    for number, line in enumerate(lines[1:], start=2):
+        try:
+            obj = orjson.loads(line)
+            if not isinstance(obj, dict):
+                raise BadReading("a reading is a JSON object")
+            meter = obj.get("meter_id")
+            total = obj.get("total_m3")
+            source = obj.get("source") or "walkby"
+            alarms = obj.get("alarms") or []
+            if not isinstance(meter, str) or not meter or len(meter) > 32:
+                raise BadReading("meter_id is not a meter id")
+            if total is not None and (not isinstance(total, int | float) or isinstance(total, bool)):
+                raise BadReading("total_m3 is not a number")
+            if source not in SOURCES or not isinstance(alarms, list):
+                raise BadReading("source or alarms are not what a bundle holds")
+            out.append(ReadingIn(meter=meter, measured_at=parse_iso(obj.get("measured_at"), "measured_at"),
+                                 received_at=parse_iso(obj.get("received_at"), "received_at"),
+                                 total_m3=float(total) if total is not None else None, source=source,
+                                 gateway=str(obj.get("gateway") or "")[:64] or None,
+                                 alarms=alarm_mask([str(a) for a in alarms])))  # fmt: skip
+        except (orjson.JSONDecodeError, BadReading) as e:
+            problems.append(f"{path}:{number}: {getattr(e, 'message', None) or 'not JSON'}")
+    if problems:
+        shown = "\n  ".join(problems[:20])
+        raise BundleError(f"{path}: {len(problems)} bad lines, nothing stored:\n  {shown}")
+    return out
+
+
+def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    p = sub.add_parser("route", help="walk-by routes: import from billing, export results, bundle and sync")
+    p.add_argument("action", choices=("import", "export", "bundle", "sync"))
+    p.add_argument("target", help="import: the route CSV; export/bundle: the route id; sync: the bundle file")
+    p.add_argument("--format", choices=("csv",), default="csv", help="export: csv")
+    p.add_argument("--out", help="export: file (default stdout); bundle: the file to write")
+    p.add_argument("--encoding", default="utf-8", help="import: file encoding (cp1250 for Polish Excel exports)")
+    add_store_options(p)
+    p.set_defaults(func=cmd_route)
