@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# Debian packages the tests use, installed when missing: prometheus (for promtool). Needs root and
+# Debian packages the tests use, installed when missing: prometheus (for promtool), tmux (the walk screen). Needs root and
 # apt-get; elsewhere it says what is missing and the tests that need it are skipped (failed in CI).
 set -uo pipefail
 missing=()
 command -v promtool >/dev/null 2>&1 || missing+=(prometheus)
+command -v tmux >/dev/null 2>&1 || missing+=(tmux)
 [ ${#missing[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" -ne 0 ] || ! command -v apt-get >/dev/null 2>&1; then
     echo "scripts/debian-packages.sh: missing ${missing[*]} (install as root: apt-get install ${missing[*]})" >&2

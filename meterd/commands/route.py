@@ -23,7 +23,49 @@ class BundleError(MeterdError):
 
 
 def cmd_route(args: argparse.Namespace) -> int:
-    return {"import": _import, "export": _export, "bundle": _bundle, "sync": _sync}[args.action](args)
+    actions = {"import": _import, "export": _export, "bundle": _bundle, "sync": _sync, "manual": _manual}
+    return actions[args.action](args)
+
+
+def _manual(args: argparse.Namespace) -> int:
+    """A meter that cannot be heard, read off its dial: stored as source `manual` with the reader's name,
+    the reason and an optional photo (copied beside the store, its name kept with the reading)."""
+    import shutil
+
+    from meterd.store.engine import data_dir
+    from meterd.store.ingest import ingest
+    from meterd.store.routes import route_stops
+
+    if args.meter is None or args.value is None or not args.reason or not args.reader:
+        raise BadArgument("route manual needs --meter, --value, --reason and --reader")
+    if not 0 <= args.value < 1e8:
+        raise BadArgument(f"--value {args.value}: 0 to 99999999 m3")
+    now = int(time.time())
+    store = open_store(args)
+    with store.begin() as conn:
+        _, stops = route_stops(conn, args.target)
+        stop = next((s for s in stops if s.meter == args.meter.upper().zfill(8)), None)
+        if stop is None:
+            raise BadArgument(f"meter {args.meter} is not on route {args.target}")
+        notes: dict[str, str] = {"reason": args.reason[:200], "reader": args.reader[:64]}
+        if args.photo:
+            photo = Path(args.photo)
+            if not photo.is_file():
+                raise BadArgument(f"--photo {args.photo}: no such file")
+            folder = data_dir(getattr(args, "data", None)) / "photos" / args.target
+            folder.mkdir(parents=True, exist_ok=True)
+            kept = folder / f"{stop.meter}-{now}{photo.suffix.lower()[:8]}"
+            shutil.copyfile(photo, kept)
+            notes["photo"] = str(kept)
+        from meterd.jsonio import dumps
+        from meterd.store.ingest import ReadingIn
+
+        result = ingest(conn, [ReadingIn(meter=stop.meter, measured_at=now, received_at=now, total_m3=args.value,
+                                         registers=dumps(notes).decode(), source="manual",
+                                         gateway=args.reader[:64])])  # fmt: skip
+    print(f"route {args.target} stop {stop.order}: {args.value:.3f} m3 entered by {args.reader}"
+          + ("" if result.inserted else " (not stored: the meter is not in the register)"))  # fmt: skip
+    return 0
 
 
 def _import(args: argparse.Namespace) -> int:
@@ -194,8 +236,13 @@ def read_bundle(path: Path, err: IO[str]) -> list[Any]:
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p = sub.add_parser("route", help="walk-by routes: import from billing, export results, bundle and sync")
-    p.add_argument("action", choices=("import", "export", "bundle", "sync"))
-    p.add_argument("target", help="import: the route CSV; export/bundle: the route id; sync: the bundle file")
+    p.add_argument("action", choices=("import", "export", "bundle", "sync", "manual"))
+    p.add_argument("target", help="import: the route CSV; export/bundle/manual: the route id; sync: the bundle file")
+    p.add_argument("--meter", help="manual: the meter read off its dial")
+    p.add_argument("--value", type=float, help="manual: its reading in m3")
+    p.add_argument("--reason", help="manual: why it could not be heard")
+    p.add_argument("--reader", help="manual: who read it")
+    p.add_argument("--photo", help="manual: a photo of the dial")
     p.add_argument("--format", choices=("csv",), default="csv", help="export: csv")
     p.add_argument("--out", help="export: file (default stdout); bundle: the file to write")
     p.add_argument("--encoding", default="utf-8", help="import: file encoding (cp1250 for Polish Excel exports)")

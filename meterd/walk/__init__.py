@@ -1,0 +1,1 @@
+"""Walk-by reading: a route's progress while a meter reader walks it (`meterd walk`)."""

@@ -1,0 +1,128 @@
+"""A route's progress, pure: stops in walking order, what was heard of each, and the plausibility of
+each reading against the last billed one. Fed by the walk's sink, read by its screen."""
+
+from __future__ import annotations
+
+import enum
+import threading
+import time
+from collections import deque
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from meterd.reading import Reading, Source
+from meterd.store.routes import Stop
+
+
+class StopState(enum.Enum):
+    NOT_YET = "not yet"
+    READ = "read"
+    ALARM = "read, alarm"
+    CONFIRM = "needs confirmation"
+    MANUAL = "entered by hand"
+
+
+@dataclass(frozen=True)
+class Heard:
+    meter: str
+    total_m3: float | None
+    rssi_dbm: float | None
+    at: float
+    on_route: bool
+
+
+def plausibility(stop: Stop, total_m3: float | None, measured_at: int, q3_m3h: float | None) -> str:
+    """Why a reading needs confirmation ("" when it does not): below the last billed reading, or above
+    it plus the meter's nominal flow Q3 running the whole time since."""
+    if total_m3 is None or stop.previous_reading is None:
+        return ""
+    if total_m3 < stop.previous_reading - 0.001:
+        return f"{total_m3:.3f} m3 is below the last reading {stop.previous_reading:.3f} m3"
+    if stop.previous_date is not None and q3_m3h:
+        most = stop.previous_reading + q3_m3h * max(0.0, (measured_at - stop.previous_date) / 3600)
+        if total_m3 > most:
+            return f"{total_m3:.3f} m3 is more than Q3 could pass since the last reading ({most:.3f} m3)"
+    return ""
+
+
+@dataclass
+class RouteProgress:
+    route: str
+    stops: list[Stop]
+    q3: dict[str, float] = field(default_factory=dict)
+    started: float = field(default_factory=time.monotonic)
+    state: dict[int, StopState] = field(default_factory=dict)  # stop order → state
+    why: dict[int, str] = field(default_factory=dict)
+    recent: deque[Heard] = field(default_factory=lambda: deque(maxlen=8))
+    telegrams: int = 0
+    off_route: int = 0
+    lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def __post_init__(self) -> None:
+        self._by_meter: dict[str, list[Stop]] = {}
+        for s in self.stops:
+            self._by_meter.setdefault(s.meter, []).append(s)
+            self.state.setdefault(s.order, StopState.NOT_YET)
+
+    def heard(self, readings: Sequence[Reading]) -> None:
+        with self.lock:
+            for r in readings:
+                self.telegrams += 1
+                stops = self._by_meter.get(r.meter.id, [])
+                self.recent.appendleft(Heard(r.meter.id, r.total_m3, r.rssi_dbm, time.monotonic(), bool(stops)))
+                if not stops:
+                    self.off_route += 1
+                for stop in stops:
+                    self._mark(stop, r)
+
+    def _mark(self, stop: Stop, r: Reading) -> None:
+        if r.source is Source.MANUAL:
+            self.state[stop.order] = StopState.MANUAL
+            return
+        problem = plausibility(stop, r.total_m3, r.measured_at, self.q3.get(stop.meter))
+        if problem:
+            self.state[stop.order], self.why[stop.order] = StopState.CONFIRM, problem
+        elif r.alarms:
+            self.state[stop.order], self.why[stop.order] = StopState.ALARM, ", ".join(r.alarms)
+        elif self.state[stop.order] in (StopState.NOT_YET, StopState.READ):
+            self.state[stop.order] = StopState.READ
+
+    def counts(self) -> dict[StopState, int]:
+        with self.lock:
+            out = dict.fromkeys(StopState, 0)
+            for st in self.state.values():
+                out[st] += 1
+            return out
+
+    def next_unread(self, n: int = 8) -> list[Stop]:
+        with self.lock:
+            return [s for s in self.stops if self.state[s.order] is StopState.NOT_YET][:n]
+
+    def attention(self) -> list[tuple[Stop, StopState, str]]:
+        with self.lock:
+            return [(s, self.state[s.order], self.why.get(s.order, "")) for s in self.stops
+                    if self.state[s.order] in (StopState.CONFIRM, StopState.ALARM)]  # fmt: skip
+
+    def summary(self) -> str:
+        c = self.counts()
+        done = len(self.stops) - c[StopState.NOT_YET]
+        minutes = (time.monotonic() - self.started) / 60
+        return (f"route {self.route}: {done} of {len(self.stops)} meters read ({c[StopState.ALARM]} with alarm, "
+                f"{c[StopState.CONFIRM]} to confirm, {c[StopState.MANUAL]} by hand), {c[StopState.NOT_YET]} not yet; "
+                f"{self.telegrams} readings heard in {minutes:.1f} min")  # fmt: skip
+
+
+class ProgressSink:
+    """The walk's sink: every reading the gateway pipeline keeps updates the route's progress."""
+
+    def __init__(self, progress: RouteProgress) -> None:
+        self.progress = progress
+
+    def write(self, batch: Sequence[Reading]) -> None:
+        self.progress.heard(batch)
+
+    def flush(self) -> None:
+        pass
+
+    def close(self) -> None:
+        pass

@@ -1,0 +1,117 @@
+"""`meterd walk`: the route's progress (pure), the live screen in tmux over a FIFO receiver, manual
+entry, and the export that follows."""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+from conftest import require_service
+from test_gateway import telegram
+from test_serial_ports import wait_for
+
+from meterd.reading import MeterIdentity, Reading, Source, TimeBasis
+from meterd.store.routes import Stop
+from meterd.walk.progress import RouteProgress, StopState, plausibility
+
+DAY = 86400
+
+
+def stop(order: int, meter: str, previous: float | None = None, previous_at: int | None = None) -> Stop:
+    return Stop("R", order, f"P{order}", f"ul. Polna 1/{order}", meter, "water", previous, previous_at)
+
+
+def test_readings_below_the_last_one_or_beyond_q3_need_confirmation() -> None:
+    s = stop(1, "1", previous=100.0, previous_at=1_780_000_000)
+    assert plausibility(s, 99.0, 1_780_000_000 + DAY, 2.5).startswith("99.000 m3 is below")
+    assert plausibility(s, 150.0, 1_780_000_000 + DAY, 2.5) == ""  # 2.5 m3/h for a day: up to 160
+    assert "more than Q3" in plausibility(s, 170.0, 1_780_000_000 + DAY, 2.5)
+    assert plausibility(stop(2, "2"), 5.0, 1_780_000_000, 2.5) == ""  # nothing to compare with
+
+
+def test_progress_counts_states_and_keeps_walking_order() -> None:
+    p = RouteProgress("R", [stop(1, "A", 10.0), stop(2, "B"), stop(3, "C"), stop(4, "D")], {"A": 2.5})
+
+    def r(meter: str, total: float, alarms: tuple[str, ...] = (), source: Source = Source.WALKBY) -> Reading:
+        return Reading(MeterIdentity("ELS", meter, 1, 7), "water", 1_780_000_000, 1_780_000_000, total, {}, alarms,
+                       -60.0, source, basis=TimeBasis.ACCESS_NUMBER, reading_id=meter)  # fmt: skip
+
+    p.heard([r("A", 9.0), r("B", 1.0, ("leak",)), r("Z", 3.0), r("D", 4.0, source=Source.MANUAL)])
+    c = p.counts()
+    assert (c[StopState.CONFIRM], c[StopState.ALARM], c[StopState.MANUAL], c[StopState.NOT_YET]) == (1, 1, 1, 1)
+    assert [s.order for s in p.next_unread()] == [3] and p.off_route == 1 and p.telegrams == 4
+    assert "3 of 4 meters read" in p.summary()
+
+
+def meterd(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "meterd", *args], capture_output=True, text=True, timeout=120)
+
+
+def test_the_live_screen_in_tmux_and_manual_entry(tmp_path: Path) -> None:
+    tmux = shutil.which("tmux")
+    if tmux is None:
+        require_service("tmux", "Debian package tmux not installed (scripts/debian-packages.sh)")
+    assert tmux is not None
+    data = tmp_path / "data"
+    (tmp_path / "register.csv").write_text(
+        "premises_id,address,meter_id,manufacturer,medium,installed\n"
+        + "".join(f"A{n},ul. Polna 1/{n},{20000000 + n:08d},ELS,water,2025-01-01\n" for n in range(1, 6))
+    )
+    (tmp_path / "route.csv").write_text(
+        "route_id,order,premises_id,address,meter_id,medium,previous_reading,previous_date\n"
+        + "".join(f"R1,{n},A{n},ul. Polna 1/{n},{20000000 + n:08d},water,{'5' if n == 2 else ''},"
+                  f"{'2026-11-01' if n == 2 else ''}\n" for n in range(1, 6))
+    )  # fmt: skip
+    for args in (("db", "upgrade"), ("import", "premises", str(tmp_path / "register.csv")),
+                 ("route", "import", str(tmp_path / "route.csv"))):  # fmt: skip
+        assert meterd(*args, "--data", str(data)).returncode == 0
+    fifo = tmp_path / "dongle"
+    os.mkfifo(fifo)
+    session = f"walk{os.getpid()}"
+    command = f"{sys.executable} -m meterd walk R1 --dongle hex --port {fifo} --data {data}; sleep 30"
+    subprocess.run([tmux, "new-session", "-d", "-s", session, "-x", "110", "-y", "45", command], check=True)
+
+    def screen() -> str:
+        return subprocess.run([tmux, "capture-pane", "-p", "-t", session], capture_output=True, text=True).stdout
+
+    try:
+        assert wait_for(lambda: "Route R1" in screen(), 20), screen()
+        with open(fifo, "w") as w:  # the dongle hears meters 1 and 2, a stranger, and a corrupted telegram
+            w.write(telegram(1).hex() + "\n" + telegram(2).hex() + "\n" + telegram(42).hex() + "\n")
+            w.write(telegram(3).hex()[:20] + "\n")
+        assert wait_for(lambda: "read 2/5" in screen(), 20), screen()
+        shot = screen()
+        assert "needs confirmation" in shot and "below the last" in shot and "off route" in shot
+        assert "20000003" in shot and "ul. Polna 1/3" in shot  # next unread, in walking order
+        if os.environ.get("METERD_UPDATE_DOCS") == "1":  # the screen shown in the README
+            (Path(__file__).parent.parent / "docs" / "walk-screen.txt").write_text(shot.rstrip() + "\n")
+        subprocess.run([tmux, "send-keys", "-t", session, "q"], check=True)
+        assert wait_for(lambda: "route R1: 2 of 5 meters read" in screen(), 20), screen()
+    finally:
+        subprocess.run([tmux, "kill-session", "-t", session], capture_output=True)
+    photo = tmp_path / "dial.jpg"
+    photo.write_bytes(b"\xff\xd8\xff" + b"0" * 100)
+    res = meterd("route", "manual", "R1", "--meter", "20000004", "--value", "12.5", "--reason", "meter behind a wardrobe",
+                 "--reader", "Jan K.", "--photo", str(photo), "--data", str(data))  # fmt: skip
+    assert res.returncode == 0 and "12.500 m3 entered by Jan K." in res.stdout, res.stderr
+    assert len(list((data / "photos" / "R1").iterdir())) == 1
+    rows = {r["order"]: r for r in csv.DictReader(io.StringIO(meterd("route", "export", "R1", "--data", str(data)).stdout))}
+    assert rows["1"]["source"] == "walkby" and rows["1"]["reading"] == "1.001"
+    assert rows["2"]["flags"] == "below_previous"
+    assert rows["4"]["source"] == "manual" and rows["4"]["flags"] == "entered_by_hand"
+    assert rows["5"]["flags"] == "not_read"
+    bad = meterd("route", "manual", "R1", "--meter", "29999999", "--value", "1", "--reason", "x", "--reader", "y",
+                 "--data", str(data))  # fmt: skip
+    assert bad.returncode == 2 and "not on route R1" in bad.stderr
+
+
+def test_walk_refuses_an_unknown_route_in_one_line(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    assert meterd("db", "upgrade", "--data", str(data)).returncode == 0
+    res = meterd("walk", "NOPE", "--dongle", "hex", "--port", str(tmp_path / "x"), "--data", str(data))
+    assert res.returncode == 2 and "no route 'NOPE'" in res.stderr and "Traceback" not in res.stderr
