@@ -9,6 +9,7 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 from conftest import require_service
@@ -115,3 +116,84 @@ def test_walk_refuses_an_unknown_route_in_one_line(tmp_path: Path) -> None:
     assert meterd("db", "upgrade", "--data", str(data)).returncode == 0
     res = meterd("walk", "NOPE", "--dongle", "hex", "--port", str(tmp_path / "x"), "--data", str(data))
     assert res.returncode == 2 and "no route 'NOPE'" in res.stderr and "Traceback" not in res.stderr
+
+
+def test_a_200_meter_route_walked_with_a_simulated_dongle_pulled_mid_route(tmp_path: Path) -> None:
+    """An iM871A on a pty replays a walk: 10 meters are never heard, one sends an alarm, one was
+    swapped since the route file was made (its new meter is heard instead), a few telegrams arrive
+    corrupted, and the dongle is pulled out and put back halfway. Progress, the store and the export
+    agree, and syncing the bundle twice stores it once."""
+    import signal
+
+    from test_gateway import on_im871a
+    from test_serial_ports import Device, Pty, im871a_respond
+
+    from meterd.wmbus import builder as b
+
+    n = 200
+    data = tmp_path / "data"
+    register = ["premises_id,address,meter_id,manufacturer,medium,installed"]
+    register += [f"F{i},ul. Długa 3/{i},{20000000 + i:08d},ELS,water,2025-01-01" for i in range(n)]
+    register += ["F7,ul. Długa 3/7,29990007,ELS,water,2026-09-01"]  # F7's meter was swapped in September
+    (tmp_path / "register.csv").write_text("\n".join(register) + "\n")
+    route = ["route_id,order,premises_id,address,meter_id,medium,previous_reading,previous_date"]
+    route += [f"D3,{i},F{i},ul. Długa 3/{i},{20000000 + i:08d},water,," for i in range(n)]
+    (tmp_path / "route.csv").write_text("\n".join(route) + "\n")
+    for args in (("db", "upgrade"), ("import", "premises", str(tmp_path / "register.csv"))):
+        assert meterd(*args, "--data", str(data)).returncode == 0
+    res = meterd("route", "import", str(tmp_path / "route.csv"), "--data", str(data))
+    assert "stop 7: meter 20000007 no longer hangs in F7" in res.stderr
+
+    silent = set(range(190, 200))
+    def frame(i: int) -> bytes:
+        if i == 7:  # the new meter of F7
+            m, a = b.address("29990007", "ELS", 0x33, 0x07)
+            return b.wmbus_frame(0x44, m, a, b.short_tpl(1, 0) + bytes.fromhex("0413") + (77).to_bytes(4, "little"))
+        if i == 42:  # an alarm in the status byte
+            m, a = b.address(f"{20000000 + i:08d}", "ELS", 0x33, 0x07)
+            return b.wmbus_frame(0x44, m, a, b.short_tpl(1, 0x10) + bytes.fromhex("0413") + (1042).to_bytes(4, "little"))
+        return telegram(i)
+
+    heard = [i for i in range(n) if i not in silent]
+    first, second = heard[:95], heard[95:]
+    corrupted = [on_im871a(telegram(i))[:-4] + b"\x00\x00\x00\x00" for i in (3, 4)]
+    link = tmp_path / "im871a"
+    pty = Pty(link)
+    dev = Device(pty, im871a_respond, [on_im871a(frame(i)) for i in first] + corrupted)
+    dev.start()
+    proc = subprocess.Popen([sys.executable, "-m", "meterd", "walk", "D3", "--dongle", "im871a", "--port", str(link),
+                             "--data", str(data), "--log", str(tmp_path / "walk.log")],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
+
+    def stored() -> int:
+        import sqlite3
+
+        with sqlite3.connect(data / "meterd.sqlite") as c:
+            return int(c.execute("SELECT count(*) FROM readings").fetchone()[0])
+
+    try:
+        assert wait_for(lambda: stored() >= len(first), 40), (tmp_path / "walk.log").read_text()
+        dev.done.set()
+        pty.unplug()  # pulled out mid-route...
+        time.sleep(1.5)
+        pty2 = Pty(link)  # ...and back in
+        dev2 = Device(pty2, im871a_respond, [on_im871a(frame(i)) for i in second])
+        dev2.start()
+        assert wait_for(lambda: stored() >= len(heard), 40), (tmp_path / "walk.log").read_text()
+        time.sleep(0.5)
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 0 and "Traceback" not in err, err
+    assert f"route D3: {len(heard) - 1} of {n} meters read (1 with alarm" in out, out  # F7's old meter: not heard
+    rows = {int(r["order"]): r for r in csv.DictReader(io.StringIO(meterd("route", "export", "D3", "--data", str(data)).stdout))}
+    assert rows[42]["flags"] == "error" and rows[7]["flags"] == "not_read"  # status bit 0x10: an error
+    assert {i for i, r in rows.items() if r["flags"] == "not_read"} == silent | {7}
+    assert all(rows[i]["source"] == "walkby" for i in heard if i != 7)
+    bundle = tmp_path / "d3.bundle"
+    assert meterd("route", "bundle", "D3", "--out", str(bundle), "--data", str(data)).returncode == 0
+    central = tmp_path / "central"
+    for args in (("db", "upgrade"), ("import", "premises", str(tmp_path / "register.csv"))):
+        assert meterd(*args, "--data", str(central)).returncode == 0
+    outs = [meterd("route", "sync", str(bundle), "--data", str(central)).stdout.strip() for _ in range(2)]
+    assert outs[0].startswith(f"stored {len(heard) - 1},") and outs[1].startswith("stored 0,"), outs
