@@ -37,10 +37,7 @@ def write_readings(conn: Connection, f: IO[str], fmt: str, since: int | None, un
     from meterd.jsonio import dumps
     from meterd.reading import iso
     from meterd.store.queries import stored_readings
-    from meterd.validate.model import ALARM_BITS
-
-    def names(mask: int) -> list[str]:
-        return [name for name, bit in ALARM_BITS.items() if mask & bit]
+    from meterd.validate.model import alarm_names as names
 
     n = 0
     writer = csv.writer(f, lineterminator="\n") if fmt == "csv" else None

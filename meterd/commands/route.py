@@ -87,11 +87,11 @@ def _import(args: argparse.Namespace) -> int:
 def flags_of(r: Any, q3_m3h: float | None) -> list[str]:
     """What billing should know of a stop's reading: not read, alarms, or implausible against the last
     billed reading (below it, or above it plus the meter's Q3 running the whole time since)."""
-    from meterd.validate.model import ALARM_BITS
+    from meterd.validate.model import alarm_names
 
     if r.total_m3 is None:
         return ["not_read"]
-    out = [name for name, bit in ALARM_BITS.items() if r.alarms & bit]
+    out = alarm_names(r.alarms)
     prev, prev_at = r.stop.previous_reading, r.stop.previous_date
     if prev is not None:
         if r.total_m3 < prev - 0.001:
@@ -140,7 +140,7 @@ def _bundle(args: argparse.Namespace) -> int:
     from meterd.reading import iso
     from meterd.store.models import Meter, Reading
     from meterd.store.routes import route_stops
-    from meterd.validate.model import ALARM_BITS
+    from meterd.validate.model import alarm_names
 
     if not args.out:
         raise BadArgument("route bundle needs --out FILE")
@@ -160,7 +160,7 @@ def _bundle(args: argparse.Namespace) -> int:
         f.write(dumps({"kind": BUNDLE_KIND, "version": 1, "route": args.target, "created_at": iso(int(time.time())),
                        "readings": len(rows)}).decode() + "\n")  # fmt: skip
         for serial, measured, received, total, source, gateway, alarms in rows:
-            names = [name for name, bit in ALARM_BITS.items() if (alarms or 0) & bit]
+            names = alarm_names(alarms or 0)
             f.write(dumps({"meter_id": serial, "measured_at": iso(measured), "received_at": iso(received),
                            "total_m3": total, "source": source, "gateway": gateway or "",
                            "alarms": names}).decode() + "\n")  # fmt: skip

@@ -35,6 +35,11 @@ FLAGS = (
 SEVERITIES = ("info", "warning", "critical")
 
 
+def alarm_names(mask: int) -> list[str]:
+    """The alarm names of a bit mask (the inverse of alarm_mask)."""
+    return [name for name, bit in ALARM_BITS.items() if mask & bit]
+
+
 def alarm_mask(names: list[str] | tuple[str, ...]) -> int:
     mask = 0
     for name in names:
