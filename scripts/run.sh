@@ -15,3 +15,6 @@ fi
 .venv/bin/meterd report --data "$DATA" --premises D2 D3 K1
 echo
 .venv/bin/meterd check --data "$DATA"
+echo
+echo "Account view of the demo store: .venv/bin/meterd serve --data $DATA, then http://127.0.0.1:8080/"
+echo "(tenant of flat D2: login lokator.d2, password demo-haslo-2)"

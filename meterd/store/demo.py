@@ -3,8 +3,6 @@ hourly readings with a leak, a meter swap and a meter that fell silent (`meterd 
 
 from __future__ import annotations
 
-import hashlib
-import os
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -16,6 +14,7 @@ from sqlalchemy import Connection, insert, select
 from meterd.store.imports import import_keys, import_premises
 from meterd.store.ingest import insert_rows, meter_ids
 from meterd.store.models import Account, Premises
+from meterd.store.passwords import hash_password
 
 if TYPE_CHECKING:
     from meterd.store import Store
@@ -54,21 +53,6 @@ class DemoResult:
     readings: int
     login: str
     password: str
-
-
-def hash_password(password: str, salt: bytes | None = None) -> str:
-    """scrypt, stored as scrypt$salt$hash (hex)."""
-    salt = salt or os.urandom(16)
-    digest = hashlib.scrypt(password.encode(), salt=salt, n=2**14, r=8, p=1, dklen=32)
-    return f"scrypt${salt.hex()}${digest.hex()}"
-
-
-def verify_password(password: str, stored: str) -> bool:
-    try:
-        _, salt, digest = stored.split("$")
-    except ValueError:
-        return False
-    return hash_password(password, bytes.fromhex(salt)).split("$")[2] == digest
 
 
 def _register_csv(directory: Path) -> Path:

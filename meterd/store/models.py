@@ -222,6 +222,16 @@ class Account(Base):
         return f"Account(login={self.login!r}, role={self.role!r})"
 
 
+class PortalSession(Base):
+    """A portal login's session: only the SHA-256 of its token is kept."""
+
+    __tablename__ = "sessions"
+    token_hash: Mapped[bytes] = mapped_column(LargeBinary(32), primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"))
+    created_at: Mapped[int] = mapped_column(BigInteger)
+    expires_at: Mapped[int] = mapped_column(BigInteger)
+
+
 class State(Base):
     """Small persistent state of the pipeline (learned compact-frame formats, mode 7 counters)."""
 

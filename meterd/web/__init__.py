@@ -1,0 +1,1 @@
+"""The IOK account view: tenants' pages and the JSON API (`meterd serve`)."""
