@@ -106,7 +106,12 @@ def cmd_config(args: argparse.Namespace) -> int:
         for problem in e.problems:
             print(problem, file=sys.stderr)
         return 2
-    print(f"{args.file}: ok ({len(config.receivers)} receivers, gateway {config.gateway.name})")
+    parts = [f"{len(config.receivers)} receivers"]
+    if config.buses:
+        parts.append(f"{len(config.buses)} M-Bus buses")
+    if config.mqtt is not None:
+        parts.append(f"MQTT to {config.mqtt.url}")
+    print(f"{args.file}: ok ({', '.join(parts)}, gateway {config.gateway.name})")
     return 0
 
 

@@ -149,6 +149,31 @@ def create_app(store: Store) -> FastAPI:
         t_start = _when(start, t_end - 92 * DAY, "from")
         return [ReadingOut(**r) for r in _readings(store, code, t_start, t_end)]
 
+    @app.get("/api/v1/premises/{pid}/readings.csv", tags=["premises"], response_class=Response,
+             responses={200: {"content": {"text/csv": {}}}})  # fmt: skip
+    def api_readings_csv(
+        pid: str,
+        account: Account,
+        start: Annotated[str | None, Query(alias="from", max_length=40)] = None,
+        end: Annotated[str | None, Query(alias="to", max_length=40)] = None,
+    ) -> Response:
+        """The tenant's own readings as CSV (meter_id,medium,measured_at,total_m3,source)."""
+        import csv
+        import io
+
+        code = own(account, pid)
+        now = int(time.time())
+        t_end = _when(end, now + 1, "to")
+        t_start = _when(start, t_end - 366 * DAY, "from")
+        buf = io.StringIO()
+        w = csv.writer(buf, lineterminator="\n")
+        w.writerow(("meter_id", "medium", "measured_at", "total_m3", "source"))
+        for r in _readings(store, code, t_start, t_end):
+            w.writerow((r["meter_id"], r["medium"], r["measured_at"], "" if r["total_m3"] is None else r["total_m3"],
+                        r["source"]))  # fmt: skip
+        return Response(buf.getvalue(), media_type="text/csv; charset=utf-8",
+                        headers={"Content-Disposition": f'attachment; filename="odczyty-{code}.csv"'})  # fmt: skip
+
     @app.get("/api/v1/premises/{pid}/consumption", response_model=list[ConsumptionOut], tags=["premises"],
              response_model_by_alias=True)  # fmt: skip
     def api_consumption(
