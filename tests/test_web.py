@@ -57,12 +57,13 @@ def test_a_tenant_sees_its_own_flat_by_token_and_by_cookie(client: TestClient) -
     lines = csv_res.text.splitlines()
     assert lines[0] == "meter_id,medium,measured_at,total_m3,source" and len(lines) == len(readings) + 1
     assert client.get("/api/v1/premises/D3/readings.csv").status_code == 404
+    assert client.get("/api/v1/premises/D2/prepaid").json() == []  # no prepaid meter in D2
 
 
 def test_other_premises_are_404_like_those_that_do_not_exist(client: TestClient) -> None:
     bearer = {"Authorization": f"Bearer {login(client)}"}
     for pid in ("D3", "K1", "NOPE", "D2%00", "../D3"):
-        for what in ("readings", "consumption", "readings.csv"):
+        for what in ("readings", "consumption", "readings.csv", "prepaid"):
             res = client.get(f"/api/v1/premises/{pid}/{what}", headers=bearer)
             assert res.status_code == 404, (pid, what, res.status_code)
 
@@ -116,3 +117,20 @@ def test_openapi_describes_the_api(client: TestClient) -> None:
     spec = client.get("/openapi.json").json()
     assert {"/api/v1/login", "/api/v1/premises", "/api/v1/premises/{pid}/readings",
             "/api/v1/premises/{pid}/consumption"} <= set(spec["paths"])  # fmt: skip
+
+
+def test_a_prepaid_meters_credit_reaches_the_api(client: TestClient) -> None:
+    from meterd.reading import MeterIdentity, Reading, TimeBasis
+    from meterd.sinks.store import StoreSink
+    from meterd.store.queries import premises_id, segments
+
+    store: Store = client.app.state.store  # type: ignore[attr-defined]
+    now = int(time.time())
+    with store.begin() as conn:
+        serial = segments(conn, premises_id(conn, "D2"), now - 10, now)[0].serial
+    sink = StoreSink(store)
+    sink.write([Reading(MeterIdentity("APA", serial, 1, 7), "water", now - 30, now - 30, 500.0, {"credit": 37.5},
+                        basis=TimeBasis.ACCESS_NUMBER, reading_id="credit-1")])  # fmt: skip
+    sink.flush()
+    res = client.get("/api/v1/premises/D2/prepaid", headers={"Authorization": f"Bearer {login(client)}"})
+    assert res.status_code == 200 and res.json()[0]["meter_id"] == serial and res.json()[0]["credit"] == 37.5

@@ -48,6 +48,12 @@ class ReadingOut(BaseModel):
     estimated: bool
 
 
+class CreditOut(BaseModel):
+    meter_id: str
+    credit: float
+    measured_at: str
+
+
 class ConsumptionOut(BaseModel):
     start: str = Field(alias="from")
     to: str
@@ -192,6 +198,22 @@ def create_app(store: Store) -> FastAPI:
         if t_end <= t_start:
             raise HTTPException(422, "from must lie before to")
         return [ConsumptionOut(**r) for r in _consumption(store, code, t_start, t_end, period)]
+
+    @app.get("/api/v1/premises/{pid}/prepaid", response_model=list[CreditOut], tags=["premises"])
+    def api_prepaid(pid: str, account: Account) -> list[CreditOut]:
+        """The credit each prepaid meter of the premises reported last (empty for ordinary meters)."""
+        from meterd.store.prepaid import latest_credit
+        from meterd.store.queries import premises_id, segments
+
+        code = own(account, pid)
+        now = int(time.time())
+        out = []
+        with store.begin() as conn:
+            for seg in segments(conn, premises_id(conn, code), now - 366 * DAY, now + 1):
+                credit = latest_credit(conn, seg.serial)
+                if credit is not None:
+                    out.append(CreditOut(meter_id=seg.serial, credit=credit[0], measured_at=iso(credit[1])))
+        return out
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
     def page(request: Request) -> Response:
