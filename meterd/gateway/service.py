@@ -25,6 +25,7 @@ from meterd.drivers.pacing import paced
 from meterd.errors import MeterdError
 from meterd.gateway.dedup import Deduplicator
 from meterd.gateway.forward import ForwardPolicy
+from meterd.gateway.mbus_poll import Polled, PollFailed, poll_forever
 from meterd.gateway.notify import Notifier
 from meterd.metrics import (
     ANOMALIES,
@@ -115,7 +116,6 @@ class Gateway:
             )
             rcv.thread.start()
         for bus, rcv in self.buses:
-            from meterd.gateway.mbus_poll import poll_forever
 
             def put(item: Any, rcv: ReceiverThread = rcv) -> None:
                 self.queue.put((rcv, item))
@@ -154,9 +154,14 @@ class Gateway:
         rcv.finished = True
         rcv.opened.set()
 
+    @property
+    def all_receivers(self) -> list[ReceiverThread]:
+        """The radio receivers and the wired buses."""
+        return [*self.receivers, *(r for _, r in self.buses)]
+
     def wait_until_opened(self, timeout_s: float = 10.0) -> None:
         deadline = time.monotonic() + timeout_s
-        for rcv in [*self.receivers, *(r for _, r in self.buses)]:
+        for rcv in self.all_receivers:
             rcv.opened.wait(max(0.0, deadline - time.monotonic()))
 
     # -- the main loop ---------------------------------------------------------------------------
@@ -189,8 +194,7 @@ class Gateway:
             # receivers first, the queue after: whatever a receiver put before it ended is in the queue
             if (
                 ending
-                and all(r.thread is None or not r.thread.is_alive() for r in self.receivers)
-                and all(r.thread is None or not r.thread.is_alive() for _, r in self.buses)
+                and all(r.thread is None or not r.thread.is_alive() for r in self.all_receivers)
                 and self.queue.empty()
             ):
                 break
@@ -211,17 +215,16 @@ class Gateway:
 
     def handle_many(self, items: list[tuple[ReceiverThread, Any]]) -> None:
         """Decode a run of queued telegrams together (the vectorised decoder pays off from a few dozen)."""
-        from meterd.gateway.mbus_poll import Polled, PollFailed
-
+        frames: list[tuple[ReceiverThread, Frame]] = []
         for rcv, item in items:
-            if isinstance(item, Polled):
+            if isinstance(item, Frame):
+                frames.append((rcv, item))
+            elif isinstance(item, FramingError):
+                DROPPED.labels(dongle=rcv.name, reason=item.code).inc()
+            elif isinstance(item, Polled):
                 self._handle_readout(rcv, item)
             elif isinstance(item, PollFailed):
                 rcv.count_result(item.code)
-        frames = [(rcv, item) for rcv, item in items if isinstance(item, Frame)]
-        for rcv, item in items:
-            if isinstance(item, FramingError):
-                DROPPED.labels(dongle=rcv.name, reason=item.code).inc()
         if len(frames) < MIN_GROUP:
             for rcv, frame in frames:
                 self._handle(rcv, frame)
@@ -233,17 +236,14 @@ class Gateway:
         for (rcv, frame), obj in zip(frames, objs, strict=True):
             self._handle(rcv, frame, obj)
 
-    def _handle_readout(self, rcv: ReceiverThread, polled: Any) -> None:
+    def _handle_readout(self, rcv: ReceiverThread, polled: Polled) -> None:
         """A wired meter's readout: its telegrams decoded and merged into one reading."""
         from meterd.wmbus.result import merge_readout
 
         obj = merge_readout([self.decoder.decode_bytes(f) for f in polled.frames])
         self._handle(rcv, Frame(polled.frames[0], polled.received_at, None, rcv.name), obj)
 
-    def _handle(self, rcv: ReceiverThread, item: Frame | FramingError, obj: dict[str, Any] | None = None) -> None:
-        if isinstance(item, FramingError):
-            DROPPED.labels(dongle=rcv.name, reason=item.code).inc()
-            return
+    def _handle(self, rcv: ReceiverThread, item: Frame, obj: dict[str, Any] | None = None) -> None:
         if obj is None:
             obj = self.decoder.decode_bytes(item.data)
         rcv.count_result(result_code(obj))
