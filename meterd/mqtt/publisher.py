@@ -73,7 +73,6 @@ class MqttSink:
         self._stop = threading.Event()
         self._announced: set[str] = set()  # meters whose discovery went out on this connection
         self._meters: dict[str, Reading] = {}  # a recent reading per meter, for discovery
-        self._dropped_seen = self.spool.dropped
         self._waited_upto = 0
         SPOOL.set(len(self.spool))
         try:
@@ -90,13 +89,11 @@ class MqttSink:
 
     def write(self, batch: Sequence[Reading]) -> None:
         """Accepted once in the spool (on disk); raises SpoolError when the spool cannot take them."""
-        self.spool.append([(reading_topic(self.gateway, r.meter.id), payload(r)) for r in batch])
+        dropped = self.spool.append([(reading_topic(self.gateway, r.meter.id), payload(r)) for r in batch])
         SPOOLED.inc(len(batch))
-        if self.spool.dropped > self._dropped_seen:
-            SPOOL_DROPPED.inc(self.spool.dropped - self._dropped_seen)
-            log.warning("spool full: %d oldest readings dropped (they stay in the local store)",
-                        self.spool.dropped - self._dropped_seen)  # fmt: skip
-            self._dropped_seen = self.spool.dropped
+        if dropped:
+            SPOOL_DROPPED.inc(dropped)
+            log.warning("spool full: %d oldest readings dropped (they stay in the local store)", dropped)
         if self.homeassistant:
             for r in batch:
                 self._meters[r.meter.id] = r
@@ -175,16 +172,16 @@ class MqttSink:
             if seq is None:
                 continue
             if delivered:
-                state.done.append(seq)
+                state.done.add(seq)
             else:  # nobody subscribed: the broker dropped it; send it (and what followed it) again soon
                 self.refused += 1
                 cursor.rewind(seq, now + HOLD_S)
         # acknowledged messages leave the spool in batches (each removal is a synced transaction); one
         # acknowledged but not removed yet when the power goes is sent again, and stored once centrally
         if state.done and (remove_now or len(state.done) >= REMOVE_BATCH or now - state.removed_at >= REMOVE_EVERY_S):
-            self.spool.remove(state.done)
+            self.spool.remove(sorted(state.done))
             MQTT_ACKED.inc(len(state.done))
-            state.done = []
+            state.done = set()
             state.removed_at = now
             SPOOL.set(len(self.spool))
         if not publish or not self.connected.is_set() or now < cursor.hold_until:
@@ -198,10 +195,9 @@ class MqttSink:
         room = IN_FLIGHT - len(state.mids)
         if room < IN_FLIGHT // 4:  # publish in runs, not one message per acknowledgement
             return
-        acknowledged = state.done_set()
         for msg in self.spool.after(cursor.last_sent, room):
             cursor.last_sent = msg.seq
-            if msg.seq in state.seqs or msg.seq in acknowledged:
+            if msg.seq in state.seqs or msg.seq in state.done:
                 continue  # still on its way (sent again after a rewind), or acknowledged already
             info = self.client.publish(msg.topic, msg.payload, qos=1)
             if info.rc != 0:  # not connected after all: the spool still has it
@@ -227,7 +223,7 @@ class _InFlight:
     def __init__(self) -> None:
         self.mids: collections.OrderedDict[int, tuple[int, float]] = collections.OrderedDict()  # mid → (seq, sent at)
         self.seqs: set[int] = set()
-        self.done: list[int] = []
+        self.done: set[int] = set()  # acknowledged, not yet removed from the spool
         self.removed_at = 0.0
 
     def sent(self, mid: int, seq: int, at: float) -> None:
@@ -250,11 +246,6 @@ class _InFlight:
         self.mids.clear()
         self.seqs.clear()
 
-    def done_set(self) -> set[int]:
-        return set(self.done) if self.done else _NOTHING
-
-
-_NOTHING: set[int] = set()
 
 
 class _Cursor:

@@ -63,10 +63,11 @@ class Spool:
     def __len__(self) -> int:
         return self._count
 
-    def append(self, messages: Sequence[tuple[str, bytes]]) -> None:
-        """Keep messages (synced to disk when this returns); the oldest go when the spool is full."""
+    def append(self, messages: Sequence[tuple[str, bytes]]) -> int:
+        """Keep messages (synced to disk when this returns); the oldest go when the spool is full.
+        Returns how many went."""
         if not messages:
-            return
+            return 0
         conn = self._conn()
         with self._lock:
             try:
@@ -85,8 +86,10 @@ class Spool:
                 if conn.in_transaction:
                     conn.execute("ROLLBACK")
                 raise SpoolError(f"spool {self.path}: {e}") from None
-            self._count += len(messages) - max(over, 0)
-            self.dropped += max(over, 0)
+            dropped = max(over, 0)
+            self._count += len(messages) - dropped
+            self.dropped += dropped
+            return dropped
 
     def after(self, seq: int, limit: int) -> list[Spooled]:
         """Up to `limit` messages after `seq`, oldest first."""
