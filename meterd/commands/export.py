@@ -19,7 +19,7 @@ READING_COLUMNS = ("meter_id", "measured_at", "received_at", "total_m3", "source
 
 
 @contextmanager
-def _output(out: str | None) -> Iterator[IO[str]]:
+def output_to(out: str | None) -> Iterator[IO[str]]:
     """The named file, written beside it and renamed over it (a failure leaves the old file whole), or stdout."""
     if not out or out == "-":
         yield sys.stdout
@@ -63,7 +63,7 @@ def cmd_export(args: argparse.Namespace) -> int:
     else:
         since = parse_when(args.since, "--since") if args.since else None
         until = parse_when(args.until, "--until") if args.until else None
-    with _output(args.out) as f:
+    with output_to(args.out) as f:
         store = open_store(args)
         with store.begin() as conn:
             if args.what == "billing":

@@ -108,7 +108,7 @@ def flags_of(r: Any, q3_m3h: float | None) -> list[str]:
 def _export(args: argparse.Namespace) -> int:
     from sqlalchemy import select
 
-    from meterd.commands.export import _output
+    from meterd.commands.export import output_to
     from meterd.reading import iso
     from meterd.store.models import Meter
     from meterd.store.routes import route_readings
@@ -117,7 +117,7 @@ def _export(args: argparse.Namespace) -> int:
     with store.begin() as conn:
         q3 = dict(conn.execute(select(Meter.serial, Meter.q3_m3h)).all())
         rows = list(route_readings(conn, args.target))
-    with _output(args.out) as f:
+    with output_to(args.out) as f:
         w = csv.writer(f, lineterminator="\n")
         w.writerow(EXPORT_COLUMNS)
         for r in rows:
@@ -135,7 +135,7 @@ def _bundle(args: argparse.Namespace) -> int:
     """Every reading of the route's meters since the route was imported, as JSON lines."""
     from sqlalchemy import select
 
-    from meterd.commands.export import _output
+    from meterd.commands.export import output_to
     from meterd.jsonio import dumps
     from meterd.reading import iso
     from meterd.store.models import Meter, Reading
@@ -156,7 +156,7 @@ def _bundle(args: argparse.Namespace) -> int:
             .where(Meter.serial.in_(serials), Reading.measured_at >= imported_at - 86400)
             .order_by(Meter.serial, Reading.measured_at)
         ).all()  # fmt: skip
-    with _output(args.out) as f:
+    with output_to(args.out) as f:
         f.write(dumps({"kind": BUNDLE_KIND, "version": 1, "route": args.target, "created_at": iso(int(time.time())),
                        "readings": len(rows)}).decode() + "\n")  # fmt: skip
         for serial, measured, received, total, source, gateway, alarms in rows:

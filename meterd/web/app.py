@@ -95,6 +95,12 @@ def current(request: Request) -> AccountView:
 Account = Annotated[AccountView, Depends(current)]
 
 
+def _span(start: str | None, end: str | None, days: int, end_default: int) -> tuple[int, int]:
+    """[from, to) of a request: `to` defaults to `end_default`, `from` to `days` before `to`."""
+    t_end = _when(end, end_default, "to")
+    return _when(start, t_end - days * DAY, "from"), t_end
+
+
 def create_app(store: Store) -> FastAPI:
     app = FastAPI(title="meterd account view", version=__version__, docs_url=None, redoc_url=None)
     app.state.store = store
@@ -150,9 +156,7 @@ def create_app(store: Store) -> FastAPI:
         end: Annotated[str | None, Query(alias="to", max_length=40)] = None,
     ) -> list[ReadingOut]:
         code = own(account, pid)
-        now = int(time.time())
-        t_end = _when(end, now + 1, "to")
-        t_start = _when(start, t_end - 92 * DAY, "from")
+        t_start, t_end = _span(start, end, 92, int(time.time()) + 1)
         return [ReadingOut(**r) for r in _readings(store, code, t_start, t_end)]
 
     @app.get("/api/v1/premises/{pid}/readings.csv", tags=["premises"], response_class=Response,
@@ -168,9 +172,7 @@ def create_app(store: Store) -> FastAPI:
         import io
 
         code = own(account, pid)
-        now = int(time.time())
-        t_end = _when(end, now + 1, "to")
-        t_start = _when(start, t_end - 366 * DAY, "from")
+        t_start, t_end = _span(start, end, 366, int(time.time()) + 1)
         buf = io.StringIO()
         w = csv.writer(buf, lineterminator="\n")
         w.writerow(("meter_id", "medium", "measured_at", "total_m3", "source"))
@@ -190,9 +192,7 @@ def create_app(store: Store) -> FastAPI:
         end: Annotated[str | None, Query(alias="to", max_length=40)] = None,
     ) -> list[ConsumptionOut]:
         code = own(account, pid)
-        now = int(time.time())
-        t_end = _when(end, now, "to")
-        t_start = _when(start, t_end - (396 if period == "month" else 31) * DAY, "from")
+        t_start, t_end = _span(start, end, 396 if period == "month" else 31, int(time.time()))
         if t_end - t_start > 5 * 366 * DAY:
             raise HTTPException(422, "at most five years at once")
         if t_end <= t_start:
