@@ -119,6 +119,36 @@ class MqttSection(_Section):
         return None
 
 
+class SmtpSection(_Section):
+    """Where the portal's e-mails (login links, notices) go out."""
+
+    host: str = Field(min_length=1)
+    port: int = Field(587, ge=1, le=65535)
+    security: Literal["starttls", "tls", "none"] = "starttls"
+    username: str | None = None
+    password_file: str | None = None
+    sender: str = Field("IOK ZGM <iok@localhost>", min_length=3)
+    timeout_s: float = Field(20.0, gt=0, le=300)
+
+    def password(self) -> str | None:
+        """From $METERD_SMTP_PASSWORD, else the password file; never from the configuration itself."""
+        env = os.environ.get("METERD_SMTP_PASSWORD")
+        if env:
+            return env
+        if self.password_file:
+            try:
+                return Path(self.password_file).read_text(encoding="utf-8").strip()
+            except OSError as e:
+                raise ConfigError(f"[smtp] password_file {self.password_file}: {e.strerror}") from None
+        return None
+
+
+class PortalSection(_Section):
+    url: str = Field("http://127.0.0.1:8080", pattern=r"^https?://[^\s]+$")  # as tenants reach `meterd serve`
+    link_hours: int = Field(72, ge=1, le=24 * 30)  # how long a one-time login link stays valid
+    missing_days: int = Field(2, ge=1, le=60)  # a meter silent this long is a notice
+
+
 class MetricsSection(_Section):
     listen: str = Field(pattern=r"^[^\s:]*:\d{1,5}$")
 
@@ -146,6 +176,8 @@ class Config(_Section):
     forward: ForwardSection = ForwardSection()
     mqtt: MqttSection | None = None
     metrics: MetricsSection | None = None
+    smtp: SmtpSection | None = None
+    portal: PortalSection = PortalSection()
     keys: KeysSection = KeysSection()
     checks: dict[str, dict[str, float | int]] = {}
     retention: RetentionSection = RetentionSection()

@@ -47,7 +47,7 @@ def test_a_tenant_sees_its_own_flat_by_token_and_by_cookie(client: TestClient) -
     assert readings and {r["medium"] for r in readings} <= {"water", "warm_water"}
     assert all(r["measured_at"].endswith("Z") for r in readings)
     months = client.get("/api/v1/premises/D2/consumption", headers=bearer, params={"period": "month"}).json()
-    assert months and all(set(m) == {"from", "to", "m3"} for m in months)
+    assert months and all(set(m) == {"from", "to", "m3", "last_year"} for m in months)
     assert sum(m["m3"].get("water", 0.0) for m in months) > 0
     # the login also set the session cookie: the same works without the header
     assert client.get("/api/v1/premises").status_code == 200
@@ -55,7 +55,7 @@ def test_a_tenant_sees_its_own_flat_by_token_and_by_cookie(client: TestClient) -
     csv_res = client.get("/api/v1/premises/D2/readings.csv", params={"from": "2026-08-01"})
     assert csv_res.status_code == 200 and csv_res.headers["content-type"].startswith("text/csv")
     lines = csv_res.text.splitlines()
-    assert lines[0] == "meter_id,medium,measured_at,total_m3,source" and len(lines) == len(readings) + 1
+    assert lines[0] == "meter_id,medium,measured_at,total_m3,source,estimated" and len(lines) == len(readings) + 1
     assert client.get("/api/v1/premises/D3/readings.csv").status_code == 404
     assert client.get("/api/v1/premises/D2/prepaid").json() == []  # no prepaid meter in D2
 
@@ -63,7 +63,7 @@ def test_a_tenant_sees_its_own_flat_by_token_and_by_cookie(client: TestClient) -
 def test_other_premises_are_404_like_those_that_do_not_exist(client: TestClient) -> None:
     bearer = {"Authorization": f"Bearer {login(client)}"}
     for pid in ("D3", "K1", "NOPE", "D2%00", "../D3"):
-        for what in ("readings", "consumption", "readings.csv", "prepaid"):
+        for what in ("readings", "consumption", "readings.csv", "prepaid", "meters", "notices"):
             res = client.get(f"/api/v1/premises/{pid}/{what}", headers=bearer)
             assert res.status_code == 404, (pid, what, res.status_code)
 

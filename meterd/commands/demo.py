@@ -14,7 +14,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     from meterd.commands.ingest import ingest_capture
     from meterd.fileio import private_dir
     from meterd.store import Store
-    from meterd.store.demo import create_demo
+    from meterd.store.demo import STAFF_LOGIN, STAFF_PASSWORD, create_demo
     from meterd.store.engine import DB_FILE
 
     directory = Path(args.data or "data")
@@ -31,6 +31,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
         report = ingest_capture(store, capture, None, "demo-gateway")
         print(f"bundled capture decoded into it: {report.stored.inserted} readings stored of {report.telegrams} telegrams")
     print(f"tenant login: {result.login} / password: {result.password} (flat D2)")
+    print(f"staff login: {STAFF_LOGIN} / password: {STAFF_PASSWORD} (staff pages at /staff)")
     print(f"see it: meterd report --data {directory}; check it: meterd check --data {directory}")
     return 0
 

@@ -9,12 +9,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
-from sqlalchemy import Connection, insert, select
+from sqlalchemy import Connection
 
+from meterd.store.accounts import add_account, grant
 from meterd.store.imports import import_keys, import_premises
 from meterd.store.ingest import insert_rows, meter_ids
-from meterd.store.models import Account, Premises
-from meterd.store.passwords import hash_password
 
 if TYPE_CHECKING:
     from meterd.store import Store
@@ -26,6 +25,8 @@ LEAK_FROM = int(datetime(2026, 10, 20, tzinfo=UTC).timestamp())
 SILENT_FROM = int(datetime(2026, 11, 2, tzinfo=UTC).timestamp())
 TENANT_LOGIN = "lokator.d2"
 TENANT_PASSWORD = "demo-haslo-2"  # demo only; real accounts get their own
+STAFF_LOGIN = "obsluga"
+STAFF_PASSWORD = "demo-obsluga-1"  # demo only
 
 FLATS = [
     # premises, address, cold meter, warm meter
@@ -122,10 +123,8 @@ def create_demo(
         rows += [(mid, int(t), int(t) + 5, float(v), None, None, "radio", "demo", None, None, 0, None, None, None)
                  for t, v in zip(hours[keep], volume[keep], strict=True)]  # fmt: skip
     inserted = insert_rows(conn, rows)
-    d2 = conn.execute(select(Premises.id).where(Premises.code == "D2")).scalar_one()
-    conn.execute(
-        insert(Account).values(
-            login=TENANT_LOGIN, password_hash=hash_password(TENANT_PASSWORD), role="tenant", premises_id=d2
-        )
-    )
+    tenant = add_account(conn, TENANT_LOGIN, email="lokator.d2@example.invalid", name="Lokator D2",
+                         password=TENANT_PASSWORD)  # fmt: skip
+    grant(conn, tenant, "D2", START - 365 * 86400)
+    add_account(conn, STAFF_LOGIN, name="Obsługa ZGM", role="staff", password=STAFF_PASSWORD)
     return DemoResult(inserted, TENANT_LOGIN, TENANT_PASSWORD)

@@ -205,21 +205,81 @@ class Anomaly(Base):
     reason: Mapped[str] = mapped_column(String(300))
     created_at: Mapped[int] = mapped_column(BigInteger)
     acknowledged: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    review: Mapped[str | None] = mapped_column(String(16), nullable=True)  # confirmed, rejected (by staff)
+    reviewed_by: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    reviewed_at: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     __table_args__ = (UniqueConstraint("meter_id", "flag", "start_at", name="uq_anomalies_meter_flag_start"),)
 
 
 class Account(Base):
-    """A portal login: a tenant sees only the premises it is bound to."""
+    """A portal login: a tenant sees only the premises its tenancies name, each for its period.
+    (Stores made before tenancies keep an unused column premises_id.)"""
 
     __tablename__ = "accounts"
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     login: Mapped[str] = mapped_column(String(64), unique=True)
     password_hash: Mapped[str] = mapped_column(String(200))
-    role: Mapped[str] = mapped_column(String(16), default="tenant")
-    premises_id: Mapped[int | None] = mapped_column(ForeignKey("premises.id"), nullable=True)
+    role: Mapped[str] = mapped_column(String(16), default="tenant")  # tenant, staff
+    email: Mapped[str] = mapped_column(String(254), default="", server_default="")
+    name: Mapped[str] = mapped_column(String(200), default="", server_default="")
+    lang: Mapped[str] = mapped_column(String(2), default="pl", server_default="pl")
+    consent_notices: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    consent_at: Mapped[int | None] = mapped_column(BigInteger, nullable=True)  # when given or withdrawn last
+    created_at: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
 
     def __repr__(self) -> str:
         return f"Account(login={self.login!r}, role={self.role!r})"
+
+
+class Tenancy(Base):
+    """An account's right to see one premises over [valid_from, valid_to): a tenancy that ended keeps
+    access to its own period only."""
+
+    __tablename__ = "tenancies"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"))
+    premises_id: Mapped[int] = mapped_column(ForeignKey("premises.id"))
+    valid_from: Mapped[int] = mapped_column(BigInteger)
+    valid_to: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    __table_args__ = (Index("ix_tenancies_account", "account_id", "valid_from"),)
+
+
+class LoginLink(Base):
+    """A one-time login link sent by e-mail: only the SHA-256 of its token is kept."""
+
+    __tablename__ = "login_links"
+    token_hash: Mapped[bytes] = mapped_column(LargeBinary(32), primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"))
+    created_at: Mapped[int] = mapped_column(BigInteger)
+    expires_at: Mapped[int] = mapped_column(BigInteger)
+    used_at: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+
+
+class AuditEntry(Base):
+    """Who looked at or changed a tenant's data: staff access, reviews, consent given or withdrawn."""
+
+    __tablename__ = "audit_log"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    at: Mapped[int] = mapped_column(BigInteger)
+    actor: Mapped[str] = mapped_column(String(64))
+    role: Mapped[str] = mapped_column(String(16))
+    action: Mapped[str] = mapped_column(String(32))
+    premises: Mapped[str] = mapped_column(String(64), default="", server_default="")
+    meter: Mapped[str] = mapped_column(String(32), default="", server_default="")
+    detail: Mapped[str] = mapped_column(String(300), default="", server_default="")
+    address: Mapped[str] = mapped_column(String(64), default="", server_default="")
+    __table_args__ = (Index("ix_audit_log_at", "at"),)
+
+
+class NoticeSent(Base):
+    """A notice e-mailed to an account, at most once per notice and (local) day."""
+
+    __tablename__ = "notices_sent"
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"))
+    notice: Mapped[str] = mapped_column(String(120))
+    day: Mapped[int] = mapped_column(Integer)  # days since the epoch, Europe/Warsaw
+    sent_at: Mapped[int] = mapped_column(BigInteger)
+    __table_args__ = (PrimaryKeyConstraint("account_id", "notice", "day", name="pk_notices_sent"),)
 
 
 class PortalSession(Base):

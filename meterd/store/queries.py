@@ -121,11 +121,15 @@ def bucket_edges(start: int, end: int, period: str, tz: ZoneInfo = LOCAL) -> lis
     return edges
 
 
-def consumption(conn: Connection, code: str, start: int, end: int, period: str = "month") -> list[dict[str, object]]:
-    """Use per local day or month and medium, summed over the meters that hung in the flat."""
+def consumption(conn: Connection, code: str, start: int, end: int, period: str = "month",
+                window: tuple[int, int] | None = None) -> list[dict[str, object]]:  # fmt: skip
+    """Use per local day or month and medium, summed over the meters that hung in the flat; with a
+    window (a tenancy), only the use inside it counts."""
     edges = np.array(bucket_edges(start, end, period), dtype=np.int64)
     totals: dict[str, np.ndarray] = {}
-    for seg in segments(conn, premises_id(conn, code), int(edges[0]), int(edges[-1])):
+    lo, hi = window if window is not None else (int(edges[0]), int(edges[-1]))
+    for whole in segments(conn, premises_id(conn, code), max(int(edges[0]), lo), min(int(edges[-1]), hi)):
+        seg = Segment(whole.meter_id, whole.serial, whole.medium, max(whole.start, lo), min(whole.end, hi))
         t, v = _series(conn, seg)
         if t.size < 2:
             continue

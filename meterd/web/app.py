@@ -1,5 +1,7 @@
-"""The account view as a FastAPI application: the JSON API under /api/v1/ (OpenAPI at /openapi.json)
-and the tenant page at /. A tenant sees only the premises of its account: any other premises is
+"""The account view as a FastAPI application: the JSON API under /api/v1/ (OpenAPI at /openapi.json),
+the tenant pages at / (meterd.web.pages) and the staff pages at /staff (meterd.web.staff).
+
+A tenant sees only the premises of its tenancies, each only over its period: any other premises is
 answered 404, exactly as one that does not exist. Every data request needs a session, from the login's
 cookie or as `Authorization: Bearer TOKEN`; without one it is answered 401."""
 
@@ -7,20 +9,26 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Literal
 
-from fastapi import Depends, FastAPI, Form, HTTPException, Query, Request, Response
-from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
+from fastapi import Depends, FastAPI, HTTPException, Query, Request, Response
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
 from fastapi.templating import Jinja2Templates
 from pydantic import BaseModel, Field
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from meterd import __version__
 from meterd.reading import iso
 from meterd.store import Store
-from meterd.store.accounts import AccountView, authenticate, end_session, new_session, session_account
+from meterd.store.accounts import AccountView, audit, authenticate, end_session, new_session, set_consent
+from meterd.web import data
 from meterd.web.limits import LoginLimiter
+from meterd.web.security import bearer_or_cookie, client_address, csrf_secret, csrf_token, current, require_api_csrf
 
-COOKIE = "meterd_session"
+if TYPE_CHECKING:
+    from meterd.config import PortalSection, SmtpSection
+
 DAY = 86400
 TEMPLATES = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
 
@@ -32,11 +40,44 @@ class LoginIn(BaseModel):
 
 class TokenOut(BaseModel):
     token: str
+    csrf: str = Field(description="for X-CSRF-Token when the cookie, not the token, authenticates a change")
+
+
+class LinkIn(BaseModel):
+    email: str = Field(min_length=3, max_length=254)
+
+
+class TenancyOut(BaseModel):
+    start: str = Field(alias="from")
+    to: str | None
+    model_config = {"populate_by_name": True}
 
 
 class PremisesOut(BaseModel):
     id: str
     address: str
+    tenancies: list[TenancyOut]
+
+
+class AccountOut(BaseModel):
+    login: str
+    email: str
+    lang: str
+    consent_notices: bool
+    consent_at: str | None
+
+
+class ConsentIn(BaseModel):
+    consent: bool
+
+
+class MeterOut(BaseModel):
+    meter_id: str
+    medium: str
+    installed_from: str
+    installed_to: str | None
+    last_reading_at: str | None
+    last_total_m3: float | None
 
 
 class ReadingOut(BaseModel):
@@ -52,14 +93,25 @@ class CreditOut(BaseModel):
     meter_id: str
     credit: float
     measured_at: str
+    valve: str | None = Field(None, description="open or closed where the meter reports it, else null")
 
 
 class ConsumptionOut(BaseModel):
     start: str = Field(alias="from")
     to: str
     m3: dict[str, float]
-
+    last_year: dict[str, float] | None = Field(description="the same period a year earlier; null outside the tenancy or without a meter then")
     model_config = {"populate_by_name": True}
+
+
+class NoticeOut(BaseModel):
+    kind: Literal["leak", "meter_alarm", "missing", "estimated"]
+    meter_id: str
+    medium: str
+    severity: str
+    since: str
+    until: str | None
+    text: str
 
 
 def _when(text: str | None, default: int, name: str) -> int:
@@ -76,128 +128,151 @@ def _when(text: str | None, default: int, name: str) -> int:
     return t
 
 
-def current(request: Request) -> AccountView:
-    """The session's account, from the cookie or `Authorization: Bearer`; 401 without a valid one."""
-    token = request.cookies.get(COOKIE)
-    auth = request.headers.get("authorization", "")
-    if auth.lower().startswith("bearer "):
-        token = auth[7:].strip()
-    if not token or len(token) > 200:
-        raise HTTPException(401, "log in first", headers={"WWW-Authenticate": "Bearer"})
-    store: Store = request.app.state.store
-    with store.begin() as conn:
-        account = session_account(conn, token)
-    if account is None:
-        raise HTTPException(401, "the session has ended: log in again", headers={"WWW-Authenticate": "Bearer"})
-    return account
+def span(start: str | None, end: str | None, days: int, end_default: int) -> tuple[int, int]:
+    """[from, to) of a request: `to` defaults to `end_default`, `from` to `days` before `to`."""
+    t_end = _when(end, end_default, "to")
+    t_start = _when(start, t_end - days * DAY, "from")
+    if t_end <= t_start:
+        raise HTTPException(422, "from must lie before to")
+    if t_end - t_start > 5 * 366 * DAY:
+        raise HTTPException(422, "at most five years at once")
+    return t_start, t_end
 
 
 Account = Annotated[AccountView, Depends(current)]
+From = Annotated[str | None, Query(alias="from", max_length=40)]
+To = Annotated[str | None, Query(alias="to", max_length=40)]
 
 
-def _span(start: str | None, end: str | None, days: int, end_default: int) -> tuple[int, int]:
-    """[from, to) of a request: `to` defaults to `end_default`, `from` to `days` before `to`."""
-    t_end = _when(end, end_default, "to")
-    return _when(start, t_end - days * DAY, "from"), t_end
+def own(account: AccountView, pid: str) -> list[data.Period]:
+    """The account's periods of the premises; 404 (as for a premises that does not exist) if none."""
+    periods = account.periods(pid)
+    if not periods:
+        raise HTTPException(404, "no such premises")
+    return periods
 
 
-def create_app(store: Store) -> FastAPI:
+def create_app(store: Store, *, smtp: SmtpSection | None = None, portal: PortalSection | None = None) -> FastAPI:
+    from meterd.config import PortalSection
+
     app = FastAPI(title="meterd account view", version=__version__, docs_url=None, redoc_url=None)
     app.state.store = store
-    limiter = LoginLimiter()
-
-    def own(account: AccountView, pid: str) -> str:
-        if pid not in account.premises:
-            raise HTTPException(404, "no such premises")
-        return pid
-
-    def login(request: Request, body: LoginIn) -> str:
-        address = request.client.host if request.client else "?"
-        keys = (f"login:{body.login.lower()}", f"addr:{address}")
-        wait = limiter.retry_after(*keys)
-        if wait:
-            raise HTTPException(429, f"too many failed logins: try again in {wait} s", headers={"Retry-After": str(wait)})
-        with store.begin() as conn:
-            account_id = authenticate(conn, body.login, body.password)
-            if account_id is None:
-                limiter.failed(*keys)
-                raise HTTPException(401, "wrong login or password")
-            limiter.succeeded(keys[0])
-            return new_session(conn, account_id)
-
-    def set_cookie(response: Response, token: str, request: Request) -> None:
-        response.set_cookie(COOKIE, token, httponly=True, samesite="strict", secure=request.url.scheme == "https",
-                            max_age=8 * 3600, path="/")  # fmt: skip
+    app.state.smtp = smtp
+    app.state.portal = portal or PortalSection()
+    app.state.limiter = LoginLimiter()
+    app.state.link_limiter = LoginLimiter(most=3, window_s=3600.0)
+    app.state.csrf_secret = csrf_secret(store)
 
     @app.post("/api/v1/login", response_model=TokenOut, tags=["session"])
     def api_login(request: Request, response: Response, body: LoginIn) -> TokenOut:
-        token = login(request, body)
-        set_cookie(response, token, request)
-        return TokenOut(token=token)
+        from meterd.web.security import set_session_cookie
+
+        token = login(request, body.login, body.password)
+        set_session_cookie(request, response, token)
+        return TokenOut(token=token, csrf=csrf_token(request, token))
 
     @app.post("/api/v1/logout", status_code=204, tags=["session"])
     def api_logout(request: Request, account: Account) -> Response:
-        token = request.cookies.get(COOKIE) or request.headers.get("authorization", "")[7:].strip()
+        require_api_csrf(request)
+        token, _ = bearer_or_cookie(request)
         with store.begin() as conn:
-            end_session(conn, token)
+            end_session(conn, token or "")
         response = Response(status_code=204)
-        response.delete_cookie(COOKIE, path="/")
+        response.delete_cookie("meterd_session", path="/")
         return response
+
+    @app.post("/api/v1/login-link", status_code=202, tags=["session"])
+    def api_login_link(request: Request, body: LinkIn) -> dict[str, str]:
+        """E-mail a one-time login link to the account with this address (the first login, or a
+        forgotten password). The answer is the same whether or not the address is known."""
+        send_login_link(request, body.email)
+        return {"detail": "if the address is known, a login link is on its way"}
+
+    @app.get("/api/v1/account", response_model=AccountOut, tags=["account"])
+    def api_account(account: Account) -> AccountOut:
+        return AccountOut(login=account.login, email=account.email, lang=account.lang,
+                          consent_notices=account.consent_notices,
+                          consent_at=data.iso_or_none(account.consent_at))  # fmt: skip
+
+    @app.put("/api/v1/account/consent", response_model=AccountOut, tags=["account"])
+    def api_consent(request: Request, account: Account, body: ConsentIn) -> AccountOut:
+        """Give (true) or withdraw (false) consent to notices by e-mail."""
+        require_api_csrf(request)
+        change_consent(request, account, body.consent)
+        return api_account(current(request))
 
     @app.get("/api/v1/premises", response_model=list[PremisesOut], tags=["premises"])
     def api_premises(account: Account) -> list[PremisesOut]:
-        return [PremisesOut(id=code, address=address) for code, address in _premises(store, account)]
+        addresses = premises_addresses(store, account.premises)
+        return [
+            PremisesOut(id=code, address=addresses.get(code, ""),
+                        tenancies=[TenancyOut(start=iso(a), to=None if b >= 2**62 else iso(b))
+                                   for a, b in account.periods(code)])
+            for code in account.premises
+        ]  # fmt: skip
+
+    @app.get("/api/v1/premises/{pid}/meters", response_model=list[MeterOut], tags=["premises"])
+    def api_meters(pid: str, account: Account) -> list[MeterOut]:
+        """The meters that hung in the flat during the tenancy, oldest first per medium (the swap history)."""
+        periods = own(account, pid)
+        with store.begin() as conn:
+            rows = data.meters(conn, pid, periods, int(time.time()))
+        return [MeterOut(meter_id=m.meter_id, medium=m.medium, installed_from=iso(m.installed_from),
+                         installed_to=data.iso_or_none(m.installed_to), last_reading_at=data.iso_or_none(m.last_at),
+                         last_total_m3=m.last_m3) for m in rows]  # fmt: skip
 
     @app.get("/api/v1/premises/{pid}/readings", response_model=list[ReadingOut], tags=["premises"])
-    def api_readings(
-        pid: str,
-        account: Account,
-        start: Annotated[str | None, Query(alias="from", max_length=40)] = None,
-        end: Annotated[str | None, Query(alias="to", max_length=40)] = None,
-    ) -> list[ReadingOut]:
-        code = own(account, pid)
-        t_start, t_end = _span(start, end, 92, int(time.time()) + 1)
-        return [ReadingOut(**r) for r in _readings(store, code, t_start, t_end)]
+    def api_readings(pid: str, account: Account, start: From = None, end: To = None) -> list[ReadingOut]:
+        periods = own(account, pid)
+        t_start, t_end = span(start, end, 92, int(time.time()) + 1)
+        with store.begin() as conn:
+            rows = data.readings(conn, pid, periods, t_start, t_end)
+        return [ReadingOut(meter_id=r.meter_id, medium=r.medium, measured_at=iso(r.measured_at), total_m3=r.total_m3,
+                           source=r.source, estimated=r.estimated) for r in rows]  # fmt: skip
 
     @app.get("/api/v1/premises/{pid}/readings.csv", tags=["premises"], response_class=Response,
              responses={200: {"content": {"text/csv": {}}}})  # fmt: skip
-    def api_readings_csv(
-        pid: str,
-        account: Account,
-        start: Annotated[str | None, Query(alias="from", max_length=40)] = None,
-        end: Annotated[str | None, Query(alias="to", max_length=40)] = None,
-    ) -> Response:
-        """The tenant's own readings as CSV (meter_id,medium,measured_at,total_m3,source)."""
+    def api_readings_csv(pid: str, account: Account, start: From = None, end: To = None) -> Response:
+        """The tenant's own readings as CSV (meter_id,medium,measured_at,total_m3,source,estimated)."""
         import csv
         import io
 
-        code = own(account, pid)
-        t_start, t_end = _span(start, end, 366, int(time.time()) + 1)
+        periods = own(account, pid)
+        t_start, t_end = span(start, end, 366, int(time.time()) + 1)
+        with store.begin() as conn:
+            rows = data.readings(conn, pid, periods, t_start, t_end)
         buf = io.StringIO()
         w = csv.writer(buf, lineterminator="\n")
-        w.writerow(("meter_id", "medium", "measured_at", "total_m3", "source"))
-        for r in _readings(store, code, t_start, t_end):
-            w.writerow((r["meter_id"], r["medium"], r["measured_at"], "" if r["total_m3"] is None else r["total_m3"],
-                        r["source"]))  # fmt: skip
+        w.writerow(("meter_id", "medium", "measured_at", "total_m3", "source", "estimated"))
+        for r in rows:
+            w.writerow((r.meter_id, r.medium, iso(r.measured_at), "" if r.total_m3 is None else r.total_m3, r.source,
+                        "yes" if r.estimated else "no"))  # fmt: skip
         return Response(buf.getvalue(), media_type="text/csv; charset=utf-8",
-                        headers={"Content-Disposition": f'attachment; filename="odczyty-{code}.csv"'})  # fmt: skip
+                        headers={"Content-Disposition": f'attachment; filename="odczyty-{pid}.csv"'})  # fmt: skip
 
     @app.get("/api/v1/premises/{pid}/consumption", response_model=list[ConsumptionOut], tags=["premises"],
              response_model_by_alias=True)  # fmt: skip
-    def api_consumption(
-        pid: str,
-        account: Account,
-        period: Literal["month", "day"] = "month",
-        start: Annotated[str | None, Query(alias="from", max_length=40)] = None,
-        end: Annotated[str | None, Query(alias="to", max_length=40)] = None,
-    ) -> list[ConsumptionOut]:
-        code = own(account, pid)
-        t_start, t_end = _span(start, end, 396 if period == "month" else 31, int(time.time()))
-        if t_end - t_start > 5 * 366 * DAY:
-            raise HTTPException(422, "at most five years at once")
-        if t_end <= t_start:
-            raise HTTPException(422, "from must lie before to")
-        return [ConsumptionOut(**r) for r in _consumption(store, code, t_start, t_end, period)]
+    def api_consumption(pid: str, account: Account, period: Literal["month", "day"] = "month", start: From = None,
+                        end: To = None) -> list[ConsumptionOut]:  # fmt: skip
+        """Use per local month or day, summed over the meters that hung in the flat (across a swap, the
+        old meter's use up to it plus the new one's after), with the same period a year earlier."""
+        periods = own(account, pid)
+        t_start, t_end = span(start, end, 396 if period == "month" else 31, int(time.time()))
+        with store.begin() as conn:
+            rows = data.use(conn, pid, periods, t_start, t_end, period)
+        return [ConsumptionOut(start=iso(r.start), to=iso(r.end), m3=r.m3, last_year=r.year_ago) for r in rows]
+
+    @app.get("/api/v1/premises/{pid}/notices", response_model=list[NoticeOut], tags=["premises"])
+    def api_notices(pid: str, account: Account, lang: Literal["pl", "en"] = "pl") -> list[NoticeOut]:
+        """Current notices: suspected leak, meter alarm, missing readings, estimated values."""
+        from meterd.web.i18n import notice_text
+
+        periods = own(account, pid)
+        with store.begin() as conn:
+            rows = data.notices(conn, pid, periods, int(time.time()), app.state.portal.missing_days)
+        return [NoticeOut(kind=n.kind, meter_id=n.meter, medium=n.medium, severity=n.severity,  # type: ignore[arg-type]
+                          since=iso(n.since), until=data.iso_or_none(n.until), text=notice_text(lang, n))
+                for n in rows]  # fmt: skip
 
     @app.get("/api/v1/premises/{pid}/prepaid", response_model=list[CreditOut], tags=["premises"])
     def api_prepaid(pid: str, account: Account) -> list[CreditOut]:
@@ -205,54 +280,69 @@ def create_app(store: Store) -> FastAPI:
         from meterd.store.prepaid import latest_credit
         from meterd.store.queries import premises_id, segments
 
-        code = own(account, pid)
+        periods = own(account, pid)
         now = int(time.time())
         out = []
         with store.begin() as conn:
-            for seg in segments(conn, premises_id(conn, code), now - 366 * DAY, now + 1):
-                credit = latest_credit(conn, seg.serial)
-                if credit is not None:
-                    out.append(CreditOut(meter_id=seg.serial, credit=credit[0], measured_at=iso(credit[1])))
+            pidn = premises_id(conn, pid)
+            for a, b in data.clip(periods, now - 366 * DAY, now + 1):
+                for seg in segments(conn, pidn, a, b):
+                    credit = latest_credit(conn, seg.serial)
+                    if credit is not None and a <= credit[1] < b:
+                        out.append(CreditOut(meter_id=seg.serial, credit=credit[0], measured_at=iso(credit[1])))
         return out
 
-    @app.get("/", response_class=HTMLResponse, include_in_schema=False)
-    def page(request: Request) -> Response:
-        try:
-            account = current(request)
-        except HTTPException:
-            return TEMPLATES.TemplateResponse(request, "login.html", {"error": request.query_params.get("error")})
-        flats: list[dict[str, Any]] = []
-        now = int(time.time())
-        for code, address in _premises(store, account):
-            readings = _readings(store, code, now - 92 * DAY, now + 1)
-            latest: dict[str, dict[str, Any]] = {}
-            for r in readings:
-                latest[r["meter_id"]] = r
-            months = _consumption(store, code, now - 396 * DAY, now, "month")
-            meters = [latest[m] for m in sorted(latest)]
-            flats.append({"code": code, "address": address, "meters": meters, "months": months})
-        return TEMPLATES.TemplateResponse(request, "account.html", {"login": account.login, "flats": flats})
+    def login(request: Request, name: str, password: str) -> str:
+        limiter: LoginLimiter = app.state.limiter
+        keys = (f"login:{name.lower()}", f"addr:{client_address(request)}")
+        wait = limiter.retry_after(*keys)
+        if wait:
+            raise HTTPException(429, f"too many failed logins: try again in {wait} s", headers={"Retry-After": str(wait)})
+        with store.begin() as conn:
+            account_id = authenticate(conn, name, password)
+            if account_id is None:
+                limiter.failed(*keys)
+                raise HTTPException(401, "wrong login or password")
+            limiter.succeeded(keys[0])
+            return new_session(conn, account_id)
 
-    @app.post("/login", include_in_schema=False)
-    def page_login(request: Request, login_: Annotated[str, Form(alias="login", max_length=64)],
-                   password: Annotated[str, Form(max_length=256)]) -> Response:  # fmt: skip
-        try:
-            token = login(request, LoginIn(login=login_, password=password))
-        except HTTPException as e:
-            return RedirectResponse(f"/?error={e.status_code}", status_code=303)
-        response = RedirectResponse("/", status_code=303)
-        set_cookie(response, token, request)
-        return response
+    def send_login_link(request: Request, email: str) -> None:
+        from meterd.web.links import mail_login_link
 
-    @app.post("/logout", include_in_schema=False)
-    def page_logout(request: Request) -> Response:
-        token = request.cookies.get(COOKIE)
-        if token:
-            with store.begin() as conn:
-                end_session(conn, token)
-        response = RedirectResponse("/", status_code=303)
-        response.delete_cookie(COOKIE, path="/")
-        return response
+        limiter: LoginLimiter = app.state.link_limiter
+        keys = (f"email:{email.lower()}", f"addr:{client_address(request)}")
+        wait = limiter.retry_after(*keys)
+        if wait:
+            raise HTTPException(429, f"too many link requests: try again in {wait} s", headers={"Retry-After": str(wait)})
+        limiter.failed(*keys)  # every request counts: a link is not a password guess, but mail costs
+        mail_login_link(store, app.state.smtp, app.state.portal, email)
+
+    def change_consent(request: Request, account: AccountView, consent: bool) -> None:
+        if consent and not account.email:
+            raise HTTPException(409, "no e-mail address on the account: notices cannot be sent")
+        with store.begin() as conn:
+            set_consent(conn, account.id, consent)
+            audit(conn, account, "consent_given" if consent else "consent_withdrawn", address=client_address(request))
+
+    app.state.login = login
+    app.state.send_login_link = send_login_link
+    app.state.change_consent = change_consent
+
+    from meterd.web.pages import router as pages
+    from meterd.web.staff import router as staff
+
+    app.include_router(pages)
+    app.include_router(staff)
+
+    @app.exception_handler(RequestValidationError)
+    def invalid(_request: Request, exc: RequestValidationError) -> JSONResponse:
+        problems = [f"{'.'.join(str(x) for x in e.get('loc', ())[1:]) or 'body'}: {e.get('msg', 'invalid')}"
+                    for e in exc.errors()[:5]]  # fmt: skip
+        return JSONResponse({"detail": "; ".join(problems) or "invalid request"}, status_code=422)
+
+    @app.exception_handler(StarletteHTTPException)
+    def http_error(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        return JSONResponse({"detail": exc.detail}, status_code=exc.status_code, headers=exc.headers)
 
     @app.exception_handler(Exception)
     def unexpected(_request: Request, _exc: Exception) -> JSONResponse:  # never a traceback to the client
@@ -261,36 +351,13 @@ def create_app(store: Store) -> FastAPI:
     return app
 
 
-def _premises(store: Store, account: AccountView) -> list[tuple[str, str]]:
+def premises_addresses(store: Store, codes: tuple[str, ...]) -> dict[str, str]:
     from sqlalchemy import select
 
     from meterd.store.models import Premises
 
-    if not account.premises:
-        return []
+    if not codes:
+        return {}
     with store.begin() as conn:
-        rows = conn.execute(select(Premises.code, Premises.address).where(Premises.code.in_(account.premises))).all()
-    return [(str(c), str(a or "")) for c, a in sorted(rows)]
-
-
-def _readings(store: Store, code: str, start: int, end: int) -> list[dict[str, Any]]:
-    from meterd.store.queries import premises_readings
-
-    with store.begin() as conn:
-        rows = premises_readings(conn, code, start, end)
-    return [{"meter_id": str(r["meter_id"]), "medium": str(r["medium"]), "measured_at": iso(int(r["measured_at"])),  # type: ignore[call-overload]
-             "total_m3": r["total_m3"], "source": str(r["source"]), "estimated": r["source"] == "estimate"}
-            for r in rows]  # fmt: skip
-
-
-def _consumption(store: Store, code: str, start: int, end: int, period: str) -> list[dict[str, Any]]:
-    from meterd.store.queries import consumption
-
-    with store.begin() as conn:
-        rows = consumption(conn, code, start, end, period)
-    out = []
-    for r in rows:
-        media = {k: float(v) for k, v in r.items() if k not in ("from", "to")}  # type: ignore[arg-type]
-        out.append({"from": iso(int(r["from"])), "to": iso(int(r["to"])), "m3": media})  # type: ignore[call-overload]
-    return out
-
+        rows = conn.execute(select(Premises.code, Premises.address).where(Premises.code.in_(codes))).all()
+    return {str(c): str(a or "") for c, a in rows}

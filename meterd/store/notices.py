@@ -1,0 +1,90 @@
+"""The notices a premises has now, for its tenants: a suspected leak (a leak or burst finding of
+`meterd check` that staff did not reject), a meter alarm the meter itself reported, readings that went
+missing (a meter in the flat silent for days), and estimated values among recent readings."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import Connection, func, select
+
+from meterd.store.models import Anomaly, Reading
+from meterd.store.queries import premises_id, segments
+from meterd.validate.model import alarm_names
+
+DAY = 86400
+RECENT_S = 3 * DAY  # a finding that ended longer ago is history, not a notice
+ALARM_S = 7 * DAY
+ESTIMATE_S = 92 * DAY
+KINDS = ("leak", "meter_alarm", "missing", "estimated")
+
+
+@dataclass(frozen=True, slots=True)
+class Notice:
+    kind: str  # one of KINDS
+    premises: str
+    meter: str
+    medium: str
+    since: int  # epoch seconds
+    until: int | None  # None: still going on
+    severity: str  # info, warning, critical
+    days: float = 0.0  # how long it has lasted
+    detail: str = ""  # alarm names, comma separated, for meter_alarm; a count for estimated
+
+    @property
+    def key(self) -> str:
+        """What makes two notices the same notice (e-mailed once a day at most)."""
+        return f"{self.kind}:{self.premises}:{self.meter}"
+
+
+def premises_notices(conn: Connection, code: str, now: int, missing_days: int = 2,
+                     start: int = 0, end: int = 2**62) -> list[Notice]:  # fmt: skip
+    """Notices of the meters that hang in the flat now (within [start, end) of a tenancy)."""
+    pid = premises_id(conn, code)
+    hi = min(now, end)
+    out: list[Notice] = []
+    for seg in segments(conn, pid, max(start, hi - ESTIMATE_S), hi + 1):
+        current = seg.end > hi
+        newest = conn.execute(
+            select(func.max(Reading.measured_at)).where(Reading.meter_id == seg.meter_id, Reading.measured_at < seg.end)
+        ).scalar()
+        # a finding that lasted up to the meter's last reading goes on as far as anyone knows
+        heard = min(hi, int(newest)) if newest is not None else hi
+        findings = conn.execute(
+            select(Anomaly.flag, Anomaly.start_at, Anomaly.end_at, Anomaly.severity)
+            .where(Anomaly.meter_id == seg.meter_id, Anomaly.flag.in_(("leak", "burst")))
+            .where(Anomaly.end_at >= max(seg.start, heard - RECENT_S), Anomaly.start_at < seg.end)
+            .where((Anomaly.review.is_(None)) | (Anomaly.review != "rejected"))
+            .order_by(Anomaly.start_at)
+        ).all()
+        if findings:
+            first, last = min(f[1] for f in findings), max(f[2] for f in findings)
+            severity = "critical" if any(f[3] == "critical" or f[0] == "burst" for f in findings) else "warning"
+            out.append(Notice("leak", code, seg.serial, seg.medium, first, None if last >= heard - DAY else last,
+                              severity, round((last - first) / DAY, 1)))  # fmt: skip
+        alarms = conn.execute(
+            select(func.min(Reading.measured_at), func.max(Reading.measured_at))
+            .where(Reading.meter_id == seg.meter_id, Reading.alarms != 0)
+            .where(Reading.measured_at >= max(seg.start, heard - ALARM_S), Reading.measured_at < seg.end)
+        ).first()
+        if alarms is not None and alarms[0] is not None:
+            mask = conn.execute(
+                select(Reading.alarms).where(Reading.meter_id == seg.meter_id, Reading.measured_at == alarms[1])
+            ).scalar_one()
+            out.append(Notice("meter_alarm", code, seg.serial, seg.medium, int(alarms[0]), None, "warning",
+                              round((int(alarms[1]) - int(alarms[0])) / DAY, 1), ",".join(alarm_names(int(mask)))))  # fmt: skip
+        if current:
+            since = int(newest) if newest is not None else seg.start
+            if hi - since >= missing_days * DAY:
+                out.append(Notice("missing", code, seg.serial, seg.medium, since, None, "warning",
+                                  round((hi - since) / DAY, 1)))  # fmt: skip
+        estimated = conn.execute(
+            select(func.count(), func.min(Reading.measured_at), func.max(Reading.measured_at))
+            .where(Reading.meter_id == seg.meter_id, Reading.source == "estimate")
+            .where(Reading.measured_at >= seg.start, Reading.measured_at < min(seg.end, hi + 1))
+        ).first()
+        if estimated is not None and estimated[0]:
+            out.append(Notice("estimated", code, seg.serial, seg.medium, int(estimated[1]), int(estimated[2]), "info",
+                              0.0, str(int(estimated[0]))))  # fmt: skip
+    out.sort(key=lambda n: (KINDS.index(n.kind), n.meter))
+    return out

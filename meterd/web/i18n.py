@@ -1,0 +1,172 @@
+"""The account view's words in Polish (the default) and English, and the notices in plain words."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from meterd.store.notices import Notice
+
+LANGS = ("pl", "en")
+LOCAL = ZoneInfo("Europe/Warsaw")
+
+TEXT: dict[str, tuple[str, str]] = {
+    # key: (Polish, English)
+    "title": ("Odczyty wodomierzy", "Water meter readings"),
+    "portal": ("IOK — Internetowa Obsługa Kontrahenta", "IOK — customer portal"),
+    "login": ("Login", "Login"),
+    "password": ("Hasło", "Password"),
+    "log_in": ("Zaloguj", "Log in"),
+    "log_out": ("Wyloguj", "Log out"),
+    "login_title": ("Logowanie", "Log in"),
+    "wrong_login": ("Błędny login lub hasło.", "Wrong login or password."),
+    "too_many": ("Zbyt wiele nieudanych prób. Spróbuj ponownie za kilka minut.",
+                 "Too many failed attempts. Try again in a few minutes."),
+    "bad_form": ("Formularz wygasł. Spróbuj jeszcze raz.", "The form expired. Please try again."),
+    "forgot": ("Pierwsze logowanie lub nie pamiętasz hasła?", "First login or forgot your password?"),
+    "email": ("Adres e-mail", "E-mail address"),
+    "send_link": ("Wyślij link logowania", "Send a login link"),
+    "link_sent": ("Jeśli adres jest w naszym rejestrze, wysłaliśmy na niego link logowania ważny {h} h.",
+                  "If the address is in our register, a login link valid for {h} h is on its way."),
+    "link_bad": ("Ten link wygasł albo został już użyty. Poproś o nowy.",
+                 "This link has expired or was used already. Ask for a new one."),
+    "mail_down": ("Nie możemy teraz wysłać e-maila. Spróbuj później lub skontaktuj się z administracją.",
+                  "We cannot send e-mail now. Try later or contact the office."),
+    "set_password": ("Ustaw hasło", "Set your password"),
+    "new_password": ("Nowe hasło (co najmniej 10 znaków)", "New password (at least 10 characters)"),
+    "repeat_password": ("Powtórz hasło", "Repeat the password"),
+    "save": ("Zapisz", "Save"),
+    "passwords_differ": ("Hasła się różnią.", "The passwords differ."),
+    "password_short": ("Hasło musi mieć 10 do 256 znaków.", "A password has 10 to 256 characters."),
+    "flat": ("Lokal", "Flat"),
+    "meters": ("Wodomierze", "Meters"),
+    "meter": ("Wodomierz", "Meter"),
+    "medium": ("Rodzaj", "Kind"),
+    "water": ("woda zimna", "cold water"),
+    "warm_water": ("woda ciepła", "warm water"),
+    "hot_water": ("woda gorąca", "hot water"),
+    "last_reading": ("Ostatni odczyt", "Last reading"),
+    "date": ("Data", "Date"),
+    "installed": ("Zamontowany", "Installed"),
+    "removed": ("Zdemontowany", "Removed"),
+    "in_place": ("w lokalu", "in place"),
+    "no_readings": ("Brak odczytów w tym okresie.", "No readings in this period."),
+    "estimated": ("szacowany", "estimated"),
+    "monthly": ("Zużycie miesięczne", "Monthly consumption"),
+    "chart_label": ("Zużycie wody w m³ w kolejnych miesiącach, w tym roku i rok wcześniej",
+                    "Water used in m³ per month, this year and a year earlier"),
+    "this_year": ("ten rok", "this year"),
+    "last_year": ("rok wcześniej", "a year earlier"),
+    "month": ("Miesiąc", "Month"),
+    "use_m3": ("Zużycie [m³]", "Use [m³]"),
+    "year_ago_m3": ("Rok wcześniej [m³]", "A year earlier [m³]"),
+    "change": ("Zmiana", "Change"),
+    "notices": ("Komunikaty", "Notices"),
+    "no_notices": ("Brak komunikatów.", "No notices."),
+    "download_csv": ("Pobierz odczyty (CSV)", "Download readings (CSV)"),
+    "consent": ("Powiadomienia e-mail", "E-mail notices"),
+    "consent_on": ("Wysyłamy powiadomienia o możliwym wycieku i brakujących odczytach na adres {email} "
+                   "(zgoda udzielona {when}).", "We e-mail notices of a suspected leak and missing readings to "
+                   "{email} (consent given {when})."),
+    "consent_off": ("Nie wysyłamy powiadomień e-mail.", "We send no e-mail notices."),
+    "consent_no_email": ("Nie mamy Twojego adresu e-mail: zgłoś go w administracji, aby otrzymywać powiadomienia.",
+                         "We have no e-mail address of yours: give it to the office to get notices."),
+    "consent_give": ("Chcę otrzymywać powiadomienia e-mail", "E-mail me notices"),
+    "consent_withdraw": ("Wycofuję zgodę na powiadomienia", "Withdraw my consent to notices"),
+    "tenancy_ended": ("Najem zakończony {date}: widzisz dane do tego dnia.",
+                      "Tenancy ended on {date}: you see the data up to that day."),
+    "language": ("Język", "Language"),
+    "skip": ("Przejdź do treści", "Skip to content"),
+    "no_premises": ("Do tego konta nie przypisano lokalu.", "No flat is assigned to this account."),
+    "staff": ("Obsługa", "Staff"),
+    "search": ("Szukaj", "Search"),
+    "search_hint": ("Lokal, numer wodomierza lub adres", "Premises, meter number or address"),
+    "results": ("Wyniki", "Results"),
+    "nothing_found": ("Nic nie znaleziono.", "Nothing found."),
+    "raw_readings": ("Odczyty (ostatnie 30 dni)", "Readings (last 30 days)"),
+    "anomalies": ("Anomalie", "Anomalies"),
+    "no_anomalies": ("Brak anomalii.", "No anomalies."),
+    "confirm": ("Potwierdź", "Confirm"),
+    "reject": ("Odrzuć", "Reject"),
+    "confirmed": ("potwierdzona", "confirmed"),
+    "rejected": ("odrzucona", "rejected"),
+    "audit": ("Dziennik dostępu", "Access log"),
+    "source": ("Źródło", "Source"),
+    "alarms": ("Alarmy", "Alarms"),
+    "flag": ("Rodzaj", "Kind"),
+    "reason": ("Opis", "Reason"),
+    "from": ("Od", "From"),
+    "to": ("Do", "To"),
+    "who": ("Kto", "Who"),
+    "action": ("Czynność", "Action"),
+}
+
+NOTICE: dict[str, tuple[str, str]] = {
+    "leak": ("Możliwy wyciek: woda płynęła bez przerwy przez {days} ({meter}, {medium}). Sprawdź spłuczkę i krany.",
+             "Possible leak: water flowed without a break for {days} ({meter}, {medium}). Check the cistern and taps."),
+    "leak_ended": ("Możliwy wyciek od {since} do {until}: woda płynęła bez przerwy przez {days} ({meter}).",
+                   "Possible leak from {since} to {until}: water flowed without a break for {days} ({meter})."),
+    "meter_alarm": ("Wodomierz {meter} zgłosił alarm ({alarms}) od {since}. Skontaktujemy się w razie potrzeby.",
+                    "Meter {meter} reported an alarm ({alarms}) since {since}. We will contact you if needed."),
+    "missing": ("Brak odczytów z wodomierza {meter} ({medium}) od {since}, czyli od {days}.",
+                "No readings from meter {meter} ({medium}) since {since}, for {days}."),
+    "estimated": ("{count} odczytów wodomierza {meter} od {since} do {until} to wartości szacowane, "
+                  "oznaczone w tabeli i w pliku CSV.",
+                  "{count} readings of meter {meter} from {since} to {until} are estimated values, "
+                  "marked in the table and in the CSV file."),
+}  # fmt: skip
+
+ALARMS: dict[str, tuple[str, str]] = {
+    "leak": ("wyciek", "leak"), "burst": ("pęknięcie", "burst"), "backflow": ("przepływ zwrotny", "backflow"),
+    "tamper": ("ingerencja", "tampering"), "magnetic": ("pole magnetyczne", "magnetic field"),
+    "dry": ("brak wody", "dry pipe"), "low_battery": ("słaba bateria", "low battery"),
+    "removal": ("demontaż", "removal"), "blocked": ("zablokowany", "blocked"), "error": ("usterka", "fault"),
+}  # fmt: skip
+
+
+def pick(lang: str) -> int:
+    return 1 if lang == "en" else 0
+
+
+def t(lang: str, key: str, **values: object) -> str:
+    text = TEXT[key][pick(lang)]
+    return text.format(**values) if values else text
+
+
+def days_text(lang: str, days: float) -> str:
+    """'3 doby' / '3 days'; below two days in hours."""
+    if days < 2:
+        hours = max(1, round(days * 24))
+        if lang == "en":
+            return f"{hours} hour" + ("" if hours == 1 else "s")
+        return f"{hours} " + ("godzinę" if hours == 1 else "godziny" if 2 <= hours % 10 <= 4 and not 12 <= hours % 100 <= 14 else "godzin")
+    n = int(days)
+    if lang == "en":
+        return f"{n} days"
+    return f"{n} " + ("dobę" if n == 1 else "doby" if 2 <= n % 10 <= 4 and not 12 <= n % 100 <= 14 else "dni")
+
+
+def local_date(t_s: int) -> str:
+    return datetime.fromtimestamp(t_s, LOCAL).strftime("%Y-%m-%d")
+
+
+def local_time(t_s: int) -> str:
+    return datetime.fromtimestamp(t_s, LOCAL).strftime("%Y-%m-%d %H:%M")
+
+
+def medium(lang: str, name: str) -> str:
+    return TEXT[name][pick(lang)] if name in TEXT else name
+
+
+def notice_text(lang: str, n: Notice) -> str:
+    i = pick(lang)
+    values = {"meter": n.meter, "medium": medium(lang, n.medium), "since": local_date(n.since),
+              "until": local_date(n.until) if n.until is not None else "", "days": days_text(lang, n.days)}  # fmt: skip
+    if n.kind == "leak":
+        return NOTICE["leak" if n.until is None else "leak_ended"][i].format(**values)
+    if n.kind == "meter_alarm":
+        names = [ALARMS[a][i] if a in ALARMS else a.replace("_", " ") for a in n.detail.split(",") if a]
+        return NOTICE["meter_alarm"][i].format(alarms=", ".join(names) or "?", **values)
+    if n.kind == "estimated":
+        return NOTICE["estimated"][i].format(count=n.detail, **values)
+    return NOTICE[n.kind][i].format(**values)

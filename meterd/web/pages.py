@@ -1,0 +1,198 @@
+"""The tenant pages: login, the one-time link that sets a password, the account page (meters, last
+readings, the monthly chart with the year before, notices, the CSV download, consent to e-mail notices),
+in Polish or English. Every form carries a CSRF token (meterd.web.security)."""
+
+from __future__ import annotations
+
+import time
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Form, HTTPException, Request, Response
+from fastapi.responses import HTMLResponse, RedirectResponse
+
+from meterd.store.accounts import AccountError, end_session, link_account, new_session, set_lang, set_password, use_link
+from meterd.web import data
+from meterd.web.chart import Bar, svg
+from meterd.web.i18n import LOCAL, local_date, local_time, medium, notice_text, t
+from meterd.web.security import (
+    COOKIE,
+    LANG_COOKIE,
+    csrf_ok,
+    csrf_token,
+    lookup,
+    page_lang,
+    set_pre_cookie,
+    set_session_cookie,
+)
+
+router = APIRouter(include_in_schema=False)
+DAY = 86400
+Csrf = Annotated[str, Form(max_length=100)]
+
+
+def render(request: Request, name: str, lang: str, context: dict[str, Any], status: int = 200) -> Response:
+    from meterd.web.app import TEMPLATES
+
+    def tr(key: str, **values: object) -> str:
+        return t(lang, key, **values)
+
+    ctx = {"lang": lang, "t": tr, "csrf": csrf_token(request), "path": request.url.path, **context}
+    response = TEMPLATES.TemplateResponse(request, name, ctx, status_code=status)
+    set_pre_cookie(request, response)
+    if request.query_params.get("lang") in ("pl", "en"):
+        response.set_cookie(LANG_COOKIE, lang, samesite="lax", max_age=365 * DAY, path="/")
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def _redirect(to: str) -> RedirectResponse:
+    return RedirectResponse(to, status_code=303)
+
+
+@router.get("/", response_class=HTMLResponse)
+def home(request: Request) -> Response:
+    account = lookup(request)
+    lang = page_lang(request, account)
+    if account is None:
+        return render(request, "login.html", lang, {"error": request.query_params.get("error"),
+                                                    "sent": request.query_params.get("sent"),
+                                                    "hours": request.app.state.portal.link_hours})  # fmt: skip
+    if account.role == "staff" and not account.tenures:
+        return _redirect("/staff")
+    if request.query_params.get("lang") in ("pl", "en") and request.query_params["lang"] != account.lang:
+        with request.app.state.store.begin() as conn:
+            set_lang(conn, account.id, request.query_params["lang"])
+    from meterd.web.app import premises_addresses
+
+    store = request.app.state.store
+    now = int(time.time())
+    addresses = premises_addresses(store, account.premises)
+    flats = []
+    with store.begin() as conn:
+        for code in account.premises:
+            periods = account.periods(code)
+            ended = max(b for _, b in periods)
+            until = min(now, ended)
+            meters = data.meters(conn, code, periods, now)
+            month_start = datetime.fromtimestamp(until, LOCAL).replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+            first = int(month_start.replace(year=month_start.year - 1).timestamp()) + DAY  # 12 full months + this one
+            use = data.use(conn, code, periods, first, until, "month")
+            bars = [Bar(datetime.fromtimestamp(r.start, LOCAL).strftime("%Y-%m"), sum(r.m3.values()),
+                        sum(r.year_ago.values()) if r.year_ago is not None else None) for r in use]  # fmt: skip
+            notices = [notice_text(lang, n) for n in data.notices(conn, code, periods, now,
+                                                                  request.app.state.portal.missing_days)]  # fmt: skip
+            flats.append({
+                "code": code, "address": addresses.get(code, ""),
+                "ended": local_date(ended) if ended <= now else None,
+                "meters": [{"id": m.meter_id, "medium": medium(lang, m.medium),
+                            "value": f"{m.last_m3:.3f}" if m.last_m3 is not None else "—",
+                            "when": local_time(m.last_at) if m.last_at else "—",
+                            "installed": local_date(m.installed_from),
+                            "removed": local_date(m.installed_to) if m.installed_to else None} for m in meters],
+                "chart": svg(bars, title=t(lang, "chart_label"), this_year=t(lang, "this_year"),
+                             last_year=t(lang, "last_year")),
+                "bars": [{"label": b.label, "value": _m3(b.value), "ago": _m3(b.year_ago),
+                          "change": _change(b.value, b.year_ago)} for b in bars],
+                "notices": notices,
+            })  # fmt: skip
+    consent = None
+    if account.consent_notices and account.consent_at:
+        consent = t(lang, "consent_on", email=account.email, when=local_date(account.consent_at))
+    return render(request, "account.html", lang, {"account": account, "flats": flats, "consent": consent})
+
+
+def _m3(v: float | None) -> str:
+    return "—" if v is None else f"{v:.3f}"
+
+
+def _change(now: float | None, ago: float | None) -> str:
+    if now is None or ago is None or ago <= 0:
+        return "—"
+    return f"{(now - ago) / ago * 100:+.0f} %"
+
+
+@router.post("/login")
+def page_login(request: Request, login_: Annotated[str, Form(alias="login", max_length=64)],
+               password: Annotated[str, Form(max_length=256)], csrf: Csrf = "") -> Response:  # fmt: skip
+    if not csrf_ok(request, csrf):
+        return _redirect("/?error=csrf")
+    try:
+        token = request.app.state.login(request, login_, password)
+    except HTTPException as e:
+        return _redirect(f"/?error={e.status_code}")
+    response = _redirect("/")
+    set_session_cookie(request, response, token)
+    return response
+
+
+@router.post("/logout")
+def page_logout(request: Request, csrf: Csrf = "") -> Response:
+    token = request.cookies.get(COOKIE)
+    if token and csrf_ok(request, csrf):
+        with request.app.state.store.begin() as conn:
+            end_session(conn, token)
+        response = _redirect("/")
+        response.delete_cookie(COOKIE, path="/")
+        return response
+    return _redirect("/?error=csrf")
+
+
+@router.post("/consent")
+def page_consent(request: Request, consent: Annotated[str, Form(max_length=3)], csrf: Csrf = "") -> Response:
+    account = lookup(request)
+    if account is None:
+        return _redirect("/")
+    if not csrf_ok(request, csrf):
+        return _redirect("/?error=csrf")
+    try:
+        request.app.state.change_consent(request, account, consent == "yes")
+    except HTTPException:
+        return _redirect("/?error=consent")
+    return _redirect("/#consent")
+
+
+@router.post("/link")
+def page_send_link(request: Request, email: Annotated[str, Form(max_length=254)], csrf: Csrf = "") -> Response:
+    if not csrf_ok(request, csrf):
+        return _redirect("/?error=csrf")
+    try:
+        request.app.state.send_login_link(request, email)
+    except HTTPException as e:
+        return _redirect(f"/?error={e.status_code}")
+    return _redirect("/?sent=1")
+
+
+@router.get("/link/{token}", response_class=HTMLResponse)
+def page_link(request: Request, token: str) -> Response:
+    lang = page_lang(request)
+    with request.app.state.store.begin() as conn:
+        valid = len(token) <= 100 and link_account(conn, token) is not None
+    return render(request, "link.html", lang, {"token": token if valid else None}, 200 if valid else 410)
+
+
+@router.post("/link/{token}", response_class=HTMLResponse)
+def page_link_set(request: Request, token: str, password: Annotated[str, Form(max_length=256)],
+                  repeat: Annotated[str, Form(max_length=256)], csrf: Csrf = "") -> Response:  # fmt: skip
+    lang = page_lang(request)
+    if len(token) > 100:
+        return render(request, "link.html", lang, {"token": None}, 410)
+    if not csrf_ok(request, csrf):
+        return render(request, "link.html", lang, {"token": token, "error": t(lang, "bad_form")}, 403)
+    if password != repeat:
+        return render(request, "link.html", lang, {"token": token, "error": t(lang, "passwords_differ")}, 422)
+    store = request.app.state.store
+    with store.begin() as conn:
+        aid = link_account(conn, token)
+        if aid is None:
+            return render(request, "link.html", lang, {"token": None}, 410)
+        try:
+            set_password(conn, aid, password)
+        except AccountError:
+            return render(request, "link.html", lang, {"token": token, "error": t(lang, "password_short")}, 422)
+        if use_link(conn, token) is None:
+            raise HTTPException(410, "the link was used already")
+        session = new_session(conn, aid)
+    response = _redirect("/")
+    set_session_cookie(request, response, session)
+    return response

@@ -1,0 +1,147 @@
+"""Staff pages (role `staff`): find a premises or meter, see its raw readings and anomalies, confirm or
+reject a flagged reading. Every view of a tenant's data and every decision goes to the audit log."""
+
+from __future__ import annotations
+
+import time
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Form, Request, Response
+from fastapi.responses import HTMLResponse, RedirectResponse
+from sqlalchemy import or_, select, update
+
+from meterd.store.accounts import AccountView, audit, audit_log
+from meterd.store.models import Anomaly, Assignment, Meter, Premises, Reading
+from meterd.validate.model import alarm_names
+from meterd.web.i18n import local_time, medium
+from meterd.web.pages import Csrf, render
+from meterd.web.security import client_address, csrf_ok, lookup, page_lang
+
+router = APIRouter(include_in_schema=False, prefix="/staff")
+DAY = 86400
+
+
+def _staff(request: Request) -> AccountView | Response:
+    account = lookup(request)
+    if account is None:
+        return RedirectResponse("/", status_code=303)
+    if account.role != "staff":
+        return HTMLResponse("<!doctype html><title>403</title><p>Tylko dla obsługi / staff only</p>", status_code=403)
+    return account
+
+
+@router.get("", response_class=HTMLResponse)
+def search(request: Request, q: str = "") -> Response:
+    account = _staff(request)
+    if not isinstance(account, AccountView):
+        return account
+    lang = page_lang(request, account)
+    q = q.strip()[:64]
+    results: list[dict[str, Any]] = []
+    store = request.app.state.store
+    if q:
+        like = f"%{q.replace('%', '').replace('_', '')}%"
+        with store.begin() as conn:
+            rows = conn.execute(
+                select(Premises.code, Premises.address)
+                .outerjoin(Assignment, Assignment.premises_id == Premises.id)
+                .outerjoin(Meter, Meter.id == Assignment.meter_id)
+                .where(or_(Premises.code.ilike(like), Premises.address.ilike(like), Meter.serial.ilike(like)))
+                .distinct()
+                .order_by(Premises.code)
+                .limit(50)
+            ).all()
+            results = [{"code": c, "address": a} for c, a in rows]
+            audit(conn, account, "search", detail=q, address=client_address(request))
+    return render(request, "staff_search.html", lang, {"account": account, "q": q, "results": results})
+
+
+@router.get("/premises/{code}", response_class=HTMLResponse)
+def premises(request: Request, code: str) -> Response:
+    account = _staff(request)
+    if not isinstance(account, AccountView):
+        return account
+    lang = page_lang(request, account)
+    store = request.app.state.store
+    now = int(time.time())
+    with store.begin() as conn:
+        row = conn.execute(select(Premises.id, Premises.address).where(Premises.code == code)).first()
+        if row is None:
+            return render(request, "staff_search.html", lang, {"account": account, "q": code, "results": []}, 404)
+        assignments = conn.execute(
+            select(Meter.id, Meter.serial, Meter.medium, Assignment.valid_from, Assignment.valid_to)
+            .join(Meter, Meter.id == Assignment.meter_id)
+            .where(Assignment.premises_id == row[0])
+            .order_by(Assignment.valid_from)
+        ).all()
+        meters = []
+        for mid, serial, med, start, end in assignments:
+            readings = conn.execute(
+                select(Reading.measured_at, Reading.received_at, Reading.total_m3, Reading.source, Reading.gateway,
+                       Reading.rssi_dbm, Reading.alarms)
+                .where(Reading.meter_id == mid, Reading.measured_at >= max(start, now - 30 * DAY))
+                .where(Reading.measured_at < (end if end is not None else now + DAY))
+                .order_by(Reading.measured_at.desc())
+                .limit(200)
+            ).all()  # fmt: skip
+            anomalies = conn.execute(
+                select(Anomaly.id, Anomaly.flag, Anomaly.severity, Anomaly.start_at, Anomaly.end_at, Anomaly.reason,
+                       Anomaly.review, Anomaly.reviewed_by)
+                .where(Anomaly.meter_id == mid, Anomaly.end_at >= start)
+                .where(Anomaly.start_at < (end if end is not None else now + DAY))
+                .order_by(Anomaly.start_at.desc())
+                .limit(100)
+            ).all()  # fmt: skip
+            meters.append({
+                "serial": serial, "medium": medium(lang, med), "from": local_time(start),
+                "to": local_time(end) if end is not None else None,
+                "readings": [{"at": local_time(r[0]), "received": local_time(r[1]),
+                              "value": "—" if r[2] is None else f"{r[2]:.3f}", "source": r[3], "gateway": r[4] or "",
+                              "rssi": "" if r[5] is None else f"{r[5]:.0f}", "alarms": ", ".join(alarm_names(r[6] or 0))}
+                             for r in readings],
+                "anomalies": [{"id": a[0], "flag": a[1], "severity": a[2], "from": local_time(a[3]),
+                               "to": local_time(a[4]), "reason": a[5], "review": a[6], "by": a[7]} for a in anomalies],
+            })  # fmt: skip
+        audit(conn, account, "view_premises", premises=code, address=client_address(request))
+    return render(request, "staff_premises.html", lang,
+                  {"account": account, "code": code, "address": row[1], "meters": meters})  # fmt: skip
+
+
+@router.post("/anomalies/{anomaly_id}")
+def review(request: Request, anomaly_id: int, decision: Annotated[str, Form(max_length=16)], csrf: Csrf = "") -> Response:
+    account = _staff(request)
+    if not isinstance(account, AccountView):
+        return account
+    if not csrf_ok(request, csrf) or decision not in ("confirmed", "rejected"):
+        return HTMLResponse("<!doctype html><title>403</title><p>Formularz wygasł / the form expired</p>", status_code=403)
+    store = request.app.state.store
+    with store.begin() as conn:
+        row = conn.execute(
+            select(Anomaly.flag, Anomaly.start_at, Meter.serial, Premises.code)
+            .join(Meter, Meter.id == Anomaly.meter_id)
+            .outerjoin(Assignment, (Assignment.meter_id == Meter.id) & (Assignment.valid_from <= Anomaly.start_at)
+                       & ((Assignment.valid_to.is_(None)) | (Assignment.valid_to > Anomaly.start_at)))
+            .outerjoin(Premises, Premises.id == Assignment.premises_id)
+            .where(Anomaly.id == anomaly_id)
+        ).first()  # fmt: skip
+        if row is None:
+            return HTMLResponse("<!doctype html><title>404</title><p>Nie ma takiej anomalii / no such anomaly</p>",
+                                status_code=404)  # fmt: skip
+        conn.execute(update(Anomaly).where(Anomaly.id == anomaly_id).values(
+            review=decision, reviewed_by=account.login, reviewed_at=int(time.time()), acknowledged=True))  # fmt: skip
+        audit(conn, account, decision, premises=row[3] or "", meter=row[2],
+              detail=f"anomaly {anomaly_id} {row[0]} from {local_time(row[1])}", address=client_address(request))
+    return RedirectResponse(f"/staff/premises/{row[3]}" if row[3] else "/staff", status_code=303)
+
+
+@router.get("/audit", response_class=HTMLResponse)
+def audit_page(request: Request, premises: str | None = None) -> Response:
+    account = _staff(request)
+    if not isinstance(account, AccountView):
+        return account
+    lang = page_lang(request, account)
+    with request.app.state.store.begin() as conn:
+        rows = audit_log(conn, premises=premises[:64] if premises else None, limit=300)
+    entries = [{"at": local_time(r.at), "actor": r.actor, "role": r.role, "action": r.action, "premises": r.premises,
+                "meter": r.meter, "detail": r.detail} for r in rows]  # fmt: skip
+    return render(request, "staff_audit.html", lang, {"account": account, "entries": entries})
