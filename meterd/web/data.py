@@ -112,7 +112,8 @@ def _use(conn: Connection, code: str, periods: list[Period], start: int, end: in
          period: str) -> list[tuple[int, int, dict[str, float], bool]]:  # fmt: skip
     """(from, to, m3 by medium, overlaps a period) per bucket, summed over the periods."""
     rows: dict[int, tuple[int, int, dict[str, float], bool]] = {}
-    windows = clip(periods, start, end)
+    # whole periods, not cut to [start, end): a bucket sticking out of the request counts whole
+    windows = [(a, b) for a, b in periods if a < end and b > start]
     base = consumption(conn, code, start, end, period, window=windows[0] if windows else (start, start))
     for r in base:
         b0, b1 = int(r["from"]), int(r["to"])  # type: ignore[call-overload]
