@@ -121,26 +121,51 @@ def bucket_edges(start: int, end: int, period: str, tz: ZoneInfo = LOCAL) -> lis
     return edges
 
 
-def consumption(conn: Connection, code: str, start: int, end: int, period: str = "month",
-                window: tuple[int, int] | None = None) -> list[dict[str, object]]:  # fmt: skip
+@dataclass(frozen=True)
+class Usage:
+    """Use per bucket [edges[i], edges[i + 1]) and medium, and the span of the readings it came from."""
+
+    edges: np.ndarray  # int64 epoch seconds, local day or month starts
+    m3: dict[str, np.ndarray]  # medium → use per bucket
+    first: int | None  # the first and last reading that counted
+    last: int | None
+    firsts: dict[str, int]  # medium → its first reading that counted
+
+
+def usage(conn: Connection, code: str, start: int, end: int, period: str = "month",
+          window: tuple[int, int] | None = None) -> Usage:  # fmt: skip
     """Use per local day or month and medium, summed over the meters that hung in the flat; with a
     window (a tenancy), only the use inside it counts."""
     edges = np.array(bucket_edges(start, end, period), dtype=np.int64)
     totals: dict[str, np.ndarray] = {}
     lo, hi = window if window is not None else (int(edges[0]), int(edges[-1]))
+    first: int | None = None
+    last: int | None = None
+    firsts: dict[str, int] = {}
     for whole in segments(conn, premises_id(conn, code), max(int(edges[0]), lo), min(int(edges[-1]), hi)):
         seg = Segment(whole.meter_id, whole.serial, whole.medium, max(whole.start, lo), min(whole.end, hi))
         t, v = _series(conn, seg)
+        if t.size:
+            first = int(t[0]) if first is None else min(first, int(t[0]))
+            last = int(t[-1]) if last is None else max(last, int(t[-1]))
+            firsts[seg.medium] = min(firsts.get(seg.medium, int(t[0])), int(t[0]))
         if t.size < 2:
             continue
         # register at each bucket edge clipped to the segment; np.interp holds the ends flat
         at = np.interp(np.clip(edges, seg.start, seg.end).astype(np.float64), t.astype(np.float64), v)
         totals.setdefault(seg.medium, np.zeros(edges.size - 1))
         totals[seg.medium] += np.diff(at)
+    return Usage(edges, totals, first, last, firsts)
+
+
+def consumption(conn: Connection, code: str, start: int, end: int, period: str = "month",
+                window: tuple[int, int] | None = None) -> list[dict[str, object]]:  # fmt: skip
+    """`usage` as rows: {"from", "to", medium: m3, ...} per bucket."""
+    use = usage(conn, code, start, end, period, window)
     out = []
-    for i in range(edges.size - 1):
-        row: dict[str, object] = {"from": int(edges[i]), "to": int(edges[i + 1])}
-        for medium, values in sorted(totals.items()):
+    for i in range(use.edges.size - 1):
+        row: dict[str, object] = {"from": int(use.edges[i]), "to": int(use.edges[i + 1])}
+        for medium, values in sorted(use.m3.items()):
             row[medium] = round(float(values[i]), 6)
         out.append(row)
     return out

@@ -6,12 +6,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+import numpy as np
 from sqlalchemy import Connection, select
 
 from meterd.reading import iso
 from meterd.store.models import Reading
 from meterd.store.notices import Notice, premises_notices
-from meterd.store.queries import LOCAL, consumption, premises_id, premises_readings, segments
+from meterd.store.queries import LOCAL, premises_id, premises_readings, segments, usage
 
 Period = tuple[int, int]
 
@@ -84,7 +85,8 @@ class UseRow:
     start: int
     end: int
     m3: dict[str, float]
-    year_ago: dict[str, float] | None  # None: a year earlier lies outside the account's periods, or no meter hung there
+    year_ago: dict[str, float] | None  # None: a year earlier lies outside the account's periods, or nothing was read then
+    has_data: bool = True  # False: no reading of the flat's meters before or during the bucket (its zero means nothing)
 
 
 def year_before(t: int) -> int:
@@ -96,37 +98,47 @@ def year_before(t: int) -> int:
 
 
 def use(conn: Connection, code: str, periods: list[Period], start: int, end: int, period: str) -> list[UseRow]:
-    """Use per local month or day within the periods, each with the same bucket a year earlier."""
-    now_rows = _use(conn, code, periods, start, end, period)
-    ago_rows = {r[0]: r for r in _use(conn, code, periods, year_before(start), year_before(end), period)}
+    """Use per local month or day within the periods, each with the same bucket a year earlier (one
+    pass over the readings from a year before `start` to `end`)."""
+    edges, m3, first, last, firsts = _use(conn, code, periods, year_before(start), end, period)
+    index = {int(t): i for i, t in enumerate(edges[:-1])}
+    windows = [(a, b) for a, b in periods]
     out = []
-    for b_start, b_end, m3, inside in now_rows:
-        if not inside:
+    for i in range(edges.size - 1):
+        b0, b1 = int(edges[i]), int(edges[i + 1])
+        if b1 <= start or not any(a < b1 and b > b0 for a, b in windows):
             continue
-        ago = ago_rows.get(year_before(b_start))
-        out.append(UseRow(b_start, b_end, m3, ago[2] if ago is not None and ago[3] and ago[2] else None))
+        now = {k: round(float(v[i]), 6) for k, v in sorted(m3.items())}
+        j = index.get(year_before(b0))
+        ago = None
+        if j is not None and first is not None and int(edges[j + 1]) > first and any(a < edges[j + 1] and b > edges[j] for a, b in windows):
+            ago = {k: round(float(v[j]), 6) for k, v in sorted(m3.items()) if firsts[k] < edges[j + 1]} or None
+        out.append(UseRow(b0, b1, now, ago, first is not None and last is not None and b1 > first and b0 <= last))
     return out
 
 
 def _use(conn: Connection, code: str, periods: list[Period], start: int, end: int,
-         period: str) -> list[tuple[int, int, dict[str, float], bool]]:  # fmt: skip
-    """(from, to, m3 by medium, overlaps a period) per bucket, summed over the periods."""
-    rows: dict[int, tuple[int, int, dict[str, float], bool]] = {}
+         period: str) -> tuple[np.ndarray, dict[str, np.ndarray], int | None, int | None, dict[str, int]]:  # fmt: skip
+    """Bucket edges, use per bucket and medium summed over the periods, first and last reading."""
     # whole periods, not cut to [start, end): a bucket sticking out of the request counts whole
-    windows = [(a, b) for a, b in periods if a < end and b > start]
-    base = consumption(conn, code, start, end, period, window=windows[0] if windows else (start, start))
-    for r in base:
-        b0, b1 = int(r["from"]), int(r["to"])  # type: ignore[call-overload]
-        inside = any(a < b1 and b > b0 for a, b in windows)
-        rows[b0] = (b0, b1, {k: float(v) for k, v in r.items() if k not in ("from", "to")}, inside)  # type: ignore[arg-type]
-    for window in windows[1:]:
-        for r in consumption(conn, code, start, end, period, window=window):
-            b0 = int(r["from"])  # type: ignore[call-overload]
-            m3 = rows[b0][2]
-            for k, v in r.items():
-                if k not in ("from", "to"):
-                    m3[k] = round(m3.get(k, 0.0) + float(v), 6)  # type: ignore[arg-type]
-    return [rows[k] for k in sorted(rows)]
+    windows = [(a, b) for a, b in periods if a < end and b > start] or [(start, start)]
+    total: dict[str, np.ndarray] = {}
+    first: int | None = None
+    last: int | None = None
+    firsts: dict[str, int] = {}
+    edges = np.zeros(0, dtype=np.int64)
+    for window in windows:
+        u = usage(conn, code, start, end, period, window=window)
+        edges = u.edges
+        for k, v in u.m3.items():
+            total[k] = total[k] + v if k in total else v.copy()
+        if u.first is not None:
+            first = u.first if first is None else min(first, u.first)
+        if u.last is not None:
+            last = u.last if last is None else max(last, u.last)
+        for k, t in u.firsts.items():
+            firsts[k] = min(firsts.get(k, t), t)
+    return edges, total, first, last, firsts
 
 
 def notices(conn: Connection, code: str, periods: list[Period], now: int, missing_days: int = 2) -> list[Notice]:

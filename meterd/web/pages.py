@@ -78,8 +78,9 @@ def home(request: Request) -> Response:
             month_start = datetime.fromtimestamp(until, LOCAL).replace(day=1, hour=0, minute=0, second=0, microsecond=0)
             first = int(month_start.replace(year=month_start.year - 1).timestamp()) + DAY  # 12 full months + this one
             use = data.use(conn, code, periods, first, until, "month")
-            bars = [Bar(datetime.fromtimestamp(r.start, LOCAL).strftime("%Y-%m"), sum(r.m3.values()),
+            bars = [Bar(datetime.fromtimestamp(r.start, LOCAL).strftime("%Y-%m"), sum(r.m3.values()) if r.has_data else None,
                         sum(r.year_ago.values()) if r.year_ago is not None else None) for r in use]  # fmt: skip
+            media = sorted({k for r in use for k in r.m3}, key=lambda k: (k != "water", k))
             notices = [notice_text(lang, n) for n in data.notices(conn, code, periods, now,
                                                                   request.app.state.portal.missing_days)]  # fmt: skip
             flats.append({
@@ -92,8 +93,10 @@ def home(request: Request) -> Response:
                             "removed": local_date(m.installed_to) if m.installed_to else None} for m in meters],
                 "chart": svg(bars, title=t(lang, "chart_label"), this_year=t(lang, "this_year"),
                              last_year=t(lang, "last_year")),
+                "media": [medium(lang, k) for k in media],
                 "bars": [{"label": b.label, "value": _m3(b.value), "ago": _m3(b.year_ago),
-                          "change": _change(b.value, b.year_ago)} for b in bars],
+                          "by_medium": [_m3(r.m3.get(k)) if r.has_data else "—" for k in media],
+                          "change": _change(b.value, b.year_ago)} for b, r in zip(bars, use, strict=True)],
                 "notices": notices,
             })  # fmt: skip
     consent = None

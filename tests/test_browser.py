@@ -1,0 +1,158 @@
+"""The tenant page in a real browser: headless Chromium (Debian's chromium and chromium-driver, which
+scripts/debian-packages.sh installs) driven by Selenium against `meterd serve` over the demo store.
+Log in, see the chart, download the CSV, switch the language, log out; on a desktop and a phone width.
+With METERD_SCREENSHOTS=1 the screenshots are written to docs/screenshots/ (the README shows them)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from conftest import require_service
+from meterd.store.demo import TENANT_LOGIN, TENANT_PASSWORD
+
+ROOT = Path(__file__).parent.parent
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+CHROMEDRIVER = shutil.which("chromedriver")
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    data = tmp_path_factory.mktemp("browser") / "data"
+    subprocess.run([sys.executable, "-m", "meterd", "demo", "--data", str(data)], check=True, capture_output=True)
+    subprocess.run([sys.executable, "-m", "meterd", "check", "--data", str(data)], capture_output=True)
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    proc = subprocess.Popen([sys.executable, "-m", "meterd", "serve", "--data", str(data), "--port", str(port)],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)  # fmt: skip
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+            break
+        except OSError:
+            time.sleep(0.1)
+    else:
+        proc.kill()
+        pytest.fail(f"meterd serve did not listen: {proc.communicate()[0].decode()[-2000:]}")
+    yield f"http://127.0.0.1:{port}"
+    proc.terminate()
+    proc.wait(10)
+
+
+def browser(downloads: Path, width: int, height: int, mobile: bool = False):  # type: ignore[no-untyped-def]
+    if not CHROMIUM or not CHROMEDRIVER:
+        require_service("Chromium", "chromium and chromium-driver are not installed (scripts/debian-packages.sh)")
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = str(CHROMIUM)
+    for arg in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu", f"--window-size={width},{height}",
+                "--lang=pl-PL"):  # fmt: skip
+        options.add_argument(arg)
+    if mobile:
+        options.add_experimental_option("mobileEmulation", {"deviceMetrics": {"width": width, "height": height, "pixelRatio": 2.0}})
+    options.add_experimental_option("prefs", {"download.default_directory": str(downloads), "download.prompt_for_download": False})
+    driver = webdriver.Chrome(options=options, service=Service(str(CHROMEDRIVER)))
+    driver.set_page_load_timeout(30)
+    return driver
+
+
+def screenshot(driver, name: str, tmp: Path) -> Path:  # type: ignore[no-untyped-def]
+    target = ROOT / "docs" / "screenshots" if os.environ.get("METERD_SCREENSHOTS") == "1" else tmp
+    target.mkdir(parents=True, exist_ok=True)
+    path = target / name
+    import base64
+
+    size = driver.execute_cdp_cmd("Page.getLayoutMetrics", {})["cssContentSize"]
+    shot = driver.execute_cdp_cmd("Page.captureScreenshot", {"format": "png", "captureBeyondViewport": True,
+                                  "clip": {"x": 0, "y": 0, "width": size["width"], "height": size["height"], "scale": 1}})  # fmt: skip
+    path.write_bytes(base64.b64decode(shot["data"]))
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and path.stat().st_size > 10_000
+    return path
+
+
+def log_in(driver, server: str) -> None:  # type: ignore[no-untyped-def]
+    from selenium.webdriver.common.by import By
+
+    driver.get(server + "/")
+    assert driver.find_element(By.TAG_NAME, "html").get_attribute("lang") == "pl"
+    driver.find_element(By.ID, "login").send_keys(TENANT_LOGIN)
+    driver.find_element(By.ID, "password").send_keys(TENANT_PASSWORD)
+    driver.find_element(By.CSS_SELECTOR, "form[action='/login'] button[type=submit]").click()
+    try:
+        wait_for(lambda: "D2 — ul. Długa 5/2" in driver.page_source)
+    except AssertionError:
+        raise AssertionError(f"no account page after logging in: {driver.current_url}\n{driver.page_source[:3000]}") from None
+
+
+def wait_for(condition, timeout: float = 10.0) -> None:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError("timed out")
+        time.sleep(0.1)
+
+
+def test_a_tenant_logs_in_sees_the_chart_downloads_switches_language_and_logs_out(server: str, tmp_path: Path) -> None:
+    from selenium.webdriver.common.by import By
+
+    downloads = tmp_path / "downloads"
+    downloads.mkdir()
+    driver = browser(downloads, 1280, 900)
+    try:
+        log_in(driver, server)
+        bars = driver.find_elements(By.CSS_SELECTOR, "svg.chart rect.now")
+        assert len(bars) >= 4 and all(float(b.get_attribute("height") or 0) >= 0 for b in bars)
+        assert any(float(b.get_attribute("height") or 0) > 5 for b in bars)  # months with use are drawn
+        chart = driver.find_element(By.CSS_SELECTOR, "svg.chart")
+        assert chart.get_attribute("role") == "img" and chart.size["width"] > 300
+        assert "Zużycie wody w m³" in driver.find_element(By.CSS_SELECTOR, "svg.chart title").get_attribute("textContent")
+        notices = driver.find_elements(By.CSS_SELECTOR, ".notice")
+        assert notices and "Brak odczytów" in notices[0].text
+        screenshot(driver, "account-desktop.png", tmp_path)
+        driver.find_element(By.ID, "csv-D2").click()
+        wait_for(lambda: any(p.suffix == ".csv" for p in downloads.iterdir()), 20)
+        csv_file = next(p for p in downloads.iterdir() if p.suffix == ".csv")
+        wait_for(lambda: csv_file.stat().st_size > 0)
+        lines = csv_file.read_text().splitlines()
+        assert csv_file.name == "odczyty-D2.csv" and lines[0].startswith("meter_id,medium,measured_at") and len(lines) > 100
+        driver.find_element(By.LINK_TEXT, "English").click()
+        wait_for(lambda: "Water meter readings" in driver.page_source)
+        assert driver.find_element(By.TAG_NAME, "html").get_attribute("lang") == "en"
+        assert "Monthly consumption" in driver.page_source and "No readings from meter" in driver.page_source
+        driver.get(server + "/")  # the choice is remembered
+        assert driver.find_element(By.TAG_NAME, "html").get_attribute("lang") == "en"
+        driver.find_element(By.XPATH, "//button[normalize-space()='Log out']").click()
+        wait_for(lambda: driver.find_elements(By.ID, "password"))
+        driver.get(server + "/api/v1/premises")
+        assert "log in first" in driver.page_source or "session" in driver.page_source
+    finally:
+        driver.quit()
+
+
+def test_the_page_fits_a_phone(server: str, tmp_path: Path) -> None:
+    from selenium.webdriver.common.by import By
+
+    driver = browser(tmp_path, 390, 844, mobile=True)
+    try:
+        log_in(driver, server)
+        driver.get(server + "/?lang=pl")  # the other test left the account in English
+        width = driver.execute_script("return document.documentElement.clientWidth")
+        scroll = driver.execute_script("return document.documentElement.scrollWidth")
+        assert width <= 400 and scroll <= width + 1  # nothing sticks out sideways
+        chart = driver.find_element(By.CSS_SELECTOR, "svg.chart")
+        assert 300 <= chart.size["width"] <= width
+        screenshot(driver, "account-phone.png", tmp_path)
+    finally:
+        driver.quit()
