@@ -10,7 +10,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from sqlalchemy import Connection, delete, func, insert, select, update
+from sqlalchemy import Connection, bindparam, delete, func, insert, select, update
 
 from meterd.errors import MeterdError
 from meterd.store.models import Account, AuditEntry, LoginLink, PortalSession, Premises, Tenancy
@@ -172,19 +172,24 @@ def new_session(conn: Connection, aid: int, ttl_s: int = SESSION_S, now: int | N
     return token
 
 
+_VIEW = select(Account.id, Account.login, Account.role, Account.email, Account.lang, Account.consent_notices,
+               Account.consent_at).where(Account.id == bindparam("aid"))  # fmt: skip
+_TENURES = (
+    select(Premises.code, Tenancy.valid_from, Tenancy.valid_to)
+    .join(Premises, Premises.id == Tenancy.premises_id)
+    .where(Tenancy.account_id == bindparam("aid"))
+    .order_by(Premises.code, Tenancy.valid_from)
+)
+_SESSION = select(PortalSession.account_id).where(
+    PortalSession.token_hash == bindparam("digest"), PortalSession.expires_at > bindparam("now")
+)
+
+
 def view(conn: Connection, aid: int) -> AccountView | None:
-    row = conn.execute(
-        select(Account.id, Account.login, Account.role, Account.email, Account.lang, Account.consent_notices,
-               Account.consent_at).where(Account.id == aid)
-    ).first()
+    row = conn.execute(_VIEW, {"aid": aid}).first()
     if row is None:
         return None
-    tenures = conn.execute(
-        select(Premises.code, Tenancy.valid_from, Tenancy.valid_to)
-        .join(Premises, Premises.id == Tenancy.premises_id)
-        .where(Tenancy.account_id == aid)
-        .order_by(Premises.code, Tenancy.valid_from)
-    ).all()
+    tenures = conn.execute(_TENURES, {"aid": aid}).all()
     return AccountView(
         int(row[0]), str(row[1]), str(row[2]),
         tuple(Tenure(str(c), int(s), int(e) if e is not None else OPEN) for c, s, e in tenures),
@@ -194,9 +199,7 @@ def view(conn: Connection, aid: int) -> AccountView | None:
 
 def session_account(conn: Connection, token: str, now: int | None = None) -> AccountView | None:
     now = int(time.time()) if now is None else now
-    aid = conn.execute(
-        select(PortalSession.account_id).where(PortalSession.token_hash == _digest(token), PortalSession.expires_at > now)
-    ).scalar()
+    aid = conn.execute(_SESSION, {"digest": _digest(token), "now": now}).scalar()
     return None if aid is None else view(conn, int(aid))
 
 

@@ -15,7 +15,7 @@ from typing import IO
 from zoneinfo import ZoneInfo
 
 import numpy as np
-from sqlalchemy import Connection, func, literal, select, text, tuple_
+from sqlalchemy import Connection, bindparam, func, literal, select, text, tuple_
 
 from meterd.errors import MeterdError
 from meterd.store.models import Assignment, Building, Meter, Premises, Reading
@@ -39,22 +39,41 @@ class Segment:
     end: int
 
 
+# the statements the account view runs on every request, built once (bound parameters): building a
+# SQLAlchemy expression costs more than running the query it makes
+_PREMISES_ID = select(Premises.id).where(Premises.code == bindparam("code"))
+_SEGMENTS = (
+    select(Assignment.meter_id, Meter.serial, Meter.medium, Assignment.valid_from, Assignment.valid_to)
+    .join(Meter, Meter.id == Assignment.meter_id)
+    .where(Assignment.premises_id == bindparam("pid"))
+    .where(Assignment.valid_from < bindparam("end"))
+    .where((Assignment.valid_to.is_(None)) | (Assignment.valid_to > bindparam("start")))
+    .order_by(Assignment.valid_from)
+)
+_READINGS = (
+    select(Reading.measured_at, Reading.total_m3, Reading.source, Reading.alarms)
+    .where(Reading.meter_id == bindparam("mid"))
+    .where(Reading.measured_at >= bindparam("start"), Reading.measured_at < bindparam("end"))
+    .order_by(Reading.measured_at)
+)
+_SERIES = (
+    select(Reading.measured_at, Reading.total_m3)
+    .where(Reading.meter_id == bindparam("mid"))
+    .where(Reading.measured_at >= bindparam("start"), Reading.measured_at < bindparam("end"))
+    .where(Reading.total_m3.is_not(None))
+    .order_by(Reading.measured_at)
+)
+
+
 def premises_id(conn: Connection, code: str) -> int:
-    pid = conn.execute(select(Premises.id).where(Premises.code == code)).scalar()
+    pid = conn.execute(_PREMISES_ID, {"code": code}).scalar()
     if pid is None:
         raise NotFound(f"no premises {code!r}")
     return int(pid)
 
 
 def segments(conn: Connection, pid: int, start: int, end: int) -> list[Segment]:
-    rows = conn.execute(
-        select(Assignment.meter_id, Meter.serial, Meter.medium, Assignment.valid_from, Assignment.valid_to)
-        .join(Meter, Meter.id == Assignment.meter_id)
-        .where(Assignment.premises_id == pid)
-        .where(Assignment.valid_from < end)
-        .where((Assignment.valid_to.is_(None)) | (Assignment.valid_to > start))
-        .order_by(Assignment.valid_from)
-    ).all()
+    rows = conn.execute(_SEGMENTS, {"pid": pid, "start": start, "end": end}).all()
     return [
         Segment(r[0], r[1], r[2], max(r[3], start), min(r[4] if r[4] is not None else FAR_FUTURE, end)) for r in rows
     ]
@@ -64,12 +83,7 @@ def premises_readings(conn: Connection, code: str, start: int, end: int) -> list
     """Readings booked to the flat in [start, end), oldest first."""
     out: list[dict[str, object]] = []
     for seg in segments(conn, premises_id(conn, code), start, end):
-        rows = conn.execute(
-            select(Reading.measured_at, Reading.total_m3, Reading.source, Reading.alarms)
-            .where(Reading.meter_id == seg.meter_id)
-            .where(Reading.measured_at >= seg.start, Reading.measured_at < seg.end)
-            .order_by(Reading.measured_at)
-        ).all()
+        rows = conn.execute(_READINGS, {"mid": seg.meter_id, "start": seg.start, "end": seg.end}).all()
         out += [
             {
                 "meter_id": seg.serial,
@@ -87,13 +101,7 @@ def premises_readings(conn: Connection, code: str, start: int, end: int) -> list
 
 def _series(conn: Connection, seg: Segment) -> tuple[np.ndarray, np.ndarray]:
     """The meter's readings inside its assignment; the register made monotonic (resets do not count)."""
-    rows = conn.execute(
-        select(Reading.measured_at, Reading.total_m3)
-        .where(Reading.meter_id == seg.meter_id)
-        .where(Reading.measured_at >= seg.start, Reading.measured_at < seg.end)
-        .where(Reading.total_m3.is_not(None))
-        .order_by(Reading.measured_at)
-    ).all()
+    rows = conn.execute(_SERIES, {"mid": seg.meter_id, "start": seg.start, "end": seg.end}).all()
     t = np.array([r[0] for r in rows], dtype=np.int64)
     v = np.array([r[1] for r in rows], dtype=np.float64)
     if v.size > 1:

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 import numpy as np
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, bindparam, select
 
 from meterd.reading import iso
 from meterd.store.models import Reading
@@ -54,6 +54,15 @@ class MeterRow:
     last_m3: float | None
 
 
+_LAST = (
+    select(Reading.measured_at, Reading.total_m3)
+    .where(Reading.meter_id == bindparam("mid"), Reading.measured_at >= bindparam("start"))
+    .where(Reading.measured_at < bindparam("end"))
+    .order_by(Reading.measured_at.desc())
+    .limit(1)
+)
+
+
 def meters(conn: Connection, code: str, periods: list[Period], now: int) -> list[MeterRow]:
     """The meters that hung in the flat during the periods (swap history), with the last reading of each
     within them."""
@@ -68,12 +77,7 @@ def meters(conn: Connection, code: str, periods: list[Period], now: int) -> list
             if lo >= hi or (whole.serial, whole.start) in seen:
                 continue
             seen.add((whole.serial, whole.start))
-            last = conn.execute(
-                select(Reading.measured_at, Reading.total_m3)
-                .where(Reading.meter_id == whole.meter_id, Reading.measured_at >= lo, Reading.measured_at < hi)
-                .order_by(Reading.measured_at.desc())
-                .limit(1)
-            ).first()
+            last = conn.execute(_LAST, {"mid": whole.meter_id, "start": lo, "end": hi}).first()
             out.append(MeterRow(whole.serial, whole.medium, whole.start, None if whole.end >= FAR_FUTURE else whole.end,
                                 int(last[0]) if last else None, last[1] if last else None))  # fmt: skip
     out.sort(key=lambda m: (m.medium, m.installed_from))
