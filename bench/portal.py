@@ -2,8 +2,8 @@
 on a store of 20,000 meters (10,000 flats) with 3 years of daily readings, on SQLite and PostgreSQL.
 
 Each tenant logs in first (four logins at a time), then all browse at once: the account page (chart, year before, notices), its
-readings, monthly and daily use, notices, meters and the CSV download, with a think time of 0.5-3.5 s
-between requests (a person reading the page). Reported: p50/p95/p99 of all browsing requests, per
+readings, monthly and daily use, notices, meters and the CSV download, with a think time between
+requests of a person reading the page (negative exponential, mean 7 s, as TPC-W's browsing model). Reported: p50/p95/p99 of all browsing requests, per
 kind, errors, and the logins (argon2, deliberately slow) apart.
 
 python bench/portal.py [--quick] [--only sqlite|postgresql]      last lines: `name: value unit`
@@ -37,6 +37,8 @@ sys.path.insert(0, str(Path(__file__).parent))
 from store import populate_register
 
 DAY = 86400
+# think time between a person's clicks: negative exponential, mean 7 s, cut at 70 s (TPC-W's browsing model)
+THINK_S = 7.0
 PASSWORD = "haslo-lokatora-bench"
 
 
@@ -120,7 +122,7 @@ async def tenant(url: str, token: str, pid: str, until: float, seed: int, out: d
     kinds = [k for k, w in KINDS for _ in range(w)]
     headers = {"Authorization": f"Bearer {token}"}
     async with httpx.AsyncClient(base_url=url, timeout=30.0, headers=headers) as client:
-        await asyncio.sleep(rng.uniform(0, 3.5))  # they do not all arrive in the same instant
+        await asyncio.sleep(rng.uniform(0, THINK_S))  # they do not all arrive in the same instant
         while time.perf_counter() < until:
             kind = rng.choice(kinds)
             t = time.perf_counter()
@@ -132,7 +134,7 @@ async def tenant(url: str, token: str, pid: str, until: float, seed: int, out: d
             out.setdefault(kind, []).append(time.perf_counter() - t)
             if res.status_code != 200:
                 errors.append(f"{kind} {res.status_code}")
-            await asyncio.sleep(rng.uniform(0.5, 3.5))
+            await asyncio.sleep(min(rng.expovariate(1 / THINK_S), 10 * THINK_S))
 
 
 def pct(values: list[float], q: float) -> float:
@@ -193,12 +195,16 @@ def main() -> None:
     parser.add_argument("--only", choices=("sqlite", "postgresql"))
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--seconds", type=float)
+    parser.add_argument("--think", type=float, help="mean think time in s (default 7; 0: as fast as answered)")
     args = parser.parse_args()
     meters, tenants, days, seconds = (2_000, 50, 365, 20.0) if args.quick else (20_000, 200, 3 * 365 + 1, 60.0)
     seconds = args.seconds or seconds
+    global THINK_S
+    if args.think is not None:
+        THINK_S = max(args.think, 0.001)
     figures: list[tuple[str, float, str]] = []
     print(f"{meters} meters, {days} daily readings each, {tenants} tenants browsing for {seconds:.0f} s, "
-          f"think time 0.5-3.5 s, meterd serve --workers {args.workers}")  # fmt: skip
+          f"think time exponential, mean {THINK_S:.0f} s, meterd serve --workers {args.workers}")  # fmt: skip
     if args.only in (None, "sqlite"):
         with tempfile.TemporaryDirectory() as tmp:
             store = Store.open(Path(tmp) / "data", create=True)

@@ -16,6 +16,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from meterd.errors import MeterdError
+from meterd.prepaid.profile import PrepaidProfile
 from meterd.validate.model import CheckConfig, Thresholds
 
 
@@ -149,6 +150,16 @@ class PortalSection(_Section):
     missing_days: int = Field(2, ge=1, le=60)  # a meter silent this long is a notice
 
 
+class PrepaidSection(_Section):
+    profiles: list[PrepaidProfile] = Field([], alias="profile")  # [[prepaid.profile]] tables
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    @field_validator("profiles", mode="before")
+    @classmethod
+    def _one_or_many(cls, value: Any) -> Any:
+        return [value] if isinstance(value, dict) else value
+
+
 class MetricsSection(_Section):
     listen: str = Field(pattern=r"^[^\s:]*:\d{1,5}$")
 
@@ -178,6 +189,7 @@ class Config(_Section):
     metrics: MetricsSection | None = None
     smtp: SmtpSection | None = None
     portal: PortalSection = PortalSection()
+    prepaid: PrepaidSection = PrepaidSection()
     keys: KeysSection = KeysSection()
     checks: dict[str, dict[str, float | int]] = {}
     retention: RetentionSection = RetentionSection()

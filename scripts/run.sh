@@ -17,4 +17,4 @@ echo
 .venv/bin/meterd check --data "$DATA"
 echo
 echo "Account view of the demo store: .venv/bin/meterd serve --data $DATA, then http://127.0.0.1:8080/"
-echo "(tenant of flat D2: login lokator.d2, password demo-haslo-2)"
+echo "(tenant of flat D2: login lokator.d2, password demo-haslo-2; staff pages at /staff: obsluga, demo-obsluga-1)"

@@ -108,6 +108,9 @@ def test_secondary_search_narrows_the_mask_where_answers_collide() -> None:
 
 
 PREPAID_CREDIT = bytes.fromhex("0CFD01") + bytes.fromhex("00000450")[::-1]  # credit 4.50 (VIF FD 01: 10^-2 units)
+# the valve as bit 0 of the digital output (DIF 01, VIF FD, VIFE 1A: 1 = closed), tamper as bit 3 of the second
+# byte of manufacturer-specific data (DIF 0F): where the profile in the gateway's configuration says they are
+PREPAID_STATE = bytes.fromhex("01FD1A01") + bytes.fromhex("0F0008")
 
 # -- `meterd mbus` over a pty -----------------------------------------------------------------------
 
@@ -124,7 +127,7 @@ class BusPorts:
             Slave(3, "25555555"),  # collides with 21111111 in the search until the second digit
             Slave(4, "34444444", bad_first=1),
             Slave(5, "47777777", telegrams=[volume_records(1111), volume_records(2222)]),
-            Slave(6, "56666666", telegrams=[volume_records(123400) + PREPAID_CREDIT]),  # a prepaid meter
+            Slave(6, "56666666", telegrams=[volume_records(123400) + PREPAID_CREDIT + PREPAID_STATE]),  # a prepaid meter
         ])  # fmt: skip
         self.stop = threading.Event()
         self.fds: list[int] = []
@@ -229,7 +232,10 @@ def test_meterd_run_polls_wired_meters_into_the_store(ports: BusPorts, tmp_path:
     config = tmp_path / "meterd.toml"
     config.write_text(f'[gateway]\ndata = "{data}"\nvalidate_every_s = 0\n\n[[mbus]]\nname = "cellar"\n'
                       f'port = "{ports.fresh()}"\ninterval_s = 1\nmargin_ms = 0\nmeters = ["5", "77", "21111111", "6"]\n\n'
-                      f'[metrics]\nlisten = "127.0.0.1:{metrics}"\n')  # fmt: skip
+                      f'[metrics]\nlisten = "127.0.0.1:{metrics}"\n\n'
+                      '[[prepaid.profile]]\nname = "simulated"\nmeters = ["56666666"]\n'
+                      'valve = { register = "digital_output", bit = 0 }\n'
+                      'tamper = { register = "manufacturer_specific", byte = 1, bit = 3 }\n')  # fmt: skip
     proc = subprocess.Popen([sys.executable, "-m", "meterd", "run", "--config", str(config)],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
 
@@ -256,7 +262,7 @@ def test_meterd_run_polls_wired_meters_into_the_store(ports: BusPorts, tmp_path:
         f for f in map(json.loads, res.stdout.splitlines()) if f["flag"] == "low_credit").items(), res.stdout
     report = subprocess.run([sys.executable, "-m", "meterd", "report", "--premises", "W3", "--data", str(data)],
                             capture_output=True, text=True)  # fmt: skip
-    assert "credit 4.50" in report.stdout, report.stdout
+    assert "credit 4.50" in report.stdout and "valve closed, TAMPER" in report.stdout, report.stdout
     assert m['meterd_telegrams_total{dongle="cellar",result="no_answer"}'] >= 1
     assert m['meterd_telegrams_total{dongle="cellar",result="ok"}'] >= 2
     assert "meter 77: no answer from address 77" in err

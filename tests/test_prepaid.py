@@ -108,7 +108,8 @@ def test_sales_go_to_the_ledger_once_and_meterd_check_reconciles_them(
         conn.exec_driver_sql(f"UPDATE topups SET sold_at = {now - 4 * DAY}")
     sink = StoreSink(store)
     sink.write([Reading(MeterIdentity("ELS", serial, 1, 7), "water", now - k * 3600, now - k * 3600, 1.0 + k / 100,
-                        registers={"credit": credit}, basis=TimeBasis.ACCESS_NUMBER, reading_id=f"{serial}{k}")
+                        registers={"credit": credit, "valve": "closed"}, basis=TimeBasis.ACCESS_NUMBER,
+                        reading_id=f"{serial}{k}")
                 for serial, credit in (("30000001", 25.0), ("30000002", 4.0)) for k in range(3)])  # fmt: skip
     sink.flush()
     store.close()
@@ -117,3 +118,41 @@ def test_sales_go_to_the_ledger_once_and_meterd_check_reconciles_them(
     flags = {(f["meter_id"], f["flag"]) for f in map(json.loads, res.stdout.splitlines())}
     assert ("30000001", "credit_not_seen") in flags and ("30000002", "low_credit") in flags
     assert ("30000001", "low_credit") not in flags
+    # the valve is closed on both: with 25.00 left that is a finding, with 4.00 (low credit) it is expected
+    assert ("30000001", "valve_closed_with_credit") in flags and ("30000002", "valve_closed_with_credit") not in flags
+
+
+def test_a_vendor_profile_reads_valve_tamper_and_low_credit_bits() -> None:
+    from meterd.prepaid.profile import Bit, PrepaidProfile, ValveBit, profile_for, record_values
+
+    profile = PrepaidProfile(name="x", manufacturer="XYZ", valve=ValveBit(register="digital_output", bit=0),
+                             tamper=Bit(register="error_flags", bit=3),
+                             low_credit=Bit(register="manufacturer_specific", byte=1, bit=2),
+                             volume_credit="volume_credit", last_topup="last")  # fmt: skip
+    assert profile.fields({"digital_output": 1, "error_flags": 0b1000, "manufacturer_specific": "0004",
+                           "volume_credit": 2.5, "last": 40}) == {
+        "valve": "closed", "tamper": 1, "low_credit_flag": 1, "volume_credit": 2.5, "last_topup": 40}  # fmt: skip
+    assert profile.fields({"digital_output": 0, "error_flags": 0, "manufacturer_specific": "00FB"}) == {
+        "valve": "open", "tamper": 0, "low_credit_flag": 0}
+    # what is missing or not a number is left out, never guessed
+    assert profile.fields({"digital_output": "x", "manufacturer_specific": "zz", "volume_credit": "2"}) == {}
+    assert profile.fields({"manufacturer_specific": "00"}) == {}  # too short for byte 1
+    assert profile.fields({"digital_output": -1, "error_flags": 1.5}) == {}
+    opened = PrepaidProfile(name="y", meters=["1"], valve=ValveBit(register="digital_input", bit=7, set_means="open"))
+    assert opened.fields({"digital_input": 0x80}) == {"valve": "open"}
+    assert profile_for([profile, opened], "xyz", "1") is opened and profile_for([profile], "XYZ", "2") is profile
+    assert profile_for([profile], "ABC", "2") is None
+    obj = {"records": [{"storage": 0, "tariff": 0, "subunit": 0, "function": "instantaneous", "quantity": "digital_output", "value": 1},
+                       {"storage": 1, "tariff": 0, "subunit": 0, "function": "instantaneous", "quantity": "credit", "value": 9.0},
+                       {"storage": 0, "quantity": "manufacturer_specific", "function": "instantaneous", "value": "0008"}]}  # fmt: skip
+    assert record_values(obj) == {"digital_output": 1, "manufacturer_specific": "0008"}
+
+
+def test_a_bad_profile_in_the_configuration_is_a_clear_error(tmp_path: Path) -> None:
+    from meterd.config import ConfigError, load_config
+
+    path = tmp_path / "meterd.toml"
+    path.write_text('[[prepaid.profile]]\nname = "x"\nmanufacturer = "TOOLONG"\nvalve = { register = "a", bit = 99 }\n')
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    assert "manufacturer" in str(info.value.problems) and "bit" in str(info.value.problems)

@@ -20,7 +20,7 @@ def report(store: Store, codes: list[str] | None, months: int, out: IO[str] = sy
 
     from meterd.store.ingest import TimeWindow
     from meterd.store.models import Premises, Reading
-    from meterd.store.prepaid import latest_credit
+    from meterd.store.prepaid import latest_state
     from meterd.store.queries import consumption, premises_readings
 
     window = TimeWindow.around(int(time.time()))
@@ -41,9 +41,18 @@ def report(store: Store, codes: list[str] | None, months: int, out: IO[str] = sy
             for serial, r in sorted(latest.items()):
                 at = iso_minute(r["measured_at"])  # type: ignore[arg-type]
                 out.write(f"   meter {serial} ({r['medium']}): {r['total_m3']} m3 at {at} UTC\n")
-                credit = latest_credit(conn, serial)
-                if credit is not None:  # a prepaid meter
-                    out.write(f"      credit {credit[0]:.2f} at {iso_minute(credit[1])} UTC\n")
+                found = latest_state(conn, serial)
+                if found is not None:  # a prepaid meter
+                    st = found[0]
+                    extra = "".join(
+                        f", {text}" for text in (
+                            f"valve {st.valve}" if st.valve else "", "TAMPER" if st.tamper else "",
+                            "low-credit flag" if st.low_credit_flag else "",
+                            f"{st.volume_credit:.3f} m3 left" if st.volume_credit is not None else "",
+                            f"last top-up {st.last_topup:.2f}" if st.last_topup is not None else "",
+                        ) if text
+                    )  # fmt: skip
+                    out.write(f"      credit {st.credit:.2f} at {iso_minute(found[1])} UTC{extra}\n")
             rows = consumption(conn, code, start, end, "month")
             media = sorted({k for row in rows for k in row if k not in ("from", "to")})
             if media:

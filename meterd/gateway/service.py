@@ -100,6 +100,7 @@ class Gateway:
         self.buses = [
             (b, ReceiverThread(ReceiverSection(name=b.name, port=b.port), source=Source.WIRED.value)) for b in config.buses
         ]  # fmt: skip
+        self.prepaid_profiles = config.prepaid.profiles
         self.reload_requested = threading.Event()
         self._batch: list[Reading] = []
         self._received: dict[str, float] = {}  # reading id → wall-clock receive time, until stored
@@ -256,6 +257,12 @@ class Gateway:
         )  # fmt: skip
         if reading is None:
             return
+        if self.prepaid_profiles:
+            from meterd.prepaid.profile import profile_for, record_values
+
+            profile = profile_for(self.prepaid_profiles, reading.meter.manufacturer, reading.meter.id)
+            if profile is not None:  # the vendor's valve, tamper and low-credit bits become registers
+                reading.registers.update(profile.fields(record_values(obj)))
         if not self.dedup.is_new(reading):
             self._duplicate_heard.inc()
             return

@@ -58,14 +58,14 @@ def prepaid_findings(conn: Connection, index: dict[int, int], now: int | None = 
     from meterd.store.prepaid import credit_readings, sold
     from meterd.validate.prepaid import CreditReadings, TopUps, reconcile
 
-    credit = [(index[m], t, c) for m, t, c in credit_readings(conn) if m in index]
+    credit = [(index[m], t, c, v) for m, t, c, v in credit_readings(conn) if m in index]
     topups = [(index[m], t, a) for m, t, a in sold(conn) if m in index]
     if not credit and not topups:
         return Findings()
-    c = np.array(credit, dtype=np.float64).reshape(-1, 3)
+    c = np.array(credit, dtype=np.float64).reshape(-1, 4)
     s = np.array(topups, dtype=np.float64).reshape(-1, 3)
     return reconcile(
-        CreditReadings(c[:, 0].astype(np.int32), c[:, 1].astype(np.int64), c[:, 2]),
+        CreditReadings(c[:, 0].astype(np.int32), c[:, 1].astype(np.int64), c[:, 2], c[:, 3].astype(np.int8)),
         TopUps(s[:, 0].astype(np.int32), s[:, 1].astype(np.int64), s[:, 2]),
         int(time.time()) if now is None else now,
     )

@@ -1,4 +1,4 @@
-"""Demo data: two buildings, ten flats, their meters and keys, a tenant account and four months of
+"""Demo data: two buildings, ten flats, their meters and keys, a tenant and a staff account and four months of
 hourly readings with a leak, a meter swap and a meter that fell silent (`meterd demo`)."""
 
 from __future__ import annotations

@@ -51,8 +51,9 @@ def sales(conn: Connection, meter: str | None = None) -> list[Sale]:
     return [Sale(*r) for r in conn.execute(q.order_by(Meter.serial, TopUp.sold_at)).all()]
 
 
-def credit_readings(conn: Connection) -> list[tuple[int, int, float]]:
-    """(meter store id, measured at, credit) of every reading that reports credit, by meter and time."""
+def credit_readings(conn: Connection) -> list[tuple[int, int, float, int]]:
+    """(meter store id, measured at, credit, valve) of every reading that reports credit, by meter and
+    time; valve 1 closed, 0 open, -1 not reported (a vendor profile puts it among the registers)."""
     rows = conn.execute(
         select(Reading.meter_id, Reading.measured_at, Reading.registers)
         .where(Reading.registers.like('%"credit"%'))
@@ -60,18 +61,53 @@ def credit_readings(conn: Connection) -> list[tuple[int, int, float]]:
     ).all()
     out = []
     for mid, t, registers in rows:
-        value = credit_of(registers)
-        if value is not None:
-            out.append((int(mid), int(t), value))
+        state = state_of(registers)
+        if state is not None:
+            valve = -1 if state.valve is None else int(state.valve == "closed")
+            out.append((int(mid), int(t), state.credit, valve))
     return out
 
 
-def credit_of(registers: str | None) -> float | None:
-    """The `credit` register of a reading's registers (JSON), if it holds a number."""
+@dataclass(frozen=True, slots=True)
+class PrepaidState:
+    """What a prepaid meter reported in one reading: credit always; the rest where its vendor profile
+    finds it (meterd.prepaid.profile)."""
+
+    credit: float
+    valve: str | None = None  # open, closed
+    tamper: bool | None = None
+    low_credit_flag: bool | None = None
+    volume_credit: float | None = None
+    last_topup: float | None = None
+
+
+def state_of(registers: str | None) -> PrepaidState | None:
+    """The prepaid state in a reading's registers (JSON), if it reports credit."""
     try:
-        value = json.loads(registers or "{}").get("credit")
-    except (ValueError, AttributeError):
+        values = json.loads(registers or "{}")
+    except ValueError:
         return None
+    if not isinstance(values, dict):
+        return None
+    credit = _number(values.get("credit"))
+    if credit is None:
+        return None
+    valve = values.get("valve")
+    return PrepaidState(
+        credit,
+        valve=valve if valve in ("open", "closed") else None,
+        tamper=_flag(values.get("tamper")),
+        low_credit_flag=_flag(values.get("low_credit_flag")),
+        volume_credit=_number(values.get("volume_credit")),
+        last_topup=_number(values.get("last_topup")),
+    )
+
+
+def _flag(value: object) -> bool | None:
+    return bool(value) if isinstance(value, int) and not isinstance(value, bool) and value in (0, 1) else None
+
+
+def _number(value: object) -> float | None:
     return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
 
 
@@ -80,17 +116,23 @@ def sold(conn: Connection) -> list[tuple[int, int, float]]:
     return [(int(m), int(t), float(a)) for m, t, a in conn.execute(select(TopUp.meter_id, TopUp.sold_at, TopUp.amount))]
 
 
-def latest_credit(conn: Connection, serial: str) -> tuple[float, int] | None:
-    """The credit a meter reported last, and when."""
+def latest_state(conn: Connection, serial: str) -> tuple[PrepaidState, int] | None:
+    """What a prepaid meter reported last, and when."""
     rows = conn.execute(
         select(Reading.registers, Reading.measured_at)
         .join(Meter, Meter.id == Reading.meter_id)
         .where(Meter.serial == serial, Reading.registers.like('%"credit"%'))
         .order_by(Reading.measured_at.desc())
-        .limit(1)
+        .limit(5)
     ).all()
     for registers, at in rows:
-        value = credit_of(registers)
-        if value is not None:
-            return value, int(at)
+        state = state_of(registers)
+        if state is not None:
+            return state, int(at)
     return None
+
+
+def latest_credit(conn: Connection, serial: str) -> tuple[float, int] | None:
+    """The credit a meter reported last, and when."""
+    found = latest_state(conn, serial)
+    return None if found is None else (found[0].credit, found[1])

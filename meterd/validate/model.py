@@ -31,6 +31,7 @@ FLAGS = (
     "counter_reset",
     "credit_not_seen",
     "low_credit",
+    "valve_closed_with_credit",
 )
 SEVERITIES = ("info", "warning", "critical")
 

@@ -3,7 +3,9 @@ Pure and vectorised, like the other checks: arrays in, findings out.
 
 - `credit_not_seen`: credit sold at t and not seen in the meter by t + `seen_within_s` (no reading in
   that time whose credit is the credit before t plus `seen_share` of the amount sold);
-- `low_credit`: a meter's latest credit below `low_credit`.
+- `low_credit`: a meter's latest credit below `low_credit`;
+- `valve_closed_with_credit`: a meter's latest reading has its valve closed and credit above
+  `low_credit` left (the valve should be open: a tenant without water who paid for it).
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ class CreditReadings:
     meter: npt.NDArray[np.int32]
     t: I64
     credit: F64
+    valve: npt.NDArray[np.int8] | None = None  # 1 closed, 0 open, -1 not reported
 
 
 @dataclass(frozen=True)
@@ -46,6 +49,7 @@ def reconcile(credit: CreditReadings, topups: TopUps, now: int, limits: PrepaidL
     findings = Findings()
     _not_seen(credit, topups, now, limits, findings)
     _low(credit, limits, findings)
+    _valve_closed(credit, limits, findings)
     return findings
 
 
@@ -78,4 +82,14 @@ def _low(credit: CreditReadings, limits: PrepaidLimits, out: Findings) -> None:
     low = credit.credit[last] < limits.low_credit
     rows = last[low]
     out.add_many("low_credit", "info", credit.meter[rows], credit.t[rows], credit.t[rows],
+                 value=credit.credit[rows], limit=limits.low_credit)  # fmt: skip
+
+
+def _valve_closed(credit: CreditReadings, limits: PrepaidLimits, out: Findings) -> None:
+    if not len(credit.meter) or credit.valve is None:
+        return
+    last = np.flatnonzero(np.r_[credit.meter[1:] != credit.meter[:-1], True])
+    stuck = (credit.valve[last] == 1) & (credit.credit[last] >= limits.low_credit)
+    rows = last[stuck]
+    out.add_many("valve_closed_with_credit", "critical", credit.meter[rows], credit.t[rows], credit.t[rows],
                  value=credit.credit[rows], limit=limits.low_credit)  # fmt: skip

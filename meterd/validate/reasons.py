@@ -56,6 +56,10 @@ TEXTS: dict[tuple[str, str], tuple[str, str]] = {
         "credit of {v:.2f} sold, not seen in the meter within {l:.0f} days",
         "doładowanie {v:.2f} sprzedane, a w wodomierzu niewidoczne przez {l:.0f} dni",
     ),
+    ("valve_closed_with_credit", ""): (
+        "valve closed with credit {v:.2f} left (at least {l:.2f}): the tenant has no water although credit remains",
+        "zawór zamknięty przy pozostałym kredycie {v:.2f} (co najmniej {l:.2f}): lokator bez wody mimo kredytu",
+    ),
     ("low_credit", ""): (
         "credit {v:.2f} left, below {l:.2f}",
         "pozostały kredyt {v:.2f}, poniżej {l:.2f}",

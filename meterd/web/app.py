@@ -93,7 +93,11 @@ class CreditOut(BaseModel):
     meter_id: str
     credit: float
     measured_at: str
-    valve: str | None = Field(None, description="open or closed where the meter reports it, else null")
+    valve: Literal["open", "closed"] | None = Field(None, description="where the meter's vendor profile finds it, else null")
+    tamper: bool | None = None
+    low_credit: bool | None = Field(None, description="the meter's own low-credit flag, where its profile finds it")
+    volume_credit_m3: float | None = None
+    last_topup: float | None = None
 
 
 class ConsumptionOut(BaseModel):
@@ -284,8 +288,9 @@ def create_app(store: Store, *, smtp: SmtpSection | None = None, portal: PortalS
 
     @app.get("/api/v1/premises/{pid}/prepaid", response_model=list[CreditOut], tags=["premises"])
     def api_prepaid(pid: str, account: Account) -> list[CreditOut]:
-        """The credit each prepaid meter of the premises reported last (empty for ordinary meters)."""
-        from meterd.store.prepaid import latest_credit
+        """What each prepaid meter of the premises reported last: credit, and valve, tamper, low-credit
+        flag, volume credit and last top-up where its vendor profile finds them (empty for ordinary meters)."""
+        from meterd.store.prepaid import latest_state
         from meterd.store.queries import premises_id, segments
 
         periods = own(account, pid)
@@ -295,9 +300,12 @@ def create_app(store: Store, *, smtp: SmtpSection | None = None, portal: PortalS
             pidn = premises_id(conn, pid)
             for a, b in data.clip(periods, now - 366 * DAY, now + 1):
                 for seg in segments(conn, pidn, a, b):
-                    credit = latest_credit(conn, seg.serial)
-                    if credit is not None and a <= credit[1] < b:
-                        out.append(CreditOut(meter_id=seg.serial, credit=credit[0], measured_at=iso(credit[1])))
+                    found = latest_state(conn, seg.serial)
+                    if found is not None and a <= found[1] < b:
+                        st = found[0]
+                        out.append(CreditOut(meter_id=seg.serial, credit=st.credit, measured_at=iso(found[1]),
+                                             valve=st.valve, tamper=st.tamper, low_credit=st.low_credit_flag,  # type: ignore[arg-type]
+                                             volume_credit_m3=st.volume_credit, last_topup=st.last_topup))  # fmt: skip
         return out
 
     def login(request: Request, name: str, password: str) -> str:
