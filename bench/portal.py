@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
 import random
 import socket
@@ -116,25 +117,24 @@ async def log_in(url: str, tenants: list[tuple[str, str]], out: dict[str, list[f
     return tokens
 
 
-async def tenant(url: str, token: str, pid: str, until: float, seed: int, out: dict[str, list[float]],
-                 errors: list[str]) -> None:  # fmt: skip
+async def tenant(client: httpx.AsyncClient, token: str, pid: str, until: float, seed: int,
+                 out: dict[str, list[float]], errors: list[str]) -> None:  # fmt: skip
     rng = random.Random(seed)
     kinds = [k for k, w in KINDS for _ in range(w)]
     headers = {"Authorization": f"Bearer {token}"}
-    async with httpx.AsyncClient(base_url=url, timeout=30.0, headers=headers) as client:
-        await asyncio.sleep(rng.uniform(0, THINK_S))  # they do not all arrive in the same instant
-        while time.perf_counter() < until:
-            kind = rng.choice(kinds)
-            t = time.perf_counter()
-            try:
-                res = await client.get(path_of(kind, pid))
-            except httpx.HTTPError as e:
-                errors.append(f"{kind} {type(e).__name__}")
-                continue
-            out.setdefault(kind, []).append(time.perf_counter() - t)
-            if res.status_code != 200:
-                errors.append(f"{kind} {res.status_code}")
-            await asyncio.sleep(min(rng.expovariate(1 / THINK_S), 10 * THINK_S))
+    await asyncio.sleep(rng.uniform(0, THINK_S))  # they do not all arrive in the same instant
+    while time.perf_counter() < until:
+        kind = rng.choice(kinds)
+        t = time.perf_counter()
+        try:
+            res = await client.get(path_of(kind, pid), headers=headers)
+        except httpx.HTTPError as e:
+            errors.append(f"{kind} {type(e).__name__}")
+            continue
+        out.setdefault(kind, []).append(time.perf_counter() - t)
+        if res.status_code != 200:
+            errors.append(f"{kind} {res.status_code}")
+        await asyncio.sleep(min(rng.expovariate(1 / THINK_S), 10 * THINK_S))
 
 
 def pct(values: list[float], q: float) -> float:
@@ -152,8 +152,12 @@ def load(url: str, tenants: list[tuple[str, str]], seconds: float) -> tuple[dict
         errors.extend("login failed" for t in tokens if not t)
         start = time.perf_counter()
         until = start + seconds
-        await asyncio.gather(*(tenant(url, token, pid, until, i, out, errors)
-                               for i, (token, (_, pid)) in enumerate(zip(tokens, tenants, strict=True)) if token))  # fmt: skip
+        # one client for all (a connection each): an httpx client costs ~20 ms to make, which 200 of them
+        # would take from the event loop, and so from every measured request, in the first seconds
+        limits = httpx.Limits(max_connections=len(tenants), max_keepalive_connections=len(tenants))
+        async with httpx.AsyncClient(base_url=url, timeout=30.0, limits=limits) as client:
+            await asyncio.gather(*(tenant(client, token, pid, until, i, out, errors)
+                                   for i, (token, (_, pid)) in enumerate(zip(tokens, tenants, strict=True)) if token))  # fmt: skip
         elapsed = time.perf_counter() - start
 
     asyncio.run(main())
@@ -168,14 +172,14 @@ def run_one(label: str, store_args: list[str], tenants: list[tuple[str, str]], s
             token = warm.post("/api/v1/login", json={"login": tenants[0][0], "password": PASSWORD}).json()["token"]
             for kind, _ in KINDS:
                 warm.get(path_of(kind, tenants[0][1]), headers={"Authorization": f"Bearer {token}"})
-        out, errors, elapsed = load(url, tenants, seconds)
+        out, errors, _ = load(url, tenants, seconds)
     finally:
         proc.terminate()
         proc.wait(20)
     browse = [v for k, vs in out.items() if k != "login" for v in vs]
     figures = [
         (f"portal_{label}_requests", float(len(browse)), "requests"),
-        (f"portal_{label}_rate", len(browse) / elapsed, "requests/s"),
+        (f"portal_{label}_rate", len(browse) / seconds, "requests/s"),
         (f"portal_{label}_p50", pct(browse, 50) * 1000, "ms"),
         (f"portal_{label}_p95", pct(browse, 95) * 1000, "ms"),
         (f"portal_{label}_p99", pct(browse, 99) * 1000, "ms"),
@@ -195,6 +199,7 @@ def main() -> None:
     parser.add_argument("--only", choices=("sqlite", "postgresql"))
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--seconds", type=float)
+    parser.add_argument("--keep", help="keep the SQLite store in this directory and use it again next time")
     parser.add_argument("--think", type=float, help="mean think time in s (default 7; 0: as fast as answered)")
     args = parser.parse_args()
     meters, tenants, days, seconds = (2_000, 50, 365, 20.0) if args.quick else (20_000, 200, 3 * 365 + 1, 60.0)
@@ -207,12 +212,18 @@ def main() -> None:
           f"think time exponential, mean {THINK_S:.0f} s, meterd serve --workers {args.workers}")  # fmt: skip
     if args.only in (None, "sqlite"):
         with tempfile.TemporaryDirectory() as tmp:
-            store = Store.open(Path(tmp) / "data", create=True)
-            t = time.perf_counter()
-            chosen = populate(store, meters, tenants, days)
-            store.close()
-            print(f"sqlite store built in {time.perf_counter() - t:.0f} s")
-            figures += run_one("sqlite", ["--data", str(Path(tmp) / "data")], chosen, seconds, args.workers)
+            data = Path(args.keep or tmp) / "data"
+            chosen_file = data / "bench-tenants.json"
+            if args.keep and chosen_file.exists():  # the store of an earlier run with --keep
+                chosen = [tuple(x) for x in json.loads(chosen_file.read_text())]
+            else:
+                store = Store.open(data, create=True)
+                t = time.perf_counter()
+                chosen = populate(store, meters, tenants, days)
+                store.close()
+                chosen_file.write_text(json.dumps(chosen))
+                print(f"sqlite store built in {time.perf_counter() - t:.0f} s")
+            figures += run_one("sqlite", ["--data", str(data)], chosen, seconds, args.workers)  # type: ignore[arg-type]
     if args.only in (None, "postgresql"):
         import psycopg
 

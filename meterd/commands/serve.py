@@ -34,7 +34,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
     if not 1 <= args.workers <= 64:
         raise BadArgument(f"--workers {args.workers}: 1 to 64")
     app = _app(args, args.config)  # opened here as well: a wrong store or configuration fails before listening
-    options = {"host": args.host, "port": args.port, "log_level": "warning", "server_header": False}
+    # idle connections are kept 75 s (nginx's default): a tenant reading the page for longer than
+    # uvicorn's 5 s need not connect again for the next click
+    options = {"host": args.host, "port": args.port, "log_level": "warning", "server_header": False,
+               "timeout_keep_alive": 75}  # fmt: skip
     if args.workers == 1:
         uvicorn.run(app, **options)  # type: ignore[arg-type]
         return 0

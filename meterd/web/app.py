@@ -174,6 +174,7 @@ def create_app(store: Store, *, smtp: SmtpSection | None = None, portal: PortalS
     app.state.limiter = LoginLimiter()
     app.state.link_limiter = LoginLimiter(most=3, window_s=3600.0)
     app.state.csrf_secret = csrf_secret(store)
+    warm_up(store)
 
     @app.post("/api/v1/login", response_model=TokenOut, tags=["session"])
     def api_login(request: Request, response: Response, body: LoginIn) -> TokenOut:
@@ -365,6 +366,29 @@ def create_app(store: Store, *, smtp: SmtpSection | None = None, portal: PortalS
         return JSONResponse({"detail": "internal error"}, status_code=500)
 
     return app
+
+
+def warm_up(store: Store) -> None:
+    """Compile the templates and the statements of a request once, before the first tenant comes: else
+    the first requests after a start compile them in every server thread at once (a second's wait)."""
+    from sqlalchemy import select
+
+    from meterd.store.accounts import session_account
+    from meterd.store.models import Premises
+
+    for name in ("base.html", "login.html", "account.html", "link.html"):
+        TEMPLATES.get_template(name)
+    now = int(time.time())
+    with store.begin() as conn:
+        session_account(conn, "warm-up: no such session")
+        code = conn.execute(select(Premises.code).limit(1)).scalar()
+        if code is None:
+            return
+        periods = [(0, 2**62)]
+        data.meters(conn, code, periods, now)
+        data.readings(conn, code, periods, now - 31 * DAY, now)
+        data.use(conn, code, periods, now - 62 * DAY, now, "month")
+        data.notices(conn, code, periods, now)
 
 
 def premises_addresses(store: Store, codes: tuple[str, ...]) -> dict[str, str]:
