@@ -134,7 +134,8 @@ async def tenant(client: httpx.AsyncClient, token: str, pid: str, until: float, 
         out.setdefault(kind, []).append(time.perf_counter() - t)
         if res.status_code != 200:
             errors.append(f"{kind} {res.status_code}")
-        await asyncio.sleep(min(rng.expovariate(1 / THINK_S), 10 * THINK_S))
+        think = min(rng.expovariate(1 / THINK_S), 10 * THINK_S)
+        await asyncio.sleep(max(0.0, min(think, until - time.perf_counter())))  # no sleeping past the end
 
 
 def pct(values: list[float], q: float) -> float:
@@ -202,7 +203,7 @@ def main() -> None:
     parser.add_argument("--keep", help="keep the SQLite store in this directory and use it again next time")
     parser.add_argument("--think", type=float, help="mean think time in s (default 7; 0: as fast as answered)")
     args = parser.parse_args()
-    meters, tenants, days, seconds = (2_000, 50, 365, 20.0) if args.quick else (20_000, 200, 3 * 365 + 1, 60.0)
+    meters, tenants, days, seconds = (1_000, 20, 365, 5.0) if args.quick else (20_000, 200, 3 * 365 + 1, 60.0)
     seconds = args.seconds or seconds
     global THINK_S
     if args.think is not None:

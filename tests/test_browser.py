@@ -15,8 +15,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-
 from conftest import require_service
+
 from meterd.store.demo import TENANT_LOGIN, TENANT_PASSWORD
 
 ROOT = Path(__file__).parent.parent

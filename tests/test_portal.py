@@ -217,7 +217,7 @@ def test_notices_name_the_leak_in_plain_words_and_staff_can_reject_it(store: Sto
         assert leak[0]["text"].startswith("Możliwy wyciek: woda płynęła bez przerwy przez ")
         assert abs(int(re.search(r"przez (\d+)", leak[0]["text"]).group(1)) - days) <= 2  # type: ignore[union-attr]
         english = client.get("/api/v1/premises/D3/notices", headers=auth, params={"lang": "en"}).json()
-        assert [n for n in english if n["kind"] == "leak"][0]["text"].startswith("Possible leak: water flowed")
+        assert next(n for n in english if n["kind"] == "leak")["text"].startswith("Possible leak: water flowed")
         assert {n["kind"] for n in notices} >= {"leak", "missing"}  # the demo's data ends days ago
         # staff: find the flat, see its anomalies, reject the leak; the tenant's notice goes away
         client.cookies.clear()
