@@ -28,6 +28,19 @@ class ConfigError(MeterdError):
         self.problems = problems or [message]
 
 
+def _secret(env: str, path: str | None, section: str) -> str | None:
+    """A password from the environment variable, else from its file; None without either."""
+    value = os.environ.get(env)
+    if value:
+        return value
+    if path:
+        try:
+            return Path(path).read_text(encoding="utf-8").strip()
+        except OSError as e:
+            raise ConfigError(f"[{section}] password_file {path}: {e.strerror}") from None
+    return None
+
+
 class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -109,15 +122,7 @@ class MqttSection(_Section):
 
     def password(self) -> str | None:
         """From $METERD_MQTT_PASSWORD, else the password file; never from the configuration itself."""
-        env = os.environ.get("METERD_MQTT_PASSWORD")
-        if env:
-            return env
-        if self.password_file:
-            try:
-                return Path(self.password_file).read_text(encoding="utf-8").strip()
-            except OSError as e:
-                raise ConfigError(f"[mqtt] password_file {self.password_file}: {e.strerror}") from None
-        return None
+        return _secret("METERD_MQTT_PASSWORD", self.password_file, "mqtt")
 
 
 class SmtpSection(_Section):
@@ -133,15 +138,7 @@ class SmtpSection(_Section):
 
     def password(self) -> str | None:
         """From $METERD_SMTP_PASSWORD, else the password file; never from the configuration itself."""
-        env = os.environ.get("METERD_SMTP_PASSWORD")
-        if env:
-            return env
-        if self.password_file:
-            try:
-                return Path(self.password_file).read_text(encoding="utf-8").strip()
-            except OSError as e:
-                raise ConfigError(f"[smtp] password_file {self.password_file}: {e.strerror}") from None
-        return None
+        return _secret("METERD_SMTP_PASSWORD", self.password_file, "smtp")
 
 
 class PortalSection(_Section):

@@ -54,3 +54,19 @@ def store_args(request: pytest.FixtureRequest, tmp_path: Path) -> list[str]:
     if request.param == "sqlite":
         return ["--data", str(tmp_path / "store")]
     return ["--db", request.getfixturevalue("pg_url")]
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def demo_store(request: pytest.FixtureRequest, tmp_path: Path):  # type: ignore[no-untyped-def]
+    """The demo store (`meterd demo`'s data) on SQLite or on a fresh PostgreSQL schema."""
+    from meterd.store import Store
+    from meterd.store.demo import create_demo
+
+    if request.param == "sqlite":
+        store = Store.open(tmp_path / "store", create=True)
+    else:
+        store = Store.open(db=request.getfixturevalue("pg_url"), create=True, kek_path=tmp_path / "kek")
+    with store.begin() as conn:
+        create_demo(conn, store, tmp_path, ROOT / "config" / "sample-keys.csv")
+    yield store
+    store.close()

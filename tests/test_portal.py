@@ -93,15 +93,11 @@ def inbox() -> Iterator[Inbox]:
     box.stop()
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
-    if request.param == "sqlite":
-        s = Store.open(tmp_path / "store", create=True)
-    else:
-        s = Store.open(db=request.getfixturevalue("pg_url"), create=True, kek_path=tmp_path / "kek")
+@pytest.fixture
+def store(demo_store: Store) -> Iterator[Store]:
+    s = demo_store
     with s.begin() as conn:
-        create_demo(conn, s, tmp_path, ROOT / "config" / "sample-keys.csv")
-        # a former tenant of D4 (until 1 October), who now rents D6 and K1 too
+        # a former tenant of D4 (until 1 October), who now rents D6
         aid = add_account(conn, "byly.najemca", email="byly@example.invalid", password="haslo-bylego-1")
         grant(conn, aid, "D4", ts("2026-08-15T00:00:00"), ts("2026-10-01T00:00:00"))
         grant(conn, aid, "D6", ts("2026-10-01T00:00:00"))
@@ -112,7 +108,6 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
     with s.begin() as conn:
         check_store(conn)
     yield s
-    s.close()
 
 
 def client_for(store: Store, inbox: Inbox | None = None) -> TestClient:

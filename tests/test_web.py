@@ -13,23 +13,16 @@ import pytest
 from fastapi.testclient import TestClient
 
 from meterd.store import Store
-from meterd.store.demo import TENANT_LOGIN, TENANT_PASSWORD, create_demo
+from meterd.store.demo import TENANT_LOGIN, TENANT_PASSWORD
 from meterd.web.app import create_app
 
 ROOT = Path(__file__).parent.parent
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def client(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[TestClient]:
-    if request.param == "sqlite":
-        store = Store.open(tmp_path / "store", create=True)
-    else:
-        store = Store.open(db=request.getfixturevalue("pg_url"), create=True, kek_path=tmp_path / "kek")
-    with store.begin() as conn:
-        create_demo(conn, store, tmp_path, ROOT / "config" / "sample-keys.csv")
-    with TestClient(create_app(store)) as c:
+@pytest.fixture
+def client(demo_store: Store) -> Iterator[TestClient]:
+    with TestClient(create_app(demo_store)) as c:
         yield c
-    store.close()
 
 
 def login(client: TestClient) -> str:
