@@ -10,6 +10,10 @@ if [ ! -f "$DATA/meterd.sqlite" ]; then
     .venv/bin/meterd demo --data "$DATA"
 else
     .venv/bin/meterd db upgrade --data "$DATA"
+    # a demo store made before staff pages existed gets the demo staff login (once; later runs find it)
+    if ! .venv/bin/meterd account list --data "$DATA" | grep -q '^obsluga '; then
+        echo demo-obsluga-1 | .venv/bin/meterd account add obsluga --role staff --password-stdin --data "$DATA"
+    fi
     .venv/bin/meterd ingest config/sample-capture.hex --keys config/sample-keys.csv --data "$DATA"
 fi
 .venv/bin/meterd report --data "$DATA" --premises D2 D3 K1
