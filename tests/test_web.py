@@ -1,4 +1,4 @@
-"""The account view's API (DESIGN of `meterd serve`): sessions by cookie or bearer token, a tenant sees
+"""The account view's API (`meterd serve`, docs/interfaces.md): sessions by cookie or bearer token, a tenant sees
 only its own premises (404 for any other, as for one that does not exist), 401 without a session,
 login attempts limited, bad input answered 4xx with a message; on the demo store (SQLite and
 PostgreSQL)."""
