@@ -203,7 +203,7 @@ def main() -> None:
     parser.add_argument("--keep", help="keep the SQLite store in this directory and use it again next time")
     parser.add_argument("--think", type=float, help="mean think time in s (default 7; 0: as fast as answered)")
     args = parser.parse_args()
-    meters, tenants, days, seconds = (1_000, 20, 365, 5.0) if args.quick else (20_000, 200, 3 * 365 + 1, 60.0)
+    meters, tenants, days, seconds = (400, 10, 120, 3.0) if args.quick else (20_000, 200, 3 * 365 + 1, 60.0)
     seconds = args.seconds or seconds
     global THINK_S
     if args.think is not None:
