@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import random
 import socket
 import statistics
@@ -22,7 +21,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +33,7 @@ from meterd.store.models import Account, Tenancy
 from meterd.store.passwords import hash_password
 
 sys.path.insert(0, str(Path(__file__).parent))
+from pgschema import bench_schema
 from store import populate_register
 
 DAY = 86400
@@ -226,27 +225,14 @@ def main() -> None:
                 print(f"sqlite store built in {time.perf_counter() - t:.0f} s")
             figures += run_one("sqlite", ["--data", str(data)], chosen, seconds, args.workers)  # type: ignore[arg-type]
     if args.only in (None, "postgresql"):
-        import psycopg
-
-        url = os.environ.get("DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test").replace(
-            "postgresql+psycopg://", "postgresql://"
-        )
-        schema = f"meterd_bench_{uuid.uuid4().hex[:8]}"
-        with psycopg.connect(url, autocommit=True) as admin:
-            admin.execute(f"CREATE SCHEMA {schema}")
-            try:
-                db = f"{url}?options=-csearch_path%3D{schema}"
-                with tempfile.TemporaryDirectory() as tmp:
-                    kek = Path(tmp) / "kek"
-                    store = Store.open(db=db, create=True, kek_path=kek)
-                    t = time.perf_counter()
-                    chosen = populate(store, meters, tenants, days)
-                    store.close()
-                    admin.execute(f"ANALYZE {schema}.readings")
-                    print(f"postgresql store built in {time.perf_counter() - t:.0f} s")
-                    figures += run_one("postgresql", ["--db", db], chosen, seconds, args.workers)
-            finally:
-                admin.execute(f"DROP SCHEMA {schema} CASCADE")
+        with bench_schema() as (db, schema, admin), tempfile.TemporaryDirectory() as tmp:
+            store = Store.open(db=db, create=True, kek_path=Path(tmp) / "kek")
+            t = time.perf_counter()
+            chosen = populate(store, meters, tenants, days)
+            store.close()
+            admin.execute(f"ANALYZE {schema}.readings")
+            print(f"postgresql store built in {time.perf_counter() - t:.0f} s")
+            figures += run_one("postgresql", ["--db", db], chosen, seconds, args.workers)
     for name, value, unit in figures:
         print(f"{name}: {value:.1f} {unit}" if unit == "ms" else f"{name}: {value:.0f} {unit}")
 

@@ -8,14 +8,13 @@ python bench/store.py [--quick]      last lines: `name: value unit`
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
 import tempfile
 import time
-import uuid
 from pathlib import Path
 from typing import Any
 
+from pgschema import bench_schema
 from sqlalchemy import insert
 
 from meterd.store import Store
@@ -126,28 +125,16 @@ def main() -> None:
         store = Store.open(Path(tmp) / "b", create=True)
         figures += bench_register(store, "sqlite", register, register_rows)
         store.close()
-    url = os.environ.get("DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test").replace(
-        "postgresql+psycopg://", "postgresql://"
-    )
-    import psycopg
-
-    schema = f"meterd_bench_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(url, autocommit=True) as admin:
-        admin.execute(f"CREATE SCHEMA {schema}")
-        try:
-            store = Store.open(db=f"{url}?options=-csearch_path%3D{schema}", create=True)
-            figures += bench_one(store, "postgresql", n, meters)
-            store.close()
-            admin.execute(f"DROP SCHEMA {schema} CASCADE")
-            admin.execute(f"CREATE SCHEMA {schema}")
-            store = Store.open(db=f"{url}?options=-csearch_path%3D{schema}", create=True)
-            with tempfile.TemporaryDirectory() as tmp:
-                register = Path(tmp) / "register.csv"
-                register_csv(register, register_rows)
-                figures += bench_register(store, "postgresql", register, register_rows)
-            store.close()
-        finally:
-            admin.execute(f"DROP SCHEMA {schema} CASCADE")
+    with bench_schema() as (db, _, _admin):
+        store = Store.open(db=db, create=True)
+        figures += bench_one(store, "postgresql", n, meters)
+        store.close()
+    with bench_schema() as (db, _, _admin), tempfile.TemporaryDirectory() as tmp:
+        store = Store.open(db=db, create=True)
+        register = Path(tmp) / "register.csv"
+        register_csv(register, register_rows)
+        figures += bench_register(store, "postgresql", register, register_rows)
+        store.close()
     print(f"{n} readings of {meters} meters, 3 years")
     for name, value, unit in figures:
         print(f"{name}: {value:.1f} {unit}" if unit == "ms" else f"{name}: {value:.0f} {unit}")

@@ -39,6 +39,7 @@ from meterd.metrics import (
     TELEGRAMS,
     result_code,
 )
+from meterd.prepaid.profile import profile_for, record_values
 from meterd.reading import Reading, Source, from_telegram
 from meterd.sinks.base import Sink
 from meterd.sinks.store import StoreSink
@@ -258,8 +259,6 @@ class Gateway:
         if reading is None:
             return
         if self.prepaid_profiles:
-            from meterd.prepaid.profile import profile_for, record_values
-
             profile = profile_for(self.prepaid_profiles, reading.meter.manufacturer, reading.meter.id)
             if profile is not None:  # the vendor's valve, tamper and low-credit bits become registers
                 reading.registers.update(profile.fields(record_values(obj)))

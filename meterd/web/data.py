@@ -71,8 +71,9 @@ def meters(conn: Connection, code: str, periods: list[Period], now: int) -> list
     pid = premises_id(conn, code)
     out: list[MeterRow] = []
     seen: set[tuple[str, int]] = set()
+    every = segments(conn, pid, 0, FAR_FUTURE)  # the flat's whole history, once
     for a, b in clip(periods, 0, now + 1):
-        for whole in segments(conn, pid, 0, FAR_FUTURE):
+        for whole in every:
             lo, hi = max(whole.start, a), min(whole.end, b)
             if lo >= hi or (whole.serial, whole.start) in seen:
                 continue
@@ -106,16 +107,15 @@ def use(conn: Connection, code: str, periods: list[Period], start: int, end: int
     pass over the readings from a year before `start` to `end`)."""
     edges, m3, first, last, firsts = _use(conn, code, periods, year_before(start), end, period)
     index = {int(t): i for i, t in enumerate(edges[:-1])}
-    windows = [(a, b) for a, b in periods]
     out = []
     for i in range(edges.size - 1):
         b0, b1 = int(edges[i]), int(edges[i + 1])
-        if b1 <= start or not any(a < b1 and b > b0 for a, b in windows):
+        if b1 <= start or not clip(periods, b0, b1):
             continue
         now = {k: round(float(v[i]), 6) for k, v in sorted(m3.items())}
         j = index.get(year_before(b0))
         ago = None
-        if j is not None and first is not None and int(edges[j + 1]) > first and any(a < edges[j + 1] and b > edges[j] for a, b in windows):
+        if j is not None and first is not None and int(edges[j + 1]) > first and clip(periods, int(edges[j]), int(edges[j + 1])):
             ago = {k: round(float(v[j]), 6) for k, v in sorted(m3.items()) if firsts[k] < edges[j + 1]} or None
         out.append(UseRow(b0, b1, now, ago, first is not None and last is not None and b1 > first and b0 <= last))
     return out
