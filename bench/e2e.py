@@ -85,6 +85,28 @@ class Central:
         self.admin.close()
 
 
+def cpu_s(pid: int) -> float:
+    """CPU seconds (user + system) a process has used so far."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def postgres_cpu_s() -> float:
+    """CPU seconds of every PostgreSQL process on this machine (the server's backends included)."""
+    total = 0.0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            text = stat.read_text()
+        except OSError:
+            continue
+        if "(postgres)" in text:
+            total += cpu_s(int(stat.parent.name))
+    return total
+
+
 def p99_of(ports: list[int]) -> float:
     buckets: dict[float, float] = {}
     for port in ports:
@@ -142,6 +164,8 @@ def main() -> None:
             procs.append(meterd("run", "--config", str(config), log=tmp / "gateway.log"))
             lines = [telegram_hex(k, meters) + "\n" for k in range(readings)]
             time.sleep(3)  # the ingesters subscribe
+            cpu_before = [cpu_s(p.pid) for p in procs]
+            pg_before = postgres_cpu_s()
             start = time.monotonic()
             with open(fifo, "w") as w:
                 chunk = rate // 10
@@ -156,9 +180,16 @@ def main() -> None:
             elapsed = time.monotonic() - start
             assert ok and central.count() == readings == central.distinct(), (central.count(), readings)
             p99 = p99_of(metric_ports)
+            cpu = [cpu_s(p.pid) - b for p, b in zip(procs, cpu_before, strict=True)]
+            pg_cpu = postgres_cpu_s() - pg_before
             print(f"{readings} readings of {meters} meters offered at {rate}/s (sent in {sent_in:.1f} s), one gateway, two ingesters")
             print(f"e2e_rate: {readings / elapsed:.0f} readings/s")
             print(f"e2e_latency_p99_le: {p99:.2f} s")
+            per = 1e6 / readings
+            print(f"cpu_gateway: {cpu[3] * per:.0f} us/reading")
+            print(f"cpu_ingesters: {(cpu[1] + cpu[2]) * per:.0f} us/reading")
+            print(f"cpu_broker: {cpu[0] * per:.0f} us/reading")
+            print(f"cpu_postgres: {pg_cpu * per:.0f} us/reading")
 
             if args.no_spool:
                 return

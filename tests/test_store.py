@@ -12,7 +12,7 @@ from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from meterd.store import Store
-from meterd.store.engine import SchemaMismatch, store_url
+from meterd.store.engine import SchemaMismatch, make_engine, store_url
 from meterd.store.imports import ImportError_, import_keys, import_premises
 from meterd.store.ingest import ReadingIn, ingest
 from meterd.store.keys import current_keys
@@ -302,3 +302,24 @@ def test_the_migrations_make_the_tables_the_models_describe(dialect: str, tmp_pa
     kinds = {d[0] if isinstance(d, tuple) else d[0][0] for d in diff}
     assert not kinds & {"add_table", "remove_table", "add_column", "remove_column"}, diff
     store.close()
+
+
+def test_the_revisions_read_from_file_names_are_alembics(tmp_path: Path) -> None:
+    """Opening a store checks its revision without alembic: the file names must say what alembic says."""
+    from alembic.config import Config
+    from alembic.migration import MigrationContext
+    from alembic.script import ScriptDirectory
+
+    from meterd.store.engine import MIGRATIONS, current_revision, head_revision, known_revisions
+
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    scripts = ScriptDirectory.from_config(cfg)
+    assert known_revisions() == [s.revision for s in reversed(list(scripts.walk_revisions()))]
+    assert head_revision() == scripts.get_current_head()
+    store = Store.open(tmp_path / "s", create=True)
+    with store.engine.connect() as conn:
+        assert current_revision(store.engine) == MigrationContext.configure(conn).get_current_revision() == head_revision()
+    store.close()
+    empty = make_engine(f"sqlite:///{tmp_path / 'empty.sqlite'}")
+    assert current_revision(empty) is None

@@ -3,6 +3,7 @@ links. A session or link token is random (32 bytes), handed out once; the store 
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 import secrets
@@ -154,7 +155,7 @@ def authenticate(conn: Connection, login: str, password: str) -> int | None:
     """The account id for a right login and password, else None (the same time spent either way)."""
     row = conn.execute(select(Account.id, Account.password_hash).where(Account.login == login)).first()
     if row is None or not row[1]:
-        verify_password(password, _DUMMY)  # a login that does not exist costs as much as a wrong password
+        verify_password(password, dummy_hash())  # a login that does not exist costs as much as a wrong password
         return None
     if not verify_password(password, row[1]):
         return None
@@ -270,7 +271,11 @@ def audit_log(conn: Connection, since: int = 0, premises: str | None = None, lim
     return [AuditRow(int(r[0]), *(str(x) for x in r[1:])) for r in rows]
 
 
-_DUMMY = hash_password("not a password of anyone")
+@functools.cache
+def dummy_hash() -> str:
+    """A hash no password matches, made on first use (not at import: commands that never check a
+    password should not pay for it); the web app makes it at start-up."""
+    return hash_password("not a password of anyone")
 
 
 @dataclass(frozen=True, slots=True)

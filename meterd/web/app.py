@@ -373,9 +373,10 @@ def warm_up(store: Store) -> None:
     the first requests after a start compile them in every server thread at once (a second's wait)."""
     from sqlalchemy import select
 
-    from meterd.store.accounts import session_account
+    from meterd.store.accounts import dummy_hash, session_account
     from meterd.store.models import Premises
 
+    dummy_hash()  # a failed login for an unknown name costs the same from the first one on
     for name in ("base.html", "login.html", "account.html", "link.html"):
         TEMPLATES.get_template(name)
     now = int(time.time())
