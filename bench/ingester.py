@@ -22,8 +22,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).parent.parent))
 sys.path.insert(0, str(Path(__file__).parent))
 
-from e2e import BROKER_SETTINGS, cpu_s, free_port, meterd, wait_for  # noqa: E402
-from pgschema import bench_schema  # noqa: E402
+from e2e import BROKER_SETTINGS, cpu_s, free_port, meterd, wait_for
+from pgschema import bench_schema
 
 
 def publish(port: int, messages: list[tuple[str, bytes]]) -> None:

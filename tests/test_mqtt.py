@@ -24,6 +24,9 @@ from test_serial_ports import wait_for
 
 from meterd.wmbus import builder as b
 
+# the machine's broker is one for all: its shared subscription would split one test's readings with
+# another's, so these tests run one after another on one test worker
+pytestmark = pytest.mark.xdist_group("machine-broker")
 METERS = 20
 MQTT_URL = os.environ.get("MQTT_URL", "mqtt://127.0.0.1:1883")
 
