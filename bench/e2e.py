@@ -125,6 +125,8 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--rate", type=int, default=12_000, help="telegrams/s offered (default 12000)")
     parser.add_argument("--no-spool", action="store_true", help="skip the spool replay")
+    parser.add_argument("--profile", metavar="FILE", help="record the gateway with py-spy (when installed): "
+                        "raw stacks when FILE ends in .txt, else a flame graph")  # fmt: skip
     args = parser.parse_args()
     meters = 20_000
     readings = 60_000 if args.quick else 300_000
@@ -164,6 +166,11 @@ def main() -> None:
             procs.append(meterd("run", "--config", str(config), log=tmp / "gateway.log"))
             lines = [telegram_hex(k, meters) + "\n" for k in range(readings)]
             time.sleep(3)  # the ingesters subscribe
+            spy = None
+            if args.profile and shutil.which("py-spy"):
+                fmt = "raw" if args.profile.endswith(".txt") else "flamegraph"
+                spy = subprocess.Popen(["py-spy", "record", "-f", fmt, "-o", args.profile, "-p", str(procs[-1].pid), "-r", "200"],
+                                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
             cpu_before = [cpu_s(p.pid) for p in procs]
             pg_before = postgres_cpu_s()
             start = time.monotonic()
@@ -182,6 +189,9 @@ def main() -> None:
             p99 = p99_of(metric_ports)
             cpu = [cpu_s(p.pid) - b for p, b in zip(procs, cpu_before, strict=True)]
             pg_cpu = postgres_cpu_s() - pg_before
+            if spy is not None:
+                spy.send_signal(signal.SIGINT)
+                spy.wait(60)
             print(f"{readings} readings of {meters} meters offered at {rate}/s (sent in {sent_in:.1f} s), one gateway, two ingesters")
             print(f"e2e_rate: {readings / elapsed:.0f} readings/s")
             print(f"e2e_latency_p99_le: {p99:.2f} s")

@@ -45,6 +45,7 @@ def publish(port: int, messages: list[tuple[str, bytes]]) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--profile", metavar="SVG", help="record the ingester with py-spy (when installed) into SVG")
     args = parser.parse_args()
     meters = 20_000
     readings = 50_000 if args.quick else 200_000
@@ -92,9 +93,16 @@ def main() -> None:
 
             start = time.monotonic()
             ingester = meterd(*command, log=log)
+            spy = None
+            if args.profile and shutil.which("py-spy"):
+                spy = subprocess.Popen(["py-spy", "record", "-f", "raw" if args.profile.endswith(".txt") else "flamegraph", "-o", args.profile, "-p", str(ingester.pid), "-r", "200"],
+                                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
             ok = wait_for(lambda: count() >= readings, 600, 0.2)
             elapsed = time.monotonic() - start
             cpu = cpu_s(ingester.pid)
+            if spy is not None:
+                spy.send_signal(signal.SIGINT)
+                spy.wait(60)
             assert ok and count() == readings, (count(), readings)
             print(f"{readings} readings of {meters} meters waiting in the broker, one ingester")
             print(f"ingest_rate: {readings / elapsed:.0f} readings/s (ingester start included)")

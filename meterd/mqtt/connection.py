@@ -73,7 +73,9 @@ def new_client(address: BrokerAddress, creds: Credentials, client_id: str, *, v5
     import paho.mqtt.client as mqtt
     from paho.mqtt.enums import CallbackAPIVersion
 
-    client = mqtt.Client(
+    from meterd.mqtt.client import BufferedClient
+
+    client = BufferedClient(
         callback_api_version=CallbackAPIVersion.VERSION2,
         client_id=client_id,
         protocol=mqtt.MQTTv5 if v5 else mqtt.MQTTv311,
@@ -106,8 +108,8 @@ class NetworkLoop:
         self.open = False
         self._delay = float(RECONNECT_MIN_S)
 
-    def step(self, stop: threading.Event, timeout: float) -> bool:
-        """True when the network loop ran on an open connection."""
+    def step(self, stop: threading.Event, timeout: float, max_messages: int = 10_000) -> bool:
+        """True when the network loop ran on an open connection (reading up to `max_messages`)."""
         if not self.open:
             try:
                 self.client.reconnect()
@@ -117,7 +119,7 @@ class NetworkLoop:
                 stop.wait(self._delay)
                 self._delay = min(self._delay * 2, RECONNECT_MAX_S)
                 return False
-        if self.client.loop(timeout=timeout) != 0:  # the connection is gone: reconnect with backoff
+        if self.client.drive(timeout, max_messages) != 0:  # the connection is gone: reconnect with backoff
             self.open = False
             self.on_lost(None, None, None, "connection lost")
             return False

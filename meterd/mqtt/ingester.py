@@ -107,7 +107,7 @@ class Ingester:
         net = NetworkLoop(self.client, self.address, self._on_disconnect)
         first_at = 0.0
         while not stop.is_set():
-            if not net.step(stop, timeout=0.01) and not self._unacked:
+            if not net.step(stop, timeout=0.01, max_messages=max(self.batch_max - len(self._batch), 1)) and not self._unacked:
                 continue
             if self._batch and not first_at:
                 first_at = time.monotonic()
@@ -130,7 +130,7 @@ class Ingester:
             end = quiet_since + LEAVE_S
             while time.monotonic() < end and time.monotonic() - quiet_since < 0.5:
                 before = len(self._batch)
-                if self.client.loop(timeout=0.05) != 0:
+                if self.client.drive(0.05) != 0:
                     socket_open = False
                     break
                 if len(self._batch) != before:
@@ -143,11 +143,11 @@ class Ingester:
 
             props = Properties(PacketTypes.DISCONNECT)  # type: ignore[no-untyped-call]
             props.SessionExpiryInterval = 0  # the session ends with the connection
-            self.client.loop(timeout=0.05)  # the acknowledgements go out first
+            self.client.drive(0.05)  # the acknowledgements go out first
             self.client.disconnect(properties=props)
         else:  # unacknowledged readings (the store is down): keep the session, the broker keeps them
             self.client.disconnect()
-        self.client.loop(timeout=0.1)
+        self.client.drive(0.1)
 
     def store_and_ack(self) -> None:
         """Store the batch's readings in one transaction, then acknowledge its messages."""
