@@ -94,6 +94,26 @@ def cpu_s(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def tree_cpu_s(pid: int) -> float:
+    """CPU seconds of a process and its children (the gateway's publisher process)."""
+    total = cpu_s(pid)
+    for task in Path(f"/proc/{pid}/task").glob("*/children"):
+        try:
+            children = task.read_text().split()
+        except OSError:
+            continue
+        total += sum(tree_cpu_s(int(c)) for c in children)
+    return total
+
+
+def machine_busy_s() -> tuple[float, float]:
+    """(busy, all) CPU seconds of the whole machine so far, from /proc/stat."""
+    fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    idle = fields[3] + fields[4]
+    tick = os.sysconf("SC_CLK_TCK")
+    return (sum(fields) - idle) / tick, sum(fields) / tick
+
+
 def postgres_cpu_s() -> float:
     """CPU seconds of every PostgreSQL process on this machine (the server's backends included)."""
     total = 0.0
@@ -171,7 +191,8 @@ def main() -> None:
                 fmt = "raw" if args.profile.endswith(".txt") else "flamegraph"
                 spy = subprocess.Popen(["py-spy", "record", "-f", fmt, "-o", args.profile, "-p", str(procs[-1].pid), "-r", "200"],
                                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
-            cpu_before = [cpu_s(p.pid) for p in procs]
+            cpu_before = [tree_cpu_s(p.pid) for p in procs]
+            busy_before = machine_busy_s()
             pg_before = postgres_cpu_s()
             start = time.monotonic()
             with open(fifo, "w") as w:
@@ -187,7 +208,8 @@ def main() -> None:
             elapsed = time.monotonic() - start
             assert ok and central.count() == readings == central.distinct(), (central.count(), readings)
             p99 = p99_of(metric_ports)
-            cpu = [cpu_s(p.pid) - b for p, b in zip(procs, cpu_before, strict=True)]
+            cpu = [tree_cpu_s(p.pid) - b for p, b in zip(procs, cpu_before, strict=True)]
+            busy = [a - b for a, b in zip(machine_busy_s(), busy_before, strict=True)]
             pg_cpu = postgres_cpu_s() - pg_before
             if spy is not None:
                 spy.send_signal(signal.SIGINT)
@@ -196,7 +218,8 @@ def main() -> None:
             print(f"e2e_rate: {readings / elapsed:.0f} readings/s")
             print(f"e2e_latency_p99_le: {p99:.2f} s")
             per = 1e6 / readings
-            print(f"cpu_gateway: {cpu[3] * per:.0f} us/reading")
+            print(f"machine_busy: {100 * busy[0] / busy[1]:.0f} % of {os.cpu_count()} cores")
+            print(f"cpu_gateway: {cpu[3] * per:.0f} us/reading (its publisher process included)")
             print(f"cpu_ingesters: {(cpu[1] + cpu[2]) * per:.0f} us/reading")
             print(f"cpu_broker: {cpu[0] * per:.0f} us/reading")
             print(f"cpu_postgres: {pg_cpu * per:.0f} us/reading")

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import os
 import shutil
 import signal
@@ -363,7 +364,7 @@ def test_an_ingester_killed_while_its_transaction_waits_loses_nothing(tmp_path: 
     import psycopg
 
     from meterd.mqtt.connection import Credentials, parse_url
-    from meterd.mqtt.publisher import MqttSink
+    from meterd.mqtt.sink import MqttSink
     from meterd.reading import MeterIdentity, Reading, TimeBasis
 
     _machine_broker()
@@ -385,7 +386,7 @@ def test_an_ingester_killed_while_its_transaction_waits_loses_nothing(tmp_path: 
                         reading_id=f"{k:02x}" * 16) for k in range(40)]  # fmt: skip
     try:
         sink.write(readings)
-        assert wait_for(lambda: len(sink.spool) == 0, 20)  # the broker has them (and gave them to the ingester)
+        assert wait_for(lambda: sink.spooled == 0, 20)  # the broker has them (and gave them to the ingester)
         time.sleep(1.0)
         ingester.send_signal(signal.SIGKILL)
         ingester.wait(10)
@@ -470,3 +471,44 @@ def test_the_buffered_client_takes_every_kind_of_message_and_acknowledges_by_han
     assert got == []
     client.disconnect()
     client.drive(0.1)
+
+
+def test_a_killed_publisher_process_is_started_again_and_loses_nothing(broker: Broker, tmp_path: Path) -> None:
+    """The gateway's publisher runs as a process of its own: killed, it is started again (from the
+    spool on disk, where it left off) and every reading still reaches the broker."""
+    import paho.mqtt.client as mqtt
+    from paho.mqtt.enums import CallbackAPIVersion
+
+    from meterd.mqtt.connection import Credentials, parse_url
+    from meterd.mqtt.sink import MqttSink
+    from meterd.reading import MeterIdentity, Reading, TimeBasis
+
+    heard: set[str] = set()
+    sub = mqtt.Client(callback_api_version=CallbackAPIVersion.VERSION2, client_id="pk-sub")
+    sub.on_connect = lambda c, *_: c.subscribe("meterd/pk/reading/#", qos=1)
+    sub.on_message = lambda _c, _u, msg: heard.add(json.loads(msg.payload)["reading_id"])
+    sub.connect("127.0.0.1", broker.port)
+    sub.loop_start()
+    time.sleep(0.5)
+    now = int(time.time())
+
+    def batch(first: int) -> list[Reading]:
+        return [Reading(MeterIdentity("ELS", f"{20000000 + k % METERS:08d}", 0x33, 7), "water", now - k, now - k,
+                        float(k), gateway="pk", basis=TimeBasis.ACCESS_NUMBER, access_number=k & 0xFF,
+                        reading_id=f"{k:032x}") for k in range(first, first + 50)]  # fmt: skip
+
+    sink = MqttSink(parse_url(broker.url), Credentials(), "pk", tmp_path / "gw")
+    try:
+        sink.write(batch(0))
+        assert wait_for(lambda: len(heard) == 50, 20), len(heard)
+        first = sink.publisher_pid
+        assert first is not None
+        os.kill(first, signal.SIGKILL)
+        sink.write(batch(50))  # taken by a new publisher process
+        assert sink.publisher_pid not in (None, first)
+        assert wait_for(lambda: len(heard) == 100 and sink.spooled == 0, 20), (len(heard), sink.spooled)
+    finally:
+        sink.close()
+        sub.loop_stop()
+        sub.disconnect()
+    assert heard == {f"{k:032x}" for k in range(100)}

@@ -14,7 +14,7 @@ from meterd.errors import MeterdError
 
 if TYPE_CHECKING:
     from meterd.config import Config
-    from meterd.mqtt.publisher import MqttSink
+    from meterd.mqtt.sink import MqttSink
     from meterd.sinks.base import Sink
 
 
@@ -88,7 +88,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 def mqtt_sink(config: Config, data: Path) -> MqttSink:
     """The MQTT publisher of [mqtt], its spool in the gateway's data directory."""
     from meterd.mqtt.connection import Credentials, parse_url
-    from meterd.mqtt.publisher import MqttSink
+    from meterd.mqtt.sink import MqttSink
 
     m = config.mqtt
     assert m is not None

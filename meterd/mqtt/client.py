@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import contextlib
 import select
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -170,10 +171,10 @@ class BufferedClient(mqtt.Client):
 
     # -- driving it --------------------------------------------------------------------------------
 
-    def drive(self, timeout: float, max_messages: int = 10_000) -> MQTTErrorCode:
-        """One turn of the network loop: wait up to `timeout` for the socket, read what came (up to
-        `max_messages` packets), write what is queued, keep the connection alive. Not 0 when the
-        connection is gone."""
+    def drive(self, timeout: float, max_messages: int = 10_000, wake: Sequence[Any] = ()) -> MQTTErrorCode:
+        """One turn of the network loop: wait up to `timeout` for the socket (or one of `wake`), read
+        what came (up to `max_messages` packets), write what is queued, keep the connection alive.
+        Not 0 when the connection is gone."""
         sock = self.socket()
         if sock is None:
             return MQTTErrorCode.MQTT_ERR_NO_CONN
@@ -183,10 +184,10 @@ class BufferedClient(mqtt.Client):
                 return rc
         wait = 0.0 if self.buffered_input() else timeout
         try:
-            readable, _, _ = select.select([sock], [sock] if self.want_write() else [], [], wait)
+            readable, _, _ = select.select([sock, *wake], [sock] if self.want_write() else [], [], wait)
         except (OSError, ValueError):  # the socket was closed under us
             return self._loop_rc_handle(MQTTErrorCode.MQTT_ERR_CONN_LOST)
-        if readable or self.buffered_input():
+        if sock in readable or self.buffered_input():
             for _ in range(max_messages):
                 rc = self.loop_read()
                 if rc != MQTTErrorCode.MQTT_ERR_SUCCESS:

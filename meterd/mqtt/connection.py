@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import logging
 import os
+import select
 import ssl
 import threading
+import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote, urlsplit
@@ -98,8 +101,9 @@ def new_client(address: BrokerAddress, creds: Credentials, client_id: str, *, v5
 
 class NetworkLoop:
     """A paho client driven from one thread (no loop_start): `step` connects when there is no
-    connection (waiting out a backoff of RECONNECT_MIN_S doubling to RECONNECT_MAX_S between tries)
-    and otherwise runs the client's network loop once. `on_lost` hears of a connection that broke."""
+    connection (trying again after a backoff of RECONNECT_MIN_S doubling to RECONNECT_MAX_S) and
+    otherwise runs the client's network loop once. `on_lost` hears of a connection that broke. Waits
+    end early when one of the `wake` file descriptors becomes readable (a process's command pipe)."""
 
     def __init__(self, client: Any, address: BrokerAddress, on_lost: Any) -> None:
         self.client = client
@@ -107,19 +111,27 @@ class NetworkLoop:
         self.on_lost = on_lost
         self.open = False
         self._delay = float(RECONNECT_MIN_S)
+        self._next_try = 0.0
 
-    def step(self, stop: threading.Event, timeout: float, max_messages: int = 10_000) -> bool:
+    def step(self, stop: threading.Event, timeout: float, max_messages: int = 10_000, wake: Sequence[Any] = ()) -> bool:
         """True when the network loop ran on an open connection (reading up to `max_messages`)."""
         if not self.open:
+            now = time.monotonic()
+            if now < self._next_try:
+                if wake:
+                    select.select(list(wake), [], [], self._next_try - now)
+                else:
+                    stop.wait(self._next_try - now)
+                return False
             try:
                 self.client.reconnect()
                 self.open, self._delay = True, float(RECONNECT_MIN_S)
             except (OSError, ValueError) as e:
                 log.debug("broker %s: %s", self.address, e)
-                stop.wait(self._delay)
+                self._next_try = time.monotonic() + self._delay
                 self._delay = min(self._delay * 2, RECONNECT_MAX_S)
                 return False
-        if self.client.drive(timeout, max_messages) != 0:  # the connection is gone: reconnect with backoff
+        if self.client.drive(timeout, max_messages, wake) != 0:  # the connection is gone: reconnect with backoff
             self.open = False
             self.on_lost(None, None, None, "connection lost")
             return False

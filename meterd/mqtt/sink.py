@@ -1,0 +1,198 @@
+"""The gateway's MQTT sink: hands every batch of accepted readings to the publisher process
+(meterd.mqtt.publisher), which keeps them in the on-disk spool and sends them to the broker.
+
+`write` returns once the publisher has the batch in the spool, synced to disk: only then does the
+batch count as accepted. The publisher's totals come back over the same pipe and become this
+process's metrics (published, acknowledged, replayed, spool length, broker connection). A
+publisher that dies is started again (the spool on disk is where it left it); one that does not
+answer is replaced. When the publisher cannot take a batch, `write` raises SpoolError and the
+readings stay in the gateway's own store.
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import threading
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from meterd.metrics import MQTT_ACKED, MQTT_CONNECTED, PUBLISHED, REPLAYED, SPOOL, SPOOL_DROPPED, SPOOLED
+from meterd.mqtt.connection import BrokerAddress, Credentials, new_client
+from meterd.mqtt.publisher import Stats, run_publisher
+from meterd.mqtt.topics import payload, reading_topic
+from meterd.reading import Reading
+from meterd.sinks.spool import Spool, SpoolError
+
+log = logging.getLogger("meterd.mqtt")
+ANSWER_S = 30.0  # the longest the publisher may take to answer (a connect to an unreachable broker is 5 s)
+WATCH_EVERY_S = 0.25
+RESTART_MIN_S = 1.0  # a publisher that keeps dying is started again after 1 s, 2 s, 4 s ... 60 s
+RESTART_MAX_S = 60.0
+
+
+class MqttSink:
+    def __init__(
+        self,
+        address: BrokerAddress,
+        creds: Credentials,
+        gateway: str,
+        data: Path,
+        *,
+        client_id: str | None = None,
+        spool_max: int = 1_000_000,
+        homeassistant: bool = False,
+    ) -> None:
+        self.gateway = gateway
+        new_client(address, creds, client_id or f"meterd-{gateway}", v5=True)  # bad TLS files stop the start, here
+        spool = Spool(data, spool_max)  # opened here first: a spool that cannot be opened stops the start
+        self.spooled = len(spool)  # in the spool, as the publisher last said
+        spool.close()
+        self._args = (address, creds, gateway, Path(data), spool_max, client_id, homeassistant)
+        self.connected = threading.Event()
+        self.refused = 0
+        self._lock = threading.Lock()  # one request at a time on the pipe, and one (re)start
+        self._proc: Any = None
+        self._conn: Any = None
+        self._seen = Stats(False, self.spooled)  # the current publisher's totals already counted
+        self._closing = threading.Event()
+        self._next_start = 0.0
+        self._restart_delay = RESTART_MIN_S
+        SPOOL.set(self.spooled)
+        with self._lock:
+            self._start()
+        self._watcher = threading.Thread(target=self._watch, name="mqtt-sink", daemon=True)
+        self._watcher.start()
+
+    # -- the sink interface ------------------------------------------------------------------------
+
+    def write(self, batch: Sequence[Reading]) -> None:
+        """Accepted once in the spool (on disk); raises SpoolError when the spool cannot take them."""
+        messages = [(reading_topic(self.gateway, r.meter.id), payload(r)) for r in batch]
+        with self._lock:
+            answer = self._ask(("append", messages))
+            if answer is None:  # the publisher died or hung: a new one, and the batch once more
+                self._restart("did not take a batch")
+                answer = self._ask(("append", messages))
+        if answer is None:
+            raise SpoolError("the MQTT publisher process does not answer; the readings stay in the local store")
+        if answer[0] == "error":
+            raise SpoolError(str(answer[1]))
+        SPOOLED.inc(len(batch))
+        dropped, self.spooled = int(answer[1]), int(answer[2])
+        SPOOL.set(self.spooled)
+        if dropped:
+            SPOOL_DROPPED.inc(dropped)
+            log.warning("spool full: %d oldest readings dropped (they stay in the local store)", dropped)
+
+    def flush(self) -> None:
+        """The spool is on disk already; nothing to wait for."""
+
+    def close(self, drain_s: float = 5.0) -> None:
+        """Give the broker a few seconds to take what is spooled; what remains waits for the next start."""
+        self._closing.set()
+        self._watcher.join(timeout=5)
+        with self._lock:
+            if self._proc is not None and self._proc.is_alive():
+                self._ask(("close", drain_s), timeout=drain_s + 15, until="closed")
+            self._stop_process()
+        self.connected.clear()
+        MQTT_CONNECTED.labels(role="publisher").set(0)
+
+    @property
+    def publisher_pid(self) -> int | None:
+        """The publisher process's id (None while there is none)."""
+        return self._proc.pid if self._proc is not None else None
+
+    # -- the publisher process -----------------------------------------------------------------------
+
+    def _start(self) -> None:
+        context = multiprocessing.get_context("spawn")  # a fresh interpreter: no threads or locks inherited
+        ours, theirs = context.Pipe()
+        level = logging.getLogger().getEffectiveLevel()
+        self._proc = context.Process(target=run_publisher, args=(theirs, *self._args, level), name="meterd-publisher")
+        self._proc.start()
+        theirs.close()
+        self._conn = ours
+        self._seen = Stats(False, self.spooled)
+
+    def _stop_process(self) -> None:
+        if self._proc is None:
+            return
+        self._proc.join(timeout=5)
+        if self._proc.is_alive():
+            self._proc.kill()
+            self._proc.join(timeout=5)
+        self._conn.close()
+        self._proc = None
+
+    def _restart(self, why: str) -> None:
+        if self._proc is not None:
+            log.error("the MQTT publisher process %s; starting it again", why)
+            if self._proc.is_alive():
+                self._proc.kill()
+            self._stop_process()
+        now = time.monotonic()
+        if now < self._next_start:
+            return  # it died a moment ago: not again at once (the watcher tries when it is time)
+        self._next_start = now + self._restart_delay
+        self._restart_delay = min(self._restart_delay * 2, RESTART_MAX_S)
+        self._start()
+
+    def _ask(self, request: tuple[Any, ...], timeout: float = ANSWER_S, until: str = "") -> tuple[Any, ...] | None:
+        """Send a request and wait for its answer (taking the statistics that come before it); None
+        when the publisher is gone or does not answer in time. Holds the lock."""
+        if self._proc is None:
+            return None
+        try:
+            self._conn.send(request)
+            deadline = time.monotonic() + timeout
+            while self._conn.poll(max(0.0, deadline - time.monotonic())):
+                answer = self._conn.recv()
+                if answer[0] == "stats":
+                    self._count(answer[1])
+                elif answer[0] == "failed":
+                    log.error("MQTT publisher: %s", answer[1])
+                    return None
+                elif not until or answer[0] == until:
+                    return tuple(answer)
+            return None
+        except (EOFError, OSError):
+            return None
+
+    def _watch(self) -> None:
+        """The publisher's statistics into the metrics; a publisher that died is started again."""
+        while not self._closing.wait(WATCH_EVERY_S):
+            with self._lock:
+                if self._closing.is_set():
+                    return
+                if self._proc is None or not self._proc.is_alive():
+                    self._restart("stopped")
+                    continue
+                try:
+                    while self._conn.poll():
+                        answer = self._conn.recv()
+                        if answer[0] == "stats":
+                            self._count(answer[1])
+                        elif answer[0] == "failed":
+                            log.error("MQTT publisher: %s", answer[1])
+                except (EOFError, OSError):
+                    self._restart("stopped")
+
+    def _count(self, now: Stats) -> None:
+        seen = self._seen
+        PUBLISHED.inc(max(now.published - seen.published, 0))
+        MQTT_ACKED.inc(max(now.acked - seen.acked, 0))
+        REPLAYED.inc(max(now.replayed - seen.replayed, 0))
+        self.refused += max(now.refused - seen.refused, 0)
+        self._seen = now
+        self.spooled = now.spool
+        SPOOL.set(now.spool)
+        if now.connected:
+            self._restart_delay = RESTART_MIN_S
+            self.connected.set()
+        else:
+            self.connected.clear()
+        MQTT_CONNECTED.labels(role="publisher").set(1 if now.connected else 0)
