@@ -75,6 +75,8 @@ class Reading:
     basis: TimeBasis = TimeBasis.RECEIVE_TIME
     reading_id: str = ""
     raw: bytes | None = field(default=None, repr=False, compare=False)
+    # the receive time to the millisecond (epoch ms), where the receiver knows it: latency metrics only
+    received_ms: int | None = field(default=None, compare=False)
 
     @property
     def meter_id(self) -> str:
@@ -104,6 +106,7 @@ class Reading:
             "source": self.source.value,
             "access_number": self.access_number,
             "basis": self.basis.value,
+            **({"received_at_ms": self.received_ms} if self.received_ms is not None else {}),
         }
 
     @classmethod
@@ -133,11 +136,15 @@ class Reading:
             if rssi is not None and not isinstance(rssi, int | float):
                 raise BadReading("rssi_dbm is not a number")
             acc = obj.get("access_number")
+            received_at = parse_iso(obj.get("received_at"), "received_at")
+            ms = obj.get("received_at_ms")
+            if not isinstance(ms, int) or isinstance(ms, bool) or ms // 1000 != received_at:
+                ms = None  # absent, or not the same second: received_at alone
             return cls(
                 meter=meter,
                 medium=_text(obj, "medium", 32),
                 measured_at=parse_iso(obj.get("measured_at"), "measured_at"),
-                received_at=parse_iso(obj.get("received_at"), "received_at"),
+                received_at=received_at,
                 total_m3=float(total) if total is not None else None,
                 registers=registers,
                 alarms=tuple(alarms),
@@ -147,6 +154,7 @@ class Reading:
                 access_number=int(acc) if isinstance(acc, int) and not isinstance(acc, bool) else None,
                 basis=TimeBasis(obj.get("basis", TimeBasis.RECEIVE_TIME.value)),
                 reading_id=_text(obj, "reading_id", 64),
+                received_ms=ms,
             )
         except ValueError as e:
             raise BadReading(str(e)) from None
@@ -209,6 +217,7 @@ def from_telegram(
     rssi: float | None = None,
     raw: bytes | None = None,
     source: Source = Source.RADIO,
+    received_ms: int | None = None,
 ) -> Reading | None:
     """The reading of a decoded telegram, or None when it did not decode or names no meter.
 
@@ -246,7 +255,7 @@ def from_telegram(
     total = obj.get("total_m3")
     total_m3 = float(total) if isinstance(total, int | float) and math.isfinite(float(total)) else None
     alarms = tuple(str(a) for a in obj.get("alarms", []))
-    content = repr((total_m3, sorted(registers.items(), key=lambda kv: kv[0]), alarms, obj.get("status"))).encode()
+    content = repr((total_m3, sorted(registers.items()), alarms, obj.get("status"))).encode()  # keys are unique
     return Reading(
         meter=meter,
         medium=str(obj.get("medium") or ""),
@@ -263,4 +272,5 @@ def from_telegram(
         basis=basis,
         reading_id=reading_id(meter, basis, measured, access_number, content),
         raw=raw,
+        received_ms=received_ms,
     )

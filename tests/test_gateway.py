@@ -261,6 +261,17 @@ def test_reading_json_round_trip(basis: TimeBasis) -> None:
     assert Reading.from_json(r.to_json()) == r
 
 
+def test_the_receive_time_to_the_millisecond_travels_with_a_reading() -> None:
+    r = from_telegram(Decoder().decode(telegram(3)), 1_780_000_000, gateway="gw1", received_ms=1_780_000_000_734)
+    assert r is not None and r.to_json()["received_at_ms"] == 1_780_000_000_734
+    assert Reading.from_json(r.to_json()).received_ms == 1_780_000_000_734
+    other_second = {**r.to_json(), "received_at_ms": 1_780_000_005_000}
+    assert Reading.from_json(other_second).received_ms is None  # not the same second: received_at alone
+    plain = from_telegram(Decoder().decode(telegram(3)), 1_780_000_000, gateway="gw1")
+    assert plain is not None and "received_at_ms" not in plain.to_json()
+    assert Reading.from_json(plain.to_json()).received_ms is None
+
+
 def test_jsonl_sink_writes_one_reading_per_line() -> None:
     import io
     import json

@@ -254,7 +254,7 @@ class Gateway:
         source = Source(rcv.source or rcv.config.source)
         reading = from_telegram(
             obj, int(received), gateway=self.config.gateway.name, receiver=rcv.name, rssi=item.rssi_dbm,
-            raw=item.data, source=source,
+            raw=item.data, source=source, received_ms=int(received * 1000),
         )  # fmt: skip
         if reading is None:
             return

@@ -185,5 +185,6 @@ class Ingester:
         MQTT_MESSAGES.labels(outcome="unknown_meter").inc(result.unknown_meter)
         MQTT_MESSAGES.labels(outcome="bad_time").inc(result.bad_time)
         now = time.time()
-        for r in batch:
-            INGEST_LATENCY.observe(max(0.0, now - r.received_at))
+        for r in batch:  # to the millisecond where the gateway sent it, else from the whole second
+            received = r.received_ms / 1000 if r.received_ms is not None else r.received_at
+            INGEST_LATENCY.observe(max(0.0, now - received))
