@@ -158,7 +158,9 @@ def decode_batch(
         if f is None:
             continue
         size = len(f)
-        if size > 24 and f[0] != 0x68 and (keys is None or keys[i] is None):
+        # more than the link header, CI and short TPL header (15 bytes): a telegram of one record is
+        # vectorised too; anything shorter is an error the scalar decoder names
+        if size > 16 and f[0] != 0x68 and (keys is None or keys[i] is None):
             ci_at = 12 if size >= format_a_length(f[0]) else 10
             ci = f[ci_at]
             shapes[(size, ci_at, ci, f[ci_at + 3 : ci_at + 5])].append(i)
