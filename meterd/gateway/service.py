@@ -64,12 +64,20 @@ class ReceiverThread:
     last_heard: float = 0.0
     source: str = ""  # what readings it hears are (default: its configuration's source)
     _results: dict[str, Any] = field(default_factory=dict)  # result code → its metric child (labels() is slow)
+    _uncounted: dict[str, int] = field(default_factory=dict)  # results not in the metric yet
 
     def count_result(self, code: str) -> None:
-        child = self._results.get(code)
-        if child is None:
-            child = self._results[code] = TELEGRAMS.labels(dongle=self.name, result=code)
-        child.inc()
+        self._uncounted[code] = self._uncounted.get(code, 0) + 1
+
+    def publish_counts(self) -> None:
+        """The results counted since the last call into the telegrams metric (once per code, not per
+        telegram: each increment takes the metric's lock)."""
+        for code, n in self._uncounted.items():
+            child = self._results.get(code)
+            if child is None:
+                child = self._results[code] = TELEGRAMS.labels(dongle=self.name, result=code)
+            child.inc(n)
+        self._uncounted.clear()
 
     @property
     def name(self) -> str:
@@ -142,7 +150,8 @@ class Gateway:
                 if cfg.dongle in ("hex", "rtlwmbus"):
                     rcv.opened.set()
                 for item in paced(frames, cfg.pace, stop):
-                    rcv.opened.set()
+                    if not rcv.opened.is_set():
+                        rcv.opened.set()
                     self.queue.put((rcv, item))
             except MeterdError as e:
                 rcv.counters["open_failed"] = rcv.counters.get("open_failed", 0) + 1
@@ -296,6 +305,8 @@ class Gateway:
                 LATENCY.observe(max(0.0, now - t))
 
     def _count_receivers(self) -> None:
+        for rcv in self.all_receivers:
+            rcv.publish_counts()
         for rcv in self.receivers:
             if rcv.last_heard:
                 LAST_TELEGRAM.labels(dongle=rcv.name).set(rcv.last_heard)
@@ -351,6 +362,7 @@ class Gateway:
     def shutdown(self) -> None:
         self.notifier.stopping()
         self.flush()
+        self._count_receivers()
         for sink in self.sinks:
             try:
                 sink.close()
