@@ -35,9 +35,10 @@ def publish(port: int, messages: list[tuple[str, bytes]]) -> None:
     client.max_inflight_messages_set(1000)
     client.connect("127.0.0.1", port)
     client.loop_start()
-    infos = [client.publish(topic, body, qos=1) for topic, body in messages]
-    for info in infos:
-        info.wait_for_publish(60)
+    for i in range(0, len(messages), 20_000):  # message ids are 16 bits: no more than that in flight
+        infos = [client.publish(topic, body, qos=1) for topic, body in messages[i : i + 20_000]]
+        for info in infos:
+            info.wait_for_publish(60)
     client.loop_stop()
     client.disconnect()
 
