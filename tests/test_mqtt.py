@@ -87,11 +87,21 @@ def broker(tmp_path: Path) -> Iterator[Broker]:
 LOGS: list[Path] = []
 
 
-def meterd(*args: str, log: Path) -> subprocess.Popen[str]:
-    """A meterd process, its output appended to `log` (read when something fails)."""
+def meterd(*args: str, log: Path, own_group: bool = False) -> subprocess.Popen[str]:
+    """A meterd process, its output appended to `log` (read when something fails); with `own_group`
+    in a process group of its own (with its children), as systemd runs a service."""
     LOGS.append(log)
     out = log.open("a")
-    return subprocess.Popen([sys.executable, "-m", "meterd", *args], stdout=out, stderr=out, text=True)
+    return subprocess.Popen([sys.executable, "-m", "meterd", *args], stdout=out, stderr=out, text=True,
+                            start_new_session=own_group)  # fmt: skip
+
+
+def group_gone(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return True
+    return False
 
 
 def logs() -> str:
@@ -136,7 +146,7 @@ def test_every_reading_reaches_the_central_store_exactly_once(broker: Broker, tm
     def local() -> int:
         return sum(n for _, n in stored(data))
 
-    gateway = meterd("run", "--config", str(config), log=tmp_path / "gateway.log")
+    gateway = meterd("run", "--config", str(config), log=tmp_path / "gateway.log", own_group=True)
     procs = [gateway]
     ingest = [f"ingest --mqtt {broker.url} --db {pg_url} --client-id ing-{x}".split() for x in "ab"]
     ingest[1] += ["--metrics", f"127.0.0.1:{ing_metrics}"]
@@ -162,11 +172,12 @@ def test_every_reading_reaches_the_central_store_exactly_once(broker: Broker, tm
         broker.stop()  # the gateway restarted with readings in its spool
         send(2)
         assert wait_for(lambda: local() == sent, 20), (len(exported(pg_url)), local(), sent, logs())
-        gateway.send_signal(signal.SIGTERM)
+        os.killpg(gateway.pid, signal.SIGTERM)  # as systemd stops it: the gateway and its publisher process
         assert gateway.wait(30) == 0
+        assert wait_for(lambda: group_gone(gateway.pid), 10)  # the publisher process went with it
         assert len(list((data).glob("spool.sqlite"))) == 1
         broker.start()
-        gateway = procs[0] = meterd("run", "--config", str(config), log=tmp_path / "gateway.log")
+        gateway = procs[0] = meterd("run", "--config", str(config), log=tmp_path / "gateway.log", own_group=True)
         assert wait_for(lambda: len(exported(pg_url)) == sent, 60), (len(exported(pg_url)), sent)
         assert wait_for(lambda: scrape(gw_metrics).get("meterd_spool_readings") == 0.0, 10)
         gw = scrape(gw_metrics)  # the restarted gateway: what waited in its spool went out as replayed
