@@ -523,3 +523,77 @@ def test_a_killed_publisher_process_is_started_again_and_loses_nothing(broker: B
         sub.loop_stop()
         sub.disconnect()
     assert heard == {f"{k:032x}" for k in range(100)}
+
+
+def _tls_files(tmp: Path) -> tuple[Path, Path, Path]:
+    """A CA of the test's own and a server certificate for 127.0.0.1 signed by it."""
+    import datetime
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    def name(cn: str) -> x509.Name:
+        return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn)])
+
+    now = datetime.datetime.now(datetime.UTC)
+    ca_key, key = ec.generate_private_key(ec.SECP256R1()), ec.generate_private_key(ec.SECP256R1())
+    ca = (x509.CertificateBuilder().subject_name(name("meterd test CA")).issuer_name(name("meterd test CA"))
+          .public_key(ca_key.public_key()).serial_number(1).not_valid_before(now - datetime.timedelta(hours=1))
+          .not_valid_after(now + datetime.timedelta(days=1))
+          .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True).sign(ca_key, hashes.SHA256()))
+    server = (x509.CertificateBuilder().subject_name(name("127.0.0.1")).issuer_name(ca.subject)
+              .public_key(key.public_key()).serial_number(2).not_valid_before(now - datetime.timedelta(hours=1))
+              .not_valid_after(now + datetime.timedelta(days=1))
+              .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), critical=False)
+              .sign(ca_key, hashes.SHA256()))  # fmt: skip
+    paths = (tmp / "ca.pem", tmp / "server.pem", tmp / "server.key")
+    paths[0].write_bytes(ca.public_bytes(serialization.Encoding.PEM))
+    paths[1].write_bytes(server.public_bytes(serialization.Encoding.PEM))
+    paths[2].write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                           serialization.NoEncryption()))  # fmt: skip
+    return paths
+
+
+def test_readings_go_over_tls_to_a_broker_checked_against_its_ca(tmp_path: Path) -> None:
+    """mqtts:// with a CA file: the gateway's publisher and a subscribing client of meterd's own
+    (buffered reads through TLS) on a Mosquitto TLS listener; a CA file that is none stops the start."""
+    import threading
+
+    from meterd.mqtt.connection import Credentials, MqttError, NetworkLoop, new_client, parse_url
+    from meterd.mqtt.sink import MqttSink
+    from meterd.reading import MeterIdentity, Reading, TimeBasis
+
+    ca, cert, key = _tls_files(tmp_path)
+    broker = Broker(tmp_path)
+    broker.conf.write_text(broker.conf.read_text() + f"cafile {ca}\ncertfile {cert}\nkeyfile {key}\n")
+    broker.start()
+    address = parse_url(f"mqtts://127.0.0.1:{broker.port}")
+    heard: list[bytes] = []
+    sub = new_client(address, Credentials(ca_file=str(ca)), "tls-sub", v5=True)
+    sub.on_connect = lambda c, *_: c.subscribe("meterd/tls/reading/#", qos=1)
+    sub.on_message = lambda _c, _u, msg: heard.append(msg.payload)
+    sub.connect_async(address.host, address.port)
+    net, stop = NetworkLoop(sub, address, lambda *_: None), threading.Event()
+    sink = None
+    try:
+        assert wait_for(lambda: net.step(stop, 0.05) and sub.is_connected(), 10)
+        for _ in range(20):
+            net.step(stop, 0.05)
+        sink = MqttSink(address, Credentials(ca_file=str(ca)), "tls", tmp_path / "gw")
+        now = int(time.time())
+        sink.write([Reading(MeterIdentity("ELS", f"{20000000 + k:08d}", 0x33, 7), "water", now, now, float(k),
+                            gateway="tls", basis=TimeBasis.ACCESS_NUMBER, access_number=k, reading_id=f"{k:032x}")
+                    for k in range(200)])  # fmt: skip
+        assert wait_for(lambda: net.step(stop, 0.05) and len(heard) == 200, 20), len(heard)
+        assert sorted(json.loads(p)["total_m3"] for p in heard) == [float(k) for k in range(200)]
+        with pytest.raises(MqttError):  # a CA file that is no CA file is refused at start
+            MqttSink(address, Credentials(ca_file=str(key)), "tls2", tmp_path / "gw2")
+    finally:
+        if sink is not None:
+            sink.close()
+        sub.disconnect()
+        sub.drive(0.1)
+        broker.stop()
