@@ -15,7 +15,8 @@ messages carry none. This client
 
 Everything else (the protocol, sessions, acknowledgements, reconnecting) is paho's. It leans on
 methods paho does not document (`_sock_recv`, `_sock_send`, `_sock_close`, `_handle_publish`,
-`_handle_pubackcomp`), unchanged from paho-mqtt 2.0 to 2.2; the MQTT tests run through all of it.
+`_handle_pubackcomp`), as paho-mqtt 2.2 has them; pyproject.toml holds paho to 2.2.x, and the MQTT
+tests run through all of it before a newer paho is allowed.
 """
 
 from __future__ import annotations
@@ -34,7 +35,6 @@ from paho.mqtt.reasoncodes import ReasonCode
 
 READ_CHUNK = 65536
 _NO_PUBACK_PROPERTIES = Properties(PacketTypes.PUBACK)  # type: ignore[no-untyped-call]
-_PUBACK_REASONS: dict[int, ReasonCode] = {}  # reason code → paho's object for it, made once
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,6 +59,7 @@ class BufferedClient(mqtt.Client):
         # with a "register write" callback paho queues packets instead of writing each at once
         self.on_socket_register_write = _nothing
         self._per_topic = False  # message_callback_add was used
+        self._puback_reasons: dict[int, ReasonCode] = {}  # reason code → paho's object for it, made once
 
     def message_callback_add(self, sub: str, callback: Any) -> None:
         self._per_topic = True
@@ -156,13 +157,13 @@ class BufferedClient(mqtt.Client):
         if cmd != "PUBACK" or len(packet) not in (2, 3) or (len(packet) == 3 and self._protocol != MQTTProtocolVersion.MQTTv5):
             return super()._handle_pubackcomp(cmd)
         code = packet[2] if len(packet) == 3 else 0
-        reason = _PUBACK_REASONS.get(code)
+        reason = self._puback_reasons.get(code)
         if reason is None:
             try:
                 reason = ReasonCode(PacketTypes.PUBACK, identifier=code)
             except Exception:  # not a PUBACK reason code: paho's way, and its error
                 return super()._handle_pubackcomp(cmd)
-            _PUBACK_REASONS[code] = reason
+            self._puback_reasons[code] = reason
         mid = int.from_bytes(packet[:2], "big")
         with self._out_message_mutex:
             if mid in self._out_messages:
