@@ -14,7 +14,7 @@ the spool to be sent again a little later. Nothing is lost while the central sid
 The status topic says `online` (retained) once connected and `offline` as the last will and on a
 clean shutdown. Home Assistant discovery, when asked for, is published once per meter and connection.
 
-The pipe carries tuples: ("append", [(topic, payload), ...]) answered by ("appended", dropped, spool length) or
+The pipe carries tuples: first ("start", settings...) from the gateway, then ("append", [(topic, payload), ...]) answered by ("appended", dropped, spool length) or
 ("error", message); ("close", drain_s) answered by ("closed",); and, every STATS_EVERY_S, ("stats",
 Stats) from the publisher. The publisher ignores SIGTERM and SIGINT (the gateway, which gets them
 too, stops it in order) and leaves when the pipe closes (the gateway is gone).
@@ -323,3 +323,18 @@ def run_publisher(
         publisher.serve(conn)
     finally:
         spool.close()
+
+
+def serve_pipe(fd: int) -> None:
+    """The publisher process's entry (`python -c ... FD`, see MqttSink): its settings are the pipe's
+    first message, so no secret is on the command line."""
+    from multiprocessing.connection import Connection
+
+    conn = Connection(fd)
+    try:
+        request = conn.recv()
+    except (EOFError, OSError):
+        return
+    if request[0] == "start":
+        run_publisher(conn, *request[1:])
+    conn.close()

@@ -12,16 +12,19 @@ readings stay in the gateway's own store.
 from __future__ import annotations
 
 import logging
-import multiprocessing
+import socket
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Sequence
+from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
 from meterd.metrics import MQTT_ACKED, MQTT_CONNECTED, PUBLISHED, REPLAYED, SPOOL, SPOOL_DROPPED, SPOOLED
 from meterd.mqtt.connection import BrokerAddress, Credentials, new_client
-from meterd.mqtt.publisher import Stats, run_publisher
+from meterd.mqtt.publisher import Stats
 from meterd.mqtt.topics import payload, reading_topic
 from meterd.reading import Reading
 from meterd.sinks.spool import Spool, SpoolError
@@ -95,7 +98,7 @@ class MqttSink:
         self._closing.set()
         self._watcher.join(timeout=5)
         with self._lock:
-            if self._proc is not None and self._proc.is_alive():
+            if self._alive():
                 self._ask(("close", drain_s), timeout=drain_s + 15, until="closed")
             self._stop_process()
         self.connected.clear()
@@ -109,29 +112,47 @@ class MqttSink:
     # -- the publisher process -----------------------------------------------------------------------
 
     def _start(self) -> None:
-        context = multiprocessing.get_context("spawn")  # a fresh interpreter: no threads or locks inherited
-        ours, theirs = context.Pipe()
-        level = logging.getLogger().getEffectiveLevel()
-        self._proc = context.Process(target=run_publisher, args=(theirs, *self._args, level), name="meterd-publisher")
-        self._proc.start()
-        theirs.close()
-        self._conn = ours
+        """A fresh interpreter (nothing of this process's threads, locks or main module carried over),
+        talking over a socket pair; its settings (credentials too) go over the pipe, not the command line."""
+        ours, theirs = socket.socketpair()
+        try:
+            self._proc = subprocess.Popen(
+                [sys.executable, "-c", "import sys; from meterd.mqtt.publisher import serve_pipe; "
+                 "serve_pipe(int(sys.argv[1]))", str(theirs.fileno())],
+                pass_fds=[theirs.fileno()], stdin=subprocess.DEVNULL, close_fds=True,
+            )  # fmt: skip
+        except OSError as e:
+            ours.close()
+            self._proc = None
+            log.error("cannot start the MQTT publisher process: %s", e)
+            return
+        finally:
+            theirs.close()
+        self._conn = Connection(ours.detach())
         self._seen = Stats(False, self.spooled)
+        try:
+            self._conn.send(("start", *self._args, logging.getLogger().getEffectiveLevel()))
+        except OSError as e:  # it died at once: the watcher sees it and tries again later
+            log.error("the MQTT publisher process did not start: %s", e)
+
+    def _alive(self) -> bool:
+        return self._proc is not None and self._proc.poll() is None
 
     def _stop_process(self) -> None:
         if self._proc is None:
             return
-        self._proc.join(timeout=5)
-        if self._proc.is_alive():
+        try:
+            self._proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
             self._proc.kill()
-            self._proc.join(timeout=5)
+            self._proc.wait(timeout=5)
         self._conn.close()
         self._proc = None
 
     def _restart(self, why: str) -> None:
         if self._proc is not None:
             log.error("the MQTT publisher process %s; starting it again", why)
-            if self._proc.is_alive():
+            if self._alive():
                 self._proc.kill()
             self._stop_process()
         now = time.monotonic()
@@ -168,7 +189,7 @@ class MqttSink:
             with self._lock:
                 if self._closing.is_set():
                     return
-                if self._proc is None or not self._proc.is_alive():
+                if not self._alive():
                     self._restart("stopped")
                     continue
                 try:
