@@ -3,9 +3,11 @@ ingest --mqtt` → PostgreSQL, all real processes on this machine.
 
 Figures: sustained readings/s from the first telegram sent to the last reading committed centrally
 (every reading checked present exactly once), p99 of receive-to-commit latency (the ingesters'
-histogram), and readings/s replayed from a spool filled while the broker was away.
+histogram), how busy the machine was and the CPU time per reading of each process (the gateway with
+its publisher process), and readings/s replayed from a spool filled while the broker was away.
 
-python bench/e2e.py [--quick]      last lines: `name: value unit`
+python bench/e2e.py [--quick] [--rate N] [--no-spool] [--profile FILE]      last lines: `name: value unit`
+(--profile records the gateway with py-spy, when it is installed)
 Needs mosquitto (Debian package) and PostgreSQL at DATABASE_URL (default 127.0.0.1:5432, database test).
 """
 
