@@ -24,6 +24,7 @@ import tempfile
 import time
 import urllib.request
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent.parent))
@@ -40,6 +41,41 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+def start_broker(tmp: Path) -> tuple[subprocess.Popen[bytes], int]:
+    """A Mosquitto of the bench's own with BROKER_SETTINGS, its files in tmp; (process, port)."""
+    exe = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
+    port = free_port()
+    (tmp / "broker").mkdir()
+    conf = tmp / "mosquitto.conf"
+    user = "user root\n" if os.geteuid() == 0 else ""
+    conf.write_text(f"listener {port} 127.0.0.1\nallow_anonymous true\npersistence_location {tmp}/broker/\n{BROKER_SETTINGS}{user}")
+    return subprocess.Popen([exe, "-c", str(conf)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL), port
+
+
+def write_register(path: Path, meters: int) -> Path:
+    """A register of `meters` water meters 30000000, 30000001, ... one per flat."""
+    with path.open("w") as f:
+        f.write("premises_id,address,meter_id,manufacturer,medium,installed\n")
+        for n in range(meters):
+            f.write(f"P{n},ul. Testowa {n // 40}/{n % 40},{30000000 + n:08d},ELS,water,2025-01-01\n")
+    return path
+
+
+def reading_messages(count: int, meters: int, before_s: int) -> Iterator[tuple[str, bytes]]:
+    """MQTT messages (topic, payload) of `count` readings of the register's meters, from `before_s`
+    seconds ago on, two seconds apart per meter, each with an id of its own."""
+    from meterd.mqtt.topics import payload, reading_topic
+    from meterd.reading import MeterIdentity, Reading, TimeBasis
+
+    now = int(time.time())
+    for k in range(count):
+        meter = MeterIdentity("ELS", f"{30000000 + k % meters:08d}", 0x33, 7)
+        at = now - before_s - (k // meters) * 2
+        r = Reading(meter, "water", at, at, 500.0 + k / 1000, gateway="bench", access_number=k & 0xFF,
+                    basis=TimeBasis.ACCESS_NUMBER, reading_id=f"{k:032x}")  # fmt: skip
+        yield reading_topic("bench", meter.id), payload(r)
 
 
 def telegram_hex(k: int, meters: int) -> str:
@@ -154,23 +190,13 @@ def main() -> None:
     readings = 60_000 if args.quick else 300_000
     spooled = 100_000 if args.quick else 1_000_000
     rate = args.rate  # telegrams/s offered: above what the chain takes, the sustained rate is what gets through
-    exe = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
     with tempfile.TemporaryDirectory() as tmp_:
         tmp = Path(tmp_)
-        port = free_port()
-        (tmp / "broker").mkdir()
-        conf = tmp / "mosquitto.conf"
-        user = "user root\n" if os.geteuid() == 0 else ""
-        conf.write_text(f"listener {port} 127.0.0.1\nallow_anonymous true\npersistence_location {tmp}/broker/\n{BROKER_SETTINGS}{user}")
-        broker = subprocess.Popen([exe, "-c", str(conf)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        broker, port = start_broker(tmp)
         central = Central()
         procs: list[subprocess.Popen[bytes]] = [broker]
         try:
-            register = tmp / "register.csv"
-            with register.open("w") as f:
-                f.write("premises_id,address,meter_id,manufacturer,medium,installed\n")
-                for n in range(meters):
-                    f.write(f"P{n},ul. Testowa {n // 40}/{n % 40},{30000000 + n:08d},ELS,water,2025-01-01\n")
+            register = write_register(tmp / "register.csv", meters)
             data = tmp / "gw"
             for store in (["--db", central.url], ["--data", str(data)]):
                 for cmd in (["db", "upgrade"], ["import", "premises", str(register)]):
@@ -233,19 +259,12 @@ def main() -> None:
             gateway = procs.pop()
             gateway.send_signal(signal.SIGTERM)
             gateway.wait(60)
-            from meterd.mqtt.topics import payload, reading_topic
-            from meterd.reading import MeterIdentity, Reading, TimeBasis
             from meterd.sinks.spool import Spool
 
             spool = Spool(data, spooled + 1)
-            now = int(time.time())
             batch = []
-            for k in range(spooled):
-                meter = MeterIdentity("ELS", f"{30000000 + k % meters:08d}", 0x33, 7)
-                at = now - 86_400 - (k // meters) * 2
-                r = Reading(meter, "water", at, at, 500.0 + k / 1000, gateway="bench", access_number=k & 0xFF,
-                            basis=TimeBasis.ACCESS_NUMBER, reading_id=f"{k:032x}")  # fmt: skip
-                batch.append((reading_topic("bench", meter.id), payload(r)))
+            for message in reading_messages(spooled, meters, 86_400):
+                batch.append(message)
                 if len(batch) == 50_000:
                     spool.append(batch)
                     batch = []

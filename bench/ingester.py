@@ -10,7 +10,6 @@ python bench/ingester.py [--quick]      last lines: `name: value unit`
 from __future__ import annotations
 
 import argparse
-import os
 import shutil
 import signal
 import subprocess
@@ -22,7 +21,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).parent.parent))
 sys.path.insert(0, str(Path(__file__).parent))
 
-from e2e import BROKER_SETTINGS, cpu_s, free_port, meterd, wait_for
+from e2e import cpu_s, meterd, reading_messages, start_broker, wait_for, write_register
 from pgschema import bench_schema
 
 
@@ -50,25 +49,12 @@ def main() -> None:
     args = parser.parse_args()
     meters = 20_000
     readings = 50_000 if args.quick else 200_000
-    exe = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
-    from meterd.mqtt.topics import payload, reading_topic
-    from meterd.reading import MeterIdentity, Reading, TimeBasis
-
     with tempfile.TemporaryDirectory() as tmp_, bench_schema() as (url, schema, admin):
         tmp = Path(tmp_)
-        port = free_port()
-        (tmp / "broker").mkdir()
-        conf = tmp / "mosquitto.conf"
-        user = "user root\n" if os.geteuid() == 0 else ""
-        conf.write_text(f"listener {port} 127.0.0.1\nallow_anonymous true\npersistence_location {tmp}/broker/\n{BROKER_SETTINGS}{user}")
-        broker = subprocess.Popen([exe, "-c", str(conf)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        broker, port = start_broker(tmp)
         ingester: subprocess.Popen[bytes] | None = None
         try:
-            register = tmp / "register.csv"
-            with register.open("w") as f:
-                f.write("premises_id,address,meter_id,manufacturer,medium,installed\n")
-                for n in range(meters):
-                    f.write(f"P{n},ul. Testowa {n // 40}/{n % 40},{30000000 + n:08d},ELS,water,2025-01-01\n")
+            register = write_register(tmp / "register.csv", meters)
             for cmd in (["db", "upgrade"], ["import", "premises", str(register)]):
                 subprocess.run([sys.executable, "-m", "meterd", *cmd, "--db", url], check=True, capture_output=True)
             mqtt_url = f"mqtt://127.0.0.1:{port}"
@@ -78,15 +64,7 @@ def main() -> None:
             assert wait_for(lambda: "connected" in log.read_text(errors="replace"), 30), log.read_text()
             ingester.kill()  # killed, not stopped: the broker keeps the session and queues for it
             ingester.wait()
-            now = int(time.time())
-            messages = []
-            for k in range(readings):
-                meter = MeterIdentity("ELS", f"{30000000 + k % meters:08d}", 0x33, 7)
-                at = now - 3600 - (k // meters) * 2
-                r = Reading(meter, "water", at, at, 500.0 + k / 1000, gateway="bench", access_number=k & 0xFF,
-                            basis=TimeBasis.ACCESS_NUMBER, reading_id=f"{k:032x}")  # fmt: skip
-                messages.append((reading_topic("bench", meter.id), payload(r)))
-            publish(port, messages)
+            publish(port, list(reading_messages(readings, meters, 3600)))
 
             def count() -> int:
                 row = admin.execute(f"SELECT count(*) FROM {schema}.readings").fetchone()
