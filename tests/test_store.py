@@ -315,7 +315,7 @@ def test_the_revisions_read_from_file_names_are_alembics(tmp_path: Path) -> None
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS))
     scripts = ScriptDirectory.from_config(cfg)
-    assert known_revisions() == [s.revision for s in reversed(list(scripts.walk_revisions()))]
+    assert list(known_revisions()) == [s.revision for s in reversed(list(scripts.walk_revisions()))]
     assert head_revision() == scripts.get_current_head()
     store = Store.open(tmp_path / "s", create=True)
     with store.engine.connect() as conn:

@@ -294,7 +294,6 @@ class _Cursor:
         self.hold_until = max(self.hold_until, hold_until)
 
 
-
 def run_publisher(
     conn: Any,
     address: BrokerAddress,

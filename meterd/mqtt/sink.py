@@ -172,11 +172,9 @@ class MqttSink:
             deadline = time.monotonic() + timeout
             while self._conn.poll(max(0.0, deadline - time.monotonic())):
                 answer = self._conn.recv()
-                if answer[0] == "stats":
-                    self._count(answer[1])
-                elif answer[0] == "failed":
-                    log.error("MQTT publisher: %s", answer[1])
-                    return None
+                if self._take_report(answer):
+                    if answer[0] == "failed":
+                        return None
                 elif not until or answer[0] == until:
                     return tuple(answer)
             return None
@@ -194,13 +192,20 @@ class MqttSink:
                     continue
                 try:
                     while self._conn.poll():
-                        answer = self._conn.recv()
-                        if answer[0] == "stats":
-                            self._count(answer[1])
-                        elif answer[0] == "failed":
-                            log.error("MQTT publisher: %s", answer[1])
+                        self._take_report(self._conn.recv())
                 except (EOFError, OSError):
                     self._restart("stopped")
+
+    def _take_report(self, message: tuple[Any, ...]) -> bool:
+        """Statistics into the metrics, a failure to start into the log; False for anything else (an
+        answer to a request)."""
+        if message[0] == "stats":
+            self._count(message[1])
+            return True
+        if message[0] == "failed":
+            log.error("MQTT publisher: %s", message[1])
+            return True
+        return False
 
     def _count(self, now: Stats) -> None:
         seen = self._seen

@@ -5,6 +5,7 @@ store, a schema older or newer than this meterd) is a `StoreError` with one line
 
 from __future__ import annotations
 
+import functools
 import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -134,12 +135,14 @@ def _alembic_config() -> Config:
     return cfg
 
 
-def known_revisions() -> list[str]:
+@functools.cache
+def known_revisions() -> tuple[str, ...]:
     """The schema revisions this meterd knows, oldest first. A migration's file name starts with its
     revision ("0007_portal_accounts.py" is revision 0007, following 0006): opening a store checks its
-    revision without loading alembic and every migration (a second of start-up for each command)."""
+    revision without loading alembic and every migration (a second of start-up for each command).
+    The folder is read once per process (the migrations are part of the installed package)."""
     names = sorted(p.name for p in (MIGRATIONS / "versions").glob("[0-9][0-9][0-9][0-9]_*.py"))
-    return [n[:4] for n in names]
+    return tuple(n[:4] for n in names)
 
 
 def head_revision() -> str:
