@@ -22,7 +22,7 @@ from meterd.times import parse_time
 # a meter clock further than this from the receive time is not trusted as measured-at
 MAX_CLOCK_SKEW_S = 7 * 86400
 NO_CLOCK_WINDOW_S = 60
-_NOT_REGISTERS = frozenset({"volume", "date", "datetime", "manufacturer_specific", "error_flags"})
+NOT_REGISTERS = frozenset({"volume", "date", "datetime", "manufacturer_specific", "error_flags"})
 
 Value = float | int | str | bool | None
 
@@ -180,13 +180,13 @@ def iso(t: int) -> str:
 
 def parse_iso(text: object, name: str) -> int:
     if isinstance(text, str):
-        t = _epoch(text)
+        t = epoch_or_none(text)
         if t is not None:
             return t
     raise BadReading(f"{name} is not an ISO 8601 time")
 
 
-def _epoch(text: str) -> int | None:
+def epoch_or_none(text: str) -> int | None:
     """parse_time, or None where the text is no time (or one outside the calendar)."""
     try:
         return parse_time(text)
@@ -233,10 +233,10 @@ def from_telegram(
         q = rec.get("quantity")
         value = rec.get("value")
         if q == "datetime" and isinstance(value, str) and clock is None:
-            t = _epoch(value)
+            t = epoch_or_none(value)
             if t is not None and abs(t - received_at) <= MAX_CLOCK_SKEW_S:
                 clock = t
-        elif q not in _NOT_REGISTERS and q not in registers and value is not None and not rec.get("derived"):
+        elif q not in NOT_REGISTERS and q not in registers and value is not None and not rec.get("derived"):
             registers[str(q)] = value
     acc = obj.get("access_number")
     access_number = acc if isinstance(acc, int) else None

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from meterd.batch_readings import Heard, batch_readings
 from meterd.config import Config, ReceiverSection
 from meterd.drivers.frame import Frame, FramingError
 from meterd.drivers.pacing import paced
@@ -49,6 +50,7 @@ from meterd.wmbus import Decoder
 from meterd.wmbus.batch import MIN_GROUP, decode_batch
 
 log = logging.getLogger("meterd.gateway")
+
 QUEUE_MAX = 100_000
 RESET_COUNTERS = ("silence_resets", "port_lost", "open_failed")
 
@@ -240,30 +242,43 @@ class Gateway:
             for rcv, frame in frames:
                 self._handle(rcv, frame)
             return
+        heard = [self._heard(rcv, frame) for rcv, frame in frames]
+        rows: Sequence[Reading | dict[str, Any]]
         try:
-            objs = decode_batch(self.decoder, [f.data for _, f in frames]).telegrams()
+            result = decode_batch(self.decoder, [f.data for _, f in frames])
+            # readings straight from the decoder's columns, unless a prepaid profile reads the records
+            rows = result.telegrams() if self.prepaid_profiles else batch_readings(result, heard, self.config.gateway.name)
         except Exception:  # whatever goes wrong together is tried one by one
-            objs = [self.decoder.decode_bytes(f.data) for _, f in frames]
-        for (rcv, frame), obj in zip(frames, objs, strict=True):
-            self._handle(rcv, frame, obj)
+            rows = [self.decoder.decode_bytes(f.data) for _, f in frames]
+        for (rcv, _), h, row in zip(frames, heard, rows, strict=True):
+            if isinstance(row, Reading):
+                rcv.count_result("ok")
+                rcv.last_heard = _seconds(h)
+                self._accept(row, _seconds(h))
+            else:
+                self._handle_decoded(rcv, h, row)
 
     def _handle_readout(self, rcv: ReceiverThread, polled: Polled) -> None:
         """A wired meter's readout: its telegrams decoded and merged into one reading."""
         from meterd.wmbus.result import merge_readout
 
         obj = merge_readout([self.decoder.decode_bytes(f) for f in polled.frames])
-        self._handle(rcv, Frame(polled.frames[0], polled.received_at, None, rcv.name), obj)
+        self._handle_decoded(rcv, self._heard(rcv, Frame(polled.frames[0], polled.received_at, None, rcv.name)), obj)
 
-    def _handle(self, rcv: ReceiverThread, item: Frame, obj: dict[str, Any] | None = None) -> None:
-        if obj is None:
-            obj = self.decoder.decode_bytes(item.data)
-        rcv.count_result(result_code(obj))
+    def _heard(self, rcv: ReceiverThread, item: Frame) -> Heard:
         received = item.received_at.timestamp()
-        rcv.last_heard = received
-        source = Source(rcv.source or rcv.config.source)
+        return Heard(int(received), int(received * 1000), item.rssi_dbm, item.data, rcv.name,
+                     Source(rcv.source or rcv.config.source))  # fmt: skip
+
+    def _handle(self, rcv: ReceiverThread, item: Frame) -> None:
+        self._handle_decoded(rcv, self._heard(rcv, item), self.decoder.decode_bytes(item.data))
+
+    def _handle_decoded(self, rcv: ReceiverThread, h: Heard, obj: dict[str, Any]) -> None:
+        rcv.count_result(result_code(obj))
+        rcv.last_heard = _seconds(h)
         reading = from_telegram(
-            obj, int(received), gateway=self.config.gateway.name, receiver=rcv.name, rssi=item.rssi_dbm,
-            raw=item.data, source=source, received_ms=int(received * 1000),
+            obj, h.received_at, gateway=self.config.gateway.name, receiver=rcv.name, rssi=h.rssi, raw=h.raw,
+            source=h.source, received_ms=h.received_ms,
         )  # fmt: skip
         if reading is None:
             return
@@ -271,6 +286,10 @@ class Gateway:
             profile = profile_for(self.prepaid_profiles, reading.meter.manufacturer, reading.meter.id)
             if profile is not None:  # the vendor's valve, tamper and low-credit bits become registers
                 reading.registers.update(profile.fields(record_values(obj)))
+        self._accept(reading, _seconds(h))
+
+    def _accept(self, reading: Reading, received: float) -> None:
+        """A reading heard: dropped when it is a duplicate or not forwarded, else into the batch."""
         if not self.dedup.is_new(reading):
             self._duplicate_heard.inc()
             return
@@ -372,3 +391,8 @@ class Gateway:
             self.save_decoder_state()
         except Exception as e:
             log.error("could not save the decoder state: %s", e)
+
+
+def _seconds(h: Heard) -> float:
+    """When a telegram was received, in epoch seconds (to the millisecond where known)."""
+    return h.received_ms / 1000 if h.received_ms is not None else float(h.received_at)

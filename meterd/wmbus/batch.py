@@ -68,6 +68,10 @@ class Group:
             out["more_records_follow"] = True
         return out
 
+    def telegram(self, j: int) -> TelegramDict:
+        """Row j as the object `Decoder.decode` returns."""
+        return _row_dict(self, j)
+
     def has_total(self) -> npt.NDArray[np.bool_]:
         if self.layout.total_index is None:
             return np.zeros(len(self.rows), dtype=bool)
@@ -93,7 +97,7 @@ class BatchResult:
         for g in self.groups:
             hit = np.flatnonzero(g.rows == i)
             if hit.size:
-                return _row_dict(g, int(hit[0]))
+                return g.telegram(int(hit[0]))
         raise IndexError(i)
 
     def telegrams(self) -> list[TelegramDict]:
