@@ -156,6 +156,7 @@ def cmd_ingest_mqtt(args: argparse.Namespace) -> int:
     import socket
     import threading
 
+    from meterd.collector import quiet_collector
     from meterd.mqtt.connection import Credentials, MqttError, parse_url, password_from_env
     from meterd.mqtt.ingester import Ingester
 
@@ -185,6 +186,7 @@ def cmd_ingest_mqtt(args: argparse.Namespace) -> int:
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
+    quiet_collector()
     ingester.run(stop)
     totals = ingester.stored
     print(f"stored {totals.inserted}, duplicates {totals.duplicates}, unknown_meter {totals.unknown_meter}, "

@@ -23,6 +23,7 @@ class ServiceError(MeterdError):
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    from meterd.collector import quiet_collector
     from meterd.config import load_config
     from meterd.gateway.notify import Notifier
     from meterd.gateway.service import Gateway
@@ -75,6 +76,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGTERM, on_stop)
     signal.signal(signal.SIGINT, on_stop)
     signal.signal(signal.SIGHUP, on_hup)
+    quiet_collector()
     gateway.run(stop)
     totals = gateway.store_sink.totals
     logging.getLogger("meterd.gateway").info(

@@ -34,6 +34,7 @@ from typing import Any
 
 import orjson
 
+from meterd.collector import quiet_collector
 from meterd.mqtt.connection import (
     KEEPALIVE_S,
     BrokerAddress,
@@ -318,6 +319,7 @@ def run_publisher(
         with contextlib.suppress(OSError):
             conn.send(("failed", e.message))
         return
+    quiet_collector()
     try:
         publisher.serve(conn)
     finally:
