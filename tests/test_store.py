@@ -323,3 +323,39 @@ def test_the_revisions_read_from_file_names_are_alembics(tmp_path: Path) -> None
     store.close()
     empty = make_engine(f"sqlite:///{tmp_path / 'empty.sqlite'}")
     assert current_revision(empty) is None
+
+
+@pytest.mark.parametrize("returning", [True, False])
+def test_raw_telegrams_once_and_empty_columns_as_null(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, returning: bool) -> None:
+    """Raw telegrams are stored once each, within a batch and across batches, and every reading points
+    at its own; on SQLite with and without RETURNING (older libraries), columns empty in every row of
+    a batch written as NULL, the others as given."""
+    from meterd.store import ingest as ingest_module
+
+    monkeypatch.setattr(ingest_module, "_sqlite_returns", lambda _conn: returning)
+    s = Store.open(tmp_path, create=True)
+    with s.begin() as conn:
+        import_premises(conn, write(tmp_path, "p.csv", PREMISES))
+    t = ts("2026-11-20T08:00:00")
+    first = [ReadingIn("11111111", t + n, t + n, 1.0 + n, raw=bytes([n % 3]) * 20) for n in range(6)]
+    second = [
+        ReadingIn("22222222", t, t, 5.0, raw=bytes([1]) * 20, registers='{"flow_m3h": 0.5}', rssi_dbm=-70.0),
+        ReadingIn("22222222", t + 1, t + 1, 5.5, raw=bytes([9]) * 20, gateway="gw1"),
+    ]
+    with s.begin() as conn:
+        assert ingest(conn, first).inserted == 6
+    with s.begin() as conn:
+        assert ingest(conn, second).inserted == 2
+    with s.begin() as conn:
+        rows = conn.execute(text(
+            "SELECT r.total_m3, r.registers, r.rssi_dbm, r.gateway, t.raw FROM readings r "
+            "JOIN telegrams t ON t.id = r.telegram_id ORDER BY r.meter_id, r.measured_at"
+        )).all()  # fmt: skip
+        assert conn.execute(text("SELECT count(*) FROM telegrams")).scalar() == 4
+    s.close()
+    assert [(r[0], bytes(r[4])) for r in rows[:6]] == [(1.0 + n, bytes([n % 3]) * 20) for n in range(6)]
+    assert all(r[1:4] == (None, None, None) for r in rows[:6])
+    assert [tuple(r) for r in rows[6:]] == [
+        (5.0, '{"flow_m3h": 0.5}', -70.0, None, bytes([1]) * 20),
+        (5.5, None, None, "gw1", bytes([9]) * 20),
+    ]

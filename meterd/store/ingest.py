@@ -10,6 +10,7 @@ import contextlib
 import csv
 import hashlib
 import io
+import operator
 import time
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -182,7 +183,16 @@ def _bulk_insert(
         tail = " ON CONFLICT DO NOTHING" if ignore_conflicts else ""
         sql = f"INSERT INTO {table} ({cols}) VALUES ({marks}){tail}"
     else:
-        marks = ",".join("?" * len(columns))
+        # a column empty in every row is written as a NULL of the statement's own: the driver looks
+        # every None (and bytes) parameter up in its adapter registry, a third of a bulk insert
+        empty = [not any(row[k] is not None for row in rows) for k in range(len(columns))]
+        kept = [k for k in range(len(columns)) if not empty[k]]
+        if len(kept) > 1 and len(kept) < len(columns):
+            pick = operator.itemgetter(*kept)
+            rows = [pick(row) for row in rows]
+        elif len(kept) < len(columns):  # itemgetter of one index gives the value, not a tuple
+            rows = [tuple(row[k] for k in kept) for row in rows]
+        marks = ",".join("NULL" if e else "?" for e in empty)
         verb = "INSERT OR IGNORE" if ignore_conflicts else "INSERT"
         sql = f"{verb} INTO {table} ({cols}) VALUES ({marks})"
     cur = raw.cursor()
@@ -282,14 +292,47 @@ def telegram_ids(conn: Connection, readings: Sequence[ReadingIn]) -> dict[bytes,
                 first[digest] = (r.received_at, r.gateway or "", r.raw, digest)
     if not first:
         return {}
-    insert_ignore(conn, "telegrams", ("received_at", "gateway", "raw", "digest"), list(first.values()))
     found: dict[bytes, int] = {}
-    digests = list(first)
+    if conn.dialect.name == "sqlite" and _sqlite_returns(conn):
+        found = _insert_telegrams_sqlite(conn, list(first.values()))
+    else:
+        insert_ignore(conn, "telegrams", ("received_at", "gateway", "raw", "digest"), list(first.values()))
+    digests = [d for d in first if d not in found]  # those stored before (all of them, on PostgreSQL)
     mark = "%s" if conn.dialect.name == "postgresql" else "?"
     for i in range(0, len(digests), 500):
         part = digests[i : i + 500]
         sql = f"SELECT id, digest FROM telegrams WHERE digest IN ({','.join([mark] * len(part))})"
         found.update({bytes(digest): int(tid) for tid, digest in fetch_all(conn, sql, part)})
+    return found
+
+
+def _sqlite_returns(conn: Connection) -> bool:
+    """Whether the SQLite library knows RETURNING (3.35) and takes 8,000 parameters a statement."""
+    raw = conn.connection.driver_connection
+    assert raw is not None
+    import sqlite3
+
+    return sqlite3.sqlite_version_info >= (3, 35) and int(raw.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)) >= 8000
+
+
+def _insert_telegrams_sqlite(conn: Connection, rows: list[tuple[int, str, bytes, bytes]], chunk: int = 2000) -> dict[bytes, int]:
+    """New telegrams in statements of many rows that return the ids they were given (digest → id);
+    telegrams already stored are skipped and not returned. Blobs go as bytearray, which the driver
+    binds without looking for an adapter."""
+    raw = conn.connection.driver_connection
+    assert raw is not None
+    found: dict[bytes, int] = {}
+    with driver_errors(conn):
+        cur = raw.cursor()
+        try:
+            for i in range(0, len(rows), chunk):
+                part = rows[i : i + chunk]
+                values = ",".join(["(?,?,?,?)"] * len(part))
+                params = [x for at, gw, data, digest in part for x in (at, gw, bytearray(data), bytearray(digest))]
+                sql = f"INSERT INTO telegrams (received_at, gateway, raw, digest) VALUES {values} ON CONFLICT DO NOTHING RETURNING id, digest"
+                found.update({bytes(digest): int(tid) for tid, digest in cur.execute(sql, params)})
+        finally:
+            cur.close()
     return found
 
 
