@@ -484,6 +484,58 @@ def test_the_buffered_client_takes_every_kind_of_message_and_acknowledges_by_han
     client.drive(0.1)
 
 
+def test_messages_the_caller_tracks_are_sent_and_acknowledged_to_it(broker: Broker) -> None:
+    """`publish_qos1` (no copy kept by paho) between paho's own publishes: every message arrives, in
+    order, and every packet id is acknowledged once to `on_publish`, paho's as well as ours; after
+    the connection is gone nothing of ours is left waiting."""
+    import threading
+
+    import paho.mqtt.client as mqtt
+    from paho.mqtt.enums import CallbackAPIVersion
+
+    from meterd.mqtt.connection import Credentials, NetworkLoop, new_client, parse_url
+
+    address = parse_url(broker.url)
+    got: list[tuple[str, bytes]] = []
+    listener = mqtt.Client(callback_api_version=CallbackAPIVersion.VERSION2, client_id="own-listener", protocol=mqtt.MQTTv5)
+    listener.on_message = lambda _c, _u, msg: got.append((msg.topic, msg.payload))
+    listener.connect("127.0.0.1", broker.port)
+    listener.subscribe("own/#", qos=1)
+    listener.loop_start()
+    time.sleep(0.5)
+
+    acked: list[tuple[int, int]] = []
+    client = new_client(address, Credentials(), "own-sender", v5=True)
+    client.on_publish = lambda _c, _u, mid, reason, _p: acked.append((mid, reason.value))
+    client.connect_async(address.host, address.port)
+    stop = threading.Event()
+    net = NetworkLoop(client, address, lambda *_: None)
+    assert wait_for(lambda: net.step(stop, 0.05) and client.is_connected(), 10)
+    sent, mids = [], []
+    for k in range(3000):
+        topic, body = f"own/{k % 7}", (b"x" * (k % 300)) + str(k).encode()  # lengths over one and two bytes
+        if k % 500 == 0:  # paho's own publish, tracked by paho
+            mids.append(client.publish(topic, body, qos=1).mid)
+        else:
+            mid = client.publish_qos1(topic, body)
+            assert mid is not None
+            mids.append(mid)
+        sent.append((topic, body))
+        if k % 200 == 0:
+            net.step(stop, 0.0)
+    assert wait_for(lambda: net.step(stop, 0.05) and len(acked) == len(sent), 20), len(acked)
+    assert sorted(m for m, _ in acked) == sorted(mids) and {code for _, code in acked} == {0}
+    assert wait_for(lambda: len(got) == len(sent), 10), len(got)
+    assert got == sent
+    client.publish_qos1("own/late", b"unacknowledged")
+    client.disconnect()
+    client.drive(0.1)
+    assert client.publish_qos1("own/after", b"not connected") is None
+    assert not client._own_mids
+    listener.loop_stop()
+    listener.disconnect()
+
+
 def test_a_killed_publisher_process_is_started_again_and_loses_nothing(broker: Broker, tmp_path: Path) -> None:
     """The gateway's publisher runs as a process of its own: killed, it is started again (from the
     spool on disk, where it left off) and every reading still reaches the broker."""

@@ -11,7 +11,11 @@ messages carry none. This client
 - queues what paho sends and writes it with as few `send` calls as it takes, on each turn of `drive`
   (which replaces paho's `loop`: select, read, write, keep-alive);
 - decodes a QoS 1 PUBLISH without properties and a PUBACK without properties itself, and leaves
-  every other packet to paho.
+  every other packet to paho;
+- sends a QoS 1 PUBLISH without properties straight into its write buffer (`publish_qos1`), for a
+  caller that keeps its own record of what is unacknowledged (the gateway's publisher: its spool),
+  and hands the PUBACKs of those messages to `on_publish` as they stand in the read buffer. paho
+  keeps no copy of such a message and does not send it again after a reconnect: its caller does.
 
 Everything else (the protocol, sessions, acknowledgements, reconnecting) is paho's. It leans on
 methods paho does not document (`_sock_recv`, `_sock_send`, `_sock_close`, `_handle_publish`,
@@ -60,6 +64,7 @@ class BufferedClient(mqtt.Client):
         self.on_socket_register_write = _nothing
         self._per_topic = False  # message_callback_add was used
         self._puback_reasons: dict[int, ReasonCode] = {}  # reason code → paho's object for it, made once
+        self._own_mids: set[int] = set()  # sent by publish_qos1, not acknowledged yet
 
     def message_callback_add(self, sub: str, callback: Any) -> None:
         self._per_topic = True
@@ -93,6 +98,7 @@ class BufferedClient(mqtt.Client):
                 sock.sendall(self._wbuf)
         self._rbuf, self._rpos = b"", 0
         self._wbuf.clear()
+        self._own_mids.clear()  # their acknowledgements cannot come any more
         super()._sock_close()
 
     def buffered_input(self) -> bool:
@@ -156,19 +162,91 @@ class BufferedClient(mqtt.Client):
         packet = self._in_packet["packet"]
         if cmd != "PUBACK" or len(packet) not in (2, 3) or (len(packet) == 3 and self._protocol != MQTTProtocolVersion.MQTTv5):
             return super()._handle_pubackcomp(cmd)
-        code = packet[2] if len(packet) == 3 else 0
-        reason = self._puback_reasons.get(code)
-        if reason is None:
-            try:
-                reason = ReasonCode(PacketTypes.PUBACK, identifier=code)
-            except Exception:  # not a PUBACK reason code: paho's way, and its error
-                return super()._handle_pubackcomp(cmd)
-            self._puback_reasons[code] = reason
+        reason = self._puback_reason(packet[2] if len(packet) == 3 else 0)
+        if reason is None:  # not a PUBACK reason code: paho's way, and its error
+            return super()._handle_pubackcomp(cmd)
         mid = int.from_bytes(packet[:2], "big")
+        if mid in self._own_mids:
+            self._own_acked(mid, reason)
+            return MQTTErrorCode.MQTT_ERR_SUCCESS
         with self._out_message_mutex:
             if mid in self._out_messages:
                 return self._do_on_publish(mid, reason, _NO_PUBACK_PROPERTIES)
         return MQTTErrorCode.MQTT_ERR_SUCCESS
+
+    def _puback_reason(self, code: int) -> ReasonCode | None:
+        reason = self._puback_reasons.get(code)
+        if reason is None:
+            try:
+                reason = ReasonCode(PacketTypes.PUBACK, identifier=code)
+            except Exception:
+                return None
+            self._puback_reasons[code] = reason
+        return reason
+
+    # -- QoS 1 messages whose caller keeps track of them -----------------------------------------------
+
+    def publish_qos1(self, topic: str, payload: bytes) -> int | None:
+        """Queue a QoS 1 PUBLISH without properties; its packet id, or None when not connected (the
+        caller sends it again later). Its PUBACK goes to `on_publish` as paho's would; paho itself
+        keeps no copy, so after a reconnect the caller sends again what was not acknowledged."""
+        if not self.is_connected() or self._sock is None:
+            return None
+        if self._out_packet:  # paho's packets queued before this one go first, as they were sent first
+            mqtt.Client.loop_write(self)
+        name = topic.encode()
+        mid = self._mid_generate()
+        v5 = self._protocol == MQTTProtocolVersion.MQTTv5
+        head = len(name).to_bytes(2, "big") + name + mid.to_bytes(2, "big") + (b"\x00" if v5 else b"")
+        size = len(head) + len(payload)
+        length = bytearray()
+        while True:  # the remaining length, 7 bits a byte
+            size, digit = divmod(size, 128)
+            length.append(digit | (0x80 if size else 0))
+            if not size:
+                break
+        self._wbuf += b"\x32" + length + head + payload
+        self._own_mids.add(mid)
+        with self._msgtime_mutex:
+            self._last_msg_out = mqtt.time_func()
+        return mid
+
+    def _own_acked(self, mid: int, reason: ReasonCode) -> None:
+        self._own_mids.discard(mid)
+        on_publish = self.on_publish
+        if on_publish is not None:
+            with self._in_callback_mutex:
+                try:
+                    on_publish(self, self._userdata, mid, reason, _NO_PUBACK_PROPERTIES)  # type: ignore[call-arg]
+                except Exception:
+                    if not self.suppress_exceptions:
+                        raise
+
+    def _take_own_pubacks(self) -> None:
+        """The PUBACKs of publish_qos1 messages that stand next in the read buffer, between packets."""
+        if self._in_packet["command"] != 0:
+            return
+        buf, pos, end = self._rbuf, self._rpos, len(self._rbuf)
+        v5 = self._protocol == MQTTProtocolVersion.MQTTv5
+        start = pos
+        while pos + 4 <= end and buf[pos] == 0x40:
+            length = buf[pos + 1]
+            if length == 2:
+                code = 0
+            elif length == 3 and v5 and pos + 5 <= end:
+                code = buf[pos + 4]
+            else:
+                break
+            mid = (buf[pos + 2] << 8) | buf[pos + 3]
+            reason = self._puback_reason(code)
+            if mid not in self._own_mids or reason is None:
+                break
+            pos += 2 + length
+            self._rpos = pos
+            self._own_acked(mid, reason)
+        if pos != start:
+            with self._msgtime_mutex:
+                self._last_bytes_received = mqtt.time_func()
 
     # -- driving it --------------------------------------------------------------------------------
 
@@ -190,6 +268,10 @@ class BufferedClient(mqtt.Client):
             return self._loop_rc_handle(MQTTErrorCode.MQTT_ERR_CONN_LOST)
         if sock in readable or self.buffered_input():
             for _ in range(max_messages):
+                if self._own_mids and self.buffered_input():
+                    self._take_own_pubacks()
+                    if not self.buffered_input():
+                        break
                 rc = self.loop_read()
                 if rc != MQTTErrorCode.MQTT_ERR_SUCCESS:
                     return rc

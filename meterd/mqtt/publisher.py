@@ -99,6 +99,7 @@ class Publisher:
         self._announced: set[str] = set()  # meters whose discovery went out on this connection
         self._meters: dict[str, bytes] = {}  # a recent payload per meter, for discovery
         self._waited_upto = 0
+        self._resend = False  # a new connection: send again what is unacknowledged
         try:
             self.client.connect_async(address.host, address.port, keepalive=KEEPALIVE_S)
         except (OSError, ValueError) as e:
@@ -116,6 +117,7 @@ class Publisher:
         client.publish(status_topic(self.gateway), b"online", qos=1, retain=True)
         self._announced.clear()
         self._waited_upto = self.spool.last_seq()  # what is in the spool now waited for this connection
+        self._resend = True
         self.connected = True
         log.info("connected to %s", self.address)
 
@@ -215,6 +217,10 @@ class Publisher:
             state.removed_at = now
         if not publish or not self.connected or now < cursor.hold_until:
             return
+        if self._resend:  # a new connection: what the last one left unacknowledged goes again, from the spool
+            self._resend = False
+            state.forget()
+            cursor.rewind(1, now)
         if state.oldest_sent() < now - RESEND_AFTER_S:
             log.warning("%d messages unacknowledged for %.0f s: sending them again", len(state.mids), RESEND_AFTER_S)
             state.forget()
@@ -228,11 +234,11 @@ class Publisher:
             cursor.last_sent = msg.seq
             if msg.seq in state.seqs or msg.seq in state.done:
                 continue  # still on its way (sent again after a rewind), or acknowledged already
-            info = self.client.publish(msg.topic, msg.payload, qos=1)
-            if info.rc != 0:  # not connected after all: the spool still has it
+            mid = self.client.publish_qos1(msg.topic, msg.payload)
+            if mid is None:  # not connected after all: the spool still has it
                 cursor.rewind(msg.seq, now)
                 break
-            state.sent(info.mid, msg.seq, now)
+            state.sent(mid, msg.seq, now)
             self.published += 1
             if msg.seq <= self._waited_upto:
                 self.replayed += 1
