@@ -10,6 +10,7 @@ content of the telegram, and only for meters with neither a window of the receiv
 from __future__ import annotations
 
 import enum
+import functools
 import hashlib
 import math
 import time
@@ -174,6 +175,7 @@ def _int(obj: dict[str, Any], name: str) -> int:
     return value
 
 
+@functools.lru_cache(maxsize=4096)  # readings of one batch share their few seconds
 def iso(t: int) -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(t))  # a third of datetime's time, twice a payload
 

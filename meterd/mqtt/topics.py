@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 
 import orjson
@@ -14,6 +15,7 @@ SHARED_READINGS = "$share/meterd/meterd/+/reading/+"  # several ingesters split 
 _UNSAFE = re.compile(r"[^A-Za-z0-9_.-]")
 
 
+@functools.lru_cache(maxsize=65536)  # a gateway hears a few thousand meters, each again and again
 def reading_topic(gateway: str, meter_id: str) -> str:
     return f"{PREFIX}/{_UNSAFE.sub('_', gateway)}/reading/{_UNSAFE.sub('_', meter_id)}"
 

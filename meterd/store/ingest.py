@@ -283,16 +283,17 @@ def meter_ids(conn: Connection, serials: Iterable[str], cache: dict[str, int] | 
 
 
 def telegram_ids(conn: Connection, readings: Sequence[ReadingIn]) -> dict[bytes, int]:
-    """Store each distinct raw telegram once (by its SHA-256); returns digest → telegram id."""
-    first: dict[bytes, tuple[int, str, bytes, bytes]] = {}
+    """Store each distinct raw telegram once (by its SHA-256); returns raw telegram → telegram id."""
+    first: dict[bytes, tuple[int, str, bytes, bytes]] = {}  # by digest
+    raws: dict[bytes, bytes] = {}  # raw → digest
     for r in readings:
-        if r.raw is not None:
-            digest = hashlib.sha256(r.raw).digest()
+        if r.raw is not None and r.raw not in raws:
+            digest = raws[r.raw] = hashlib.sha256(r.raw).digest()
             if digest not in first:
                 first[digest] = (r.received_at, r.gateway or "", r.raw, digest)
     if not first:
         return {}
-    found: dict[bytes, int] = {}
+    found: dict[bytes, int] = {}  # digest → id
     if conn.dialect.name == "sqlite" and _sqlite_returns(conn):
         found = _insert_telegrams_sqlite(conn, list(first.values()))
     else:
@@ -303,7 +304,7 @@ def telegram_ids(conn: Connection, readings: Sequence[ReadingIn]) -> dict[bytes,
         part = digests[i : i + 500]
         sql = f"SELECT id, digest FROM telegrams WHERE digest IN ({','.join([mark] * len(part))})"
         found.update({bytes(digest): int(tid) for tid, digest in fetch_all(conn, sql, part)})
-    return found
+    return {raw: found[digest] for raw, digest in raws.items() if digest in found}
 
 
 def _sqlite_returns(conn: Connection) -> bool:
@@ -363,7 +364,7 @@ def ingest(
     telegrams = telegram_ids(conn, [r for _, r in known])
     rows: list[tuple[Any, ...]] = []
     for mid, r in known:
-        telegram_id = telegrams.get(hashlib.sha256(r.raw).digest()) if r.raw is not None else None
+        telegram_id = telegrams.get(r.raw) if r.raw is not None else None
         source = r.source if r.source in SOURCES else "radio"
         rows.append(
             (
