@@ -3,9 +3,10 @@
 Each receiver runs on a thread of its own and puts what it hears on one queue; a receiver that fails is
 reopened without disturbing the others (serial receivers reopen and reset themselves, see
 meterd.drivers.serial_port). The main thread decodes, builds readings, drops duplicates, applies the
-forwarding policy and hands batches to the sinks (a batch at least every `batch_interval_s` or every
-`batch_max` readings), pings the systemd watchdog, runs the checks over the store on a schedule, and
-on SIGTERM stops the receivers, drains the queue and flushes: nothing that was received is lost.
+forwarding policy and hands batches to the sinks, which write them on a thread of their own
+(meterd.gateway.sinking; a batch at least every `batch_interval_s` or every `batch_max` readings),
+pings the systemd watchdog, runs the checks over the store on a schedule, and on SIGTERM stops the
+receivers, drains the queue and flushes: nothing that was received is lost.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from meterd.gateway.dedup import Deduplicator
 from meterd.gateway.forward import ForwardPolicy
 from meterd.gateway.mbus_poll import Polled, PollFailed, poll_forever
 from meterd.gateway.notify import Notifier
+from meterd.gateway.sinking import SinkWorker, write_all
 from meterd.metrics import (
     ANOMALIES,
     DROPPED,
@@ -116,6 +118,7 @@ class Gateway:
         self._batch: list[Reading] = []
         self._received: dict[str, float] = {}  # reading id → wall-clock receive time, until stored
         self.store_errors = 0
+        self._worker: SinkWorker | None = None  # the sinks' thread, while the service runs
         self._duplicate_heard = READINGS.labels(outcome="duplicate_heard")
         self._not_forwarded = READINGS.labels(outcome="not_forwarded")
 
@@ -180,6 +183,7 @@ class Gateway:
     # -- the main loop ---------------------------------------------------------------------------
 
     def run(self, stop: threading.Event) -> None:
+        self._worker = SinkWorker(self.sinks, self._sink_failed)
         self.start_receivers(stop)
         self.wait_until_opened()
         self.notifier.ready(f"{len(self.receivers)} receivers, {len(self.buses)} M-Bus buses")
@@ -191,7 +195,7 @@ class Gateway:
             self.handle_many(self._take_queued())
             now = time.monotonic()
             if self._batch and (len(self._batch) >= gw.batch_max or now - batch_started >= gw.batch_interval_s):
-                self.flush()
+                self._hand_over()
                 batch_started = now
             elif not self._batch:
                 batch_started = now
@@ -300,16 +304,22 @@ class Gateway:
         self._received[reading.reading_id] = received
 
     def flush(self) -> None:
-        """Hand the batch to every sink; a sink that fails keeps what it was given and is tried again."""
+        """Hand the batch to every sink and wait until they have it; a sink that fails keeps what it was
+        given and is tried again."""
+        self._hand_over()
+        if self._worker is not None:
+            self._worker.wait()
+
+    def _hand_over(self) -> None:
+        """The batch to the sinks' thread (while the service runs), or to the sinks themselves."""
         batch, self._batch = self._batch, []
-        for sink in self.sinks:
-            try:
-                if batch:
-                    sink.write(batch)
-                sink.flush()
-            except Exception as e:  # the database down or full: readings wait in the sink, reception goes on
-                self.store_errors += 1
-                log.error("sink %s failed (%s); its readings are kept and tried again", type(sink).__name__, e)
+        if self._worker is not None:
+            self._worker.submit(batch)
+        else:
+            write_all(self.sinks, batch, self._sink_failed)
+
+    def _sink_failed(self) -> None:
+        self.store_errors += 1
 
     def _stored(self, result: IngestResult, batch: Sequence[Reading]) -> None:
         STORED.inc(result.inserted)
@@ -381,6 +391,9 @@ class Gateway:
     def shutdown(self) -> None:
         self.notifier.stopping()
         self.flush()
+        if self._worker is not None:
+            self._worker.close()
+            self._worker = None
         self._count_receivers()
         for sink in self.sinks:
             try:
