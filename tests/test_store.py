@@ -325,15 +325,11 @@ def test_the_revisions_read_from_file_names_are_alembics(tmp_path: Path) -> None
     assert current_revision(empty) is None
 
 
-@pytest.mark.parametrize("returning", [True, False])
-def test_raw_telegrams_once_and_empty_columns_as_null(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, returning: bool) -> None:
-    """Raw telegrams are stored once each, within a batch and across batches, and every reading points
-    at its own; on SQLite with and without RETURNING (older libraries), columns empty in every row of
-    a batch written as NULL, the others as given."""
-    from meterd.store import ingest as ingest_module
-
-    monkeypatch.setattr(ingest_module, "_sqlite_returns", lambda _conn: returning)
-    s = Store.open(tmp_path, create=True)
+def test_raw_telegrams_once_and_empty_columns_as_null(store: Store, tmp_path: Path) -> None:
+    """Raw telegrams are stored once each, within a batch and across batches (one stored before in a
+    batch of new ones), and every reading points at its own; columns empty in every row of a batch
+    are stored as NULL, the others as given."""
+    s = store
     with s.begin() as conn:
         import_premises(conn, write(tmp_path, "p.csv", PREMISES))
     t = ts("2026-11-20T08:00:00")
@@ -352,7 +348,6 @@ def test_raw_telegrams_once_and_empty_columns_as_null(tmp_path: Path, monkeypatc
             "JOIN telegrams t ON t.id = r.telegram_id ORDER BY r.meter_id, r.measured_at"
         )).all()  # fmt: skip
         assert conn.execute(text("SELECT count(*) FROM telegrams")).scalar() == 4
-    s.close()
     assert [(r[0], bytes(r[4])) for r in rows[:6]] == [(1.0 + n, bytes([n % 3]) * 20) for n in range(6)]
     assert all(r[1:4] == (None, None, None) for r in rows[:6])
     assert [tuple(r) for r in rows[6:]] == [

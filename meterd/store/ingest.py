@@ -178,29 +178,48 @@ def _bulk_insert(
             for row in rows:
                 copy.write_row(row)
         return len(rows)
-    if conn.dialect.name == "postgresql":
-        marks = ",".join(["%s"] * len(columns))
-        tail = " ON CONFLICT DO NOTHING" if ignore_conflicts else ""
-        sql = f"INSERT INTO {table} ({cols}) VALUES ({marks}){tail}"
-    else:
-        # a column empty in every row is written as a NULL of the statement's own: the driver looks
-        # every None (and bytes) parameter up in its adapter registry, a third of a bulk insert
-        empty = [not any(row[k] is not None for row in rows) for k in range(len(columns))]
-        kept = [k for k in range(len(columns)) if not empty[k]]
-        if len(kept) > 1 and len(kept) < len(columns):
-            pick = operator.itemgetter(*kept)
-            rows = [pick(row) for row in rows]
-        elif len(kept) < len(columns):  # itemgetter of one index gives the value, not a tuple
-            rows = [tuple(row[k] for k in kept) for row in rows]
-        marks = ",".join("NULL" if e else "?" for e in empty)
-        verb = "INSERT OR IGNORE" if ignore_conflicts else "INSERT"
-        sql = f"{verb} INTO {table} ({cols}) VALUES ({marks})"
+    if conn.dialect.name != "postgresql":
+        return _insert_sqlite(raw, table, cols, columns, rows, ignore_conflicts)
+    marks = ",".join(["%s"] * len(columns))
+    tail = " ON CONFLICT DO NOTHING" if ignore_conflicts else ""
+    sql = f"INSERT INTO {table} ({cols}) VALUES ({marks}){tail}"
     cur = raw.cursor()
     try:
         cur.executemany(sql, rows)
         return max(int(cur.rowcount), 0)
     finally:
         cur.close()
+
+
+def _insert_sqlite(
+    raw: Any, table: str, cols: str, columns: Sequence[str], rows: Sequence[tuple[Any, ...]], ignore_conflicts: bool
+) -> int:
+    """Rows in statements of many rows each (executemany steps the statement once a row, and gives up
+    the interpreter lock each time: a thread that writes the store then waits for it again behind a
+    busy decoding thread, row after row). A column empty in every row is written as a NULL of the
+    statement's own: the driver looks every None parameter up in its adapter registry."""
+    import sqlite3
+
+    empty = [not any(row[k] is not None for row in rows) for k in range(len(columns))]
+    kept = [k for k in range(len(columns)) if not empty[k]]
+    if 1 < len(kept) < len(columns):
+        pick = operator.itemgetter(*kept)
+        rows = [pick(row) for row in rows]
+    elif len(kept) < len(columns):  # itemgetter of one index gives the value, not a tuple
+        rows = [tuple(row[k] for k in kept) for row in rows]
+    one = "(" + ",".join("NULL" if e else "?" for e in empty) + ")"
+    verb = "INSERT OR IGNORE" if ignore_conflicts else "INSERT"
+    per = max(1, min(1000, int(raw.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)) // max(1, len(kept))))
+    inserted = 0
+    cur = raw.cursor()
+    try:
+        for i in range(0, len(rows), per):
+            part = rows[i : i + per]
+            cur.execute(f"{verb} INTO {table} ({cols}) VALUES {','.join([one] * len(part))}", [x for row in part for x in row])
+            inserted += max(int(cur.rowcount), 0)
+    finally:
+        cur.close()
+    return inserted
 
 
 def fetch_all(conn: Connection, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
@@ -294,7 +313,7 @@ def telegram_ids(conn: Connection, readings: Sequence[ReadingIn]) -> dict[bytes,
     if not first:
         return {}
     found: dict[bytes, int] = {}  # digest → id
-    if conn.dialect.name == "sqlite" and _sqlite_returns(conn):
+    if conn.dialect.name == "sqlite":
         found = _insert_telegrams_sqlite(conn, list(first.values()))
     else:
         insert_ignore(conn, "telegrams", ("received_at", "gateway", "raw", "digest"), list(first.values()))
@@ -307,31 +326,30 @@ def telegram_ids(conn: Connection, readings: Sequence[ReadingIn]) -> dict[bytes,
     return {raw: found[digest] for raw, digest in raws.items() if digest in found}
 
 
-def _sqlite_returns(conn: Connection) -> bool:
-    """Whether the SQLite library knows RETURNING (3.35) and takes 8,000 parameters a statement."""
-    raw = conn.connection.driver_connection
-    assert raw is not None
+def _insert_telegrams_sqlite(conn: Connection, rows: list[tuple[int, str, bytes, bytes]]) -> dict[bytes, int]:
+    """New telegrams in statements of many rows; digest → id of those inserted. SQLite gives each new
+    row the id one above the largest so far, in the order of the rows, and no one else writes
+    within the transaction: when a statement inserted every row, their ids end at the last one
+    inserted. When some were stored before (rare: the gateway dropped duplicates already), that
+    statement's ids are left to the lookup by digest."""
     import sqlite3
 
-    return sqlite3.sqlite_version_info >= (3, 35) and int(raw.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)) >= 8000
-
-
-def _insert_telegrams_sqlite(conn: Connection, rows: list[tuple[int, str, bytes, bytes]], chunk: int = 2000) -> dict[bytes, int]:
-    """New telegrams in statements of many rows that return the ids they were given (digest → id);
-    telegrams already stored are skipped and not returned. Blobs go as bytearray, which the driver
-    binds without looking for an adapter."""
     raw = conn.connection.driver_connection
     assert raw is not None
+    per = max(1, min(1000, int(raw.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)) // 4))
     found: dict[bytes, int] = {}
     with driver_errors(conn):
         cur = raw.cursor()
         try:
-            for i in range(0, len(rows), chunk):
-                part = rows[i : i + chunk]
+            for i in range(0, len(rows), per):
+                part = rows[i : i + per]
                 values = ",".join(["(?,?,?,?)"] * len(part))
+                # blobs as bytearray: the driver binds those without looking for an adapter
                 params = [x for at, gw, data, digest in part for x in (at, gw, bytearray(data), bytearray(digest))]
-                sql = f"INSERT INTO telegrams (received_at, gateway, raw, digest) VALUES {values} ON CONFLICT DO NOTHING RETURNING id, digest"
-                found.update({bytes(digest): int(tid) for tid, digest in cur.execute(sql, params)})
+                cur.execute(f"INSERT OR IGNORE INTO telegrams (received_at, gateway, raw, digest) VALUES {values}", params)
+                if cur.rowcount == len(part) and cur.lastrowid:
+                    first_id = int(cur.lastrowid) - len(part) + 1
+                    found.update({row[3]: first_id + k for k, row in enumerate(part)})
         finally:
             cur.close()
     return found
