@@ -4,10 +4,10 @@ ingest --mqtt` → PostgreSQL, all real processes on this machine.
 Figures: sustained readings/s from the first telegram sent to the last reading committed centrally
 (every reading checked present exactly once), p99 of receive-to-commit latency (the ingesters'
 histogram), how busy the machine was and the CPU time per reading of each process (the gateway with
-its publisher process), and readings/s replayed from a spool filled while the broker was away.
+its publisher process, and the publisher alone), and readings/s replayed from a spool filled while the broker was away.
 
-python bench/e2e.py [--quick] [--rate N] [--no-spool] [--profile FILE]      last lines: `name: value unit`
-(--profile records the gateway with py-spy, when it is installed)
+python bench/e2e.py [--quick] [--rate N] [--no-spool] [--profile FILE [--idle]]      last lines: `name: value unit`
+(--profile records the gateway with py-spy, when it is installed; --idle records waiting threads too)
 Needs mosquitto (Debian package) and PostgreSQL at DATABASE_URL (default 127.0.0.1:5432, database test).
 """
 
@@ -185,6 +185,7 @@ def main() -> None:
     parser.add_argument("--no-spool", action="store_true", help="skip the spool replay")
     parser.add_argument("--profile", metavar="FILE", help="record the gateway with py-spy (when installed): "
                         "raw stacks when FILE ends in .txt, else a flame graph")  # fmt: skip
+    parser.add_argument("--idle", action="store_true", help="with --profile: waiting threads too (where a thread waits)")
     args = parser.parse_args()
     meters = 20_000
     readings = 60_000 if args.quick else 300_000
@@ -215,11 +216,14 @@ def main() -> None:
             lines = [telegram_hex(k, meters) + "\n" for k in range(readings)]
             time.sleep(3)  # the ingesters subscribe
             spy = None
-            if args.profile and shutil.which("py-spy"):
+            spy_exe = shutil.which("py-spy") or shutil.which("py-spy", path=str(Path(sys.executable).parent))
+            if args.profile and spy_exe:
                 fmt = "raw" if args.profile.endswith(".txt") else "flamegraph"
-                spy = subprocess.Popen(["py-spy", "record", "-f", fmt, "-o", args.profile, "-p", str(procs[-1].pid), "-r", "200"],
+                idle = ["--idle"] if args.idle else []
+                spy = subprocess.Popen([spy_exe, "record", "-f", fmt, "-o", args.profile, "-p", str(procs[-1].pid), "-r", "200", *idle],
                                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
             cpu_before = [tree_cpu_s(p.pid) for p in procs]
+            gateway_before = cpu_s(procs[-1].pid)
             busy_before = machine_busy_s()
             pg_before = postgres_cpu_s()
             start = time.monotonic()
@@ -237,6 +241,7 @@ def main() -> None:
             assert ok and central.count() == readings == central.distinct(), (central.count(), readings)
             p99 = p99_of(metric_ports)
             cpu = [tree_cpu_s(p.pid) - b for p, b in zip(procs, cpu_before, strict=True)]
+            gateway_cpu = cpu_s(procs[-1].pid) - gateway_before
             busy = [a - b for a, b in zip(machine_busy_s(), busy_before, strict=True)]
             pg_cpu = postgres_cpu_s() - pg_before
             if spy is not None:
@@ -248,6 +253,7 @@ def main() -> None:
             per = 1e6 / readings
             print(f"machine_busy: {100 * busy[0] / busy[1]:.0f} % of {os.cpu_count()} cores")
             print(f"cpu_gateway: {cpu[3] * per:.0f} us/reading (its publisher process included)")
+            print(f"cpu_publisher: {(cpu[3] - gateway_cpu) * per:.0f} us/reading")
             print(f"cpu_ingesters: {(cpu[1] + cpu[2]) * per:.0f} us/reading")
             print(f"cpu_broker: {cpu[0] * per:.0f} us/reading")
             print(f"cpu_postgres: {pg_cpu * per:.0f} us/reading")
