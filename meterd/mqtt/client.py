@@ -13,9 +13,10 @@ messages carry none. This client
 - decodes a QoS 1 PUBLISH without properties and a PUBACK without properties itself, and leaves
   every other packet to paho;
 - sends a QoS 1 PUBLISH without properties straight into its write buffer (`publish_qos1`), for a
-  caller that keeps its own record of what is unacknowledged (the gateway's publisher: its spool),
-  and hands the PUBACKs of those messages to `on_publish` as they stand in the read buffer. paho
-  keeps no copy of such a message and does not send it again after a reconnect: its caller does.
+  caller that keeps its own record of what is unacknowledged (the gateway's publisher: its spool);
+  paho keeps no copy of such a message and does not send it again after a reconnect: its caller does;
+- takes the PUBACKs of those messages, and QoS 1 PUBLISHes without properties, straight from its
+  read buffer when they stand there complete (paho reads every packet byte by byte).
 
 Everything else (the protocol, sessions, acknowledgements, reconnecting) is paho's. It leans on
 methods paho does not document (`_sock_recv`, `_sock_send`, `_sock_close`, `_handle_publish`,
@@ -132,20 +133,26 @@ class BufferedClient(mqtt.Client):
 
     def _handle_publish(self) -> MQTTErrorCode:
         header, packet = self._in_packet["command"], self._in_packet["packet"]
+        delivered = self._deliver(header, packet)
+        return super()._handle_publish() if delivered is None else delivered
+
+    def _deliver(self, header: int, packet: bytes | bytearray | memoryview) -> MQTTErrorCode | None:
+        """A QoS 1 PUBLISH without properties to `on_message` (and its PUBACK queued, without manual
+        acknowledgements); None when it is not such a message, for paho's way."""
         qos = (header & 0x06) >> 1
         if qos != 1 or self._protocol != MQTTProtocolVersion.MQTTv5 or len(packet) < 5:
-            return super()._handle_publish()
+            return None
         length = int.from_bytes(packet[:2], "big")
         at = 2 + length
         if length == 0 or len(packet) < at + 3 or packet[at + 2] != 0:  # an alias or properties: paho's way
-            return super()._handle_publish()
+            return None
         on_message = self.on_message
         if on_message is None or self._per_topic:  # callbacks per topic: paho's way
-            return super()._handle_publish()
+            return None
         try:
             topic = bytes(packet[2:at]).decode()
         except UnicodeDecodeError:
-            return super()._handle_publish()
+            return None
         message = Message(int.from_bytes(packet[at : at + 2], "big"), topic, bytes(packet[at + 3 :]),
                           dup=bool(header & 0x08), retain=bool(header & 0x01))  # fmt: skip
         with self._in_callback_mutex:
@@ -222,31 +229,52 @@ class BufferedClient(mqtt.Client):
                     if not self.suppress_exceptions:
                         raise
 
-    def _take_own_pubacks(self) -> None:
-        """The PUBACKs of publish_qos1 messages that stand next in the read buffer, between packets."""
+    def _take_buffered(self, most: int) -> int:
+        """Packets standing complete in the read buffer, between packets, handled here without paho's
+        reading byte by byte: PUBACKs of publish_qos1 messages, and QoS 1 PUBLISHes without
+        properties; up to `most` of them. How many were taken; the first other packet stops it."""
         if self._in_packet["command"] != 0:
-            return
+            return 0
         buf, pos, end = self._rbuf, self._rpos, len(self._rbuf)
         v5 = self._protocol == MQTTProtocolVersion.MQTTv5
-        start = pos
-        while pos + 4 <= end and buf[pos] == 0x40:
-            length = buf[pos + 1]
-            if length == 2:
-                code = 0
-            elif length == 3 and v5 and pos + 5 <= end:
-                code = buf[pos + 4]
+        taken = 0
+        while taken < most and pos + 2 <= end:
+            header = buf[pos]
+            if header == 0x40 and self._own_mids:  # PUBACK
+                length = buf[pos + 1]
+                if pos + 2 + length > end or not (length == 2 or (length == 3 and v5)):
+                    break
+                mid = (buf[pos + 2] << 8) | buf[pos + 3]
+                reason = self._puback_reason(buf[pos + 4] if length == 3 else 0)
+                if mid not in self._own_mids or reason is None:
+                    break
+                pos += 2 + length
+                self._rpos = pos
+                self._own_acked(mid, reason)
+            elif header & 0xF0 == 0x30:  # PUBLISH
+                size, shift, at = 0, 0, pos + 1
+                while at < end and at < pos + 5:  # the remaining length, 7 bits a byte
+                    size |= (buf[at] & 0x7F) << shift
+                    shift += 7
+                    at += 1
+                    if not buf[at - 1] & 0x80:
+                        break
+                else:
+                    break
+                if at + size > end:
+                    break
+                packet = memoryview(buf)[at : at + size]
+                if self._deliver(header, packet) is None:
+                    break
+                pos = at + size
+                self._rpos = pos
             else:
                 break
-            mid = (buf[pos + 2] << 8) | buf[pos + 3]
-            reason = self._puback_reason(code)
-            if mid not in self._own_mids or reason is None:
-                break
-            pos += 2 + length
-            self._rpos = pos
-            self._own_acked(mid, reason)
-        if pos != start:
+            taken += 1
+        if taken:
             with self._msgtime_mutex:
                 self._last_bytes_received = mqtt.time_func()
+        return taken
 
     # -- driving it --------------------------------------------------------------------------------
 
@@ -267,12 +295,14 @@ class BufferedClient(mqtt.Client):
         except (OSError, ValueError):  # the socket was closed under us
             return self._loop_rc_handle(MQTTErrorCode.MQTT_ERR_CONN_LOST)
         if sock in readable or self.buffered_input():
-            for _ in range(max_messages):
-                if self._own_mids and self.buffered_input():
-                    self._take_own_pubacks()
-                    if not self.buffered_input():
+            count = 0
+            while count < max_messages:
+                if self._rpos < len(self._rbuf):
+                    count += self._take_buffered(max_messages - count)
+                    if count >= max_messages or not self.buffered_input():
                         break
                 rc = self.loop_read()
+                count += 1
                 if rc != MQTTErrorCode.MQTT_ERR_SUCCESS:
                     return rc
                 if not self.buffered_input():
