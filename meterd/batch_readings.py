@@ -68,20 +68,31 @@ def _plan(g: Group) -> _Plan:
     return _Plan(tuple(clocks), tuple(registers), g.layout.total_index)
 
 
-def batch_readings(result: BatchResult, heard: Sequence[Heard], gateway: str = "") -> list[Reading | TelegramDict]:
+Meters = dict[tuple[str, int, int, int], tuple[MeterIdentity, str, str]]  # → identity, medium, key
+MAX_METERS = 100_000  # meters remembered between batches, at most
+
+
+def batch_readings(
+    result: BatchResult, heard: Sequence[Heard], gateway: str = "", meters: Meters | None = None
+) -> list[Reading | TelegramDict]:
     """For every row of the batch, in input order: its Reading where the row was vectorised, else the
-    row's decoded object (for `from_telegram`, which also says whether it makes a reading at all)."""
+    row's decoded object (for `from_telegram`, which also says whether it makes a reading at all).
+    `meters`, kept by the caller from batch to batch, remembers the meters' identities."""
     out: list[Reading | TelegramDict | None] = [None] * result.size
     for i, obj in result.scalar.items():
         out[i] = obj
+    if meters is None:
+        meters = {}
+    elif len(meters) > MAX_METERS:
+        meters.clear()
     for g in result.groups:
         rows = g.rows.tolist()
-        for i, r in zip(rows, _group_readings(g, [heard[i] for i in rows], gateway), strict=True):
+        for i, r in zip(rows, _group_readings(g, [heard[i] for i in rows], gateway, meters), strict=True):
             out[i] = r
     return [o if o is not None else result.telegram(i) for i, o in enumerate(out)]
 
 
-def _group_readings(g: Group, heard: Sequence[Heard], gateway: str) -> list[Reading | TelegramDict]:
+def _group_readings(g: Group, heard: Sequence[Heard], gateway: str, meters: Meters) -> list[Reading | TelegramDict]:
     plan = _plan(g)
     columns = [c.tolist() for c in g.columns]
     ids = g.meter_ids.tolist()
@@ -90,7 +101,6 @@ def _group_readings(g: Group, heard: Sequence[Heard], gateway: str) -> list[Read
     types = g.device_types.tolist()
     accesses = g.access_numbers.tolist()
     statuses = g.statuses.tolist()
-    meters: dict[tuple[str, int, int, int], tuple[MeterIdentity, str]] = {}
     alarm_names: dict[int, tuple[str, ...]] = {}
     out: list[Reading | TelegramDict] = []
     for j, h in enumerate(heard):
@@ -102,11 +112,9 @@ def _group_readings(g: Group, heard: Sequence[Heard], gateway: str) -> list[Read
         known = meters.get(ident)
         if known is None:
             dt = types[j]
-            known = meters[ident] = (
-                MeterIdentity(decode_manufacturer(mans[j]), meter_id, versions[j], dt),
-                medium_name(dt),
-            )
-        meter, medium = known
+            identity = MeterIdentity(decode_manufacturer(mans[j]), meter_id, versions[j], dt)
+            known = meters[ident] = (identity, medium_name(dt), identity.key())
+        meter, medium, meter_key = known
         clock: int | None = None
         for k in plan.clocks:
             value = columns[k][j]
@@ -131,7 +139,7 @@ def _group_readings(g: Group, heard: Sequence[Heard], gateway: str) -> list[Read
             basis, measured = TimeBasis.METER_CLOCK, clock
         else:
             basis, measured = TimeBasis.ACCESS_NUMBER, h.received_at
-        content = repr((total_m3, sorted(registers.items()), alarms, status)).encode()
+        content = f"({total_m3!r}, {sorted(registers.items())!r}, {alarms!r}, {status!r})".encode()  # repr of the tuple
         out.append(
             Reading(
                 meter=meter,
@@ -147,7 +155,7 @@ def _group_readings(g: Group, heard: Sequence[Heard], gateway: str) -> list[Read
                 receiver=h.receiver,
                 access_number=access_number,
                 basis=basis,
-                reading_id=reading_id(meter, basis, measured, access_number, content),
+                reading_id=reading_id(meter, basis, measured, access_number, content, meter_key),
                 raw=h.raw,
                 received_ms=h.received_ms,
             )

@@ -197,16 +197,18 @@ def epoch_or_none(text: str) -> int | None:
 
 
 def reading_id(
-    meter: MeterIdentity, basis: TimeBasis, measured_at: int, access_number: int | None, content: bytes
-) -> str:
-    """Stable id of one measurement (see the module text); 32 hex digits."""
+    meter: MeterIdentity, basis: TimeBasis, measured_at: int, access_number: int | None, content: bytes,
+    meter_key: str | None = None,
+) -> str:  # fmt: skip
+    """Stable id of one measurement (see the module text); 32 hex digits. `meter_key` is meter.key(),
+    where the caller has it already."""
     if basis is TimeBasis.METER_CLOCK:
         anchor = f"t{measured_at}"
     elif basis is TimeBasis.ACCESS_NUMBER:
         anchor = f"a{access_number}"
     else:
         anchor = f"w{measured_at // NO_CLOCK_WINDOW_S}"
-    digest = hashlib.sha256(f"{meter.key()}|{anchor}|".encode() + content).hexdigest()
+    digest = hashlib.sha256(f"{meter_key or meter.key()}|{anchor}|".encode() + content).hexdigest()
     return digest[:32]
 
 

@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from test_batch import RECORD_SHAPES
 
-from meterd.batch_readings import Heard, batch_readings
+from meterd.batch_readings import Heard, Meters, batch_readings
 from meterd.reading import Reading, Source, TimeBasis, from_telegram
 from meterd.wmbus import Decoder
 from meterd.wmbus import builder as b
@@ -40,10 +40,10 @@ def reading_of(obj: dict, h: Heard, gateway: str) -> Reading | None:
                          source=h.source, received_ms=h.received_ms)  # fmt: skip
 
 
-def made(frames: list[bytes], heard: list[Heard], gateway: str) -> list[Reading | None]:
+def made(frames: list[bytes], heard: list[Heard], gateway: str, meters: Meters | None = None) -> list[Reading | None]:
     batch = decode_batch(Decoder({"12345678": KEY}), frames)
     out: list[Reading | None] = []
-    for h, row in zip(heard, batch_readings(batch, heard, gateway), strict=True):
+    for h, row in zip(heard, batch_readings(batch, heard, gateway, meters), strict=True):
         # a row the batch decoder did not vectorise comes as its object, for from_telegram
         out.append(row if isinstance(row, Reading) else reading_of(row, h, gateway))
     return out
@@ -83,7 +83,9 @@ def test_readings_from_columns_equal_from_telegram(shapes: list[str], seed: int,
         heard.append(Heard(NOW + k, (NOW + k) * 1000 + 7, rng.choice((None, -71.5)), frames[-1], "r1",
                            rng.choice(list(Source))))  # fmt: skip
     assert decode_batch(Decoder({"12345678": KEY}), frames).vectorised_rows > 0
-    same(made(frames, heard, "gw1"), expected(frames, heard, "gw1"))
+    meters: Meters = {}  # what the gateway keeps from batch to batch: the second batch finds its meter there
+    same(made(frames, heard, "gw1", meters), expected(frames, heard, "gw1"))
+    same(made(frames, heard, "gw1", meters), expected(frames, heard, "gw1"))
 
 
 def test_clock_basis_and_mixed_batches() -> None:

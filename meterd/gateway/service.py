@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from meterd.batch_readings import Heard, batch_readings
+from meterd.batch_readings import Heard, Meters, batch_readings
 from meterd.config import Config, ReceiverSection
 from meterd.drivers.frame import Frame, FramingError
 from meterd.drivers.pacing import paced
@@ -119,6 +119,7 @@ class Gateway:
         self._received: dict[str, float] = {}  # reading id → wall-clock receive time, until stored
         self.store_errors = 0
         self._worker: SinkWorker | None = None  # the sinks' thread, while the service runs
+        self._meters: Meters = {}  # meter identities of the batch path, from batch to batch
         self._duplicate_heard = READINGS.labels(outcome="duplicate_heard")
         self._not_forwarded = READINGS.labels(outcome="not_forwarded")
 
@@ -251,7 +252,7 @@ class Gateway:
         try:
             result = decode_batch(self.decoder, [f.data for _, f in frames])
             # readings straight from the decoder's columns, unless a prepaid profile reads the records
-            rows = result.telegrams() if self.prepaid_profiles else batch_readings(result, heard, self.config.gateway.name)
+            rows = result.telegrams() if self.prepaid_profiles else batch_readings(result, heard, self.config.gateway.name, self._meters)
         except Exception:  # whatever goes wrong together is tried one by one
             rows = [self.decoder.decode_bytes(f.data) for _, f in frames]
         for (rcv, _), h, row in zip(frames, heard, rows, strict=True):
