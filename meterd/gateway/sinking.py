@@ -55,10 +55,14 @@ class SinkWorker:
             batch = self._queue.get()
             if batch is None:
                 return
-            write_all(self.sinks, batch, self.on_error)
-            with self._idle:
-                self._pending -= 1
-                self._idle.notify_all()
+            try:
+                write_all(self.sinks, batch, self.on_error)
+            except Exception:  # a fault of ours, not a sink's: this thread must go on, or reception stops
+                log.exception("writing a batch to the sinks failed")
+            finally:
+                with self._idle:
+                    self._pending -= 1
+                    self._idle.notify_all()
 
 
 def write_all(sinks: Sequence[Sink], batch: list[Reading], on_error: Callable[[], None]) -> None:
