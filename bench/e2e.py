@@ -23,15 +23,17 @@ import sys
 import tempfile
 import time
 import urllib.request
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).parent.parent))
+sys.path.insert(0, str(Path(__file__).parent))
+
+from pgschema import bench_schema
 
 from meterd.wmbus import builder as b
 
-DATABASE_URL = os.environ.get("DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test")
 BROKER_SETTINGS = (
     "persistence true\nautosave_interval 60\nmax_queued_messages 0\nmax_inflight_messages 0\n"
 )  # what BENCHMARKS.md quotes
@@ -99,16 +101,10 @@ def wait_for(check, timeout: float, step: float = 0.2) -> bool:  # type: ignore[
 
 
 class Central:
-    """The central PostgreSQL schema of this run."""
+    """The central PostgreSQL schema of this run (from bench_schema), counted over its admin connection."""
 
-    def __init__(self) -> None:
-        import psycopg
-
-        self.admin = psycopg.connect(DATABASE_URL, autocommit=True)
-        self.schema = f"meterd_bench_{uuid.uuid4().hex[:8]}"
-        self.admin.execute(f"CREATE SCHEMA {self.schema}")
-        sep = "&" if "?" in DATABASE_URL else "?"
-        self.url = f"{DATABASE_URL}{sep}options=-csearch_path%3D{self.schema}"
+    def __init__(self, url: str, schema: str, admin: Any) -> None:
+        self.url, self.schema, self.admin = url, schema, admin
 
     def count(self) -> int:
         row = self.admin.execute(f"SELECT count(*) FROM {self.schema}.readings").fetchone()
@@ -117,10 +113,6 @@ class Central:
     def distinct(self) -> int:
         row = self.admin.execute(f"SELECT count(DISTINCT (meter_id, total_m3)) FROM {self.schema}.readings").fetchone()
         return int(row[0]) if row else 0
-
-    def drop(self) -> None:
-        self.admin.execute(f"DROP SCHEMA {self.schema} CASCADE")
-        self.admin.close()
 
 
 def cpu_s(pid: int) -> float:
@@ -191,10 +183,10 @@ def main() -> None:
     readings = 60_000 if args.quick else 300_000
     spooled = 100_000 if args.quick else 1_000_000
     rate = args.rate  # telegrams/s offered: above what the chain takes, the sustained rate is what gets through
-    with tempfile.TemporaryDirectory() as tmp_:
+    with tempfile.TemporaryDirectory() as tmp_, bench_schema() as schema:
         tmp = Path(tmp_)
         broker, port = start_broker(tmp)
-        central = Central()
+        central = Central(*schema)
         procs: list[subprocess.Popen[bytes]] = [broker]
         try:
             register = write_register(tmp / "register.csv", meters)
@@ -293,7 +285,6 @@ def main() -> None:
                         p.wait(60)
                     except subprocess.TimeoutExpired:
                         p.kill()
-            central.drop()
             for log in sorted(tmp.glob("*.log")):
                 tail = log.read_text(errors="replace").splitlines()[-3:]
                 print(f"[{log.name}] " + " | ".join(tail), file=sys.stderr)
