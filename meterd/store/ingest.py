@@ -194,12 +194,9 @@ def _bulk_insert(
 def _insert_sqlite(
     raw: Any, table: str, cols: str, columns: Sequence[str], rows: Sequence[tuple[Any, ...]], ignore_conflicts: bool
 ) -> int:
-    """Rows in statements of many rows each (executemany steps the statement once a row, and gives up
-    the interpreter lock each time: a thread that writes the store then waits for it again behind a
-    busy decoding thread, row after row). A column empty in every row is written as a NULL of the
-    statement's own: the driver looks every None parameter up in its adapter registry."""
-    import sqlite3
-
+    """Rows in statements of many rows each (see _sqlite_statements). A column empty in every row is
+    written as a NULL of the statement's own: the driver looks every None parameter up in its adapter
+    registry."""
     empty = [not any(row[k] is not None for row in rows) for k in range(len(columns))]
     kept = [k for k in range(len(columns)) if not empty[k]]
     if 1 < len(kept) < len(columns):
@@ -209,17 +206,29 @@ def _insert_sqlite(
         rows = [tuple(row[k] for k in kept) for row in rows]
     one = "(" + ",".join("NULL" if e else "?" for e in empty) + ")"
     verb = "INSERT OR IGNORE" if ignore_conflicts else "INSERT"
-    per = max(1, min(1000, int(raw.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)) // max(1, len(kept))))
-    inserted = 0
+    return sum(inserted for _, inserted, _ in _sqlite_statements(raw, f"{verb} INTO {table} ({cols})", one, rows))
+
+
+def _sqlite_statements(
+    raw: Any, head: str, one: str, rows: Sequence[Sequence[Any]]
+) -> Iterator[tuple[Sequence[Sequence[Any]], int, int | None]]:
+    """`head VALUES one,one,...` for the rows, up to 1,000 a statement (as many as SQLite takes
+    parameters for); for each statement its rows, how many it inserted and the last row id. One
+    statement of many rows rather than executemany, which steps its statement once a row and gives up
+    the interpreter lock each time: a thread that writes the store then waits for the lock again
+    behind a busy decoding thread, row after row."""
+    import sqlite3
+
+    width = max(1, one.count("?"))
+    per = max(1, min(1000, int(raw.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)) // width))
     cur = raw.cursor()
     try:
         for i in range(0, len(rows), per):
             part = rows[i : i + per]
-            cur.execute(f"{verb} INTO {table} ({cols}) VALUES {','.join([one] * len(part))}", [x for row in part for x in row])
-            inserted += max(int(cur.rowcount), 0)
+            cur.execute(f"{head} VALUES {','.join([one] * len(part))}", [x for row in part for x in row])
+            yield part, max(int(cur.rowcount), 0), cur.lastrowid
     finally:
         cur.close()
-    return inserted
 
 
 def fetch_all(conn: Connection, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
@@ -332,26 +341,17 @@ def _insert_telegrams_sqlite(conn: Connection, rows: list[tuple[int, str, bytes,
     within the transaction: when a statement inserted every row, their ids end at the last one
     inserted. When some were stored before (rare: the gateway dropped duplicates already), that
     statement's ids are left to the lookup by digest."""
-    import sqlite3
-
     raw = conn.connection.driver_connection
     assert raw is not None
-    per = max(1, min(1000, int(raw.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)) // 4))
+    # blobs as bytearray: the driver binds those without looking for an adapter
+    values = [(at, gw, bytearray(data), bytearray(digest)) for at, gw, data, digest in rows]
+    head = "INSERT OR IGNORE INTO telegrams (received_at, gateway, raw, digest)"
     found: dict[bytes, int] = {}
     with driver_errors(conn):
-        cur = raw.cursor()
-        try:
-            for i in range(0, len(rows), per):
-                part = rows[i : i + per]
-                values = ",".join(["(?,?,?,?)"] * len(part))
-                # blobs as bytearray: the driver binds those without looking for an adapter
-                params = [x for at, gw, data, digest in part for x in (at, gw, bytearray(data), bytearray(digest))]
-                cur.execute(f"INSERT OR IGNORE INTO telegrams (received_at, gateway, raw, digest) VALUES {values}", params)
-                if cur.rowcount == len(part) and cur.lastrowid:
-                    first_id = int(cur.lastrowid) - len(part) + 1
-                    found.update({row[3]: first_id + k for k, row in enumerate(part)})
-        finally:
-            cur.close()
+        for part, inserted, last_id in _sqlite_statements(raw, head, "(?,?,?,?)", values):
+            if inserted == len(part) and last_id:
+                first_id = last_id - len(part) + 1
+                found.update({bytes(row[3]): first_id + k for k, row in enumerate(part)})
     return found
 
 
