@@ -43,6 +43,11 @@ class Heard(NamedTuple):
     receiver: str = ""
     source: Source = Source.RADIO
 
+    @property
+    def received_s(self) -> float:
+        """The receive time in epoch seconds, to the millisecond where known (as Reading.received_s)."""
+        return self.received_ms / 1000 if self.received_ms is not None else float(self.received_at)
+
 
 @dataclass(frozen=True)
 class _Plan:

@@ -83,6 +83,11 @@ class Reading:
     def meter_id(self) -> str:
         return self.meter.id
 
+    @property
+    def received_s(self) -> float:
+        """The receive time in epoch seconds, to the millisecond where the receiver knew it."""
+        return self.received_ms / 1000 if self.received_ms is not None else float(self.received_at)
+
     def key(self) -> int:
         """60 bits of the SHA-256 of the reading id, as a number (what the store indexes): ids from any
         source (MQTT carries them as text) spread evenly, whatever they look like."""

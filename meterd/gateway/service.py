@@ -116,7 +116,6 @@ class Gateway:
         self.prepaid_profiles = config.prepaid.profiles
         self.reload_requested = threading.Event()
         self._batch: list[Reading] = []
-        self._received: dict[str, float] = {}  # reading id → wall-clock receive time, until stored
         self.store_errors = 0
         self._worker: SinkWorker | None = None  # the sinks' thread, while the service runs
         self._meters: Meters = {}  # meter identities of the batch path, from batch to batch
@@ -258,8 +257,8 @@ class Gateway:
         for (rcv, _), h, row in zip(frames, heard, rows, strict=True):
             if isinstance(row, Reading):
                 rcv.count_result("ok")
-                rcv.last_heard = _seconds(h)
-                self._accept(row, _seconds(h))
+                rcv.last_heard = h.received_s
+                self._accept(row)
             else:
                 self._handle_decoded(rcv, h, row)
 
@@ -280,7 +279,7 @@ class Gateway:
 
     def _handle_decoded(self, rcv: ReceiverThread, h: Heard, obj: dict[str, Any]) -> None:
         rcv.count_result(result_code(obj))
-        rcv.last_heard = _seconds(h)
+        rcv.last_heard = h.received_s
         reading = from_telegram(
             obj, h.received_at, gateway=self.config.gateway.name, receiver=rcv.name, rssi=h.rssi, raw=h.raw,
             source=h.source, received_ms=h.received_ms,
@@ -291,9 +290,9 @@ class Gateway:
             profile = profile_for(self.prepaid_profiles, reading.meter.manufacturer, reading.meter.id)
             if profile is not None:  # the vendor's valve, tamper and low-credit bits become registers
                 reading.registers.update(profile.fields(record_values(obj)))
-        self._accept(reading, _seconds(h))
+        self._accept(reading)
 
-    def _accept(self, reading: Reading, received: float) -> None:
+    def _accept(self, reading: Reading) -> None:
         """A reading heard: dropped when it is a duplicate or not forwarded, else into the batch."""
         if not self.dedup.is_new(reading):
             self._duplicate_heard.inc()
@@ -302,7 +301,6 @@ class Gateway:
             self._not_forwarded.inc()
             return
         self._batch.append(reading)
-        self._received[reading.reading_id] = received
 
     def flush(self) -> None:
         """Hand the batch to every sink and wait until they have it; a sink that fails keeps what it was
@@ -330,9 +328,7 @@ class Gateway:
         READINGS.labels(outcome="bad_time").inc(result.bad_time)
         now = time.time()
         for r in batch:
-            t = self._received.pop(r.reading_id, None)
-            if t is not None:
-                LATENCY.observe(max(0.0, now - t))
+            LATENCY.observe(max(0.0, now - r.received_s))
 
     def _count_receivers(self) -> None:
         for rcv in self.all_receivers:
@@ -406,7 +402,3 @@ class Gateway:
         except Exception as e:
             log.error("could not save the decoder state: %s", e)
 
-
-def _seconds(h: Heard) -> float:
-    """When a telegram was received, in epoch seconds (to the millisecond where known)."""
-    return h.received_ms / 1000 if h.received_ms is not None else float(h.received_at)

@@ -186,5 +186,4 @@ class Ingester:
         MQTT_MESSAGES.labels(outcome="bad_time").inc(result.bad_time)
         now = time.time()
         for r in batch:  # to the millisecond where the gateway sent it, else from the whole second
-            received = r.received_ms / 1000 if r.received_ms is not None else r.received_at
-            INGEST_LATENCY.observe(max(0.0, now - received))
+            INGEST_LATENCY.observe(max(0.0, now - r.received_s))
