@@ -20,7 +20,7 @@ messages carry none. This client
 
 Everything else (the protocol, sessions, acknowledgements, reconnecting) is paho's. It leans on
 methods paho does not document (`_sock_recv`, `_sock_send`, `_sock_close`, `_handle_publish`,
-`_handle_pubackcomp`), as paho-mqtt 2.2 has them; pyproject.toml holds paho to 2.2.x, and the MQTT
+`_handle_pubackcomp`, `_pack_remaining_length`, `_mid_generate`), as paho-mqtt 2.2 has them; pyproject.toml holds paho to 2.2.x, and the MQTT
 tests run through all of it before a newer paho is allowed.
 """
 
@@ -205,14 +205,8 @@ class BufferedClient(mqtt.Client):
         mid = self._mid_generate()
         v5 = self._protocol == MQTTProtocolVersion.MQTTv5
         head = len(name).to_bytes(2, "big") + name + mid.to_bytes(2, "big") + (b"\x00" if v5 else b"")
-        size = len(head) + len(payload)
-        length = bytearray()
-        while True:  # the remaining length, 7 bits a byte
-            size, digit = divmod(size, 128)
-            length.append(digit | (0x80 if size else 0))
-            if not size:
-                break
-        self._wbuf += b"\x32" + length + head + payload
+        packet = self._pack_remaining_length(bytearray(b"\x32"), len(head) + len(payload))  # paho's own
+        self._wbuf += packet + head + payload
         self._own_mids.add(mid)
         with self._msgtime_mutex:
             self._last_msg_out = mqtt.time_func()

@@ -14,9 +14,9 @@ the spool to be sent again a little later. Nothing is lost while the central sid
 The status topic says `online` (retained) once connected and `offline` as the last will and on a
 clean shutdown. Home Assistant discovery, when asked for, is published once per meter and connection.
 
-The pipe carries tuples: first ("start", settings...) from the gateway, then ("append", [(topic, payload), ...]) answered by ("appended", dropped, spool length) or
-("error", message); ("close", drain_s) answered by ("closed",); and, every STATS_EVERY_S, ("stats",
-Stats) from the publisher. The publisher ignores SIGTERM and SIGINT (the gateway, which gets them
+The pipe carries tuples: first ("start", settings...) from the gateway, then ("append", [(topic,
+payload), ...]) answered by ("appended", dropped, spool length) or ("error", message); ("close",
+drain_s) answered by ("closed",); and, every STATS_EVERY_S, ("stats", Stats) from the publisher. The publisher ignores SIGTERM and SIGINT (the gateway, which gets them
 too, stops it in order) and leaves when the pipe closes (the gateway is gone).
 """
 
@@ -217,12 +217,13 @@ class Publisher:
             state.removed_at = now
         if not publish or not self.connected or now < cursor.hold_until:
             return
-        if self._resend:  # a new connection: what the last one left unacknowledged goes again, from the spool
-            self._resend = False
-            state.forget()
-            cursor.rewind(1, now)
-        if state.oldest_sent() < now - RESEND_AFTER_S:
+        # sent again from the spool: what the last connection left unacknowledged, or what has waited
+        # RESEND_AFTER_S for its acknowledgement
+        stale = state.oldest_sent() < now - RESEND_AFTER_S
+        if stale and not self._resend:
             log.warning("%d messages unacknowledged for %.0f s: sending them again", len(state.mids), RESEND_AFTER_S)
+        if stale or self._resend:
+            self._resend = False
             state.forget()
             cursor.rewind(1, now)
         if self.homeassistant:
