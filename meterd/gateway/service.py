@@ -40,6 +40,7 @@ from meterd.metrics import (
     RESETS,
     STORED,
     TELEGRAMS,
+    latencies,
     result_code,
 )
 from meterd.prepaid.profile import profile_for, record_values
@@ -326,9 +327,7 @@ class Gateway:
         READINGS.labels(outcome="duplicate_stored").inc(result.duplicates)
         READINGS.labels(outcome="unknown_meter").inc(result.unknown_meter)
         READINGS.labels(outcome="bad_time").inc(result.bad_time)
-        now = time.time()
-        for r in batch:
-            LATENCY.observe(max(0.0, now - r.received_s))
+        LATENCY.observe_many(latencies(batch, time.time()))
 
     def _count_receivers(self) -> None:
         for rcv in self.all_receivers:

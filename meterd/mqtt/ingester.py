@@ -17,7 +17,7 @@ import threading
 import time
 from typing import Any
 
-from meterd.metrics import INGEST_LATENCY, MQTT_CONNECTED, MQTT_MESSAGES
+from meterd.metrics import INGEST_LATENCY, MQTT_CONNECTED, MQTT_MESSAGES, latencies
 from meterd.mqtt.connection import (
     KEEPALIVE_S,
     BrokerAddress,
@@ -184,6 +184,4 @@ class Ingester:
         MQTT_MESSAGES.labels(outcome="duplicate").inc(result.duplicates)
         MQTT_MESSAGES.labels(outcome="unknown_meter").inc(result.unknown_meter)
         MQTT_MESSAGES.labels(outcome="bad_time").inc(result.bad_time)
-        now = time.time()
-        for r in batch:  # to the millisecond where the gateway sent it, else from the whole second
-            INGEST_LATENCY.observe(max(0.0, now - r.received_s))
+        INGEST_LATENCY.observe_many(latencies(batch, time.time()))
