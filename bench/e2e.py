@@ -2,12 +2,14 @@
 ingest --mqtt` → PostgreSQL, all real processes on this machine.
 
 Figures: sustained readings/s from the first telegram sent to the last reading committed centrally
-(every reading checked present exactly once), p99 of receive-to-commit latency (the ingesters'
+(every reading checked present exactly once), the rate of commits in the steady part of the run (from
+5 s in to the last telegram sent), p99 of receive-to-commit latency (the ingesters'
 histogram), how busy the machine was and the CPU time per reading of each process (the gateway with
 its publisher process, and the publisher alone), and readings/s replayed from a spool filled while the broker was away.
 
-python bench/e2e.py [--quick] [--rate N] [--no-spool] [--profile FILE [--idle]]      last lines: `name: value unit`
-(--profile records the gateway with py-spy, when it is installed; --idle records waiting threads too)
+python bench/e2e.py [--quick] [--rate N] [--no-spool] [--profile FILE [--idle] [--gil]]      last lines: `name: value unit`
+(--profile records the gateway with py-spy, when it is installed; --idle records waiting threads too,
+--gil only what holds the interpreter lock)
 Needs mosquitto (Debian package) and PostgreSQL at DATABASE_URL (default 127.0.0.1:5432, database test).
 """
 
@@ -157,17 +159,24 @@ def postgres_cpu_s() -> float:
     return total
 
 
-def p99_of(ports: list[int]) -> float:
+def latency_buckets(ports: list[int], metric: str = "meterd_receive_to_commit_seconds") -> dict[float, float]:
+    """A latency histogram's cumulative bucket counts, summed over the processes serving metrics on `ports`."""
     buckets: dict[float, float] = {}
     for port in ports:
         text = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5).read().decode()
         for line in text.splitlines():
-            if line.startswith("meterd_receive_to_commit_seconds_bucket"):
+            if line.startswith(metric + "_bucket"):
                 le = line.split('le="')[1].split('"')[0]
                 bound = float("inf") if le == "+Inf" else float(le)
                 buckets[bound] = buckets.get(bound, 0.0) + float(line.rsplit(" ", 1)[1])
-    total = buckets.get(float("inf"), 0.0)
-    return next(le for le, c in sorted(buckets.items()) if c >= 0.99 * total)
+    return buckets
+
+
+def quantile_le(buckets: dict[float, float], q: float, since: dict[float, float] | None = None) -> float:
+    """The upper bound of the bucket that holds the q quantile (of what was counted after `since`)."""
+    counts = {le: c - (since or {}).get(le, 0.0) for le, c in buckets.items()}
+    total = counts.get(float("inf"), 0.0)
+    return next(le for le, c in sorted(counts.items()) if c >= q * total)
 
 
 def main() -> None:
@@ -178,6 +187,7 @@ def main() -> None:
     parser.add_argument("--profile", metavar="FILE", help="record the gateway with py-spy (when installed): "
                         "raw stacks when FILE ends in .txt, else a flame graph")  # fmt: skip
     parser.add_argument("--idle", action="store_true", help="with --profile: waiting threads too (where a thread waits)")
+    parser.add_argument("--gil", action="store_true", help="with --profile: only samples holding the interpreter lock")
     args = parser.parse_args()
     meters = 20_000
     readings = 60_000 if args.quick else 300_000
@@ -196,6 +206,7 @@ def main() -> None:
                     subprocess.run([sys.executable, "-m", "meterd", *cmd, *store], check=True, capture_output=True)
             url = f"mqtt://127.0.0.1:{port}"
             metric_ports = [free_port(), free_port()]
+            gateway_port = free_port()
             for x, mport in zip("ab", metric_ports, strict=True):
                 procs.append(meterd("ingest", "--mqtt", url, "--db", central.url, "--client-id", f"bench-{x}",
                                     "--metrics", f"127.0.0.1:{mport}", log=tmp / f"ingest-{x}.log"))  # fmt: skip
@@ -203,7 +214,8 @@ def main() -> None:
             os.mkfifo(fifo)
             config = tmp / "meterd.toml"
             config.write_text(f'[gateway]\nname = "bench"\ndata = "{data}"\nvalidate_every_s = 0\nbatch_interval_s = 0.2\n\n'
-                              f'[[receiver]]\ndongle = "hex"\nport = "{fifo}"\n\n[mqtt]\nurl = "{url}"\n')  # fmt: skip
+                              f'[[receiver]]\ndongle = "hex"\nport = "{fifo}"\n\n[mqtt]\nurl = "{url}"\n\n'
+                              f'[metrics]\nlisten = "127.0.0.1:{gateway_port}"\n')  # fmt: skip
             procs.append(meterd("run", "--config", str(config), log=tmp / "gateway.log"))
             lines = [telegram_hex(k, meters) + "\n" for k in range(readings)]
             time.sleep(3)  # the ingesters subscribe
@@ -211,7 +223,7 @@ def main() -> None:
             spy_exe = shutil.which("py-spy") or shutil.which("py-spy", path=str(Path(sys.executable).parent))
             if args.profile and spy_exe:
                 fmt = "raw" if args.profile.endswith(".txt") else "flamegraph"
-                idle = ["--idle"] if args.idle else []
+                idle = (["--idle"] if args.idle else []) + (["--gil"] if args.gil else [])
                 spy = subprocess.Popen([spy_exe, "record", "-f", fmt, "-o", args.profile, "-p", str(procs[-1].pid), "-r", "200", *idle],
                                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
             cpu_before = [tree_cpu_s(p.pid) for p in procs]
@@ -219,19 +231,28 @@ def main() -> None:
             busy_before = machine_busy_s()
             pg_before = postgres_cpu_s()
             start = time.monotonic()
+            steady: list[tuple[float, int]] = []  # (when, readings committed) 5 s in and when all were sent
+            early: dict[float, float] = {}  # the ingesters' latency histogram 5 s in
             with open(fifo, "w") as w:
                 chunk = rate // 10
                 for i in range(0, readings, chunk):
                     w.write("".join(lines[i : i + chunk]))
                     w.flush()
+                    if not steady and time.monotonic() - start >= 5:
+                        steady.append((time.monotonic(), central.count()))
+                        early = latency_buckets(metric_ports)
                     ahead = start + (i + chunk) / rate - time.monotonic()
                     if ahead > 0:
                         time.sleep(ahead)
+            steady.append((time.monotonic(), central.count()))
             sent_in = time.monotonic() - start
             ok = wait_for(lambda: central.count() >= readings, 600, 0.5)
             elapsed = time.monotonic() - start
             assert ok and central.count() == readings == central.distinct(), (central.count(), readings)
-            p99 = p99_of(metric_ports)
+            commit = latency_buckets(metric_ports)
+            p50, p99, steady_p99 = quantile_le(commit, 0.5), quantile_le(commit, 0.99), quantile_le(commit, 0.99, early)
+            stored = latency_buckets([gateway_port], "meterd_receive_to_store_seconds")
+            gw_p50, gw_p99 = quantile_le(stored, 0.5), quantile_le(stored, 0.99)
             cpu = [tree_cpu_s(p.pid) - b for p, b in zip(procs, cpu_before, strict=True)]
             gateway_cpu = cpu_s(procs[-1].pid) - gateway_before
             busy = [a - b for a, b in zip(machine_busy_s(), busy_before, strict=True)]
@@ -241,7 +262,13 @@ def main() -> None:
                 spy.wait(60)
             print(f"{readings} readings of {meters} meters offered at {rate}/s (sent in {sent_in:.1f} s), one gateway, two ingesters")
             print(f"e2e_rate: {readings / elapsed:.0f} readings/s")
+            (t0, n0), (t1, n1) = steady[0], steady[-1]
+            print(f"e2e_steady_rate: {(n1 - n0) / (t1 - t0):.0f} readings/s (committed from 5 s in to the last telegram sent)")
+            print(f"e2e_latency_p50_le: {p50:.2f} s")
             print(f"e2e_latency_p99_le: {p99:.2f} s")
+            print(f"e2e_latency_steady_p99_le: {steady_p99:.2f} s (readings committed from 5 s in)")
+            print(f"gateway_store_latency_p50_le: {gw_p50:.2f} s (receipt to the gateway's own store and spool)")
+            print(f"gateway_store_latency_p99_le: {gw_p99:.2f} s")
             per = 1e6 / readings
             print(f"machine_busy: {100 * busy[0] / busy[1]:.0f} % of {os.cpu_count()} cores")
             print(f"cpu_gateway: {cpu[3] * per:.0f} us/reading (its publisher process included)")
