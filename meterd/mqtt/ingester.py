@@ -47,7 +47,7 @@ class Ingester:
         client_id: str,
         *,
         batch_max: int = 2000,
-        batch_interval_s: float = 0.25,
+        batch_interval_s: float = 0.1,
         receive_maximum: int = 10_000,
     ) -> None:
         self.address = address
