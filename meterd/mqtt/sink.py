@@ -11,6 +11,7 @@ readings stay in the gateway's own store.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import socket
 import subprocess
@@ -34,6 +35,7 @@ ANSWER_S = 30.0  # the longest the publisher may take to answer (a connect to an
 WATCH_EVERY_S = 0.25
 RESTART_MIN_S = 1.0  # a publisher that keeps dying is started again after 1 s, 2 s, 4 s ... 60 s
 RESTART_MAX_S = 60.0
+PIPE_BUFFER = 2 << 20  # bytes the socket to the publisher holds: a batch of 1000 readings is ~420 kB
 
 
 class MqttSink:
@@ -115,6 +117,9 @@ class MqttSink:
         """A fresh interpreter (nothing of this process's threads, locks or main module carried over),
         talking over a socket pair; its settings (credentials too) go over the pipe, not the command line."""
         ours, theirs = socket.socketpair()
+        with contextlib.suppress(OSError):  # a batch's messages in one write (the kernel caps the size)
+            ours.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, PIPE_BUFFER)
+            theirs.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, PIPE_BUFFER)
         try:
             self._proc = subprocess.Popen(
                 [sys.executable, "-c", "import sys; from meterd.mqtt.publisher import serve_pipe; "
