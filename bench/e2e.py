@@ -172,6 +172,18 @@ def latency_buckets(ports: list[int], metric: str = "meterd_receive_to_commit_se
     return buckets
 
 
+def latency_mean(ports: list[int], metric: str) -> float:
+    """A latency histogram's mean (its sum over its count), over the processes serving metrics on `ports`."""
+    total = count = 0.0
+    for port in ports:
+        text = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5).read().decode()
+        for line in text.splitlines():
+            if line.startswith((metric + "_sum ", metric + "_count ")):
+                name, value = line.rsplit(" ", 1)
+                total, count = (total + float(value), count) if name.endswith("_sum") else (total, count + float(value))
+    return total / count if count else float("nan")
+
+
 def quantile_le(buckets: dict[float, float], q: float, since: dict[float, float] | None = None) -> float:
     """The upper bound of the bucket that holds the q quantile (of what was counted after `since`)."""
     counts = {le: c - (since or {}).get(le, 0.0) for le, c in buckets.items()}
@@ -269,6 +281,8 @@ def main() -> None:
             print(f"e2e_latency_steady_p99_le: {steady_p99:.2f} s (readings committed from 5 s in)")
             print(f"gateway_store_latency_p50_le: {gw_p50:.2f} s (receipt to the gateway's own store and spool)")
             print(f"gateway_store_latency_p99_le: {gw_p99:.2f} s")
+            print(f"gateway_store_latency_mean: {latency_mean([gateway_port], 'meterd_receive_to_store_seconds'):.3f} s")
+            print(f"e2e_latency_mean: {latency_mean(metric_ports, 'meterd_receive_to_commit_seconds'):.3f} s")
             per = 1e6 / readings
             print(f"machine_busy: {100 * busy[0] / busy[1]:.0f} % of {os.cpu_count()} cores")
             print(f"cpu_gateway: {cpu[3] * per:.0f} us/reading (its publisher process included)")
