@@ -7,7 +7,7 @@ Figures: sustained readings/s from the first telegram sent to the last reading c
 histogram), how busy the machine was and the CPU time per reading of each process (the gateway with
 its publisher process, and the publisher alone), and readings/s replayed from a spool filled while the broker was away.
 
-python bench/e2e.py [--quick] [--rate N] [--no-spool] [--profile FILE [--idle] [--gil]]      last lines: `name: value unit`
+python bench/e2e.py [--quick] [--rate N] [--readings N] [--no-spool] [--profile FILE [--idle] [--gil]]      last lines: `name: value unit`
 (--profile records the gateway with py-spy, when it is installed; --idle records waiting threads too,
 --gil only what holds the interpreter lock)
 Needs mosquitto (Debian package) and PostgreSQL at DATABASE_URL (default 127.0.0.1:5432, database test).
@@ -195,6 +195,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--rate", type=int, default=12_000, help="telegrams/s offered (default 12000)")
+    parser.add_argument("--readings", type=int, help="telegrams sent (default 300000, 60000 with --quick)")
     parser.add_argument("--no-spool", action="store_true", help="skip the spool replay")
     parser.add_argument("--profile", metavar="FILE", help="record the gateway with py-spy (when installed): "
                         "raw stacks when FILE ends in .txt, else a flame graph")  # fmt: skip
@@ -202,7 +203,7 @@ def main() -> None:
     parser.add_argument("--gil", action="store_true", help="with --profile: only samples holding the interpreter lock")
     args = parser.parse_args()
     meters = 20_000
-    readings = 60_000 if args.quick else 300_000
+    readings = args.readings or (60_000 if args.quick else 300_000)
     spooled = 100_000 if args.quick else 1_000_000
     rate = args.rate  # telegrams/s offered: above what the chain takes, the sustained rate is what gets through
     with tempfile.TemporaryDirectory() as tmp_, bench_schema() as schema:
