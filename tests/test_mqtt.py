@@ -310,6 +310,19 @@ def test_a_bad_broker_url_in_ingest_is_one_line(tmp_path: Path) -> None:
     assert len(res.stderr.strip().splitlines()) == 1, res.stderr
 
 
+def test_a_missing_tls_file_stops_run_and_ingest_before_their_store_is_created(tmp_path: Path) -> None:
+    config = tmp_path / "meterd.toml"
+    config.write_text(f'[gateway]\nname = "t"\ndata = "{tmp_path / "gw"}"\n\n[[receiver]]\ndongle = "hex"\n'
+                      f'port = "/dev/null"\n\n[mqtt]\nurl = "mqtts://127.0.0.1:8883"\nca_file = "{tmp_path / "ca.pem"}"\n')  # fmt: skip
+    runs = [["run", "--config", str(config)],
+            ["ingest", "--mqtt", "mqtts://127.0.0.1:8883", "--ca-file", str(tmp_path / "ca.pem"), "--data", str(tmp_path / "c")]]  # fmt: skip
+    for args in runs:
+        res = subprocess.run([sys.executable, "-m", "meterd", *args], capture_output=True, text=True, timeout=60)
+        assert res.returncode == 2 and "Traceback" not in res.stderr, res.stderr
+        assert f"{tmp_path / 'ca.pem'}: no such file" in res.stderr and len(res.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "gw").exists() and not (tmp_path / "c").exists()
+
+
 def _machine_broker() -> tuple[str, int]:
     from meterd.mqtt.connection import parse_url
 

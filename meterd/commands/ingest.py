@@ -157,7 +157,7 @@ def cmd_ingest_mqtt(args: argparse.Namespace) -> int:
     import threading
 
     from meterd.collector import quiet_collector
-    from meterd.mqtt.connection import Credentials, MqttError, parse_url, password_from_env
+    from meterd.mqtt.connection import Credentials, MqttError, check_settings, parse_url, password_from_env
     from meterd.mqtt.ingester import Ingester
 
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
@@ -170,6 +170,7 @@ def cmd_ingest_mqtt(args: argparse.Namespace) -> int:
         except OSError as e:
             raise MqttError(f"--mqtt-password-file {args.mqtt_password_file}: {e.strerror}") from None
     creds = Credentials(args.mqtt_username, password, args.ca_file, args.cert_file, args.key_file)
+    check_settings(address, creds)  # a bad TLS file stops the start before the store is created
     store = open_store(args, create=True)
     client_id = args.client_id or f"meterd-ingest-{socket.gethostname()}"
     ingester = Ingester(address, creds, store, client_id)

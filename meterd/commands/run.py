@@ -14,6 +14,7 @@ from meterd.errors import MeterdError
 
 if TYPE_CHECKING:
     from meterd.config import Config
+    from meterd.mqtt.connection import BrokerAddress, Credentials
     from meterd.mqtt.sink import MqttSink
     from meterd.sinks.base import Sink
 
@@ -41,6 +42,10 @@ def cmd_run(args: argparse.Namespace) -> int:
         if not r.dongle or not r.port:
             raise ServiceError(f"{args.config}: receiver {r.name}: dongle and port are required")
     data = config.gateway.data or config.store.data
+    if config.mqtt is not None:  # a bad broker URL or TLS file stops the start before the store is created
+        from meterd.mqtt.connection import check_settings
+
+        check_settings(*mqtt_settings(config))
     store = Store.open(data, config.database_url(), create=True)
     sinks: list[Sink] = [mqtt_sink(config, data_dir(data))] if config.mqtt is not None else []
 
@@ -87,15 +92,22 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
+def mqtt_settings(config: Config) -> tuple[BrokerAddress, Credentials]:
+    """The broker and the credentials of [mqtt]."""
+    from meterd.mqtt.connection import Credentials, parse_url
+
+    m = config.mqtt
+    assert m is not None
+    return parse_url(m.url), Credentials(m.username, m.password(), m.ca_file, m.cert_file, m.key_file)
+
+
 def mqtt_sink(config: Config, data: Path) -> MqttSink:
     """The MQTT publisher of [mqtt], its spool in the gateway's data directory."""
-    from meterd.mqtt.connection import Credentials, parse_url
     from meterd.mqtt.sink import MqttSink
 
     m = config.mqtt
     assert m is not None
-    creds = Credentials(m.username, m.password(), m.ca_file, m.cert_file, m.key_file)
-    return MqttSink(parse_url(m.url), creds, config.gateway.name, data, client_id=m.client_id,
+    return MqttSink(*mqtt_settings(config), config.gateway.name, data, client_id=m.client_id,
                     spool_max=m.spool_max, homeassistant=m.homeassistant)  # fmt: skip
 
 

@@ -71,6 +71,12 @@ def password_from_env() -> str | None:
     return os.environ.get("METERD_MQTT_PASSWORD") or None
 
 
+def check_settings(address: BrokerAddress, creds: Credentials) -> None:
+    """MqttError for settings a client cannot be set up with (TLS files missing or unreadable): called
+    before a command opens its store, so a wrong setting changes nothing on disk."""
+    new_client(address, creds, "meterd-check", v5=True)
+
+
 def new_client(address: BrokerAddress, creds: Credentials, client_id: str, *, v5: bool, manual_ack: bool = False) -> Any:
     """A paho client set up for the broker (not connected yet)."""
     import paho.mqtt.client as mqtt
@@ -89,6 +95,10 @@ def new_client(address: BrokerAddress, creds: Credentials, client_id: str, *, v5
     if username:
         client.username_pw_set(username, creds.password)
     if address.tls:
+        for path in (creds.ca_file, creds.cert_file, creds.key_file):
+            if path and not os.access(path, os.R_OK):
+                why = "cannot be read" if os.path.exists(path) else "no such file"
+                raise MqttError(f"TLS set-up for {address}: {path}: {why}")
         try:
             client.tls_set(
                 ca_certs=creds.ca_file, certfile=creds.cert_file, keyfile=creds.key_file, cert_reqs=ssl.CERT_REQUIRED
