@@ -15,7 +15,7 @@ import hashlib
 import math
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from meterd.errors import MeterdError
 from meterd.times import parse_time
@@ -48,6 +48,12 @@ class TimeBasis(enum.StrEnum):
     RECEIVE_TIME = "receive_time"
 
 
+_E = TypeVar("_E", bound=enum.Enum)
+# by value, for payloads: a dictionary lookup is a tenth of calling the enum
+_SOURCES = {s.value: s for s in Source}
+_BASES = {b.value: b for b in TimeBasis}
+
+
 @dataclass(frozen=True, slots=True)
 class MeterIdentity:
     manufacturer: str
@@ -59,8 +65,8 @@ class MeterIdentity:
         return f"{self.manufacturer}:{self.id}:{self.version}:{self.device_type}"
 
 
-@dataclass(frozen=True, slots=True)
-class Reading:
+@dataclass(slots=True)  # not frozen: a frozen one sets its 16 fields through object.__setattr__, 3 us a
+class Reading:  # reading, and one is built for every telegram; no stage changes a reading it was given
     meter: MeterIdentity
     medium: str
     measured_at: int  # epoch seconds, UTC
@@ -155,10 +161,10 @@ class Reading:
                 registers=registers,
                 alarms=tuple(alarms),
                 rssi_dbm=float(rssi) if rssi is not None else None,
-                source=Source(obj.get("source", "radio")),
+                source=_member(_SOURCES, obj.get("source", "radio"), "source"),
                 gateway=_text(obj, "gateway", 64, required=False),
                 access_number=int(acc) if isinstance(acc, int) and not isinstance(acc, bool) else None,
-                basis=TimeBasis(obj.get("basis", TimeBasis.RECEIVE_TIME.value)),
+                basis=_member(_BASES, obj.get("basis", TimeBasis.RECEIVE_TIME.value), "basis"),
                 reading_id=_text(obj, "reading_id", 64),
                 received_ms=ms,
             )
@@ -171,6 +177,13 @@ def _text(obj: dict[str, Any], name: str, limit: int, required: bool = True) -> 
     if not isinstance(value, str) or (required and not value) or len(value) > limit:
         raise BadReading(f"{name} is not a string of at most {limit} characters")
     return value
+
+
+def _member(members: dict[str, _E], value: object, name: str) -> _E:
+    member = members.get(value) if isinstance(value, str) else None
+    if member is None:
+        raise BadReading(f"{name} is not one of {', '.join(members)}")
+    return member
 
 
 def _int(obj: dict[str, Any], name: str) -> int:
@@ -193,6 +206,7 @@ def parse_iso(text: object, name: str) -> int:
     raise BadReading(f"{name} is not an ISO 8601 time")
 
 
+@functools.lru_cache(maxsize=4096)  # the times of one batch are a few seconds, each in many readings
 def epoch_or_none(text: str) -> int | None:
     """parse_time, or None where the text is no time (or one outside the calendar)."""
     try:

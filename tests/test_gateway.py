@@ -21,7 +21,7 @@ from test_serial_ports import Device, Pty, amber_respond, im871a_frame, im871a_r
 from meterd.drivers.amb8465 import amber_checksum
 from meterd.gateway.dedup import Deduplicator
 from meterd.gateway.forward import ForwardPolicy
-from meterd.reading import MeterIdentity, Reading, TimeBasis, from_telegram
+from meterd.reading import MeterIdentity, Reading, Source, TimeBasis, from_telegram
 from meterd.wmbus import Decoder
 from meterd.wmbus import builder as b
 
@@ -259,6 +259,17 @@ def test_reading_json_round_trip(basis: TimeBasis) -> None:
     r = Reading(r.meter, r.medium, r.measured_at, r.received_at, r.total_m3, {"flow_temperature": 12.5}, ("leak",),
                 r.rssi_dbm, r.source, r.gateway, "", r.access_number, basis, r.reading_id)  # fmt: skip
     assert Reading.from_json(r.to_json()) == r
+
+
+@pytest.mark.parametrize("source", list(Source))
+def test_a_reading_from_json_takes_every_source_and_refuses_what_is_none(source: Source) -> None:
+    from meterd.reading import BadReading
+
+    r = from_telegram(Decoder().decode(telegram(3)), 1_780_000_000, gateway="gw1", source=source)
+    assert r is not None and Reading.from_json(r.to_json()).source is source
+    for field, value in (("source", "satellite"), ("source", ["radio"]), ("basis", "guess"), ("basis", 1), ("basis", None)):
+        with pytest.raises(BadReading, match=f"^{field} is not one of "):
+            Reading.from_json({**r.to_json(), field: value})
 
 
 def test_the_receive_time_to_the_millisecond_travels_with_a_reading() -> None:
