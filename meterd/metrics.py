@@ -39,9 +39,6 @@ class BatchHistogram:
             self._counts += counts[: len(self._bounds)]
             self._sum += float(v.sum())
 
-    def observe(self, value: float) -> None:
-        self.observe_many([value])
-
     def collect(self) -> Iterator[Metric]:
         with self._lock:
             cumulative, total = np.cumsum(self._counts).tolist(), self._sum
