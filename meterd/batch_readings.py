@@ -25,6 +25,7 @@ from meterd.reading import (
     Value,
     epoch_or_none,
     reading_id,
+    received_seconds,
 )
 from meterd.wmbus.alarms import status_alarms
 from meterd.wmbus.batch import BatchResult, Group
@@ -45,8 +46,8 @@ class Heard(NamedTuple):
 
     @property
     def received_s(self) -> float:
-        """The receive time in epoch seconds, to the millisecond where known (as Reading.received_s)."""
-        return self.received_ms / 1000 if self.received_ms is not None else float(self.received_at)
+        """The receive time in epoch seconds, to the millisecond where known."""
+        return received_seconds(self.received_at, self.received_ms)
 
 
 @dataclass(frozen=True)

@@ -92,7 +92,7 @@ class Reading:  # reading, and one is built for every telegram; no stage changes
     @property
     def received_s(self) -> float:
         """The receive time in epoch seconds, to the millisecond where the receiver knew it."""
-        return self.received_ms / 1000 if self.received_ms is not None else float(self.received_at)
+        return received_seconds(self.received_at, self.received_ms)
 
     def key(self) -> int:
         """60 bits of the SHA-256 of the reading id, as a number (what the store indexes): ids from any
@@ -191,6 +191,11 @@ def _int(obj: dict[str, Any], name: str) -> int:
     if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= 255:
         raise BadReading(f"{name} is not a number from 0 to 255")
     return value
+
+
+def received_seconds(received_at: int, received_ms: int | None) -> float:
+    """A receive time in epoch seconds: to the millisecond where it is known, else the whole second."""
+    return received_ms / 1000 if received_ms is not None else float(received_at)
 
 
 @functools.lru_cache(maxsize=4096)  # readings of one batch share their few seconds
