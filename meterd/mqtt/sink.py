@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from meterd.metrics import MQTT_ACKED, MQTT_CONNECTED, PUBLISHED, REPLAYED, SPOOL, SPOOL_DROPPED, SPOOLED
-from meterd.mqtt.connection import BrokerAddress, Credentials, new_client
+from meterd.mqtt.connection import BrokerAddress, Credentials, check_settings
 from meterd.mqtt.publisher import Stats
 from meterd.mqtt.topics import payload, reading_topic
 from meterd.reading import Reading
@@ -51,7 +51,7 @@ class MqttSink:
         homeassistant: bool = False,
     ) -> None:
         self.gateway = gateway
-        new_client(address, creds, client_id or f"meterd-{gateway}", v5=True)  # bad TLS files stop the start, here
+        check_settings(address, creds)  # bad TLS files stop the start, here
         spool = Spool(data, spool_max)  # opened here first: a spool that cannot be opened stops the start
         self.spooled = len(spool)  # in the spool, as the publisher last said
         spool.close()
