@@ -20,8 +20,9 @@ messages carry none. This client
 
 Everything else (the protocol, sessions, acknowledgements, reconnecting) is paho's. It leans on
 methods paho does not document (`_sock_recv`, `_sock_send`, `_sock_close`, `_handle_publish`,
-`_handle_pubackcomp`, `_pack_remaining_length`, `_mid_generate`), as paho-mqtt 2.2 has them; pyproject.toml holds paho to 2.2.x, and the MQTT
-tests run through all of it before a newer paho is allowed.
+`_handle_pubackcomp`, `_pack_remaining_length`, `_mid_generate`), as paho-mqtt 2.2 has them;
+pyproject.toml holds paho to 2.2.x, and the MQTT tests run through all of it before a newer paho is
+allowed.
 """
 
 from __future__ import annotations

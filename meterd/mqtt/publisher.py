@@ -16,8 +16,9 @@ clean shutdown. Home Assistant discovery, when asked for, is published once per 
 
 The pipe carries tuples: first ("start", settings...) from the gateway, then ("append", [(topic,
 payload), ...]) answered by ("appended", dropped, spool length) or ("error", message); ("close",
-drain_s) answered by ("closed",); and, every STATS_EVERY_S, ("stats", Stats) from the publisher. The publisher ignores SIGTERM and SIGINT (the gateway, which gets them
-too, stops it in order) and leaves when the pipe closes (the gateway is gone).
+drain_s) answered by ("closed",); and, every STATS_EVERY_S, ("stats", Stats) from the publisher.
+The publisher ignores SIGTERM and SIGINT (the gateway, which gets them too, stops it in order) and
+leaves when the pipe closes (the gateway is gone).
 """
 
 from __future__ import annotations
