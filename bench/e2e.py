@@ -3,11 +3,13 @@ ingest --mqtt` → PostgreSQL, all real processes on this machine.
 
 Figures: sustained readings/s from the first telegram sent to the last reading committed centrally
 (every reading checked present exactly once), the rate of commits in the steady part of the run (from
-5 s in to the last telegram sent), p99 of receive-to-commit latency (the ingesters'
-histogram), how busy the machine was and the CPU time per reading of each process (the gateway with
-its publisher process, and the publisher alone), and readings/s replayed from a spool filled while the broker was away.
+5 s in to the last telegram sent), p50, p99 and mean of receive-to-commit latency (the ingesters'
+histogram) and of receive-to-store at the gateway, how busy the machine was and the CPU time per
+reading of each process (the gateway with its publisher process, and the publisher alone), and
+readings/s replayed from a spool filled while the broker was away.
 
-python bench/e2e.py [--quick] [--rate N] [--readings N] [--no-spool] [--profile FILE [--idle] [--gil]]      last lines: `name: value unit`
+python bench/e2e.py [--quick] [--rate N] [--readings N] [--no-spool] [--profile FILE [--idle] [--gil]]
+last lines: `name: value unit`
 (--profile records the gateway with py-spy, when it is installed; --idle records waiting threads too,
 --gil only what holds the interpreter lock)
 Needs mosquitto (Debian package) and PostgreSQL at DATABASE_URL (default 127.0.0.1:5432, database test).
@@ -159,9 +161,11 @@ def postgres_cpu_s() -> float:
     return total
 
 
-def latency_buckets(ports: list[int], metric: str = "meterd_receive_to_commit_seconds") -> dict[float, float]:
-    """A latency histogram's cumulative bucket counts, summed over the processes serving metrics on `ports`."""
+def latency_histogram(ports: list[int], metric: str = "meterd_receive_to_commit_seconds") -> tuple[dict[float, float], float]:
+    """A latency histogram's cumulative bucket counts and its sum, added up over the processes serving
+    metrics on `ports`."""
     buckets: dict[float, float] = {}
+    total = 0.0
     for port in ports:
         text = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5).read().decode()
         for line in text.splitlines():
@@ -169,18 +173,14 @@ def latency_buckets(ports: list[int], metric: str = "meterd_receive_to_commit_se
                 le = line.split('le="')[1].split('"')[0]
                 bound = float("inf") if le == "+Inf" else float(le)
                 buckets[bound] = buckets.get(bound, 0.0) + float(line.rsplit(" ", 1)[1])
-    return buckets
+            elif line.startswith(metric + "_sum "):
+                total += float(line.rsplit(" ", 1)[1])
+    return buckets, total
 
 
-def latency_mean(ports: list[int], metric: str) -> float:
-    """A latency histogram's mean (its sum over its count), over the processes serving metrics on `ports`."""
-    total = count = 0.0
-    for port in ports:
-        text = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5).read().decode()
-        for line in text.splitlines():
-            if line.startswith((metric + "_sum ", metric + "_count ")):
-                name, value = line.rsplit(" ", 1)
-                total, count = (total + float(value), count) if name.endswith("_sum") else (total, count + float(value))
+def mean_of(histogram: tuple[dict[float, float], float]) -> float:
+    buckets, total = histogram
+    count = buckets.get(float("inf"), 0.0)
     return total / count if count else float("nan")
 
 
@@ -253,7 +253,7 @@ def main() -> None:
                     w.flush()
                     if not steady and time.monotonic() - start >= 5:
                         steady.append((time.monotonic(), central.count()))
-                        early = latency_buckets(metric_ports)
+                        early, _ = latency_histogram(metric_ports)
                     ahead = start + (i + chunk) / rate - time.monotonic()
                     if ahead > 0:
                         time.sleep(ahead)
@@ -262,9 +262,10 @@ def main() -> None:
             ok = wait_for(lambda: central.count() >= readings, 600, 0.5)
             elapsed = time.monotonic() - start
             assert ok and central.count() == readings == central.distinct(), (central.count(), readings)
-            commit = latency_buckets(metric_ports)
+            commit_h = latency_histogram(metric_ports)
+            stored_h = latency_histogram([gateway_port], "meterd_receive_to_store_seconds")
+            commit, stored = commit_h[0], stored_h[0]
             p50, p99, steady_p99 = quantile_le(commit, 0.5), quantile_le(commit, 0.99), quantile_le(commit, 0.99, early)
-            stored = latency_buckets([gateway_port], "meterd_receive_to_store_seconds")
             gw_p50, gw_p99 = quantile_le(stored, 0.5), quantile_le(stored, 0.99)
             cpu = [tree_cpu_s(p.pid) - b for p, b in zip(procs, cpu_before, strict=True)]
             gateway_cpu = cpu_s(procs[-1].pid) - gateway_before
@@ -282,8 +283,8 @@ def main() -> None:
             print(f"e2e_latency_steady_p99_le: {steady_p99:.2f} s (readings committed from 5 s in)")
             print(f"gateway_store_latency_p50_le: {gw_p50:.2f} s (receipt to the gateway's own store and spool)")
             print(f"gateway_store_latency_p99_le: {gw_p99:.2f} s")
-            print(f"gateway_store_latency_mean: {latency_mean([gateway_port], 'meterd_receive_to_store_seconds'):.3f} s")
-            print(f"e2e_latency_mean: {latency_mean(metric_ports, 'meterd_receive_to_commit_seconds'):.3f} s")
+            print(f"gateway_store_latency_mean: {mean_of(stored_h):.3f} s")
+            print(f"e2e_latency_mean: {mean_of(commit_h):.3f} s")
             per = 1e6 / readings
             print(f"machine_busy: {100 * busy[0] / busy[1]:.0f} % of {os.cpu_count()} cores")
             print(f"cpu_gateway: {cpu[3] * per:.0f} us/reading (its publisher process included)")
