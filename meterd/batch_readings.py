@@ -145,7 +145,6 @@ def _group_readings(g: Group, heard: Sequence[Heard], gateway: str, meters: Mete
             basis, measured = TimeBasis.METER_CLOCK, clock
         else:
             basis, measured = TimeBasis.ACCESS_NUMBER, h.received_at
-        content = f"({total_m3!r}, {sorted(registers.items())!r}, {alarms!r}, {status!r})".encode()  # repr of the tuple
         out.append(
             Reading(
                 meter=meter,
@@ -161,7 +160,7 @@ def _group_readings(g: Group, heard: Sequence[Heard], gateway: str, meters: Mete
                 receiver=h.receiver,
                 access_number=access_number,
                 basis=basis,
-                reading_id=reading_id(meter, basis, measured, access_number, content, meter_key),
+                reading_id=reading_id(meter, basis, measured, access_number, meter_key),
                 raw=h.raw,
                 received_ms=h.received_ms,
             )

@@ -117,7 +117,8 @@ class MqttSection(_Section):
     ca_file: str | None = None
     cert_file: str | None = None
     key_file: str | None = None
-    homeassistant: bool = False
+    homeassistant: bool = False  # Home Assistant discovery (implies per_meter)
+    per_meter: bool = False  # each meter's latest reading, retained, on meterd/meter/<id>/<medium>/state
     spool_max: int = Field(1_000_000, ge=1000, le=100_000_000)  # readings kept for the broker at most
 
     def password(self) -> str | None:

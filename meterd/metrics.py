@@ -61,20 +61,33 @@ DROPPED = Counter(
 )
 READINGS = Counter("meterd_readings", "Readings, by what became of them", ["outcome"], registry=REGISTRY)
 STORED = Counter("meterd_readings_stored", "Readings stored", registry=REGISTRY)
-PUBLISHED = Counter("meterd_readings_published", "Readings published over MQTT", registry=REGISTRY)
-SPOOL = Gauge("meterd_spool_readings", "Readings waiting in the spool for the broker", registry=REGISTRY)
+PUBLISHED = Counter("meterd_readings_published", "Readings sent over MQTT for the first time", registry=REGISTRY)
+RESENT = Counter(
+    "meterd_readings_resent", "Readings sent over MQTT again (not confirmed in time, or after a restart)",
+    registry=REGISTRY,
+)  # fmt: skip
+SPOOL = Gauge("meterd_spool_readings", "Readings in the spool, not yet confirmed by the central store", registry=REGISTRY)
 SPOOLED = Counter("meterd_readings_spooled", "Readings written to the MQTT spool", registry=REGISTRY)
 SPOOL_DROPPED = Counter(
     "meterd_spool_dropped", "Readings dropped from a full spool (they stay in the local store)", registry=REGISTRY
 )
-REPLAYED = Counter(
-    "meterd_readings_replayed", "Readings published that had waited in the spool for the broker", registry=REGISTRY
+SPOOL_COMMITTED = Counter(
+    "meterd_readings_committed", "Readings the central store confirmed (they left the spool)", registry=REGISTRY
 )
-MQTT_ACKED = Counter("meterd_readings_acknowledged", "Published readings the broker acknowledged", registry=REGISTRY)
 MQTT_CONNECTED = Gauge("meterd_mqtt_connected", "1 while connected to the broker", ["role"], registry=REGISTRY)
 MQTT_MESSAGES = Counter(
     "meterd_mqtt_messages", "Messages the ingester took, by what became of them", ["outcome"], registry=REGISTRY
 )
+INGESTED = Counter(
+    "meterd_ingested_readings", "Readings the ingester took, by what became of them", ["outcome"], registry=REGISTRY
+)
+REJECTED = Counter(
+    "meterd_readings_rejected", "Readings and messages the ingester refused, by reason", ["reason"], registry=REGISTRY
+)
+CONFLICTS = Counter(
+    "meterd_readings_conflicts", "Readings whose key was stored before with another content (kept for review)",
+    registry=REGISTRY,
+)  # fmt: skip
 INGEST_LATENCY = BatchHistogram(
     "meterd_receive_to_commit_seconds", "From a gateway receiving a telegram to its reading committed centrally",
     buckets=(0.05, 0.1, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 5.0, 10.0, 30.0, 60.0), registry=REGISTRY,

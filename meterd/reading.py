@@ -3,8 +3,8 @@ sinks, MQTT, metrics, walk-by, the web view), with one JSON codec.
 
 A reading is built once from a decoded telegram; nothing downstream reads the decoder's output by
 string keys. `reading_id` is the same string for the same measurement whichever gateway heard it and
-however often it was sent: the meter's identity plus its own clock, else its access number and the
-content of the telegram, and only for meters with neither a window of the receive time.
+however often it was sent: the meter's identity plus its own clock, else its access number, else
+a window of the receive time for meters with neither; never the values read.
 """
 
 from __future__ import annotations
@@ -221,18 +221,18 @@ def epoch_or_none(text: str) -> int | None:
 
 
 def reading_id(
-    meter: MeterIdentity, basis: TimeBasis, measured_at: int, access_number: int | None, content: bytes,
-    meter_key: str | None = None,
-) -> str:  # fmt: skip
-    """Stable id of one measurement (see the module text); 32 hex digits. `meter_key` is meter.key(),
-    where the caller has it already."""
+    meter: MeterIdentity, basis: TimeBasis, measured_at: int, access_number: int | None, meter_key: str | None = None
+) -> str:
+    """Stable id of one measurement (see the module text); 32 hex digits. Never from the values read:
+    the same measurement sent again with another content is a conflict, not a second reading.
+    `meter_key` is meter.key(), where the caller has it already."""
     if basis is TimeBasis.METER_CLOCK:
         anchor = f"t{measured_at}"
     elif basis is TimeBasis.ACCESS_NUMBER:
         anchor = f"a{access_number}"
     else:
         anchor = f"w{measured_at // NO_CLOCK_WINDOW_S}"
-    digest = hashlib.sha256(f"{meter_key or meter.key()}|{anchor}|".encode() + content).hexdigest()
+    digest = hashlib.sha256(f"{meter_key or meter.key()}|{anchor}".encode()).hexdigest()
     return digest[:32]
 
 
@@ -283,7 +283,6 @@ def from_telegram(
     total = obj.get("total_m3")
     total_m3 = float(total) if isinstance(total, int | float) and math.isfinite(float(total)) else None
     alarms = tuple(str(a) for a in obj.get("alarms", []))
-    content = repr((total_m3, sorted(registers.items()), alarms, obj.get("status"))).encode()  # keys are unique
     return Reading(
         meter=meter,
         medium=str(obj.get("medium") or ""),
@@ -298,7 +297,7 @@ def from_telegram(
         receiver=receiver,
         access_number=access_number,
         basis=basis,
-        reading_id=reading_id(meter, basis, measured, access_number, content),
+        reading_id=reading_id(meter, basis, measured, access_number),
         raw=raw,
         received_ms=received_ms,
     )

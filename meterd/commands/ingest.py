@@ -152,6 +152,7 @@ def write_unknown(path: str, report: IngestReport) -> None:
 def cmd_ingest_mqtt(args: argparse.Namespace) -> int:
     """The central ingester: runs until SIGTERM or SIGINT, then stores and acknowledges what arrived."""
     import logging
+    import os
     import signal
     import socket
     import threading
@@ -172,7 +173,9 @@ def cmd_ingest_mqtt(args: argparse.Namespace) -> int:
     creds = Credentials(args.mqtt_username, password, args.ca_file, args.cert_file, args.key_file)
     check_settings(address, creds)  # a bad TLS file stops the start before the store is created
     store = open_store(args, create=True)
-    client_id = args.client_id or f"meterd-ingest-{socket.gethostname()}"
+    # unique per process: nothing rests on an ingester's session, and two ingesters on one host must
+    # never take each other's
+    client_id = args.client_id or f"meterd-ingest-{socket.gethostname()}-{os.getpid()}"
     ingester = Ingester(address, creds, store, client_id)
     if args.metrics:
         from prometheus_client import start_http_server
@@ -190,8 +193,8 @@ def cmd_ingest_mqtt(args: argparse.Namespace) -> int:
     quiet_collector()
     ingester.run(stop)
     totals = ingester.stored
-    print(f"stored {totals.inserted}, duplicates {totals.duplicates}, unknown_meter {totals.unknown_meter}, "
-          f"bad_time {totals.bad_time}, bad_payload {ingester.bad_payloads}")  # fmt: skip
+    print(f"stored {totals.inserted}, duplicates {totals.duplicates}, conflicts {totals.conflicts}, "
+          f"unknown_meter {totals.unknown_meter}, bad_time {totals.bad_time}, rejected {ingester.rejected}")  # fmt: skip
     store.close()
     return 0
 
@@ -238,8 +241,8 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("--unknown-out", help="write the meters not in the register to this CSV (meter_id,readings)")
     m = p.add_argument_group("central ingest from MQTT (runs until SIGTERM)")
     m.add_argument("--mqtt", metavar="URL", help="broker, mqtt://host[:port] or mqtts://host[:port]")
-    m.add_argument("--client-id", help="MQTT client id, stable across restarts (default meterd-ingest-HOSTNAME; "
-                   "give each ingester on one host its own)")  # fmt: skip
+    m.add_argument("--client-id", help="MQTT client id (default meterd-ingest-HOSTNAME-PID, one of its own for "
+                   "every process; the session ends with the connection)")  # fmt: skip
     m.add_argument("--mqtt-username")
     m.add_argument("--mqtt-password-file", help="file holding the password ($METERD_MQTT_PASSWORD wins)")
     m.add_argument("--ca-file", help="CA certificate for mqtts://")

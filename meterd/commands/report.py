@@ -80,9 +80,31 @@ def report_unknown(store: Store, out: IO[str] = sys.stdout) -> int:
     return len(meters)
 
 
+def report_rejected(store: Store, out: IO[str] = sys.stdout) -> int:
+    """Every message and reading the central ingester refused, and every conflict, one per line."""
+    from meterd.store.central import conflict_rows, refused_rows
+    from meterd.validate.model import alarm_names
+
+    with store.begin() as conn:
+        refused, conflicts = refused_rows(conn), conflict_rows(conn)
+    for r in refused:
+        what = f"reading seq {r.seq}" if r.seq is not None else "message"
+        out.write(f"{iso_minute(r.at)}  refused   {r.gateway:<16} {what}: {r.reason}: {r.message}  {r.content[:300]}\n")
+    for c in conflicts:
+        mine = f"{c.total_m3} m3 {','.join(alarm_names(c.alarms)) or '-'} from {c.gateway or '-'} ({c.source})"
+        first = f"{c.stored_total_m3} m3 {','.join(alarm_names(c.stored_alarms)) or '-'} from {c.stored_gateway or '-'}"
+        out.write(f"{iso_minute(c.found_at)}  conflict  meter {c.serial} at {iso_minute(c.measured_at)}: {mine}; "
+                  f"stored first: {first}\n")  # fmt: skip
+    out.write(f"{len(refused)} refused, {len(conflicts)} conflicts\n")
+    return len(refused) + len(conflicts)
+
+
 def cmd_report(args: argparse.Namespace) -> int:
     from meterd.commands.storeopts import BadArgument
 
+    if args.rejected:
+        report_rejected(open_store(args))
+        return 0
     if args.unknown:
         report_unknown(open_store(args))
         return 0
@@ -97,5 +119,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("--premises", nargs="*", help="premises codes (default: all)")
     p.add_argument("--months", type=int, default=4)
     p.add_argument("--unknown", action="store_true", help="list meters not in the register that readings came from")
+    p.add_argument("--rejected", action="store_true",
+                   help="list the messages and readings the central ingester refused, and conflicting readings")
     add_store_options(p)
     p.set_defaults(func=cmd_report)

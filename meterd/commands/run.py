@@ -108,7 +108,7 @@ def mqtt_sink(config: Config, data: Path) -> MqttSink:
     m = config.mqtt
     assert m is not None
     return MqttSink(*mqtt_settings(config), config.gateway.name, data, client_id=m.client_id,
-                    spool_max=m.spool_max, homeassistant=m.homeassistant)  # fmt: skip
+                    spool_max=m.spool_max, per_meter=m.per_meter, homeassistant=m.homeassistant)  # fmt: skip
 
 
 def cmd_config(args: argparse.Namespace) -> int:

@@ -1,14 +1,11 @@
-"""Connecting to an MQTT broker with paho-mqtt 2.x: URLs, TLS, credentials, reconnect with backoff."""
+"""Connecting to an MQTT broker with paho-mqtt 2.x (its public interface only): URLs, TLS, credentials,
+reconnect with backoff (paho's own network thread, `loop_start`, reconnects)."""
 
 from __future__ import annotations
 
 import logging
 import os
-import select
 import ssl
-import threading
-import time
-from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote, urlsplit
@@ -74,21 +71,18 @@ def password_from_env() -> str | None:
 def check_settings(address: BrokerAddress, creds: Credentials) -> None:
     """MqttError for settings a client cannot be set up with (TLS files missing or unreadable): called
     before a command opens its store, so a wrong setting changes nothing on disk."""
-    new_client(address, creds, "meterd-check", v5=True)
+    new_client(address, creds, "meterd-check")
 
 
-def new_client(address: BrokerAddress, creds: Credentials, client_id: str, *, v5: bool, manual_ack: bool = False) -> Any:
+def new_client(address: BrokerAddress, creds: Credentials, client_id: str, *, manual_ack: bool = False) -> Any:
     """A paho client set up for the broker (not connected yet)."""
     import paho.mqtt.client as mqtt
     from paho.mqtt.enums import CallbackAPIVersion
 
-    from meterd.mqtt.client import BufferedClient
-
-    client = BufferedClient(
+    client = mqtt.Client(
         callback_api_version=CallbackAPIVersion.VERSION2,
         client_id=client_id,
-        protocol=mqtt.MQTTv5 if v5 else mqtt.MQTTv311,
-        clean_session=None if v5 else True,
+        protocol=mqtt.MQTTv5,
         manual_ack=manual_ack,
     )
     username = creds.username or address.username
@@ -107,42 +101,3 @@ def new_client(address: BrokerAddress, creds: Credentials, client_id: str, *, v5
             raise MqttError(f"TLS set-up for {address}: {e}") from None
     client.reconnect_delay_set(RECONNECT_MIN_S, RECONNECT_MAX_S)
     return client
-
-
-class NetworkLoop:
-    """A paho client driven from one thread (no loop_start): `step` connects when there is no
-    connection (trying again after a backoff of RECONNECT_MIN_S doubling to RECONNECT_MAX_S) and
-    otherwise runs the client's network loop once. `on_lost` hears of a connection that broke. Waits
-    end early when one of the `wake` file descriptors becomes readable (a process's command pipe)."""
-
-    def __init__(self, client: Any, address: BrokerAddress, on_lost: Any) -> None:
-        self.client = client
-        self.address = address
-        self.on_lost = on_lost
-        self.open = False
-        self._delay = float(RECONNECT_MIN_S)
-        self._next_try = 0.0
-
-    def step(self, stop: threading.Event, timeout: float, max_messages: int = 10_000, wake: Sequence[Any] = ()) -> bool:
-        """True when the network loop ran on an open connection (reading up to `max_messages`)."""
-        if not self.open:
-            now = time.monotonic()
-            if now < self._next_try:
-                if wake:
-                    select.select(list(wake), [], [], self._next_try - now)
-                else:
-                    stop.wait(self._next_try - now)
-                return False
-            try:
-                self.client.reconnect()
-                self.open, self._delay = True, float(RECONNECT_MIN_S)
-            except (OSError, ValueError) as e:
-                log.debug("broker %s: %s", self.address, e)
-                self._next_try = time.monotonic() + self._delay
-                self._delay = min(self._delay * 2, RECONNECT_MAX_S)
-                return False
-        if self.client.drive(timeout, max_messages, wake) != 0:  # the connection is gone: reconnect with backoff
-            self.open = False
-            self.on_lost(None, None, None, "connection lost")
-            return False
-        return True

@@ -1,41 +1,66 @@
-"""The central ingester: readings from every gateway, through a shared subscription (several ingesters
-split the load), into the central store in batches.
+"""The central ingester: batches of readings from every gateway, through a shared subscription (several
+ingesters split the load), into the central store.
 
-A message is acknowledged only after the transaction that stores its reading has committed (paho's
-manual acknowledgement, MQTT 5 with a persistent session): an ingester killed at any moment loses
-nothing, the broker sends the unacknowledged messages again when it is back, and the store's reading
-keys turn redelivered and twice-heard readings into duplicates. While the database is down nothing
-is acknowledged; the broker stops sending once `receive_maximum` messages wait, so memory stays
-bounded. Readings of meters the store does not know are kept apart (`unknown_readings`), and a
-message that is no reading is counted, logged and acknowledged (sending it again would not help).
+For each group of messages, one transaction stores the readings, keeps what was refused with its
+reason, and records the gateways' seqs as committed (meterd.store.central); then the messages are
+acknowledged and `meterd/<gateway>/committed` is published (retained) for every gateway in them. The
+gateways keep every reading in their spools until that topic covers it, so nothing rests on the
+broker or on this process: a broker that restarts empty, an ingester killed at any moment, lose
+nothing. That is why the ingester's MQTT session is a clean one that ends with its connection (no
+session expiry): a killed ingester's share of messages is sent again by the gateways, not kept for
+days by the broker for an ingester that may never come back.
+
+No message stops the ingester: a message or reading it cannot use is refused (meterd.mqtt.batch)
+and kept with its reason (`meterd report --rejected`). When the store refuses a transaction while the
+database answers, the fault is in the data: the group is split until the offending reading is found,
+which is kept apart as refused (`store_refused`), and the rest is stored. Only a database that does
+not answer makes the ingester wait (nothing is acknowledged meanwhile; the broker sends no more than
+`receive_maximum` unacknowledged messages, so memory stays bounded).
 """
 
 from __future__ import annotations
 
 import logging
+import queue
 import threading
 import time
+from collections import defaultdict
+from dataclasses import dataclass, field
 from typing import Any
 
-from meterd.metrics import INGEST_LATENCY, MQTT_CONNECTED, MQTT_MESSAGES, latencies
-from meterd.mqtt.connection import (
-    KEEPALIVE_S,
-    BrokerAddress,
-    Credentials,
-    MqttError,
-    NetworkLoop,
-    new_client,
-)
-from meterd.mqtt.topics import SHARED_READINGS, parse_payload
-from meterd.reading import BadReading, Reading
-from meterd.sinks.store import StoreSink
+from sqlalchemy import text
+
+from meterd.metrics import CONFLICTS, INGEST_LATENCY, INGESTED, MQTT_CONNECTED, MQTT_MESSAGES, REJECTED, latencies
+from meterd.mqtt.batch import MAX_MESSAGE_BYTES, Batch, BatchRefused, decode, kept_message, kept_text
+from meterd.mqtt.connection import KEEPALIVE_S, BrokerAddress, Credentials, MqttError, new_client
+from meterd.mqtt.topics import SHARED_READINGS, committed_topic
+from meterd.reading import Reading
+from meterd.sinks.store import keep_unknown, to_store
 from meterd.store import Store
-from meterd.store.ingest import IngestResult
+from meterd.store.central import RefusedRow, commit_seqs, keep_refused
+from meterd.store.ingest import IngestResult, ingest
 
 log = logging.getLogger("meterd.ingest")
-SESSION_EXPIRY_S = 7 * 86400  # how long the broker keeps an ingester's messages while it is away
 RETRY_S = 2.0
-LEAVE_S = 10.0  # at most this long to take what the broker was still sending when stopping
+LEAVE_S = 5.0  # at most this long to take what the broker was still sending when stopping
+
+
+@dataclass
+class Group:
+    """What one transaction stores: readings (with their gateway and seq), refusals, and per gateway
+    the `first` hints of its batches."""
+
+    readings: list[tuple[str, int, Reading]] = field(default_factory=list)
+    refused: list[RefusedRow] = field(default_factory=list)
+    firsts: dict[str, int] = field(default_factory=dict)
+
+    def gateways(self) -> list[str]:
+        names = {g for g, _, _ in self.readings} | {r.gateway for r in self.refused if r.seq is not None}
+        return sorted(names | set(self.firsts))
+
+
+class _Outage(Exception):
+    pass
 
 
 class Ingester:
@@ -46,46 +71,38 @@ class Ingester:
         store: Store,
         client_id: str,
         *,
-        batch_max: int = 2000,
+        batch_readings: int = 5000,
         batch_interval_s: float = 0.1,
-        receive_maximum: int = 10_000,
+        receive_maximum: int = 64,
+        max_bytes: int = MAX_MESSAGE_BYTES,
     ) -> None:
         self.address = address
-        self.batch_max = batch_max
+        self.store = store
+        self.batch_readings = batch_readings
         self.batch_interval_s = batch_interval_s
         self.receive_maximum = receive_maximum
-        self.sink = StoreSink(store, self._stored, keyed=True, keep_unknown=True)
-        self._batch: list[Any] = []  # messages received, not stored yet
-        self._quiet_until = 0.0
-        self._retry_at = 0.0
+        self.max_bytes = max_bytes
+        self.meter_ids: dict[str, int] = {}
         self.connected = threading.Event()
-        self.client = new_client(address, creds, client_id, v5=True, manual_ack=True)
+        self._messages: queue.Queue[Any] = queue.Queue()
+        self.client = new_client(address, creds, client_id, manual_ack=True)
         self.client.on_connect = self._on_connect
         self.client.on_disconnect = self._on_disconnect
-        self.client.on_message = self._on_message
-        self._unacked: list[int] = []  # mids of messages whose readings wait in the sink
+        self.client.on_message = lambda _c, _u, msg: self._messages.put(msg)
         self.stored = IngestResult()
-        self.bad_payloads = 0
+        self.rejected = 0
+        self._quiet_until = 0.0
 
-    def _connect_properties(self) -> Any:
-        from paho.mqtt.packettypes import PacketTypes
-        from paho.mqtt.properties import Properties
+    # -- paho callbacks (paho's network thread) --------------------------------------------------------
 
-        props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
-        props.SessionExpiryInterval = SESSION_EXPIRY_S
-        props.ReceiveMaximum = self.receive_maximum
-        return props
-
-    # -- paho callbacks --------------------------------------------------------------------------------
-
-    def _on_connect(self, client: Any, _userdata: Any, flags: Any, reason: Any, _props: Any = None) -> None:
+    def _on_connect(self, client: Any, _userdata: Any, _flags: Any, reason: Any, _props: Any = None) -> None:
         if getattr(reason, "is_failure", False):
             log.warning("broker %s refused the connection: %s", self.address, reason)
             return
         client.subscribe(SHARED_READINGS, qos=1)
         self.connected.set()
         MQTT_CONNECTED.labels(role="ingester").set(1)
-        log.info("connected to %s (session %s)", self.address, "resumed" if flags.session_present else "new")
+        log.info("connected to %s", self.address)
 
     def _on_disconnect(self, _client: Any, _userdata: Any, _flags: Any, reason: Any, _props: Any = None) -> None:
         if self.connected.is_set():
@@ -93,95 +110,173 @@ class Ingester:
         self.connected.clear()
         MQTT_CONNECTED.labels(role="ingester").set(0)
 
-    def _on_message(self, _client: Any, _userdata: Any, msg: Any) -> None:
-        self._batch.append(msg)
-
-    # -- the main loop: one thread for paho's network loop, the store and the acknowledgements -------
+    # -- the main loop ------------------------------------------------------------------------------------
 
     def run(self, stop: threading.Event) -> None:
+        from paho.mqtt.packettypes import PacketTypes
+        from paho.mqtt.properties import Properties
+
+        props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
+        props.ReceiveMaximum = self.receive_maximum
         try:
-            self.client.connect_async(self.address.host, self.address.port, keepalive=KEEPALIVE_S, clean_start=False,
-                                      properties=self._connect_properties())  # fmt: skip
+            self.client.connect_async(self.address.host, self.address.port, keepalive=KEEPALIVE_S, clean_start=True,
+                                      properties=props)  # fmt: skip
         except (OSError, ValueError) as e:
             raise MqttError(f"broker {self.address}: {e}") from None
-        net = NetworkLoop(self.client, self.address, self._on_disconnect)
-        first_at = 0.0
-        while not stop.is_set():
-            if not net.step(stop, timeout=0.01, max_messages=max(self.batch_max - len(self._batch), 1)) and not self._unacked:
-                continue
-            if self._batch and not first_at:
-                first_at = time.monotonic()
-            now = time.monotonic()
-            due = bool(self._batch) and (len(self._batch) >= self.batch_max or now - first_at >= self.batch_interval_s)
-            if self._unacked:  # the store failed before: try again when it is time, with whatever came since
-                due = now >= self._retry_at
-            if due:
-                self.store_and_ack()
-                first_at = 0.0
-        self._leave(net.open)
-
-    def _leave(self, socket_open: bool) -> None:
-        """A clean stop leaves the share group for good: unsubscribe (no new messages are routed here),
-        store and acknowledge what was already sent here, and end the session. A killed ingester keeps
-        its session instead, and the broker keeps its messages until it is back."""
-        if socket_open and self.connected.is_set():
-            self.client.unsubscribe(SHARED_READINGS)
-            quiet_since = time.monotonic()
-            end = quiet_since + LEAVE_S
-            while time.monotonic() < end and time.monotonic() - quiet_since < 0.5:
-                before = len(self._batch)
-                if self.client.drive(0.05) != 0:
-                    socket_open = False
-                    break
-                if len(self._batch) != before:
-                    quiet_since = time.monotonic()
-        self.store_and_ack()  # what already arrived is stored and acknowledged before leaving
-        self.connected.clear()  # leaving on purpose: not a lost broker
-        if socket_open and not self._unacked:
-            from paho.mqtt.packettypes import PacketTypes
-            from paho.mqtt.properties import Properties
-
-            props = Properties(PacketTypes.DISCONNECT)  # type: ignore[no-untyped-call]
-            props.SessionExpiryInterval = 0  # the session ends with the connection
-            self.client.drive(0.05)  # the acknowledgements go out first
-            self.client.disconnect(properties=props)
-        else:  # unacknowledged readings (the store is down): keep the session, the broker keeps them
-            self.client.disconnect()
-        self.client.drive(0.1)
-
-    def store_and_ack(self) -> None:
-        """Store the batch's readings in one transaction, then acknowledge its messages."""
-        batch, self._batch = self._batch, []
-        readings: list[Reading] = []
-        for msg in batch:
-            try:
-                readings.append(parse_payload(msg.payload))
-            except Exception as e:  # BadReading, or anything else a hostile payload provokes: that message only
-                self.bad_payloads += 1
-                MQTT_MESSAGES.labels(outcome="bad_payload").inc()
-                why = e.message if isinstance(e, BadReading) else type(e).__name__
-                log.warning("message on %s is no reading (%s); acknowledged and dropped", msg.topic[:200], why[:200])
-            self._unacked.append(msg.mid)
-        if readings:
-            self.sink.write(readings)
-        if not self._unacked:
-            return
+        self.client.loop_start()
         try:
-            self.sink.flush()
-        except Exception as e:  # the database away: nothing is acknowledged, the broker keeps the messages
-            if time.monotonic() >= self._quiet_until:
-                log.error("store failed (%s); %d messages wait unacknowledged", str(e).splitlines()[0], len(self._unacked))
-                self._quiet_until = time.monotonic() + 30
-            self._retry_at = time.monotonic() + RETRY_S
-            return
-        for mid in self._unacked:
-            self.client.ack(mid, 1)
-        self._unacked = []
+            while not stop.is_set():
+                messages = self._take(stop)
+                if messages:
+                    self.handle(messages, stop)
+            self._leave(stop)
+        finally:
+            self.client.disconnect()
+            self.client.loop_stop()
+            self.connected.clear()
+            MQTT_CONNECTED.labels(role="ingester").set(0)
 
-    def _stored(self, result: IngestResult, batch: Any) -> None:
+    def _take(self, stop: threading.Event) -> list[Any]:
+        """Messages that came in: the first waited for (briefly), then what comes within the batch interval."""
+        try:
+            first = self._messages.get(timeout=0.2)
+        except queue.Empty:
+            return []
+        messages = [first]
+        size = len(first.payload)
+        end = time.monotonic() + self.batch_interval_s
+        while size < self.batch_readings * 400 and not stop.is_set():
+            try:
+                msg = self._messages.get(timeout=max(0.0, end - time.monotonic()))
+            except queue.Empty:
+                break
+            messages.append(msg)
+            size += len(msg.payload)
+        return messages
+
+    def _leave(self, stop: threading.Event) -> None:
+        """A clean stop: no new messages routed here; what already came is stored and acknowledged."""
+        if self.connected.is_set():
+            self.client.unsubscribe(SHARED_READINGS)
+        end = time.monotonic() + LEAVE_S
+        quiet = threading.Event()
+        while time.monotonic() < end:
+            messages = []
+            while True:
+                try:
+                    messages.append(self._messages.get(timeout=0.3))
+                except queue.Empty:
+                    break
+            if not messages:
+                break
+            self.handle(messages, quiet, retry=False)
+
+    # -- one group of messages ----------------------------------------------------------------------------
+
+    def handle(self, messages: list[Any], stop: threading.Event, *, retry: bool = True) -> None:
+        """Decode, store, acknowledge, and publish what each gateway has committed."""
+        now = int(time.time())
+        group = Group()
+        for msg in messages:
+            try:
+                batch = decode(msg.topic, msg.payload, now, self.max_bytes)
+            except BatchRefused as e:
+                gateway = msg.topic.split("/")[1][:64] if msg.topic.count("/") >= 2 else ""
+                group.refused.append(RefusedRow(now, kept_message(gateway.encode()), None, e.code, e.message,
+                                                kept_message(msg.payload)))  # fmt: skip
+                MQTT_MESSAGES.labels(outcome="refused").inc()
+                log.warning("message on %s refused: %s", kept_message(msg.topic.encode())[:100], e.message[:200])
+                continue
+            MQTT_MESSAGES.labels(outcome="batch").inc()
+            self._add(group, batch, now)
+        while True:
+            try:
+                committed = self._store(group, now)
+                break
+            except _Outage as e:
+                if time.monotonic() >= self._quiet_until:
+                    log.error("the database does not answer (%s); %d messages wait unacknowledged", e, len(messages))
+                    self._quiet_until = time.monotonic() + 30
+                if not retry or stop.wait(RETRY_S):
+                    return  # not acknowledged: the gateways send them again
+        for msg in messages:
+            self.client.ack(msg.mid, msg.qos)
+        for gateway, seq in committed.items():
+            self.client.publish(committed_topic(gateway), b'{"seq":%d}' % seq, qos=1, retain=True)
+
+    def _add(self, group: Group, batch: Batch, now: int) -> None:
+        group.readings += [(batch.gateway, seq, r) for seq, r in batch.readings]
+        for refusal in batch.refused:
+            group.refused.append(RefusedRow(now, batch.gateway, refusal.seq, refusal.reason, refusal.message,
+                                            refusal.text))  # fmt: skip
+            log.warning("reading of %s refused: %s", batch.gateway, refusal.message[:200])
+        if batch.first is not None:
+            group.firsts[batch.gateway] = max(batch.first, group.firsts.get(batch.gateway, 0))
+        if batch.readings or batch.refused:
+            group.firsts.setdefault(batch.gateway, 0)
+
+    def _store(self, group: Group, now: int) -> dict[str, int]:
+        """Store a group; where the store refuses it for its data, halves of it, down to the reading at
+        fault (kept as refused). Returns each gateway's committed seq. _Outage when the database is away."""
+        try:
+            return self._transaction(group, now)
+        except Exception as e:
+            if not self._reachable():
+                raise _Outage(str(e).splitlines()[0][:200] if str(e) else type(e).__name__) from None
+            why = (str(e).splitlines() or [type(e).__name__])[0][:200]
+            if len(group.readings) <= 1:
+                kept = [RefusedRow(now, g, seq, "store_refused", why, kept_text(r.to_json())) for g, seq, r in group.readings]
+                log.error("the store refused a reading (%s); kept apart as refused", why)
+                alone = Group([], [*kept, *group.refused], group.firsts)
+                try:
+                    return self._transaction(alone, now)
+                except Exception:
+                    if not self._reachable():
+                        raise _Outage(why) from None
+                    log.error("the store refused what was refused too; %d refusals not kept", len(alone.refused))
+                    return self._transaction(Group([], [], group.firsts), now)
+            half = len(group.readings) // 2
+            committed = self._store(Group(group.readings[:half], group.refused, group.firsts), now)
+            for gateway, seq in self._store(Group(group.readings[half:]), now).items():
+                committed[gateway] = max(seq, committed.get(gateway, 0))
+            return committed
+
+    def _transaction(self, group: Group, now: int) -> dict[str, int]:
+        readings = [r for _, _, r in group.readings]
+        seqs: dict[str, list[int]] = defaultdict(list)
+        for gateway, seq, _ in group.readings:
+            seqs[gateway].append(seq)
+        for row in group.refused:
+            if row.seq is not None:
+                seqs[row.gateway].append(row.seq)
+        committed: dict[str, int] = {}
+        with self.store.begin() as conn:
+            result = ingest(conn, [to_store(r, True) for r in readings], now=now, id_cache=self.meter_ids)
+            if result.unknown_serials:
+                keep_unknown(conn, [r for r in readings if r.meter.id in result.unknown_serials])
+            keep_refused(conn, group.refused)
+            for gateway in group.gateways():  # in one order in every ingester: no deadlock on the rows
+                committed[gateway] = commit_seqs(conn, gateway, seqs.get(gateway, []), group.firsts.get(gateway) or None, now)
+        self._count(result, group, readings)
+        return committed
+
+    def _reachable(self) -> bool:
+        try:
+            with self.store.engine.connect() as conn:
+                conn.execute(text("SELECT 1"))
+            return True
+        except Exception:
+            return False
+
+    def _count(self, result: IngestResult, group: Group, readings: list[Reading]) -> None:
         self.stored.add(result)
-        MQTT_MESSAGES.labels(outcome="stored").inc(result.inserted)
-        MQTT_MESSAGES.labels(outcome="duplicate").inc(result.duplicates)
-        MQTT_MESSAGES.labels(outcome="unknown_meter").inc(result.unknown_meter)
-        MQTT_MESSAGES.labels(outcome="bad_time").inc(result.bad_time)
-        INGEST_LATENCY.observe_many(latencies(batch, time.time()))
+        self.rejected += len(group.refused)
+        INGESTED.labels(outcome="stored").inc(result.inserted)
+        INGESTED.labels(outcome="duplicate").inc(result.duplicates)
+        INGESTED.labels(outcome="unknown_meter").inc(result.unknown_meter)
+        INGESTED.labels(outcome="bad_time").inc(result.bad_time)
+        INGESTED.labels(outcome="conflict").inc(result.conflicts)
+        CONFLICTS.inc(result.conflicts)
+        for row in group.refused:
+            REJECTED.labels(reason=row.reason).inc()
+        INGEST_LATENCY.observe_many(latencies(readings, time.time()))

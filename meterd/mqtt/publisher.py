@@ -1,73 +1,40 @@
-"""The gateway's MQTT publisher: a process of its own (started by meterd.mqtt.sink.MqttSink) that
-owns the on-disk spool and sends it to the broker in order (QoS 1), removing a message only when
-the broker acknowledged it (PUBACK). The gateway hands it batches over a pipe; a batch counts as
-accepted when the publisher has it in the spool (committed and synced) and says so. With the
-broker away reception and the local store go on and the spool fills; it drains when the broker is
-back, also after a restart of the gateway. In a process of its own the publisher runs beside the
-decoding on a second core (in one process both share one interpreter lock).
+"""The gateway's publisher: a thread that sends the spool to the broker in batches and drops from it
+only what the central store has committed.
 
-The publisher speaks MQTT 5, so a broker can answer "no matching subscribers" (PUBACK reason code
-16): then no ingester has subscribed (yet, or again: Mosquitto 2.0 forgets shared subscriptions over
-its own restart until the ingesters reconnect), the broker has dropped the message, and it stays in
-the spool to be sent again a little later. Nothing is lost while the central side is away.
+On every connection it subscribes to its own `meterd/<gateway>/committed` (retained: the broker hands
+over the latest at once), waits a moment for it, and sends everything above it. The central side
+publishes that topic again after every commit; readings up to it leave the spool. When it does not
+move for a while although readings are out (a broker that restarted without its queue, an ingester
+that died with its share, the central store down), what is out is sent again, after 10 s, then 20 s,
+... at most every 5 minutes. Duplicates this causes are stored once centrally.
 
-The status topic says `online` (retained) once connected and `offline` as the last will and on a
-clean shutdown. Home Assistant discovery, when asked for, is published once per meter and connection.
-
-The pipe carries tuples: first ("start", settings...) from the gateway, then ("append", [(topic,
-payload), ...]) answered by ("appended", dropped, spool length) or ("error", message); ("close",
-drain_s) answered by ("closed",); and, every STATS_EVERY_S, ("stats", Stats) from the publisher.
-The publisher ignores SIGTERM and SIGINT (the gateway, which gets them too, stops it in order) and
-leaves when the pipe closes (the gateway is gone).
+At most `window` readings are out and uncommitted at once, so a backlog goes out at the pace the
+central side commits it. paho's own network thread (`loop_start`) reads, writes and reconnects.
 """
 
 from __future__ import annotations
 
-import collections
-import contextlib
 import logging
-import signal
 import threading
 import time
-from dataclasses import dataclass
-from pathlib import Path
+from collections.abc import Sequence
 from typing import Any
 
 import orjson
 
-from meterd.collector import quiet_collector
-from meterd.mqtt.connection import (
-    KEEPALIVE_S,
-    BrokerAddress,
-    Credentials,
-    MqttError,
-    NetworkLoop,
-    new_client,
-)
-from meterd.mqtt.topics import discovery, status_topic
-from meterd.reading import BadReading, Reading
-from meterd.sinks.spool import Spool, SpoolError
+from meterd.metrics import MQTT_CONNECTED, PUBLISHED, RESENT, SPOOL, SPOOL_COMMITTED
+from meterd.mqtt.batch import MAX_MESSAGE_BYTES, encode, readings_topic, split
+from meterd.mqtt.connection import KEEPALIVE_S, BrokerAddress, Credentials, MqttError, new_client
+from meterd.mqtt.topics import committed_topic, discovery, meter_state_topic, status_topic
+from meterd.sinks.spool import Spool, Spooled
 
 log = logging.getLogger("meterd.mqtt")
-IN_FLIGHT = 1000  # messages published and not yet acknowledged, at most
-RESEND_AFTER_S = 60.0  # an unacknowledged message this old while connected is sent again from the spool
-NO_SUBSCRIBERS = 16  # PUBACK reason code: the broker had nobody to give the message to
-HOLD_S = 2.0  # how long to wait before sending again what found no subscriber
-REMOVE_BATCH = 2000  # acknowledged messages removed from the spool together, at most this many
-REMOVE_EVERY_S = 0.25  # and at least this often
-STATS_EVERY_S = 0.25
-
-
-@dataclass(frozen=True)
-class Stats:
-    """What the publisher reports to the gateway's metrics: totals since the publisher started."""
-
-    connected: bool
-    spool: int  # messages in the spool now
-    published: int = 0
-    acked: int = 0
-    replayed: int = 0  # published messages that were in the spool when the connection came
-    refused: int = 0  # acknowledged "no matching subscribers" (sent again later)
+WINDOW = 50_000  # readings sent and not yet committed, at most
+PUMP_S = 0.1  # the spool is looked at at least this often (and at once when readings come in)
+COMMITTED_WAIT_S = 1.0  # after connecting, how long to wait for the retained committed seq
+RESEND_MIN_S = 10.0
+RESEND_MAX_S = 300.0
+ROWS_PER_PUMP = 20_000
 
 
 class Publisher:
@@ -79,271 +46,199 @@ class Publisher:
         spool: Spool,
         *,
         client_id: str | None = None,
+        per_meter: bool = False,
         homeassistant: bool = False,
+        window: int = WINDOW,
+        resend_after_s: float = RESEND_MIN_S,
+        max_bytes: int = MAX_MESSAGE_BYTES,
     ) -> None:
         self.address = address
         self.gateway = gateway
-        self.homeassistant = homeassistant
         self.spool = spool
-        self.client = new_client(address, creds, client_id or f"meterd-{gateway}", v5=True)
+        self.per_meter = per_meter or homeassistant
+        self.homeassistant = homeassistant
+        self.window = window
+        self.resend_min_s = resend_after_s
+        self.max_bytes = max_bytes
+        self.client = new_client(address, creds, client_id or f"meterd-{gateway}")
         self.client.will_set(status_topic(gateway), b"offline", qos=1, retain=True)
-        # no window of paho's own: the publisher keeps at most IN_FLIGHT messages unacknowledged itself
-        # (paho's window, default 20, would pace it by round trips, and paho walks its whole window on
-        # every acknowledgement when one is set)
-        self.client.max_inflight_messages_set(0)
         self.client.on_connect = self._on_connect
         self.client.on_disconnect = self._on_disconnect
-        self.client.on_publish = self._on_publish
-        self.connected = False
-        self._acked: collections.deque[tuple[int, bool]] = collections.deque()  # (mid, delivered)
-        self.published = self.acked = self.replayed = self.refused = 0
-        self._announced: set[str] = set()  # meters whose discovery went out on this connection
-        self._meters: dict[str, bytes] = {}  # a recent payload per meter, for discovery
-        self._waited_upto = 0
-        self._resend = False  # a new connection: send again what is unacknowledged
+        self.client.on_message = self._on_message
+        self._lock = threading.Lock()
+        self.connected = threading.Event()
+        self.committed = -1  # the central store's word (-1: not heard yet)
+        self._connection = 0  # connections so far
+        self._connected_at = 0.0
+        self._progress_at = time.monotonic()  # when `committed` last moved (or nothing was out)
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._sent_connection = 0
+        self._cursor = 0  # the last seq sent on this connection
+        self._removed = 0  # spool emptied up to here
+        self._resend_s = resend_after_s
+        self._high = spool.last_issued()  # seqs up to here may have gone out before this process: resends
+        self._announced: set[tuple[str, str]] = set()  # meters whose discovery went out on this connection
+        self._thread = threading.Thread(target=self._run, name="mqtt-publisher", daemon=True)
+
+    def start(self) -> None:
         try:
-            self.client.connect_async(address.host, address.port, keepalive=KEEPALIVE_S)
+            self.client.connect_async(self.address.host, self.address.port, keepalive=KEEPALIVE_S)
         except (OSError, ValueError) as e:
-            raise MqttError(f"broker {address}: {e}") from None
+            raise MqttError(f"broker {self.address}: {e}") from None
+        self.client.loop_start()
+        self._thread.start()
 
-    def stats(self) -> Stats:
-        return Stats(self.connected, len(self.spool), self.published, self.acked, self.replayed, self.refused)
+    def wake(self) -> None:
+        """Readings came into the spool."""
+        self._wake.set()
 
-    # -- paho callbacks (from the network loop) -------------------------------------------------------
+    def outstanding(self) -> int:
+        """Readings in the spool that the central store has not confirmed."""
+        return len(self.spool)
+
+    def close(self, drain_s: float = 2.0) -> None:
+        """A moment for the central store to confirm what is out (what remains waits in the spool for
+        the next start), `offline` on the status topic, disconnect."""
+        end = time.monotonic() + drain_s
+        while len(self.spool) and self.connected.is_set() and time.monotonic() < end:
+            self._wake.set()
+            time.sleep(0.05)
+        self._stop.set()
+        self._wake.set()
+        if self._thread.is_alive():
+            self._thread.join(10)
+        if self.connected.is_set():
+            try:
+                self.client.publish(status_topic(self.gateway), b"offline", qos=1, retain=True).wait_for_publish(2)
+            except (RuntimeError, ValueError) as e:
+                log.debug("offline status not sent: %s", e)
+        self.connected.clear()  # leaving on purpose: not a lost broker
+        self.client.disconnect()
+        self.client.loop_stop()
+        MQTT_CONNECTED.labels(role="publisher").set(0)
+
+    # -- paho callbacks (paho's network thread) --------------------------------------------------------
 
     def _on_connect(self, client: Any, _userdata: Any, _flags: Any, reason: Any, _props: Any = None) -> None:
         if getattr(reason, "is_failure", False):
             log.warning("broker %s refused the connection: %s", self.address, reason)
             return
+        client.subscribe(committed_topic(self.gateway), qos=1)
         client.publish(status_topic(self.gateway), b"online", qos=1, retain=True)
-        self._announced.clear()
-        self._waited_upto = self.spool.last_seq()  # what is in the spool now waited for this connection
-        self._resend = True
-        self.connected = True
+        with self._lock:
+            self._connection += 1
+            self._connected_at = time.monotonic()
+            self._announced.clear()
+        self.connected.set()
+        MQTT_CONNECTED.labels(role="publisher").set(1)
         log.info("connected to %s", self.address)
+        self._wake.set()
 
     def _on_disconnect(self, _client: Any, _userdata: Any, _flags: Any, reason: Any, _props: Any = None) -> None:
-        if self.connected:
+        if self.connected.is_set():
             log.warning("lost the broker %s (%s); readings wait in the spool", self.address, reason)
-        self.connected = False
+        self.connected.clear()
+        MQTT_CONNECTED.labels(role="publisher").set(0)
 
-    def _on_publish(self, _client: Any, _userdata: Any, mid: int, reason: Any = None, _props: Any = None) -> None:
-        code = getattr(reason, "value", 0)
-        self._acked.append((mid, not (code == NO_SUBSCRIBERS or getattr(reason, "is_failure", False))))
-
-    # -- the process's loop ----------------------------------------------------------------------------
-
-    def serve(self, conn: Any) -> None:
-        """Publish the spool and answer the gateway until it says close (or its end of the pipe closes)."""
-        state = _InFlight()
-        cursor = _Cursor()
-        never = threading.Event()
-        net = NetworkLoop(self.client, self.address, self._on_disconnect)
-        next_stats = 0.0
-        while True:
-            try:
-                net.step(never, timeout=0.02, wake=[conn])
-                self._pump_once(state, cursor)
-            except Exception as e:  # the spool's disk, the client: keep going, nothing leaves the spool unacked
-                log.error("publisher: %s", e)
-                conn.poll(0.5)
-            try:
-                while conn.poll():
-                    request = conn.recv()
-                    if request[0] == "close":
-                        self._drain(net, state, cursor, float(request[1]))
-                        self._leave(state, cursor, net.open)
-                        conn.send(("stats", self.stats()))
-                        conn.send(("closed",))
-                        return
-                    conn.send(self._append(request[1]))
-                if time.monotonic() >= next_stats:
-                    conn.send(("stats", self.stats()))
-                    next_stats = time.monotonic() + STATS_EVERY_S
-            except (EOFError, OSError):  # the gateway is gone: leave as on a clean stop, without waiting
-                self._leave(state, cursor, net.open)
-                return
-
-    def _append(self, messages: list[tuple[str, bytes]]) -> tuple[Any, ...]:
+    def _on_message(self, _client: Any, _userdata: Any, msg: Any) -> None:
         try:
-            dropped = self.spool.append(messages)
-        except SpoolError as e:
-            return ("error", e.message)
-        if self.homeassistant:
-            for topic, body in messages:
-                self._meters[topic.rsplit("/", 1)[-1]] = body
-        return ("appended", dropped, len(self.spool))
-
-    def _drain(self, net: NetworkLoop, state: _InFlight, cursor: _Cursor, drain_s: float) -> None:
-        """A few seconds for the broker to take what is spooled; what remains waits for the next start."""
-        never = threading.Event()
-        deadline = time.monotonic() + drain_s
-        while len(self.spool) and self.connected and time.monotonic() < deadline:
-            with contextlib.suppress(Exception):
-                net.step(never, timeout=0.02)
-                self._pump_once(state, cursor)
-
-    def _leave(self, state: _InFlight, cursor: _Cursor, socket_open: bool) -> None:
-        """What was acknowledged leaves the spool; `offline` on the status topic; disconnect."""
-        with contextlib.suppress(Exception):
-            if socket_open and self.connected:
-                info = self.client.publish(status_topic(self.gateway), b"offline", qos=1, retain=True)
-                end = time.monotonic() + 2.0
-                while not info.is_published() and time.monotonic() < end and self.client.drive(0.05) == 0:
-                    pass
-            self._pump_once(state, cursor, publish=False, remove_now=True)
-        self.connected = False  # leaving on purpose: not a lost broker
-        with contextlib.suppress(Exception):
-            self.client.disconnect()
-            self.client.drive(0.1)
-
-    def _pump_once(self, state: _InFlight, cursor: _Cursor, *, publish: bool = True, remove_now: bool = False) -> None:
-        now = time.monotonic()
-        while self._acked:
-            mid, delivered = self._acked.popleft()
-            seq = state.settle(mid)
-            if seq is None:
-                continue
-            if delivered:
-                state.done.add(seq)
-            else:  # nobody subscribed: the broker dropped it; send it (and what followed it) again soon
-                self.refused += 1
-                cursor.rewind(seq, now + HOLD_S)
-        # acknowledged messages leave the spool in batches (each removal is a synced transaction); one
-        # acknowledged but not removed yet when the power goes is sent again, and stored once centrally
-        if state.done and (remove_now or len(state.done) >= REMOVE_BATCH or now - state.removed_at >= REMOVE_EVERY_S):
-            self.spool.remove(sorted(state.done))
-            self.acked += len(state.done)
-            state.done = set()
-            state.removed_at = now
-        if not publish or not self.connected or now < cursor.hold_until:
+            seq = orjson.loads(msg.payload).get("seq")
+        except (orjson.JSONDecodeError, AttributeError):
+            seq = None
+        if not isinstance(seq, int) or isinstance(seq, bool) or seq < 0:
+            log.warning("%s: not a committed seq, ignored", msg.topic)
             return
-        # sent again from the spool: what the last connection left unacknowledged, or what has waited
-        # RESEND_AFTER_S for its acknowledgement
-        stale = state.oldest_sent() < now - RESEND_AFTER_S
-        if stale and not self._resend:
-            log.warning("%d messages unacknowledged for %.0f s: sending them again", len(state.mids), RESEND_AFTER_S)
-        if stale or self._resend:
-            self._resend = False
-            state.forget()
-            cursor.rewind(1, now)
-        if self.homeassistant:
-            self._announce()
-        room = IN_FLIGHT - len(state.mids)
-        if room < IN_FLIGHT // 4:  # publish in runs, not one message per acknowledgement
-            return
-        for msg in self.spool.after(cursor.last_sent, room):
-            cursor.last_sent = msg.seq
-            if msg.seq in state.seqs or msg.seq in state.done:
-                continue  # still on its way (sent again after a rewind), or acknowledged already
-            mid = self.client.publish_qos1(msg.topic, msg.payload)
-            if mid is None:  # not connected after all: the spool still has it
-                cursor.rewind(msg.seq, now)
-                break
-            state.sent(mid, msg.seq, now)
-            self.published += 1
-            if msg.seq <= self._waited_upto:
-                self.replayed += 1
+        with self._lock:
+            if seq > self.committed:
+                self.committed = seq
+                self._progress_at = time.monotonic()
+        self._wake.set()
 
-    def _announce(self) -> None:
-        for meter_id, body in list(self._meters.items()):
-            if meter_id in self._announced:
-                continue
+    # -- the publisher's thread ------------------------------------------------------------------------
+
+    def _run(self) -> None:
+        quiet_until = 0.0
+        while not self._stop.is_set():
+            self._wake.wait(PUMP_S)
+            self._wake.clear()
             try:
-                r = Reading.from_json(orjson.loads(body))
-            except (BadReading, orjson.JSONDecodeError):
-                continue
-            for topic, config in discovery(self.gateway, r):
-                self.client.publish(topic, config, qos=1, retain=True)
-            self._announced.add(meter_id)
+                self._pump()
+            except Exception as e:  # the spool's disk, the client: go on; nothing leaves the spool uncommitted
+                if time.monotonic() >= quiet_until:
+                    log.error("publisher: %s", e)
+                    quiet_until = time.monotonic() + 30
+                self._stop.wait(1.0)
 
+    def _pump(self) -> None:
+        with self._lock:
+            committed, connection, connected_at, progress_at = (
+                self.committed, self._connection, self._connected_at, self._progress_at)  # fmt: skip
+        if committed > self._removed:
+            if committed > self.spool.last_issued():
+                log.warning("the central store has committed seq %d, this gateway's spool never went past %d "
+                            "(a new or restored spool): its readings are numbered on from %d", committed,
+                            self.spool.last_issued(), committed + 1)  # fmt: skip
+                self.spool.renumber_after(committed)
+            removed = self.spool.remove_upto(committed)
+            SPOOL_COMMITTED.inc(removed)
+            SPOOL.set(len(self.spool))
+            self._removed = committed
+        if not self.connected.is_set():
+            return
+        now = time.monotonic()
+        base = max(committed, self._removed, 0)
+        if connection != self._sent_connection:  # a new connection: from what the central store has
+            if committed < 0 and now - connected_at < COMMITTED_WAIT_S:
+                self._stop.wait(0.05)
+                self._wake.set()
+                return
+            self._sent_connection = connection
+            self._cursor = base
+        if self._cursor <= base:
+            self._cursor = base
+            self._resend_s = self.resend_min_s
+            with self._lock:
+                self._progress_at = now
+        elif now - progress_at > self._resend_s:
+            log.warning("the central store confirmed nothing for %.0f s: sending readings after seq %d again",
+                        now - progress_at, base)  # fmt: skip
+            self._cursor = base
+            self._resend_s = min(self._resend_s * 2, RESEND_MAX_S)
+            with self._lock:
+                self._progress_at = now
+        room = self.window - (self._cursor - base)
+        if room <= 0:
+            return
+        rows = self.spool.after(self._cursor, min(room, ROWS_PER_PUMP))
+        if not rows:
+            return
+        first = self.spool.first_seq()
+        for run in split(self.gateway, rows, self.max_bytes):
+            info = self.client.publish(readings_topic(self.gateway), encode(self.gateway, first, run), qos=1)
+            if info.rc != 0:  # not connected after all: the spool still has them
+                break
+            self._cursor = run[-1].seq
+            fresh = [row for row in run if row.seq > self._high]
+            RESENT.inc(len(run) - len(fresh))
+            PUBLISHED.inc(len(fresh))
+            if fresh:
+                self._high = fresh[-1].seq
+                if self.per_meter:
+                    self._publish_states(fresh)
+        if len(rows) == min(room, ROWS_PER_PUMP):
+            self._wake.set()  # more to send
 
-class _InFlight:
-    """Published messages waiting for their acknowledgement, oldest first, and acknowledged ones not yet
-    removed from the spool."""
-
-    def __init__(self) -> None:
-        self.mids: collections.OrderedDict[int, tuple[int, float]] = collections.OrderedDict()  # mid → (seq, sent at)
-        self.seqs: set[int] = set()
-        self.done: set[int] = set()  # acknowledged, not yet removed from the spool
-        self.removed_at = 0.0
-
-    def sent(self, mid: int, seq: int, at: float) -> None:
-        self.mids[mid] = (seq, at)
-        self.seqs.add(seq)
-
-    def settle(self, mid: int) -> int | None:
-        entry = self.mids.pop(mid, None)
-        if entry is None:
-            return None
-        self.seqs.discard(entry[0])
-        return entry[0]
-
-    def oldest_sent(self) -> float:
-        for _, at in self.mids.values():
-            return at
-        return float("inf")
-
-    def forget(self) -> None:
-        self.mids.clear()
-        self.seqs.clear()
-
-
-
-class _Cursor:
-    """Where the publisher is in the spool: the last sequence number sent, and a pause after refusals."""
-
-    def __init__(self) -> None:
-        self.last_sent = 0
-        self.hold_until = 0.0
-
-    def rewind(self, seq: int, hold_until: float) -> None:
-        """Send again from `seq` on, not before `hold_until`."""
-        self.last_sent = min(self.last_sent, max(seq - 1, 0))
-        self.hold_until = max(self.hold_until, hold_until)
-
-
-def run_publisher(
-    conn: Any,
-    address: BrokerAddress,
-    creds: Credentials,
-    gateway: str,
-    data: Path,
-    spool_max: int,
-    client_id: str | None,
-    homeassistant: bool,
-    log_level: int,
-) -> None:
-    """The publisher process: started by MqttSink, stopped by it (or by the end of its pipe)."""
-    signal.signal(signal.SIGTERM, signal.SIG_IGN)
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGHUP, signal.SIG_IGN)
-    logging.basicConfig(level=log_level, format="%(levelname)s %(name)s: %(message)s")
-    try:
-        spool = Spool(data, spool_max)
-        publisher = Publisher(address, creds, gateway, spool, client_id=client_id, homeassistant=homeassistant)
-    except (SpoolError, MqttError) as e:
-        log.error("publisher: %s", e.message)
-        with contextlib.suppress(OSError):
-            conn.send(("failed", e.message))
-        return
-    quiet_collector()
-    try:
-        publisher.serve(conn)
-    finally:
-        spool.close()
-
-
-def serve_pipe(fd: int) -> None:
-    """The publisher process's entry (`python -c ... FD`, see MqttSink): its settings are the pipe's
-    first message, so no secret is on the command line."""
-    from multiprocessing.connection import Connection
-
-    conn = Connection(fd)
-    try:
-        request = conn.recv()
-    except (EOFError, OSError):
-        return
-    if request[0] == "start":
-        run_publisher(conn, *request[1:])
-    conn.close()
+    def _publish_states(self, rows: Sequence[Spooled]) -> None:
+        """Each meter's latest reading on its own retained topic (and its discovery, once per connection)."""
+        latest: dict[tuple[str, str], tuple[bytes, dict[str, Any]]] = {}
+        for row in rows:
+            obj = orjson.loads(row.payload)
+            latest[(str(obj.get("meter_id")), str(obj.get("medium") or ""))] = (row.payload, obj)
+        for (meter, medium), (payload, obj) in latest.items():
+            if self.homeassistant and (meter, medium) not in self._announced:
+                for topic, config in discovery(self.gateway, meter, str(obj.get("manufacturer") or ""), medium,
+                                               obj.get("total_m3") is not None):  # fmt: skip
+                    self.client.publish(topic, config, qos=1, retain=True)
+                self._announced.add((meter, medium))
+            self.client.publish(meter_state_topic(meter, medium), payload, qos=1, retain=True)

@@ -1,12 +1,12 @@
-"""A bounded on-disk spool of MQTT messages waiting for the broker, in the gateway's data directory.
+"""A bounded on-disk spool of the readings a gateway forwards, in its data directory.
 
-A message is in the spool (committed and synced to disk) before it counts as accepted, and leaves it
-only when the broker acknowledged it; messages go out in the order they came in. A full spool drops
-its oldest messages (their readings stay in the gateway's own store) and counts them. It is an SQLite
-file of its own (`spool.sqlite`) with synchronous=FULL: a power cut loses nothing that was accepted.
-Two threads use it (the gateway writes, the publisher reads and deletes): each gets its own connection.
-Sequence numbers only grow (AUTOINCREMENT): an emptied spool must not hand out a number the publisher
-has already passed.
+Each reading gets its `seq` here: a number that grows by one per reading and is never handed out
+twice, also across restarts and after the spool was emptied (SQLite's AUTOINCREMENT). A reading is
+in the spool (committed and synced to disk) before it counts as accepted, and leaves it only when the
+central store says it has committed it (`remove_upto`). A full spool drops its oldest readings (they
+stay in the gateway's own store) and counts them. It is an SQLite file of its own (`spool.sqlite`)
+with synchronous=FULL: a power cut loses nothing that was accepted. Two threads use it (the sinks'
+thread appends, the publisher reads and removes): each gets its own connection.
 """
 
 from __future__ import annotations
@@ -29,27 +29,28 @@ class SpoolError(MeterdError):
 @dataclass(frozen=True, slots=True)
 class Spooled:
     seq: int
-    topic: str
-    payload: bytes
+    payload: bytes  # the reading's JSON object, without its seq
 
 
 class Spool:
-    def __init__(self, directory: Path, max_messages: int = 1_000_000) -> None:
+    def __init__(self, directory: Path, max_readings: int = 1_000_000) -> None:
         self.path = Path(directory) / SPOOL_FILE
-        self.max_messages = max_messages
+        self.max_readings = max_readings
         self._local = threading.local()
         self._lock = threading.Lock()
         self.dropped = 0  # since this process opened the spool
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             conn = self._conn()
-            conn.execute("CREATE TABLE IF NOT EXISTS spool (seq INTEGER PRIMARY KEY AUTOINCREMENT, topic TEXT NOT NULL, payload BLOB NOT NULL)")
+            # `topic` is kept for spools written by earlier versions (a topic per reading); unused now
+            conn.execute("CREATE TABLE IF NOT EXISTS spool (seq INTEGER PRIMARY KEY AUTOINCREMENT, "
+                         "topic TEXT NOT NULL DEFAULT '', payload BLOB NOT NULL)")  # fmt: skip
             conn.execute("CREATE TABLE IF NOT EXISTS spool_totals (name TEXT PRIMARY KEY, value INTEGER NOT NULL)")
             conn.commit()
             self.path.chmod(0o600)
+            self._count = int(conn.execute("SELECT count(*) FROM spool").fetchone()[0])
         except (sqlite3.Error, OSError) as e:
             raise SpoolError(f"spool {self.path}: {e}") from None
-        self._count = int(self._conn().execute("SELECT count(*) FROM spool").fetchone()[0])
 
     def _conn(self) -> sqlite3.Connection:
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
@@ -63,17 +64,17 @@ class Spool:
     def __len__(self) -> int:
         return self._count
 
-    def append(self, messages: Sequence[tuple[str, bytes]]) -> int:
-        """Keep messages (synced to disk when this returns); the oldest go when the spool is full.
+    def append(self, payloads: Sequence[bytes]) -> int:
+        """Keep readings (synced to disk when this returns); the oldest go when the spool is full.
         Returns how many went."""
-        if not messages:
+        if not payloads:
             return 0
         conn = self._conn()
         with self._lock:
             try:
                 conn.execute("BEGIN IMMEDIATE")
-                conn.executemany("INSERT INTO spool (topic, payload) VALUES (?, ?)", messages)
-                over = self._count + len(messages) - self.max_messages
+                conn.executemany("INSERT INTO spool (topic, payload) VALUES ('', ?)", [(p,) for p in payloads])
+                over = self._count + len(payloads) - self.max_readings
                 if over > 0:
                     conn.execute("DELETE FROM spool WHERE seq IN (SELECT seq FROM spool ORDER BY seq LIMIT ?)", (over,))
                     conn.execute(
@@ -87,39 +88,60 @@ class Spool:
                     conn.execute("ROLLBACK")
                 raise SpoolError(f"spool {self.path}: {e}") from None
             dropped = max(over, 0)
-            self._count += len(messages) - dropped
+            self._count += len(payloads) - dropped
             self.dropped += dropped
             return dropped
 
     def after(self, seq: int, limit: int) -> list[Spooled]:
-        """Up to `limit` messages after `seq`, oldest first."""
-        rows = self._conn().execute(
-            "SELECT seq, topic, payload FROM spool WHERE seq > ? ORDER BY seq LIMIT ?", (seq, limit)
-        ).fetchall()
-        return [Spooled(int(s), str(t), bytes(p)) for s, t, p in rows]
+        """Up to `limit` readings after `seq`, oldest first."""
+        rows = self._conn().execute("SELECT seq, payload FROM spool WHERE seq > ? ORDER BY seq LIMIT ?", (seq, limit))
+        return [Spooled(int(s), bytes(p)) for s, p in rows.fetchall()]
 
-    def remove(self, seqs: Sequence[int]) -> None:
-        """Messages the broker acknowledged."""
-        if not seqs:
-            return
+    def remove_upto(self, seq: int) -> int:
+        """Readings up to `seq` leave the spool (the central store has them); returns how many."""
         conn = self._conn()
         with self._lock:
-            conn.execute("BEGIN IMMEDIATE")
-            removed = 0
-            for i in range(0, len(seqs), 500):
-                part = list(seqs[i : i + 500])
-                cur = conn.execute(f"DELETE FROM spool WHERE seq IN ({','.join('?' * len(part))})", part)
-                removed += max(cur.rowcount, 0)
-            conn.execute("COMMIT")
+            try:
+                removed = max(int(conn.execute("DELETE FROM spool WHERE seq <= ?", (seq,)).rowcount), 0)
+            except sqlite3.Error as e:
+                raise SpoolError(f"spool {self.path}: {e}") from None
             self._count -= removed
+            return removed
 
-    def last_seq(self) -> int:
-        """The sequence number of the newest message in the spool (0 when it is empty)."""
-        row = self._conn().execute("SELECT max(seq) FROM spool").fetchone()
-        return int(row[0]) if row and row[0] is not None else 0
+    def first_seq(self) -> int:
+        """The oldest reading's seq; when the spool is empty, the seq the next reading will get."""
+        row = self._conn().execute("SELECT min(seq) FROM spool").fetchone()
+        return int(row[0]) if row and row[0] is not None else self.last_issued() + 1
+
+    def last_issued(self) -> int:
+        """The highest seq ever handed out (0 before the first reading)."""
+        row = self._conn().execute("SELECT seq FROM sqlite_sequence WHERE name = 'spool'").fetchone()
+        return int(row[0]) if row else 0
+
+    def renumber_after(self, seq: int) -> None:
+        """Move every reading's seq above `seq`, and the numbering with it: the central side has
+        committed numbers this spool never handed out (it was deleted or restored from an old copy)."""
+        conn = self._conn()
+        with self._lock:
+            shift = seq - self.first_seq() + 1
+            if shift <= 0:
+                return
+            try:
+                conn.execute("BEGIN IMMEDIATE")
+                # two steps, so that no new number collides with one not yet moved
+                conn.execute("UPDATE spool SET seq = -seq")
+                conn.execute("UPDATE spool SET seq = -seq + ?", (shift,))
+                conn.execute("UPDATE sqlite_sequence SET seq = max(seq, ?) + ? WHERE name = 'spool'", (seq - shift, shift))
+                conn.execute("INSERT INTO sqlite_sequence (name, seq) SELECT 'spool', ? "
+                             "WHERE NOT EXISTS (SELECT 1 FROM sqlite_sequence WHERE name = 'spool')", (seq,))  # fmt: skip
+                conn.execute("COMMIT")
+            except sqlite3.Error as e:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise SpoolError(f"spool {self.path}: {e}") from None
 
     def dropped_total(self) -> int:
-        """Messages dropped because the spool was full, over the spool's whole life."""
+        """Readings dropped because the spool was full, over the spool's whole life."""
         row = self._conn().execute("SELECT value FROM spool_totals WHERE name = 'dropped'").fetchone()
         return int(row[0]) if row else 0
 

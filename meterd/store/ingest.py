@@ -93,6 +93,7 @@ class IngestResult:
     duplicates: int = 0
     unknown_meter: int = 0
     bad_time: int = 0
+    conflicts: int = 0  # readings whose key was stored before with another content (kept for review)
     unknown_serials: set[str] = field(default_factory=set)
 
     def add(self, other: IngestResult) -> None:
@@ -101,6 +102,7 @@ class IngestResult:
         self.duplicates += other.duplicates
         self.unknown_meter += other.unknown_meter
         self.bad_time += other.bad_time
+        self.conflicts += other.conflicts
         self.unknown_serials |= other.unknown_serials
 
 
@@ -403,5 +405,41 @@ def ingest(
             )
         )
     result.inserted = insert_rows(conn, rows)
-    result.duplicates = len(rows) - result.inserted
+    if result.inserted < len(rows):
+        result.conflicts = keep_conflicts(conn, rows, window.latest - TimeWindow.AHEAD_S)
+    result.duplicates = len(rows) - result.inserted - result.conflicts
     return result
+
+
+def keep_conflicts(conn: Connection, rows: Sequence[tuple[Any, ...]], now: int) -> int:
+    """Rows (COLUMNS order) not stored because their key was, with another total or other alarms: kept
+    in reading_conflicts for review (the stored one stays). Returns how many are new conflicts. Looked
+    for only when some rows of a batch were not new, so a batch of new readings costs nothing here."""
+    mark = "%s" if conn.dialect.name == "postgresql" else "?"
+    by_time: dict[tuple[int, int], tuple[Any, ...]] = {}
+    by_key: dict[int, list[tuple[Any, ...]]] = {}
+    cols = "meter_id, measured_at, total_m3, alarms, gateway, reading_key, dedup_cell, dedup_cell_offset"
+    for i in range(0, len(rows), 400):
+        part = rows[i : i + 400]
+        pairs = ",".join([f"({mark},{mark})"] * len(part))
+        found = fetch_all(conn, f"SELECT {cols} FROM readings WHERE (meter_id, measured_at) IN (VALUES {pairs})",
+                          [x for r in part for x in (r[0], r[1])])  # fmt: skip
+        keys = [r[11] for r in part if r[11] is not None]
+        if keys:
+            found += fetch_all(conn, f"SELECT {cols} FROM readings WHERE reading_key IN ({','.join([mark] * len(keys))})", keys)
+        for s in found:
+            by_time[(int(s[0]), int(s[1]))] = s
+            if s[5] is not None:
+                by_key.setdefault(int(s[5]), []).append(s)
+    conflicts: list[tuple[Any, ...]] = []
+    for r in rows:
+        stored = by_time.get((r[0], r[1]))
+        if stored is None and r[11] is not None:
+            stored = next((s for s in by_key.get(r[11], []) if s[6] == r[12] or s[7] == r[13]), None)
+        if stored is None or (stored[2] == r[3] and int(stored[3]) == r[10]):
+            continue  # stored now, or the same reading again
+        digest = hashlib.sha256(f"{r[0]}|{r[1]}|{r[3]!r}|{r[10]}".encode()).digest()
+        conflicts.append((r[0], r[1], now, r[2], r[7], r[6], r[3], r[10], stored[2], int(stored[3]), stored[4], digest))
+    columns = ("meter_id", "measured_at", "found_at", "received_at", "gateway", "source", "total_m3", "alarms",
+               "stored_total_m3", "stored_alarms", "stored_gateway", "digest")  # fmt: skip
+    return insert_ignore(conn, "reading_conflicts", columns, conflicts) if conflicts else 0

@@ -153,6 +153,65 @@ class UnknownReading(Base):
     __table_args__ = (Index("ix_unknown_readings_serial", "serial", "received_at"),)
 
 
+class GatewaySeq(Base):
+    """What the central store has of a gateway's readings: every seq up to `committed` (contiguous)."""
+
+    __tablename__ = "gateway_seqs"
+    gateway: Mapped[str] = mapped_column(String(64), primary_key=True)
+    committed: Mapped[int] = mapped_column(BigInteger)
+    updated_at: Mapped[int] = mapped_column(BigInteger)
+
+
+class GatewaySeqRange(Base):
+    """Seqs of a gateway committed above its contiguous `committed` (batches that overtook another)."""
+
+    __tablename__ = "gateway_seq_ranges"
+    gateway: Mapped[str] = mapped_column(String(64))
+    lo: Mapped[int] = mapped_column(BigInteger)
+    hi: Mapped[int] = mapped_column(BigInteger)
+    __table_args__ = (PrimaryKeyConstraint("gateway", "lo", name="pk_gateway_seq_ranges"),)
+
+
+class Rejected(Base):
+    """A reading (with its seq) or a whole message (seq None) the central side refused, and why:
+    `meterd report --rejected` lists them."""
+
+    __tablename__ = "rejected"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    at: Mapped[int] = mapped_column(BigInteger)
+    gateway: Mapped[str] = mapped_column(String(64))
+    seq: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    reason: Mapped[str] = mapped_column(String(32))
+    message: Mapped[str] = mapped_column(String(300))
+    content: Mapped[str] = mapped_column(Text)
+    __table_args__ = (Index("ix_rejected_at", "at"),)
+
+
+class ReadingConflict(Base):
+    """A reading whose key (meter, measured-at) was stored before with another total or other alarms:
+    the first stays, this one waits for review."""
+
+    __tablename__ = "reading_conflicts"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    meter_id: Mapped[int] = mapped_column(Integer)
+    measured_at: Mapped[int] = mapped_column(BigInteger)
+    found_at: Mapped[int] = mapped_column(BigInteger)
+    received_at: Mapped[int] = mapped_column(BigInteger)
+    gateway: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    source: Mapped[str] = mapped_column(String(16))
+    total_m3: Mapped[float | None] = mapped_column(Float, nullable=True)
+    alarms: Mapped[int] = mapped_column(Integer)
+    stored_total_m3: Mapped[float | None] = mapped_column(Float, nullable=True)
+    stored_alarms: Mapped[int] = mapped_column(Integer)
+    stored_gateway: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    digest: Mapped[bytes] = mapped_column(LargeBinary(32))
+    review: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    __table_args__ = (
+        Index("ux_reading_conflicts_digest", "digest", unique=True),
+        Index("ix_reading_conflicts_meter", "meter_id", "measured_at"),
+    )
+
+
 class TopUp(Base):
     """Credit sold for a prepaid meter; the token is the vending system's (a token is sold once)."""
 
