@@ -16,7 +16,7 @@ from meterd.store.engine import SchemaMismatch, make_engine, store_url
 from meterd.store.imports import ImportError_, import_keys, import_premises
 from meterd.store.ingest import ReadingIn, ingest
 from meterd.store.keys import current_keys
-from meterd.store.models import Assignment, MeterKey, Reading
+from meterd.store.models import Assignment, MeterKey, Reading, ReadingConflict
 from meterd.store.queries import consumption, export_billing, premises_readings, reading_at, silent_meters, thin
 
 
@@ -112,10 +112,15 @@ def test_idempotent_ingest(store: Store, tmp_path: Path) -> None:
         first = ingest(conn, batch)
     with store.begin() as conn:
         again = ingest(conn, [*batch, ReadingIn("99999999", batch[0].measured_at, batch[0].received_at, 1.0)])  # replay after a crash, plus a stranger
-    with store.begin() as conn:  # half old, half new: only the new half is stored
+    with store.begin() as conn:  # half old times with other totals, half new: the new half is stored, the
         more = [ReadingIn("22222222", r.measured_at + 50 * 900, r.received_at, r.total_m3) for r in batch]
-        mixed = ingest(conn, more)
-    assert (mixed.inserted, mixed.duplicates) == (50, 50)
+        mixed = ingest(conn, more)  # old half are conflicts (the first reading of a key stays)
+    with store.begin() as conn:
+        replayed = ingest(conn, more)  # the same conflicting readings again: kept once for review
+        kept = conn.execute(select(ReadingConflict.total_m3, ReadingConflict.stored_total_m3)).all()
+    assert (mixed.inserted, mixed.duplicates, mixed.conflicts) == (50, 0, 50)
+    assert (replayed.inserted, replayed.duplicates, replayed.conflicts) == (0, 100, 0)
+    assert sorted(kept) == [(10.0 + i, 60.0 + i) for i in range(50)]
     assert (first.inserted, first.duplicates) == (100, 0)
     assert (again.inserted, again.duplicates, again.unknown_meter) == (0, 100, 1)
     with store.begin() as conn:

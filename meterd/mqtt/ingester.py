@@ -131,9 +131,9 @@ class Ingester:
                     self.handle(messages, stop)
             self._leave(stop)
         finally:
+            self.connected.clear()  # leaving on purpose: not a lost broker
             self.client.disconnect()
             self.client.loop_stop()
-            self.connected.clear()
             MQTT_CONNECTED.labels(role="ingester").set(0)
 
     def _take(self, stop: threading.Event) -> list[Any]:
