@@ -244,6 +244,36 @@ def test_notices_name_the_leak_in_plain_words_and_staff_can_reject_it(store: Sto
         assert tenant.status_code == 403
 
 
+def test_staff_see_conflicting_and_refused_readings(store: Store) -> None:
+    """A reading that contradicts a stored one and a reading the ingester refused, on the staff page
+    `/staff/incoming` (Polish numbers, the reason as the ingester gave it); tenants do not reach it."""
+    from sqlalchemy import select
+
+    from meterd.store.central import RefusedRow, keep_refused
+    from meterd.store.ingest import ReadingIn, ingest
+    from meterd.store.models import Meter, Reading
+
+    with store.begin() as conn:
+        meter_id = conn.execute(select(Meter.id).where(Meter.serial == "31000003")).scalar_one()
+        at, total = conn.execute(select(Reading.measured_at, Reading.total_m3).where(Reading.meter_id == meter_id)
+                                 .order_by(Reading.measured_at.desc()).limit(1)).one()  # fmt: skip
+        result = ingest(conn, [ReadingIn("31000003", at, at, 1234.5, gateway="gw-forged")], now=at + 60)
+        keep_refused(conn, [RefusedRow(at, "gw7", 42, "bad_total", "total_m3 1e+308 is not from 0 to 99999999 m3",
+                                       '{"seq":42,"total_m3":1e308}')])  # fmt: skip
+    assert result.conflicts == 1 and result.inserted == 0
+    with client_for(store) as client:
+        page = client.get("/")
+        client.post("/login", data={"login": STAFF_LOGIN, "password": STAFF_PASSWORD, "csrf": csrf_of(page.text)})
+        assert "/staff/incoming" in client.get("/staff").text
+        text = client.get("/staff/incoming").text
+        assert "31000003" in text and "1234,500 m³" in text and "gw-forged" in text
+        assert f"{total:.3f}".replace(".", ",") + " m³" in text  # the first stays, and is shown beside it
+        assert "bad_total: total_m3 1e+308" in text and "gw7" in text
+        client.cookies.clear()
+        auth = bearer(client, "lokator.d3", "haslo-lokatora-3")
+        assert client.get("/staff/incoming", headers=auth).status_code == 403
+
+
 def test_csrf_guards_every_form_and_cookie_authenticated_changes(store: Store) -> None:
     with client_for(store) as client:
         res = client.post("/login", data={"login": TENANT_LOGIN, "password": TENANT_PASSWORD}, follow_redirects=False)

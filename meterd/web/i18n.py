@@ -100,6 +100,18 @@ TEXT: dict[str, tuple[str, str]] = {
     "to": ("Do", "To"),
     "who": ("Kto", "Who"),
     "action": ("Czynność", "Action"),
+    "incoming": ("Sprzeczne i odrzucone odczyty", "Conflicting and refused readings"),
+    "conflicts": ("Sprzeczne odczyty (ten sam licznik i czas, inna wartość)",
+                  "Conflicting readings (same meter and time, another value)"),
+    "no_conflicts": ("Brak sprzecznych odczytów.", "No conflicting readings."),
+    "refused": ("Odrzucone przez centralę", "Refused centrally"),
+    "no_refused": ("Nic nie odrzucono.", "Nothing refused."),
+    "measured": ("Pomiar", "Measured"),
+    "found": ("Wykryto", "Found"),
+    "stored_first": ("Zapisany wcześniej", "Stored first"),
+    "arrived": ("Nadesłany", "Arrived"),
+    "gateway": ("Bramka", "Gateway"),
+    "content": ("Treść", "Content"),
 }
 
 NOTICE: dict[str, tuple[str, str]] = {

@@ -145,3 +145,30 @@ def audit_page(request: Request, premises: str | None = None) -> Response:
     entries = [{"at": local_time(r.at), "actor": r.actor, "role": r.role, "action": r.action, "premises": r.premises,
                 "meter": r.meter, "detail": r.detail} for r in rows]  # fmt: skip
     return render(request, "staff_audit.html", lang, {"account": account, "entries": entries})
+
+
+@router.get("/incoming", response_class=HTMLResponse)
+def incoming(request: Request) -> Response:
+    """Readings whose key was stored before with another value (conflicts, the first stays) and
+    readings or messages the central ingesters refused, newest first."""
+    from meterd.store.central import conflict_rows, refused_rows
+
+    account = _staff(request)
+    if not isinstance(account, AccountView):
+        return account
+    lang = page_lang(request, account)
+    with request.app.state.store.begin() as conn:
+        conflicts, refused = conflict_rows(conn)[-300:], refused_rows(conn)[-300:]
+        audit(conn, account, "view_incoming", address=client_address(request))
+
+    def value(total: float | None, alarms: int, gateway: str | None) -> str:
+        names = ", ".join(alarm_names(alarms))
+        shown = "—" if total is None else f"{total:.3f}".replace(".", "," if lang == "pl" else ".") + " m³"
+        return f"{shown}{f' ({names})' if names else ''}, {gateway or '—'}"
+
+    rows = [{"found": local_time(c.found_at), "meter": c.serial, "measured": local_time(c.measured_at),
+             "stored": value(c.stored_total_m3, c.stored_alarms, c.stored_gateway),
+             "arrived": value(c.total_m3, c.alarms, c.gateway)} for c in reversed(conflicts)]  # fmt: skip
+    refusals = [{"at": local_time(r.at), "gateway": r.gateway, "seq": r.seq, "reason": r.reason,
+                 "message": r.message, "content": r.content[:300]} for r in reversed(refused)]  # fmt: skip
+    return render(request, "staff_incoming.html", lang, {"account": account, "conflicts": rows, "refused": refusals})
