@@ -84,6 +84,10 @@ INGESTED = Counter(
 REJECTED = Counter(
     "meterd_readings_rejected", "Readings and messages the ingester refused, by reason", ["reason"], registry=REGISTRY
 )
+UNUSUAL_BUILDING = Counter(
+    "meterd_readings_unusual_building", "Readings stored of meters in buildings their gateway hardly ever delivers",
+    registry=REGISTRY,
+)  # fmt: skip
 CONFLICTS = Counter(
     "meterd_readings_conflicts", "Readings whose key was stored before with another content (kept for review)",
     registry=REGISTRY,

@@ -658,3 +658,40 @@ def test_a_bad_broker_url_or_missing_tls_file_is_one_line_and_creates_no_store(t
         assert res.returncode == 2 and "Traceback" not in res.stderr, res.stderr
         assert f"{tmp_path / 'ca.pem'}: no such file" in res.stderr and len(res.stderr.strip().splitlines()) == 1
     assert not (tmp_path / "gw").exists() and not (tmp_path / "c").exists()
+
+
+def test_a_reading_from_a_building_its_gateway_hardly_hears_is_stored_counted_and_noted(tmp_path: Path) -> None:
+    """Once a gateway has delivered enough readings, one of a meter in another building is stored all the
+    same, counted, and noted (once a day per meter) for `report --rejected` and the staff page."""
+    from meterd.mqtt.connection import Credentials, parse_url
+    from meterd.mqtt.ingester import Group, Ingester
+    from meterd.mqtt.usual import UsualBuildings
+    from meterd.store import Store
+
+    usual = UsualBuildings(warmup=10, share=0.1)
+    assert [usual.observe("gw1", "A") for _ in range(10)] == [False] * 10
+    assert usual.observe("gw1", "B") and not usual.observe("gw1", "A") and usual.usual("gw1") == ["A"]
+    data = tmp_path / "central"
+    register = tmp_path / "register.csv"
+    register.write_text("premises_id,address,meter_id,manufacturer,medium,installed\n" + "".join(
+        f"F{n},ul. {'Długa 1' if n < 19 else 'Krótka 9'}/{n},{20000000 + n:08d},ELS,water,2026-01-01\n" for n in range(20)))  # fmt: skip
+    run_meterd("db", "upgrade", "--data", str(data))
+    run_meterd("import", "premises", str(register), "--data", str(data))
+    store = Store.open(data)
+    ingester = Ingester(parse_url("mqtt://127.0.0.1:1"), Credentials(), store, "test")
+    ingester.usual = UsualBuildings(warmup=100, share=0.05)
+    now = int(time.time())
+    readings = readings_of("gw1", range(400))  # meter 20000019 (ul. Krótka 9) only in the last batch
+    usual_ones = [(k, r) for k, r in enumerate(readings) if r.meter.id != "20000019"]
+    ingester._transaction(Group([("gw1", k + 1, r) for k, r in usual_ones[:300]]), now)
+    far = [(k, r) for k, r in enumerate(readings) if r.meter.id == "20000019"]
+    ingester._transaction(Group([("gw1", k + 1, r) for k, r in far]), now)
+    report = run_meterd("report", "--rejected", "--data", str(data)).stdout
+    store.close()
+    assert report.count("noted") >= 1 and "unusual_building: stored; meter 20000019 hangs in ul. Krótka 9" in report
+    assert "gw1 usually delivers ul. Długa 1" in report and "1 noted (stored)" in report, report
+    assert len(exported_data(data)) == 300 + len(far)  # stored all the same
+
+
+def exported_data(data: Path) -> list[dict[str, str]]:
+    return list(csv.DictReader(io.StringIO(run_meterd("export", "readings", "--data", str(data)).stdout)))

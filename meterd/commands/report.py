@@ -89,13 +89,15 @@ def report_rejected(store: Store, out: IO[str] = sys.stdout) -> int:
         refused, conflicts = refused_rows(conn), conflict_rows(conn)
     for r in refused:
         what = f"reading seq {r.seq}" if r.seq is not None else "message"
-        out.write(f"{iso_minute(r.at)}  refused   {r.gateway:<16} {what}: {r.reason}: {r.message}  {r.content[:300]}\n")
+        verb = "noted   " if r.kept else "refused "
+        out.write(f"{iso_minute(r.at)}  {verb}  {r.gateway:<16} {what}: {r.reason}: {r.message}  {r.content[:300]}\n")
     for c in conflicts:
         mine = f"{c.total_m3} m3 {','.join(alarm_names(c.alarms)) or '-'} from {c.gateway or '-'} ({c.source})"
         first = f"{c.stored_total_m3} m3 {','.join(alarm_names(c.stored_alarms)) or '-'} from {c.stored_gateway or '-'}"
         out.write(f"{iso_minute(c.found_at)}  conflict  meter {c.serial} at {iso_minute(c.measured_at)}: {mine}; "
                   f"stored first: {first}\n")  # fmt: skip
-    out.write(f"{len(refused)} refused, {len(conflicts)} conflicts\n")
+    noted = sum(r.kept for r in refused)
+    out.write(f"{len(refused) - noted} refused, {noted} noted (stored), {len(conflicts)} conflicts\n")
     return len(refused) + len(conflicts)
 
 

@@ -30,18 +30,30 @@ from typing import Any
 
 from sqlalchemy import text
 
-from meterd.metrics import CONFLICTS, INGEST_LATENCY, INGESTED, MQTT_CONNECTED, MQTT_MESSAGES, REJECTED, latencies
+from meterd.metrics import (
+    CONFLICTS,
+    INGEST_LATENCY,
+    INGESTED,
+    MQTT_CONNECTED,
+    MQTT_MESSAGES,
+    REJECTED,
+    UNUSUAL_BUILDING,
+    latencies,
+)
 from meterd.mqtt.batch import MAX_MESSAGE_BYTES, Batch, BatchRefused, decode, kept_message, kept_text
 from meterd.mqtt.connection import KEEPALIVE_S, BrokerAddress, Credentials, MqttError, new_client
 from meterd.mqtt.topics import SHARED_READINGS, committed_topic
+from meterd.mqtt.usual import UsualBuildings
 from meterd.reading import Reading
 from meterd.sinks.store import keep_unknown, to_store
 from meterd.store import Store
-from meterd.store.central import RefusedRow, commit_seqs, keep_refused
+from meterd.store.central import RefusedRow, commit_seqs, keep_refused, meter_buildings
 from meterd.store.ingest import IngestResult, ingest
 
 log = logging.getLogger("meterd.ingest")
 RETRY_S = 2.0
+BUILDINGS_FOR_S = 600  # meters' buildings looked up again after this long (a register import moves them)
+NOTE_AGAIN_S = 86_400  # a meter heard in an unusual place is noted once a day per gateway
 LEAVE_S = 5.0  # at most this long to take what the broker was still sending when stopping
 
 
@@ -92,6 +104,10 @@ class Ingester:
         self.stored = IngestResult()
         self.rejected = 0
         self._quiet_until = 0.0
+        self.usual = UsualBuildings()
+        self._buildings: dict[str, str] = {}  # meter serial → building code, as looked up
+        self._buildings_at = 0.0
+        self._noted: dict[tuple[str, str], int] = {}  # (gateway, meter) → when last noted
 
     # -- paho callbacks (paho's network thread) --------------------------------------------------------
 
@@ -254,11 +270,34 @@ class Ingester:
             result = ingest(conn, [to_store(r, True) for r in readings], now=now, id_cache=self.meter_ids)
             if result.unknown_serials:
                 keep_unknown(conn, [r for r in readings if r.meter.id in result.unknown_serials])
-            keep_refused(conn, group.refused)
+            keep_refused(conn, [*group.refused, *self._unusual(conn, group, now)])
             for gateway in group.gateways():  # in one order in every ingester: no deadlock on the rows
                 committed[gateway] = commit_seqs(conn, gateway, seqs.get(gateway, []), group.firsts.get(gateway) or None, now)
         self._count(result, group, readings)
         return committed
+
+    def _unusual(self, conn: Any, group: Group, now: int) -> list[RefusedRow]:
+        """Notes (stored all the same) of readings of meters in buildings their gateway hardly delivers."""
+        if time.monotonic() - self._buildings_at > BUILDINGS_FOR_S:
+            self._buildings, self._buildings_at = {}, time.monotonic()
+        missing = {r.meter.id for _, _, r in group.readings} - self._buildings.keys()
+        if missing:
+            found = meter_buildings(conn, missing)
+            self._buildings.update({serial: found.get(serial, "") for serial in missing})
+        notes = []
+        for gateway, seq, r in group.readings:
+            building = self._buildings.get(r.meter.id, "")
+            if not building or not self.usual.observe(gateway, building):
+                continue
+            UNUSUAL_BUILDING.inc()
+            if now - self._noted.get((gateway, r.meter.id), -NOTE_AGAIN_S) < NOTE_AGAIN_S:
+                continue
+            self._noted[(gateway, r.meter.id)] = now
+            usual = ", ".join(self.usual.usual(gateway)[:5])
+            notes.append(RefusedRow(now, gateway, seq, "unusual_building",
+                                    f"stored; meter {r.meter.id} hangs in {building}, {gateway} usually delivers {usual}",
+                                    kept_text(r.to_json()), kept=True))  # fmt: skip
+        return notes
 
     def _reachable(self) -> bool:
         try:
@@ -278,5 +317,6 @@ class Ingester:
         INGESTED.labels(outcome="conflict").inc(result.conflicts)
         CONFLICTS.inc(result.conflicts)
         for row in group.refused:
-            REJECTED.labels(reason=row.reason).inc()
+            if not row.kept:
+                REJECTED.labels(reason=row.reason).inc()
         INGEST_LATENCY.observe_many(latencies(readings, time.time()))

@@ -76,18 +76,38 @@ class RefusedRow:
     reason: str
     message: str
     content: str
+    kept: bool = False  # stored all the same, only noted
 
 
 def keep_refused(conn: Connection, rows: Sequence[RefusedRow]) -> None:
     if rows:
-        bulk_insert(conn, "rejected", ("at", "gateway", "seq", "reason", "message", "content"),
-                    [(r.at, r.gateway, r.seq, r.reason, r.message[:300], r.content) for r in rows])  # fmt: skip
+        bulk_insert(conn, "rejected", ("at", "gateway", "seq", "reason", "message", "content", "kept"),
+                    [(r.at, r.gateway, r.seq, r.reason, r.message[:300], r.content, r.kept) for r in rows])  # fmt: skip
 
 
 def refused_rows(conn: Connection, since: int = 0) -> list[RefusedRow]:
-    q = select(Rejected.at, Rejected.gateway, Rejected.seq, Rejected.reason, Rejected.message, Rejected.content)
+    q = select(Rejected.at, Rejected.gateway, Rejected.seq, Rejected.reason, Rejected.message, Rejected.content,
+               Rejected.kept)  # fmt: skip
     rows = conn.execute(q.where(Rejected.at >= since).order_by(Rejected.at, Rejected.id)).all()
-    return [RefusedRow(int(r[0]), r[1], r[2], r[3], r[4], r[5]) for r in rows]
+    return [RefusedRow(int(r[0]), r[1], r[2], r[3], r[4], r[5], bool(r[6])) for r in rows]
+
+
+def meter_buildings(conn: Connection, serials: Iterable[str]) -> dict[str, str]:
+    """The building each meter hangs in now (meters not in the register, or not hung, are left out)."""
+    from meterd.store.models import Assignment, Building, Meter, Premises
+
+    wanted = sorted(set(serials))
+    found: dict[str, str] = {}
+    for i in range(0, len(wanted), 500):
+        q = (
+            select(Meter.serial, Building.code)
+            .join(Assignment, (Assignment.meter_id == Meter.id) & Assignment.valid_to.is_(None))
+            .join(Premises, Premises.id == Assignment.premises_id)
+            .join(Building, Building.id == Premises.building_id)
+            .where(Meter.serial.in_(wanted[i : i + 500]))
+        )
+        found.update({serial: code for serial, code in conn.execute(q).all()})
+    return found
 
 
 @dataclass(frozen=True, slots=True)

@@ -173,8 +173,9 @@ class GatewaySeqRange(Base):
 
 
 class Rejected(Base):
-    """A reading (with its seq) or a whole message (seq None) the central side refused, and why:
-    `meterd report --rejected` lists them."""
+    """A reading (with its seq) or a whole message (seq None) the central side refused, and why; with
+    `kept`, a reading stored all the same but noted (a meter of a building its gateway does not
+    usually hear). `meterd report --rejected` lists them."""
 
     __tablename__ = "rejected"
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
@@ -184,6 +185,7 @@ class Rejected(Base):
     reason: Mapped[str] = mapped_column(String(32))
     message: Mapped[str] = mapped_column(String(300))
     content: Mapped[str] = mapped_column(Text)
+    kept: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     __table_args__ = (Index("ix_rejected_at", "at"),)
 
 

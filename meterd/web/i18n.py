@@ -112,6 +112,7 @@ TEXT: dict[str, tuple[str, str]] = {
     "arrived": ("Nadesłany", "Arrived"),
     "gateway": ("Bramka", "Gateway"),
     "content": ("Treść", "Content"),
+    "noted": ("zapisany, do wglądu", "stored, for a look"),
 }
 
 NOTICE: dict[str, tuple[str, str]] = {

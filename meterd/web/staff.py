@@ -170,5 +170,5 @@ def incoming(request: Request) -> Response:
              "stored": value(c.stored_total_m3, c.stored_alarms, c.stored_gateway),
              "arrived": value(c.total_m3, c.alarms, c.gateway)} for c in reversed(conflicts)]  # fmt: skip
     refusals = [{"at": local_time(r.at), "gateway": r.gateway, "seq": r.seq, "reason": r.reason,
-                 "message": r.message, "content": r.content[:300]} for r in reversed(refused)]  # fmt: skip
+                 "message": r.message, "content": r.content[:300], "kept": r.kept} for r in reversed(refused)]  # fmt: skip
     return render(request, "staff_incoming.html", lang, {"account": account, "conflicts": rows, "refused": refusals})

@@ -1,6 +1,7 @@
 """the central path: what each gateway has committed (its contiguous seq, and the ranges above it
-committed out of order), readings and messages refused with their reasons, and readings whose key
-was stored before with another content (conflicts, kept for review)
+committed out of order), readings and messages refused with their reasons (and readings stored but
+noted, `kept`), and readings whose key was stored before with another content (conflicts, kept for
+review)
 
 Revision ID: 0008
 Revises: 0007
@@ -42,6 +43,7 @@ def upgrade() -> None:
         sa.Column("reason", sa.String(32), nullable=False),
         sa.Column("message", sa.String(300), nullable=False),
         sa.Column("content", sa.Text(), nullable=False),
+        sa.Column("kept", sa.Boolean(), nullable=False, server_default=sa.false()),
     )
     op.create_index("ix_rejected_at", "rejected", ["at"])
     op.create_table(
