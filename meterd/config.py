@@ -143,9 +143,28 @@ class SmtpSection(_Section):
 
 
 class PortalSection(_Section):
-    url: str = Field("http://127.0.0.1:8080", pattern=r"^https?://[^\s]+$")  # as tenants reach `meterd serve`
+    # as tenants reach `meterd serve`; when set, requests for any other host are refused
+    url: str | None = Field(None, pattern=r"^https?://[^\s/]+(/\S*)?$")
     link_hours: int = Field(72, ge=1, le=24 * 30)  # how long a one-time login link stays valid
     missing_days: int = Field(2, ge=1, le=60)  # a meter silent this long is a notice
+    # reverse proxies (addresses or networks) whose X-Forwarded-For names the client; none by default
+    trusted_proxies: list[str] = []
+
+    @property
+    def base_url(self) -> str:
+        return (self.url or "http://127.0.0.1:8080").rstrip("/")
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _networks(cls, value: list[str]) -> list[str]:
+        import ipaddress
+
+        for net in value:
+            try:
+                ipaddress.ip_network(net, strict=False)
+            except ValueError:
+                raise ValueError(f"{net!r} is not an IP address or network (e.g. 127.0.0.1 or 10.0.0.0/8)") from None
+        return value
 
 
 class PrepaidSection(_Section):

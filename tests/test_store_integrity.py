@@ -350,13 +350,16 @@ def test_no_value_of_a_key_file_is_ever_printed(content: str, tmp_path: Path, ke
 
 
 def test_the_store_is_private_and_keys_are_sealed(tmp_path: Path) -> None:
-    """The data folder is 0700, the store and the KEK 0600; no key appears in the store file, and a KEK
-    readable by others or a wrong KEK is refused."""
+    """The data folder is 0700, the store and the KEK 0600, the KEK outside the data folder (a backup of
+    the folder holds no key that opens it); no key appears in the store file, and a KEK readable by
+    others or a wrong KEK is refused; a KEK found inside the data folder (older stores) works, with a
+    warning to move it."""
     data = tmp_path / "store"
+    kek = tmp_path / "store.kek"
     assert meterd("demo", "--data", str(data)).returncode == 0
     assert stat.S_IMODE(data.stat().st_mode) == 0o700
     assert stat.S_IMODE((data / "meterd.sqlite").stat().st_mode) == 0o600
-    assert stat.S_IMODE((data / "meterd.kek").stat().st_mode) == 0o600
+    assert stat.S_IMODE(kek.stat().st_mode) == 0o600 and not (data / "meterd.kek").exists()
     sample = (Path(__file__).parents[1] / "config" / "sample-keys.csv").read_text().splitlines()[1:]
     raw = b"".join((data / name).read_bytes() for name in os.listdir(data) if name.startswith("meterd.sqlite"))
     for line in sample:
@@ -364,21 +367,25 @@ def test_the_store_is_private_and_keys_are_sealed(tmp_path: Path) -> None:
         assert key not in raw and key.hex().encode() not in raw.lower()
     capture = Path(__file__).parents[1] / "config" / "sample-capture.hex"
     assert meterd("ingest", str(capture), "--data", str(data)).returncode == 0  # keys open with the KEK
-    (data / "meterd.kek").chmod(0o644)
+    kek.chmod(0o644)
     assert_one_line_error(meterd("ingest", str(capture), "--data", str(data)), "readable by group or others")
-    (data / "meterd.kek").chmod(0o600)
+    kek.chmod(0o600)
     other = write(tmp_path, "other.kek", "00" * 32 + "\n")
     res = meterd("ingest", str(capture), "--data", str(data), env={"METERD_KEK_FILE": str(other)})
     assert_one_line_error(res, "is not the key-encryption key")
+    kek.rename(data / "meterd.kek")  # where stores made before kept it
+    res = meterd("ingest", str(capture), "--data", str(data))
+    assert res.returncode == 0 and "inside the data directory" in res.stderr and str(kek) in res.stderr, res.stderr
 
 
 def test_rotate_kek_reseals_every_key(tmp_path: Path) -> None:
     data = tmp_path / "store"
     assert meterd("demo", "--data", str(data)).returncode == 0
-    old = (data / "meterd.kek").read_bytes()
+    kek = tmp_path / "store.kek"
+    old = kek.read_bytes()
     res = meterd("keys", "rotate-kek", "--data", str(data))
     assert res.returncode == 0 and "3 meter keys" in res.stdout, res.stdout + res.stderr
-    assert (data / "meterd.kek").read_bytes() != old and stat.S_IMODE((data / "meterd.kek").stat().st_mode) == 0o600
+    assert kek.read_bytes() != old and stat.S_IMODE(kek.stat().st_mode) == 0o600
     capture = Path(__file__).parents[1] / "config" / "sample-capture.hex"
     res = meterd("ingest", str(capture), "--data", str(data))
     assert res.returncode == 0 and "decoded 22" in res.stdout, res.stdout + res.stderr

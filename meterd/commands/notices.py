@@ -48,7 +48,7 @@ def cmd_notices(args: argparse.Namespace) -> int:
                 subject = "IOK: komunikat o wodomierzu" if lang == "pl" else "IOK: water meter notice"
                 lines = [notice_text(lang, n) for n in fresh]
                 footer = ("Zgodę na powiadomienia możesz wycofać na stronie: " if lang == "pl"
-                          else "You can withdraw your consent to notices at: ") + config.portal.url  # fmt: skip
+                          else "You can withdraw your consent to notices at: ") + config.portal.base_url  # fmt: skip
                 plans.append((int(aid), Mail(account.email, subject, "\n\n".join([*lines, "--", footer]) + "\n"), fresh))
     if args.dry_run:
         for _, mail, fresh in plans:

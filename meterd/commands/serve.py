@@ -36,8 +36,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
     app = _app(args, args.config)  # opened here as well: a wrong store or configuration fails before listening
     # idle connections are kept 75 s (nginx's default): a tenant reading the page for longer than
     # uvicorn's 5 s need not connect again for the next click
+    # proxy_headers off: uvicorn would take X-Forwarded-For from any local peer; meterd takes it only
+    # from the proxies named in [portal] trusted_proxies
     options = {"host": args.host, "port": args.port, "log_level": "warning", "server_header": False,
-               "timeout_keep_alive": 75}  # fmt: skip
+               "timeout_keep_alive": 75, "proxy_headers": False}  # fmt: skip
     if args.workers == 1:
         uvicorn.run(app, **options)  # type: ignore[arg-type]
         return 0

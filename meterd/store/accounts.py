@@ -85,6 +85,8 @@ def add_account(conn: Connection, login: str, *, email: str = "", name: str = ""
         raise AccountError(f"language {lang!r}: pl or en")
     if conn.execute(select(Account.id).where(func.lower(Account.login) == login.lower())).first() is not None:
         raise AccountError(f"login {login!r} exists already")
+    if password:
+        check_password(password, login, email)
     now = int(time.time()) if now is None else now
     return int(
         conn.execute(
@@ -135,10 +137,51 @@ def end_tenancy(conn: Connection, aid: int, premises: str, at: int) -> None:
     conn.execute(update(Tenancy).where(Tenancy.id == row[0]).values(valid_to=at))
 
 
-def set_password(conn: Connection, aid: int, password: str) -> None:
-    if not 10 <= len(password) <= 256:
-        raise AccountError("a password has 10 to 256 characters")
+class WeakPassword(AccountError):
+    code = "weak_password"
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(WEAK_REASONS.get(reason, reason))
+        self.reason = reason  # short, long, login, guessable (meterd.store.password_rules)
+
+
+WEAK_REASONS = {
+    "short": "a password has at least 10 characters",
+    "long": "a password has at most 256 characters",
+    "login": "a password must not be the login or the e-mail address",
+    "guessable": "the password is too easy to guess (a common password, a word, a sequence or a repeat)",
+}
+
+
+def account_names(conn: Connection, aid: int) -> tuple[str, str]:
+    """An account's login and e-mail address."""
+    row = conn.execute(select(Account.login, Account.email).where(Account.id == aid)).first()
+    if row is None:
+        raise AccountError(f"no account {aid}")
+    return str(row[0]), str(row[1] or "")
+
+
+def check_password(password: str, login: str, email: str = "") -> None:
+    """WeakPassword when the password is not good enough (see meterd.store.password_rules)."""
+    from meterd.store.password_rules import weakness
+
+    reason = weakness(password, login, email)
+    if reason is not None:
+        raise WeakPassword(reason)
+
+
+def set_password(conn: Connection, aid: int, password: str, *, keep_session: str | None = None,
+                 now: int | None = None) -> None:  # fmt: skip
+    """A new password (checked); every session of the account but `keep_session` ends, and every
+    one-time link of it not used yet stops working."""
+    check_password(password, *account_names(conn, aid))
+    now = int(time.time()) if now is None else now
     conn.execute(update(Account).where(Account.id == aid).values(password_hash=hash_password(password)))
+    ended = delete(PortalSession).where(PortalSession.account_id == aid)
+    if keep_session is not None:
+        ended = ended.where(PortalSession.token_hash != _digest(keep_session))
+    conn.execute(ended)
+    conn.execute(update(LoginLink).where(LoginLink.account_id == aid, LoginLink.used_at.is_(None)).values(used_at=now))
 
 
 def set_consent(conn: Connection, aid: int, consent: bool, now: int | None = None) -> None:

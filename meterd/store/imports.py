@@ -34,6 +34,9 @@ KINDS = frozenset({"radio", "wired", "prepaid", "walkby"})
 MANUFACTURER = re.compile(r"[A-Za-z]{3}")
 
 
+
+PREMISES_ID = re.compile(r"[^\W_]([^\W]|[-.])*", re.UNICODE)  # letters, digits, - _ . (not first)
+
 class ImportError_(MeterdError):
     """A file that cannot be imported; nothing of it was stored. `problems` lists lines."""
 
@@ -161,6 +164,9 @@ def parse_register_row(
         return "premises_id and meter_id are required"
     if len(premises) > 64:
         return f"premises_id is longer than 64 characters ({len(premises)})"
+    if not PREMISES_ID.fullmatch(premises):
+        return (f"premises_id {premises[:40]!r}: only letters (Polish ones too), digits and - _ . "
+                "(it becomes part of addresses of the account view)")
     if len(address) > 200:
         return f"address is longer than 200 characters ({len(address)})"
     if not METER_ID.fullmatch(meter_text):

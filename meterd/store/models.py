@@ -214,6 +214,31 @@ class ReadingConflict(Base):
     )
 
 
+class LoginFailure(Base):
+    """A failed login (or a login-link request), by key: `login:NAME`, `addr:ADDRESS`, `pair:...`."""
+
+    __tablename__ = "login_failures"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    key: Mapped[str] = mapped_column(String(200))
+    at: Mapped[int] = mapped_column(BigInteger)
+    __table_args__ = (Index("ix_login_failures_key", "key", "at"), Index("ix_login_failures_at", "at"))
+
+
+class QueuedMail(Base):
+    """Mail to send out of band (a login link asked for by address): retried until done or given up."""
+
+    __tablename__ = "mail_queue"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    address: Mapped[str] = mapped_column(String(254))
+    created_at: Mapped[int] = mapped_column(BigInteger)
+    next_at: Mapped[int] = mapped_column(BigInteger)
+    tries: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    done_at: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    error: Mapped[str] = mapped_column(String(300), default="", server_default="")
+    __table_args__ = (Index("ix_mail_queue_due", "done_at", "next_at"),)
+
+
 class TopUp(Base):
     """Credit sold for a prepaid meter; the token is the vending system's (a token is sold once)."""
 

@@ -1,8 +1,11 @@
 """Meter keys at rest: sealed with AES-256-GCM under a key-encryption key (KEK) kept outside the store.
 
 A database backup or replica holds only sealed keys. The KEK is a file of 64 hex digits readable by
-its owner alone, found (first that applies) at `$METERD_KEK_FILE`, at `$CREDENTIALS_DIRECTORY/meterd-kek`
-(systemd `LoadCredential=meterd-kek:/etc/meterd/kek`), or as `meterd.kek` in the data directory.
+its owner alone, never in the data directory by default (a backup of the directory would hold both),
+found (first that applies) at `$METERD_KEK_FILE`, at `$CREDENTIALS_DIRECTORY/meterd-kek` (systemd
+`LoadCredential=meterd-kek:/etc/meterd/kek`), at `/etc/meterd/kek` (an installed system), as
+`meterd.kek` inside the data directory (stores made before; a warning says to move it), else beside the
+data directory as `<data directory>.kek`.
 The store keeps a check value of the KEK, so a wrong KEK is refused instead of yielding garbage keys.
 """
 
@@ -29,6 +32,9 @@ class KekError(MeterdError):
     code = "kek_error"
 
 
+SYSTEM_KEK = Path("/etc/meterd/kek")
+
+
 def kek_location(data_dir: Path) -> Path:
     """Where the KEK is looked for (see the module text)."""
     named = os.environ.get("METERD_KEK_FILE")
@@ -37,7 +43,24 @@ def kek_location(data_dir: Path) -> Path:
     creds = os.environ.get("CREDENTIALS_DIRECTORY")
     if creds and (Path(creds) / CREDENTIAL).exists():
         return Path(creds) / CREDENTIAL
-    return data_dir / KEK_FILE
+    if SYSTEM_KEK.exists():
+        return SYSTEM_KEK
+    inside = data_dir / KEK_FILE
+    if inside.exists():
+        import logging
+
+        logging.getLogger("meterd.store").warning(
+            "the key-encryption key %s lies inside the data directory, so a backup of the directory holds it "
+            "beside the keys it protects: move it to %s (or /etc/meterd/kek, or a systemd credential)",
+            inside, beside(data_dir))  # fmt: skip
+        return inside
+    return beside(data_dir)
+
+
+def beside(data_dir: Path) -> Path:
+    """The default KEK of a data directory: next to it, not in it."""
+    folder = data_dir.resolve()
+    return folder.parent / f"{folder.name}.kek"
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Literal
+from urllib.parse import quote
 
 from fastapi import Depends, FastAPI, HTTPException, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
@@ -23,14 +24,25 @@ from meterd.reading import iso
 from meterd.store import Store
 from meterd.store.accounts import AccountView, audit, authenticate, end_session, new_session, set_consent
 from meterd.web import data
-from meterd.web.limits import LoginLimiter
-from meterd.web.security import bearer_or_cookie, client_address, csrf_secret, csrf_token, current, require_api_csrf
+from meterd.web.security import (
+    bearer_or_cookie,
+    client_address,
+    csrf_secret,
+    csrf_token,
+    current,
+    delete_session_cookie,
+    require_api_csrf,
+    trusted_networks,
+)
 
 if TYPE_CHECKING:
     from meterd.config import PortalSection, SmtpSection
 
 DAY = 86400
 TEMPLATES = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
+# a path segment, every character that is not plainly safe quoted (a premises id can never end a
+# segment or climb out of it)
+TEMPLATES.env.filters["seg"] = lambda value: quote(str(value), safe="")
 
 
 class LoginIn(BaseModel):
@@ -166,13 +178,16 @@ def own(account: AccountView, pid: str) -> list[data.Period]:
 
 def create_app(store: Store, *, smtp: SmtpSection | None = None, portal: PortalSection | None = None) -> FastAPI:
     from meterd.config import PortalSection
+    from meterd.web.guard import Guard
 
-    app = FastAPI(title="meterd account view", version=__version__, docs_url=None, redoc_url=None)
+    portal = portal or PortalSection()
+    app = FastAPI(title="meterd account view", version=__version__, docs_url=None, redoc_url=None,
+                  lifespan=mail_worker(store, smtp, portal))  # fmt: skip
+    app.add_middleware(Guard, public_url=portal.url)
     app.state.store = store
     app.state.smtp = smtp
-    app.state.portal = portal or PortalSection()
-    app.state.limiter = LoginLimiter()
-    app.state.link_limiter = LoginLimiter(most=3, window_s=3600.0)
+    app.state.portal = portal
+    app.state.trusted_proxies = trusted_networks(portal.trusted_proxies)
     app.state.csrf_secret = csrf_secret(store)
     warm_up(store)
 
@@ -191,13 +206,14 @@ def create_app(store: Store, *, smtp: SmtpSection | None = None, portal: PortalS
         with store.begin() as conn:
             end_session(conn, token or "")
         response = Response(status_code=204)
-        response.delete_cookie("meterd_session", path="/")
+        delete_session_cookie(request, response)
         return response
 
     @app.post("/api/v1/login-link", status_code=202, tags=["session"])
     def api_login_link(request: Request, body: LinkIn) -> dict[str, str]:
         """E-mail a one-time login link to the account with this address (the first login, or a
-        forgotten password). The answer is the same whether or not the address is known."""
+        forgotten password). The answer is the same, and as quick, whether or not the address is known
+        and whether or not mail can be sent now: the mail is queued and sent out of band."""
         send_login_link(request, body.email)
         return {"detail": "if the address is known, a login link is on its way"}
 
@@ -261,7 +277,7 @@ def create_app(store: Store, *, smtp: SmtpSection | None = None, portal: PortalS
             w.writerow((r.meter_id, r.medium, iso(r.measured_at), "" if r.total_m3 is None else r.total_m3, r.source,
                         "yes" if r.estimated else "no"))  # fmt: skip
         return Response(buf.getvalue(), media_type="text/csv; charset=utf-8",
-                        headers={"Content-Disposition": f'attachment; filename="odczyty-{pid}.csv"'})  # fmt: skip
+                        headers={"Content-Disposition": attachment(f"odczyty-{pid}.csv")})  # fmt: skip
 
     @app.get("/api/v1/premises/{pid}/consumption", response_model=list[ConsumptionOut], tags=["premises"],
              response_model_by_alias=True)  # fmt: skip
@@ -310,29 +326,31 @@ def create_app(store: Store, *, smtp: SmtpSection | None = None, portal: PortalS
         return out
 
     def login(request: Request, name: str, password: str) -> str:
-        limiter: LoginLimiter = app.state.limiter
-        keys = (f"login:{name.lower()}", f"addr:{client_address(request)}")
-        wait = limiter.retry_after(*keys)
-        if wait:
-            raise HTTPException(429, f"too many failed logins: try again in {wait} s", headers={"Retry-After": str(wait)})
+        from meterd.web.limits import Attempt, TooMany, before_login, failed_login, succeeded_login
+
+        attempt = Attempt(name, client_address(request))
+        with store.begin() as conn:
+            try:
+                delay = before_login(conn, attempt, int(time.time()))
+            except TooMany as e:
+                raise HTTPException(429, f"too many failed logins: try again in {e.retry_after} s",
+                                    headers={"Retry-After": str(e.retry_after)}) from None  # fmt: skip
+        if delay:
+            time.sleep(delay)  # someone failed on this login or from this address: slower, never locked
         with store.begin() as conn:
             account_id = authenticate(conn, name, password)
             if account_id is None:
-                limiter.failed(*keys)
-                raise HTTPException(401, "wrong login or password")
-            limiter.succeeded(keys[0])
-            return new_session(conn, account_id)
+                failed_login(conn, attempt, int(time.time()))
+            else:
+                succeeded_login(conn, attempt)
+                return new_session(conn, account_id)
+        raise HTTPException(401, "wrong login or password")
 
     def send_login_link(request: Request, email: str) -> None:
-        from meterd.web.links import mail_login_link
+        from meterd.web.links import request_login_link
 
-        limiter: LoginLimiter = app.state.link_limiter
-        keys = (f"email:{email.lower()}", f"addr:{client_address(request)}")
-        wait = limiter.retry_after(*keys)
-        if wait:
-            raise HTTPException(429, f"too many link requests: try again in {wait} s", headers={"Retry-After": str(wait)})
-        limiter.failed(*keys)  # every request counts: a link is not a password guess, but mail costs
-        mail_login_link(store, app.state.smtp, app.state.portal, email)
+        with store.begin() as conn:
+            request_login_link(conn, email, client_address(request), int(time.time()))
 
     def change_consent(request: Request, account: AccountView, consent: bool) -> None:
         if consent and not account.email:
@@ -366,6 +384,47 @@ def create_app(store: Store, *, smtp: SmtpSection | None = None, portal: PortalS
         return JSONResponse({"detail": "internal error"}, status_code=500)
 
     return app
+
+
+def attachment(name: str) -> str:
+    """A Content-Disposition for a download (RFC 6266): the name in UTF-8, and an ASCII fallback for
+    old clients (letters outside ASCII and anything that could end the quoted string become `_`)."""
+    fallback = "".join(c if c.isascii() and (c.isalnum() or c in "-_.") else "_" for c in name)
+    return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(name, safe='')}"
+
+
+def mail_worker(store: Store, smtp: SmtpSection | None, portal: PortalSection):  # type: ignore[no-untyped-def]
+    """The server's lifespan: with [smtp], a thread that sends the mail queue (login links) every few
+    seconds, retrying what the mail server did not take."""
+    import contextlib
+    import logging
+    import threading
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_app: FastAPI):  # type: ignore[no-untyped-def]
+        stop = threading.Event()
+        thread = None
+        if smtp is not None:
+            from meterd.web.links import send_queued
+
+            def work() -> None:
+                while not stop.wait(MAIL_EVERY_S):
+                    try:
+                        send_queued(store, smtp, portal, int(time.time()))
+                    except Exception as e:  # the store away: try again next time
+                        logging.getLogger("meterd.web").error("mail queue: %s", e)
+
+            thread = threading.Thread(target=work, name="mail-queue", daemon=True)
+            thread.start()
+        yield
+        stop.set()
+        if thread is not None:
+            thread.join(5)
+
+    return lifespan
+
+
+MAIL_EVERY_S = 2.0
 
 
 def warm_up(store: Store) -> None:

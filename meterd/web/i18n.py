@@ -37,7 +37,14 @@ TEXT: dict[str, tuple[str, str]] = {
     "repeat_password": ("Powtórz hasło", "Repeat the password"),
     "save": ("Zapisz", "Save"),
     "passwords_differ": ("Hasła się różnią.", "The passwords differ."),
-    "password_short": ("Hasło musi mieć 10 do 256 znaków.", "A password has 10 to 256 characters."),
+    "password_short": ("Hasło musi mieć co najmniej 10 znaków.", "A password has at least 10 characters."),
+    "password_long": ("Hasło może mieć najwyżej 256 znaków.", "A password has at most 256 characters."),
+    "password_login": ("Hasło nie może być loginem ani adresem e-mail.",
+                       "A password must not be the login or the e-mail address."),
+    "password_guessable": ("To hasło łatwo odgadnąć (popularne hasło, słowo, ciąg lub powtórzenia). "
+                           "Wybierz dłuższe, np. kilka niezwiązanych słów.",
+                           "This password is easy to guess (a common password, a word, a sequence or repeats). "
+                           "Choose a longer one, e.g. a few unrelated words."),
     "flat": ("Lokal", "Flat"),
     "meters": ("Wodomierze", "Meters"),
     "meter": ("Wodomierz", "Meter"),

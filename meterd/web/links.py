@@ -5,8 +5,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from fastapi import HTTPException
-from sqlalchemy import func, select
+from sqlalchemy import Connection, func, select
 
 from meterd.mail import Mail, Mailer, MailError
 from meterd.store.accounts import new_link
@@ -37,7 +36,7 @@ Login / login: {login}
 
 
 def link_mail(portal: PortalSection, login: str, email: str, token: str) -> Mail:
-    url = f"{portal.url.rstrip('/')}/link/{token}"
+    url = f"{portal.base_url}/link/{token}"
     return Mail(email, SUBJECT, BODY.format(url=url, hours=portal.link_hours, login=login))
 
 
@@ -55,18 +54,44 @@ def invite(store: Store, smtp: SmtpSection, portal: PortalSection, login: str) -
     return str(email)
 
 
-def mail_login_link(store: Store, smtp: SmtpSection | None, portal: PortalSection, email: str) -> None:
-    """A link to every account with this address; nothing (and the same answer) for an unknown one."""
-    if smtp is None:
-        raise HTTPException(503, "e-mail is not configured on this server: ask the office for a login")
+def request_login_link(conn: Connection, email: str, address: str, now: int) -> None:
+    """Queue a login link for the accounts with this address: the same work whether or not an account
+    has it, and nothing said about it (the answer is 202 whatever happens)."""
+    from meterd.store.mail_queue import enqueue
+    from meterd.web.limits import link_allowed
+
+    if link_allowed(conn, email, address, now):
+        enqueue(conn, "login_link", email.strip().lower(), now)
+
+
+def send_queued(store: Store, smtp: SmtpSection, portal: PortalSection, now: int) -> tuple[int, int]:
+    """Send what the queue holds that is due: (sent, failed now). Addresses no account has are done
+    without mail."""
+    from meterd.store.mail_queue import again_later, claim, due, finish
+
+    sent = failed = 0
     with store.begin() as conn:
-        accounts = conn.execute(
-            select(Account.id, Account.login, Account.email).where(func.lower(Account.email) == email.strip().lower())
-        ).all()
-        mails = [link_mail(portal, str(login), str(to), new_link(conn, int(aid), portal.link_hours * 3600))
-                 for aid, login, to in accounts if to]  # fmt: skip
-    if mails:
+        items = [item for item in due(conn, now) if claim(conn, item, now)]
+    for item in items:
+        with store.begin() as conn:
+            accounts = conn.execute(
+                select(Account.id, Account.login, Account.email).where(func.lower(Account.email) == item.address)
+            ).all()
+            mails = [link_mail(portal, str(login), str(to), new_link(conn, int(aid), portal.link_hours * 3600))
+                     for aid, login, to in accounts if to]  # fmt: skip
+            if not mails:
+                finish(conn, item, now, "no account has this address")
+                continue
         try:
-            Mailer(smtp).send_all(mails)
-        except MailError:
-            raise HTTPException(503, "the e-mail could not be sent now: try again later") from None
+            errors = [error for _, error in Mailer(smtp).send_all(mails) if error is not None]
+        except MailError as e:
+            errors = [e.message]
+        if errors:
+            failed += 1
+            with store.begin() as conn:
+                again_later(conn, item, now, errors[0])
+            continue
+        sent += len(mails)
+        with store.begin() as conn:
+            finish(conn, item, now)
+    return sent, failed

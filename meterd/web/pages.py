@@ -11,7 +11,17 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Form, HTTPException, Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse
 
-from meterd.store.accounts import AccountError, end_session, link_account, new_session, set_lang, set_password, use_link
+from meterd.store.accounts import (
+    WeakPassword,
+    account_names,
+    check_password,
+    end_session,
+    link_account,
+    new_session,
+    set_lang,
+    set_password,
+    use_link,
+)
 from meterd.web import data
 from meterd.web.chart import Bar, svg
 from meterd.web.i18n import LOCAL, local_date, local_time, medium, notice_text, t
@@ -20,6 +30,7 @@ from meterd.web.security import (
     LANG_COOKIE,
     csrf_ok,
     csrf_token,
+    delete_session_cookie,
     lookup,
     page_lang,
     set_pre_cookie,
@@ -136,7 +147,7 @@ def page_logout(request: Request, csrf: Csrf = "") -> Response:
         with request.app.state.store.begin() as conn:
             end_session(conn, token)
         response = _redirect("/")
-        response.delete_cookie(COOKIE, path="/")
+        delete_session_cookie(request, response)
         return response
     return _redirect("/?error=csrf")
 
@@ -189,12 +200,14 @@ def page_link_set(request: Request, token: str, password: Annotated[str, Form(ma
         aid = link_account(conn, token)
         if aid is None:
             return render(request, "link.html", lang, {"token": None}, 410)
+        login, email = account_names(conn, aid)
         try:
-            set_password(conn, aid, password)
-        except AccountError:
-            return render(request, "link.html", lang, {"token": token, "error": t(lang, "password_short")}, 422)
+            check_password(password, login, email)
+        except WeakPassword as e:
+            return render(request, "link.html", lang, {"token": token, "error": t(lang, f"password_{e.reason}")}, 422)
         if use_link(conn, token) is None:
             raise HTTPException(410, "the link was used already")
+        set_password(conn, aid, password)  # every other session and link of the account ends
         session = new_session(conn, aid)
     response = _redirect("/")
     set_session_cookie(request, response, session)

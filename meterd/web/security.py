@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+from typing import Any
 
 from fastapi import HTTPException, Request, Response
 
@@ -96,8 +97,19 @@ def require_api_csrf(request: Request) -> None:
 
 
 def set_session_cookie(request: Request, response: Response, token: str) -> None:
-    response.set_cookie(COOKIE, token, httponly=True, samesite="strict", secure=request.url.scheme == "https",
+    response.set_cookie(COOKIE, token, httponly=True, samesite="strict", secure=_https(request),
                         max_age=8 * 3600, path="/")  # fmt: skip
+
+
+def delete_session_cookie(request: Request, response: Response) -> None:
+    """The session cookie removed with the flags it was set with (a browser may ignore a deletion that
+    differs)."""
+    response.delete_cookie(COOKIE, path="/", httponly=True, samesite="strict", secure=_https(request))
+
+
+def _https(request: Request) -> bool:
+    portal = request.app.state.portal
+    return request.url.scheme == "https" or bool(portal.url and portal.url.startswith("https://"))
 
 
 def page_lang(request: Request, account: AccountView | None = None) -> str:
@@ -109,4 +121,30 @@ def page_lang(request: Request, account: AccountView | None = None) -> str:
 
 
 def client_address(request: Request) -> str:
-    return request.client.host if request.client else "?"
+    """The client's address: the peer's, or, when the peer is a proxy named in `[portal] trusted_proxies`,
+    the nearest address in X-Forwarded-For that is not such a proxy (the ones before it could be made up)."""
+    peer = request.client.host if request.client else "?"
+    trusted = request.app.state.trusted_proxies
+    if not trusted or not _trusted(peer, trusted):
+        return peer
+    hops = [h.strip() for h in request.headers.get("x-forwarded-for", "").split(",") if h.strip()]
+    for hop in reversed(hops):
+        if not _trusted(hop, trusted):
+            return hop[:64]
+    return hops[0][:64] if hops else peer
+
+
+def trusted_networks(names: list[str]) -> list[Any]:
+    import ipaddress
+
+    return [ipaddress.ip_network(n, strict=False) for n in names]
+
+
+def _trusted(address: str, networks: list[Any]) -> bool:
+    import ipaddress
+
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return False
+    return any(ip in net for net in networks)

@@ -142,6 +142,7 @@ def audit_page(request: Request, premises: str | None = None) -> Response:
     lang = page_lang(request, account)
     with request.app.state.store.begin() as conn:
         rows = audit_log(conn, premises=premises[:64] if premises else None, limit=300)
+        audit(conn, account, "view_audit", premises=premises[:64] if premises else "", address=client_address(request))
     entries = [{"at": local_time(r.at), "actor": r.actor, "role": r.role, "action": r.action, "premises": r.premises,
                 "meter": r.meter, "detail": r.detail} for r in rows]  # fmt: skip
     return render(request, "staff_audit.html", lang, {"account": account, "entries": entries})
