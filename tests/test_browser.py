@@ -120,6 +120,12 @@ def test_a_tenant_logs_in_sees_the_chart_downloads_switches_language_and_logs_ou
         assert "Zużycie wody w m³" in driver.find_element(By.CSS_SELECTOR, "svg.chart title").get_attribute("textContent")
         notices = driver.find_elements(By.CSS_SELECTOR, ".notice")
         assert notices and "Brak odczytów" in notices[0].text
+        # the page works under its Content-Security-Policy: the style sheet applies, nothing was blocked
+        header = driver.find_element(By.TAG_NAME, "header")
+        assert header.value_of_css_property("border-bottom-width") == "2px"
+        assert notices[0].value_of_css_property("border-left-width") == "8px"
+        blocked = [e["message"] for e in driver.get_log("browser") if "Content Security Policy" in e["message"]]
+        assert not blocked, blocked
         screenshot(driver, "account-desktop.png", tmp_path)
         driver.find_element(By.ID, "csv-D2").click()
         wait_for(lambda: any(p.suffix == ".csv" for p in downloads.iterdir()), 20)
