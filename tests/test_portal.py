@@ -448,6 +448,15 @@ def test_notices_are_mailed_to_those_who_consented_once_a_day(tmp_path: Path, in
     inbox.restart()
     res = run("notices", "send", "--config", str(config), "--data", str(data))
     assert res.returncode == 0 and [tos for _, tos, _ in inbox.messages][-1] == ["d5@example.invalid"]
+    store = Store.open(data)  # a login link asked for while the server had no mail: the timer sends it
+    with store.begin() as conn:
+        from meterd.store.mail_queue import enqueue
+
+        enqueue(conn, "login_link", "d5@example.invalid", int(time.time()))
+    store.close()
+    res = run("notices", "send", "--config", str(config), "--data", str(data))
+    assert res.returncode == 0 and "1 login links sent from the queue" in res.stdout, res.stdout + res.stderr
+    assert "/link/" in inbox.texts()[-1] and [tos for _, tos, _ in inbox.messages][-1] == ["d5@example.invalid"]
 
 
 def test_every_word_of_the_pages_exists_in_polish_and_english() -> None:

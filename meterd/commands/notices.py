@@ -1,5 +1,6 @@
 """`meterd notices send`: e-mail tenants who consented when a leak is suspected or readings went
-missing in their flat, each notice at most once a day (run it from a timer, e.g. hourly)."""
+missing in their flat, each notice at most once a day (run it from a timer, e.g. hourly); and send
+what waits in the mail queue (login links the server could not send yet)."""
 
 from __future__ import annotations
 
@@ -56,6 +57,11 @@ def cmd_notices(args: argparse.Namespace) -> int:
         print(f"{len(plans)} e-mails would be sent")
         return 0
     assert config.smtp is not None
+    from meterd.web.links import send_queued
+
+    links, links_failed = send_queued(store, config.smtp, config.portal, now)
+    if links or links_failed:
+        print(f"{links} login links sent from the queue, {links_failed} to try again later")
     results = Mailer(config.smtp).send_all([m for _, m, _ in plans]) if plans else []
     failed = 0
     with store.begin() as conn:
