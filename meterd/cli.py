@@ -12,7 +12,7 @@ from meterd import __version__
 from meterd.errors import MeterdError
 
 COMMANDS = ("decode", "analyze", "listen", "probe", "check", "db", "import_", "ingest", "report", "export", "run",
-            "retention", "keys", "demo", "mbus", "prepaid", "route", "walk", "serve", "account", "notices")  # fmt: skip
+            "retention", "keys", "demo", "mbus", "prepaid", "route", "walk", "serve", "account", "notices", "files")  # fmt: skip
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,6 +1,9 @@
 """Prometheus metrics of meterd (a sink: the pure decoding and validation code never touches them).
 
-Names are prefixed `meterd_`, in base units; no key, password or meter id appears in any label."""
+Names are prefixed `meterd_`, in base units; no key, password or meter id appears in any label. A
+gateway (`meterd run`) exposes GATEWAY, a central ingester (`meterd ingest --mqtt`) CENTRAL: each
+process kind its own metrics, both with `meterd_build_info` and the process's own (`process_*`).
+No `_created` series."""
 
 from __future__ import annotations
 
@@ -8,12 +11,16 @@ import threading
 from collections.abc import Iterable, Iterator, Sequence
 
 import numpy as np
-from prometheus_client import CollectorRegistry, Counter, Gauge
+from prometheus_client import CollectorRegistry, Counter, Gauge, ProcessCollector, disable_created_metrics
 from prometheus_client.core import HistogramMetricFamily, Metric
 
+from meterd import __version__
 from meterd.reading import Reading
 
-REGISTRY = CollectorRegistry(auto_describe=True)
+disable_created_metrics()  # type: ignore[no-untyped-call]
+GATEWAY = CollectorRegistry(auto_describe=True)
+CENTRAL = CollectorRegistry(auto_describe=True)
+
 
 
 class BatchHistogram:
@@ -50,64 +57,75 @@ class BatchHistogram:
         yield HistogramMetricFamily(self.name, self.documentation)
 
 
-FINDINGS = Counter("meterd_findings", "Findings of the validation checks", ["flag", "severity"], registry=REGISTRY)
-ANOMALIES = Counter("meterd_anomalies", "Findings kept as anomalies, by flag", ["flag"], registry=REGISTRY)
+FINDINGS = Counter("meterd_findings", "Findings of the validation checks", ["flag", "severity"], registry=GATEWAY)
+ANOMALIES = Counter("meterd_anomalies", "Findings kept as anomalies, by flag", ["flag"], registry=GATEWAY)
 TELEGRAMS = Counter(
-    "meterd_telegrams", "Telegrams received, by receiver and result (ok or the error code)", ["dongle", "result"],
-    registry=REGISTRY,
+    "meterd_telegrams", "Telegrams received, by receiver (its configured name), dongle (its kind) and result "
+    "(ok or the error code)", ["receiver", "dongle", "result"], registry=GATEWAY,
 )  # fmt: skip
 DROPPED = Counter(
-    "meterd_receiver_dropped", "Bytes or lines a receiver dropped, by reason", ["dongle", "reason"], registry=REGISTRY
-)
-READINGS = Counter("meterd_readings", "Readings, by what became of them", ["outcome"], registry=REGISTRY)
-STORED = Counter("meterd_readings_stored", "Readings stored", registry=REGISTRY)
-PUBLISHED = Counter("meterd_readings_published", "Readings sent over MQTT for the first time", registry=REGISTRY)
+    "meterd_receiver_dropped", "Bytes or lines a receiver dropped, by reason", ["receiver", "dongle", "reason"],
+    registry=GATEWAY,
+)  # fmt: skip
+RECEIVER_UP = Gauge(
+    "meterd_receiver_up", "1 while the receiver's port is open (from start-up on: 0 for a port that never opened)",
+    ["receiver", "dongle"], registry=GATEWAY,
+)  # fmt: skip
+READINGS = Counter("meterd_readings", "Readings, by what became of them", ["outcome"], registry=GATEWAY)
+STORED = Counter("meterd_readings_stored", "Readings stored", registry=GATEWAY)
+PUBLISHED = Counter("meterd_readings_published", "Readings sent over MQTT for the first time", registry=GATEWAY)
 RESENT = Counter(
     "meterd_readings_resent", "Readings sent over MQTT again (not confirmed in time, or after a restart)",
-    registry=REGISTRY,
+    registry=GATEWAY,
 )  # fmt: skip
-SPOOL = Gauge("meterd_spool_readings", "Readings in the spool, not yet confirmed by the central store", registry=REGISTRY)
-SPOOLED = Counter("meterd_readings_spooled", "Readings written to the MQTT spool", registry=REGISTRY)
+SPOOL = Gauge("meterd_spool_readings", "Readings in the spool, not yet confirmed by the central store", registry=GATEWAY)
+SPOOLED = Counter("meterd_readings_spooled", "Readings written to the MQTT spool", registry=GATEWAY)
 SPOOL_DROPPED = Counter(
-    "meterd_spool_dropped", "Readings dropped from a full spool (they stay in the local store)", registry=REGISTRY
+    "meterd_spool_dropped", "Readings dropped from a full spool (they stay in the local store)", registry=GATEWAY
 )
 SPOOL_COMMITTED = Counter(
-    "meterd_readings_committed", "Readings the central store confirmed (they left the spool)", registry=REGISTRY
+    "meterd_readings_committed", "Readings the central store confirmed (they left the spool)", registry=GATEWAY
 )
-MQTT_CONNECTED = Gauge("meterd_mqtt_connected", "1 while connected to the broker", ["role"], registry=REGISTRY)
+MQTT_CONNECTED = Gauge("meterd_mqtt_connected", "1 while connected to the broker", ["role"], registry=GATEWAY)
+CENTRAL.register(MQTT_CONNECTED)
 MQTT_MESSAGES = Counter(
-    "meterd_mqtt_messages", "Messages the ingester took, by what became of them", ["outcome"], registry=REGISTRY
+    "meterd_mqtt_messages", "Messages the ingester took, by what became of them", ["outcome"], registry=CENTRAL
 )
 INGESTED = Counter(
-    "meterd_ingested_readings", "Readings the ingester took, by what became of them", ["outcome"], registry=REGISTRY
+    "meterd_ingested_readings", "Readings the ingester took, by what became of them", ["outcome"], registry=CENTRAL
 )
 REJECTED = Counter(
-    "meterd_readings_rejected", "Readings and messages the ingester refused, by reason", ["reason"], registry=REGISTRY
+    "meterd_readings_rejected", "Readings and messages the ingester refused, by reason", ["reason"], registry=CENTRAL
 )
 UNUSUAL_BUILDING = Counter(
     "meterd_readings_unusual_building", "Readings stored of meters in buildings their gateway hardly ever delivers",
-    registry=REGISTRY,
+    registry=CENTRAL,
 )  # fmt: skip
 CONFLICTS = Counter(
     "meterd_readings_conflicts", "Readings whose key was stored before with another content (kept for review)",
-    registry=REGISTRY,
+    registry=CENTRAL,
 )  # fmt: skip
 INGEST_LATENCY = BatchHistogram(
     "meterd_receive_to_commit_seconds", "From a gateway receiving a telegram to its reading committed centrally",
-    buckets=(0.05, 0.1, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 5.0, 10.0, 30.0, 60.0), registry=REGISTRY,
+    buckets=(0.05, 0.1, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 5.0, 10.0, 30.0, 60.0), registry=CENTRAL,
 )  # fmt: skip
 LAST_TELEGRAM = Gauge(
-    "meterd_receiver_last_telegram_timestamp_seconds", "When a receiver last delivered a telegram", ["dongle"],
-    registry=REGISTRY,
+    "meterd_receiver_last_telegram_timestamp_seconds", "When a receiver last delivered a telegram",
+    ["receiver", "dongle"], registry=GATEWAY,
 )  # fmt: skip
-RESETS = Counter("meterd_receiver_resets", "Receivers reopened (lost port, silence)", ["dongle"], registry=REGISTRY)
+RESETS = Counter(
+    "meterd_receiver_resets", "Receivers reopened (lost port, silence)", ["receiver", "dongle"], registry=GATEWAY
+)
 METERS_SILENT = Gauge(
-    "meterd_meters_silent", "Meters in service heard from longer ago than allowed", ["gateway"], registry=REGISTRY
+    "meterd_meters_silent", "Meters in service heard from longer ago than allowed", ["gateway"], registry=GATEWAY
 )
 LATENCY = BatchHistogram(
-    "meterd_receive_to_store_seconds", "From receiving a telegram to its reading being stored",
-    buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0), registry=REGISTRY,
+    "meterd_receive_to_store_seconds", "From receiving a telegram to its reading being stored (live receivers only, "
+    "not replayed captures)", buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0), registry=GATEWAY,
 )  # fmt: skip
+for _registry in (GATEWAY, CENTRAL):
+    Gauge("meterd_build_info", "meterd's version (always 1)", ["version"], registry=_registry).labels(version=__version__).set(1)
+    ProcessCollector(registry=_registry)
 
 
 def latencies(readings: Sequence[Reading], now: float) -> np.ndarray:
@@ -122,9 +140,9 @@ def count_findings(flags: Iterable[tuple[str, str]]) -> None:
         FINDINGS.labels(flag=flag, severity=severity).inc()
 
 
-def count_decoded(results: Iterable[dict[str, object]], dongle: str = "") -> None:
+def count_decoded(results: Iterable[dict[str, object]], receiver: str = "", dongle: str = "") -> None:
     for obj in results:
-        TELEGRAMS.labels(dongle=dongle, result=result_code(obj)).inc()
+        TELEGRAMS.labels(receiver=receiver, dongle=dongle or receiver, result=result_code(obj)).inc()
 
 
 def result_code(obj: dict[str, object]) -> str:

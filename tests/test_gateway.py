@@ -109,7 +109,7 @@ def test_gateway_end_to_end_two_dongles_unplug_silence_metrics(tmp_path: Path) -
         dev_a2.start()
         assert wait_for(lambda: len(stored(data)) >= 30, 30)
         metrics = scrape(port)
-        assert wait_for(lambda: scrape(port).get('meterd_receiver_resets_total{dongle="cellar"}', 0) >= 1, 15)
+        assert wait_for(lambda: scrape(port).get('meterd_receiver_resets_total{dongle="amb8465",receiver="cellar"}', 0) >= 1, 15)
         metrics = scrape(port)
     finally:
         proc.send_signal(signal.SIGTERM)
@@ -117,10 +117,14 @@ def test_gateway_end_to_end_two_dongles_unplug_silence_metrics(tmp_path: Path) -
     assert proc.returncode == 0, err.decode()
     assert stored(data) == [(f"{20000000 + n:08d}", 1) for n in range(30)]  # each telegram once, both dongles too
     assert metrics["meterd_readings_stored_total"] == 30
-    assert metrics['meterd_telegrams_total{dongle="roof",result="ok"}'] == 30
-    assert metrics['meterd_telegrams_total{dongle="cellar",result="ok"}'] == 5
-    assert metrics['meterd_receiver_resets_total{dongle="roof"}'] >= 1
-    assert metrics['meterd_receiver_last_telegram_timestamp_seconds{dongle="roof"}'] > time.time() - 120
+    assert metrics['meterd_telegrams_total{dongle="im871a",receiver="roof",result="ok"}'] == 30
+    assert metrics['meterd_telegrams_total{dongle="amb8465",receiver="cellar",result="ok"}'] == 5
+    assert metrics['meterd_receiver_resets_total{dongle="im871a",receiver="roof"}'] >= 1
+    assert metrics['meterd_receiver_last_telegram_timestamp_seconds{dongle="im871a",receiver="roof"}'] > time.time() - 120
+    assert metrics['meterd_receiver_up{dongle="im871a",receiver="roof"}'] == 1.0
+    assert metrics['meterd_build_info{version="0.1.0"}'] == 1.0 and "process_resident_memory_bytes" in metrics
+    assert not any(name.endswith("_created") or "_created{" in name for name in metrics)
+    assert not any(name.startswith(("meterd_ingested", "meterd_mqtt_messages", "meterd_receive_to_commit")) for name in metrics)
     assert metrics['meterd_readings_total{outcome="duplicate_heard"}'] == 5
     assert metrics["meterd_receive_to_store_seconds_count"] == 30
     assert not any(key in name for name in metrics for key in ("20000010", "password"))
@@ -296,3 +300,34 @@ def test_jsonl_sink_writes_one_reading_per_line() -> None:
     sink.close()
     lines = out.getvalue().split(b"\n")[:-1]
     assert [Reading.from_json(json.loads(line)) for line in lines] == readings
+
+
+def test_a_receiver_whose_port_never_opens_is_down_from_start_up_and_said_once(tmp_path: Path) -> None:
+    """A dongle missing at boot: the service starts (and says so), meterd_receiver_up is 0 from the
+    first scrape on, and the log names the problem once, with what to check."""
+    data = setup_store(tmp_path, 2)
+    port = free_port()
+    config = tmp_path / "meterd.toml"
+    config.write_text(
+        f'[gateway]\nname = "gw-dead"\ndata = "{data}"\nvalidate_every_s = 0\n\n'
+        f'[[receiver]]\nname = "roof"\ndongle = "im871a"\nport = "{tmp_path / "no-such-port"}"\n\n'
+        f'[metrics]\nlisten = "127.0.0.1:{port}"\n'
+    )
+    proc = subprocess.Popen([sys.executable, "-m", "meterd", "run", "--config", str(config)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
+    try:
+        def up() -> float | None:
+            try:
+                return scrape(port).get('meterd_receiver_up{dongle="im871a",receiver="roof"}')
+            except OSError:
+                return None
+
+        assert wait_for(lambda: up() == 0.0, 30)
+        time.sleep(3)  # several more tries to open the port
+        assert up() == 0.0
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        _out, err = proc.communicate(timeout=20)
+    assert proc.returncode == 0, err
+    assert err.count("cannot open") == 1 and "meterd probe" in err and "dialout" in err, err
+    assert "0 of 1 receivers open (waiting for the port of roof)" in err, err

@@ -263,6 +263,6 @@ def test_meterd_run_polls_wired_meters_into_the_store(ports: BusPorts, tmp_path:
     report = subprocess.run([sys.executable, "-m", "meterd", "report", "--premises", "W3", "--data", str(data)],
                             capture_output=True, text=True)  # fmt: skip
     assert "credit 4.50" in report.stdout and "valve closed, TAMPER" in report.stdout, report.stdout
-    assert m['meterd_telegrams_total{dongle="cellar",result="no_answer"}'] >= 1
-    assert m['meterd_telegrams_total{dongle="cellar",result="ok"}'] >= 2
+    assert m['meterd_telegrams_total{dongle="mbus",receiver="cellar",result="no_answer"}'] >= 1
+    assert m['meterd_telegrams_total{dongle="mbus",receiver="cellar",result="ok"}'] >= 2
     assert "meter 77: no answer from address 77" in err

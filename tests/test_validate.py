@@ -278,7 +278,8 @@ def test_check_command_jsonl(tmp_path: Path) -> None:
 
 def test_findings_are_counted_in_metrics(tmp_path: Path) -> None:
     from meterd.commands.check import check_csv
-    from meterd.metrics import FINDINGS, REGISTRY
+    from meterd.metrics import FINDINGS
+    from meterd.metrics import GATEWAY as REGISTRY
 
     readings = tmp_path / "r.csv"
     rows = ["meter_id,measured_at,total_m3"]

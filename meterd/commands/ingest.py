@@ -180,11 +180,11 @@ def cmd_ingest_mqtt(args: argparse.Namespace) -> int:
     if args.metrics:
         from prometheus_client import start_http_server
 
-        from meterd.metrics import REGISTRY
+        from meterd.metrics import CENTRAL
 
         host, _, port = args.metrics.rpartition(":")
         try:
-            start_http_server(int(port), addr=host or "127.0.0.1", registry=REGISTRY)
+            start_http_server(int(port), addr=host or "127.0.0.1", registry=CENTRAL)
         except (OSError, ValueError) as e:
             raise MqttError(f"--metrics {args.metrics}: {e}") from None
     stop = threading.Event()

@@ -42,7 +42,7 @@ def emit(decoder: Decoder, items: Iterator[Frame | FramingError], out: IO[bytes]
             print(f"meterd: dropped input [{item.code}]: {item.message}", file=sys.stderr)
             continue
         obj = frame_json(decoder, item)
-        count_decoded((obj,), item.dongle)
+        count_decoded((obj,), item.dongle, item.dongle)
         out.write(orjson.dumps(obj) + b"\n")
         out.flush()
 

@@ -63,11 +63,11 @@ def cmd_run(args: argparse.Namespace) -> int:
     if config.metrics is not None:
         from prometheus_client import start_http_server
 
-        from meterd.metrics import REGISTRY
+        from meterd.metrics import GATEWAY
 
         host, port = config.metrics.address()
         try:
-            start_http_server(port, addr=host, registry=REGISTRY)
+            start_http_server(port, addr=host, registry=GATEWAY)
         except OSError as e:
             raise ServiceError(f"[metrics] listen {config.metrics.listen}: {e.strerror}") from None
     stop = threading.Event()

@@ -87,16 +87,28 @@ def serial_frames(
     settings = settings or PortSettings()
     options = dict(options or {})
     commands = cls(**options).init_commands(mode)  # raises UnsupportedMode before any I/O
+    failing = False  # the port could not be opened the last time: said once, until it opens
     while not stop.is_set():
         framer = cls(**options)
         try:
             port = opener(port_path, framer)
         except (serial.SerialException, OSError) as e:
             _count(counters, "open_failed")
-            log.warning("cannot open %s (%s); retrying", port_path, e)
+            counters["up"] = 0
+            if not failing:
+                log.warning("cannot open %s (%s); trying again every %.0f s. Is the dongle plugged in and is this "
+                            "its port? `meterd probe` lists the dongles it finds; the service's user needs the "
+                            "`dialout` group for serial ports", port_path, e, settings.reopen_delay_s)  # fmt: skip
+            else:
+                log.debug("cannot open %s (%s); retrying", port_path, e)
+            failing = True
             stop.wait(settings.reopen_delay_s)
             continue
+        if failing:
+            log.info("%s opened", port_path)
+        failing = False
         _count(counters, "opened")
+        counters["up"] = 1
         try:
             name, items = identify(port, framer, settings.answer_timeout_s)
             if name:
@@ -125,6 +137,7 @@ def serial_frames(
             _count(counters, "port_lost")
             log.warning("%s lost (%s); reopening", port_path, e)
         finally:
+            counters["up"] = 0
             with contextlib.suppress(serial.SerialException, OSError):
                 port.close()
         stop.wait(settings.reopen_delay_s)

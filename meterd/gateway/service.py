@@ -37,6 +37,7 @@ from meterd.metrics import (
     LATENCY,
     METERS_SILENT,
     READINGS,
+    RECEIVER_UP,
     RESETS,
     STORED,
     TELEGRAMS,
@@ -80,13 +81,23 @@ class ReceiverThread:
         for code, n in self._uncounted.items():
             child = self._results.get(code)
             if child is None:
-                child = self._results[code] = TELEGRAMS.labels(dongle=self.name, result=code)
+                child = self._results[code] = TELEGRAMS.labels(receiver=self.name, dongle=self.kind, result=code)
             child.inc(n)
         self._uncounted.clear()
 
     @property
     def name(self) -> str:
         return self.config.name or str(self.config.dongle)
+
+    @property
+    def kind(self) -> str:
+        """The dongle's kind (`im871a`, ...; `mbus` for a wired bus)."""
+        return str(self.config.dongle or "mbus")
+
+    @property
+    def up(self) -> bool:
+        """Whether the port is open now (the receiver's own word, in its counters)."""
+        return bool(self.counters.get("up", 0))
 
 
 class Gateway:
@@ -120,6 +131,8 @@ class Gateway:
         self.store_errors = 0
         self._worker: SinkWorker | None = None  # the sinks' thread, while the service runs
         self._meters: Meters = {}  # meter identities of the batch path, from batch to batch
+        self.replaying: set[str] = {r.name for r in self.receivers if r.config.dongle in ("hex", "rtlwmbus")
+                                    and r.config.port is not None and Path(r.config.port).is_file()}  # fmt: skip
         self._duplicate_heard = READINGS.labels(outcome="duplicate_heard")
         self._not_forwarded = READINGS.labels(outcome="not_forwarded")
 
@@ -154,6 +167,7 @@ class Gateway:
                     cfg.dongle, cfg.port, cfg.mode, stop, rcv.counters, settings, cfg.framer_options(cfg.dongle)
                 )
                 if cfg.dongle in ("hex", "rtlwmbus"):
+                    rcv.counters["up"] = 1
                     rcv.opened.set()
                 for item in paced(frames, cfg.pace, stop):
                     if not rcv.opened.is_set():
@@ -165,6 +179,7 @@ class Gateway:
             except Exception:  # a receiver's failure must not stop the others, nor the service
                 rcv.counters["port_lost"] = rcv.counters.get("port_lost", 0) + 1
                 log.exception("receiver %s failed; reopening", rcv.name)
+            rcv.counters["up"] = 0
             if replay:  # a capture file replayed to its end: this receiver is done
                 break
             stop.wait(1.0)
@@ -187,8 +202,12 @@ class Gateway:
         self._worker = SinkWorker(self.sinks, self._sink_failed)
         self.start_receivers(stop)
         self.wait_until_opened()
-        self.notifier.ready(f"{len(self.receivers)} receivers, {len(self.buses)} M-Bus buses")
-        log.info("gateway %s: %d receivers running", self.config.gateway.name, len(self.receivers))
+        self._count_receivers()  # meterd_receiver_up from start-up on, 0 for a port that did not open
+        down = [r.name for r in self.receivers if not r.up and not r.finished]
+        self.notifier.ready(f"{len(self.receivers) - len(down)} of {len(self.receivers)} receivers open, "
+                            f"{len(self.buses)} M-Bus buses")  # fmt: skip
+        log.info("gateway %s: %d of %d receivers open%s", self.config.gateway.name, len(self.receivers) - len(down),
+                 len(self.receivers), f" (waiting for the port of {', '.join(down)})" if down else "")  # fmt: skip
         gw = self.config.gateway
         batch_started = time.monotonic()
         next_check = time.monotonic() + gw.validate_every_s if gw.validate_every_s else float("inf")
@@ -238,7 +257,7 @@ class Gateway:
             if isinstance(item, Frame):
                 frames.append((rcv, item))
             elif isinstance(item, FramingError):
-                DROPPED.labels(dongle=rcv.name, reason=item.code).inc()
+                DROPPED.labels(receiver=rcv.name, dongle=rcv.kind, reason=item.code).inc()
             elif isinstance(item, Polled):
                 self._handle_readout(rcv, item)
             elif isinstance(item, PollFailed):
@@ -327,18 +346,20 @@ class Gateway:
         READINGS.labels(outcome="duplicate_stored").inc(result.duplicates)
         READINGS.labels(outcome="unknown_meter").inc(result.unknown_meter)
         READINGS.labels(outcome="bad_time").inc(result.bad_time)
-        LATENCY.observe_many(latencies(batch, time.time()))
+        live = [r for r in batch if r.receiver not in self.replaying]  # a replayed capture is hours old
+        LATENCY.observe_many(latencies(live, time.time()))
 
     def _count_receivers(self) -> None:
         for rcv in self.all_receivers:
             rcv.publish_counts()
         for rcv in self.receivers:
+            RECEIVER_UP.labels(receiver=rcv.name, dongle=rcv.kind).set(1 if rcv.up else 0)
             if rcv.last_heard:
-                LAST_TELEGRAM.labels(dongle=rcv.name).set(rcv.last_heard)
+                LAST_TELEGRAM.labels(receiver=rcv.name, dongle=rcv.kind).set(rcv.last_heard)
             for key in RESET_COUNTERS:
                 n = rcv.counters.get(key, 0)
                 if n > rcv.counted.get(key, 0):
-                    RESETS.labels(dongle=rcv.name).inc(n - rcv.counted.get(key, 0))
+                    RESETS.labels(receiver=rcv.name, dongle=rcv.kind).inc(n - rcv.counted.get(key, 0))
                     rcv.counted[key] = n
 
     # -- state, reload, checks, shutdown -------------------------------------------------------------
