@@ -120,4 +120,5 @@ def test_an_unknown_shipped_file_is_one_line(name: str) -> None:
     import sys
 
     res = subprocess.run([sys.executable, "-m", "meterd", "files", "show", name], capture_output=True, text=True)
-    assert res.returncode == 2 and len(res.stderr.strip().splitlines()) == 1 and "meterd files list" in res.stderr or "did you mean" in res.stderr
+    assert res.returncode == 2 and len(res.stderr.strip().splitlines()) == 1, res.stderr
+    assert "meterd files list" in res.stderr or "did you mean systemd/" in res.stderr, res.stderr
