@@ -1,4 +1,5 @@
-"""The configuration file (TOML, see config/meterd.example.toml), validated with pydantic.
+"""The configuration file (TOML, see config/meterd.example.toml and meterd/share/meterd.toml), validated with
+pydantic and checked for what `run` needs (files that exist and are readable, a usable broker URL).
 
 Every problem is reported as `FILE:LINE: key: problem`; unknown keys are errors. Secrets never stand
 in the file itself: the MQTT password comes from `password_file` or `$METERD_MQTT_PASSWORD`, the
@@ -42,7 +43,7 @@ def _secret(env: str, path: str | None, section: str) -> str | None:
 
 
 class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
 
 class StoreSection(_Section):
@@ -180,6 +181,13 @@ class PrepaidSection(_Section):
 class MetricsSection(_Section):
     listen: str = Field(pattern=r"^[^\s:]*:\d{1,5}$")
 
+    @field_validator("listen")
+    @classmethod
+    def _port(cls, value: str) -> str:
+        if not 0 < int(value.rpartition(":")[2]) < 65536:
+            raise ValueError(f"port {value.rpartition(':')[2]} is out of range (1 to 65535)")
+        return value
+
     def address(self) -> tuple[str, int]:
         host, _, port = self.listen.rpartition(":")
         if not 0 < int(port) < 65536:
@@ -212,7 +220,7 @@ class Config(_Section):
     retention: RetentionSection = RetentionSection()
     drivers: dict[str, str] = {}  # meter ID → vendor decoder name ("oms" forces standard decoding)
 
-    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, allow_inf_nan=False)
 
     @field_validator("receivers", "buses", mode="before")
     @classmethod
@@ -271,23 +279,107 @@ def load_config(path: str | Path | None) -> Config:
     except tomllib.TOMLDecodeError as e:
         line = re.search(r"line (\d+)", str(e))
         raise ConfigError(f"{p}:{line.group(1) if line else 1}: {str(e).split(' (at')[0]}") from None
-    problems: list[str] = []
+    found: list[tuple[int, str]] = []
+    lines = KeyLines(text)
+    config: Config | None = None
     try:
         config = Config(**data)
     except ValidationError as e:
-        lines = KeyLines(text)
         for err in e.errors():
-            loc = [str(x) for x in err["loc"]]
-            key = ".".join(loc) or "(file)"
-            problems.append(f"{p}:{lines.line_of(err['loc'])}: {key}: {err['msg']}")
-        raise ConfigError(
-            problems[0] + (f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""), problems
-        ) from None
-    try:
-        config.check_config()
-    except ConfigError as e:
-        raise ConfigError(f"{p}:{KeyLines(text).line_of(('checks',))}: {e.message}") from None
+            key = ".".join(str(x) for x in err["loc"]) or "(file)"
+            found.append((lines.line_of(err["loc"]), f"{key}: {_in_words(err, data)}"))
+    if config is not None:
+        try:
+            config.check_config()
+        except ConfigError as e:
+            found.append((lines.line_of(("checks",)), e.message))
+    found += [(lines.line_of(loc), f"{'.'.join(loc)}: {why}") for loc, why in runtime_problems(data)]
+    if found or config is None:
+        problems = [f"{p}:{line}: {what}" for line, what in sorted(found, key=lambda x: x[0])]
+        raise ConfigError(problems[0] + (f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""), problems)
     return config
+
+
+# what a key must look like, in words (pydantic would show the regular expression)
+_FORMS = {
+    ("gateway", "name"): "letters, digits, '.', '_' and '-' only (it becomes part of MQTT topics), at most 64",
+    ("mqtt", "url"): "a broker address: mqtt://host[:port] or mqtts://host[:port]",
+    ("metrics", "listen"): "HOST:PORT, e.g. 127.0.0.1:9108",
+    ("portal", "url"): "the portal's address as tenants reach it: https://host[/path]",
+}
+
+
+def _in_words(err: Any, data: dict[str, Any]) -> str:
+    """pydantic's message, said for people: an unknown key with the nearest known one, a pattern as the
+    form it stands for."""
+    loc = tuple(str(x) for x in err["loc"])
+    if err["type"] == "extra_forbidden":
+        import difflib
+
+        model: Any = Config
+        for part in loc[:-1]:
+            field = model.model_fields.get(part) or next(
+                (f for f in model.model_fields.values() if f.alias == part), None)  # fmt: skip
+            if field is None:
+                break
+            ann = field.annotation
+            inner = [a for a in getattr(ann, "__args__", (ann,)) if isinstance(a, type) and issubclass(a, BaseModel)]
+            if not inner:
+                break
+            model = inner[0]
+        known = [f.alias or n for n, f in model.model_fields.items()]
+        near = difflib.get_close_matches(loc[-1], known, n=1, cutoff=0.6)
+        return f"unknown key{f'; did you mean {near[0]!r}?' if near else ''} (known: {', '.join(sorted(known))})"
+    if err["type"] == "string_pattern_mismatch":
+        plain = tuple(x for x in loc if not x.isdigit())[-2:]
+        form = _FORMS.get((plain[0], plain[-1]), "in the expected form")
+        return f"{err['input']!r} is not {form}"
+    if err["type"] == "finite_number":
+        return "not a finite number"
+    return str(err["msg"]).removeprefix("Value error, ")
+
+
+def runtime_problems(data: dict[str, Any]) -> list[tuple[tuple[str, ...], str]]:
+    """What `run` would trip over that the schema cannot see, from the file's own values (so that they
+    are found even when the schema refused something else): files that are missing, unreadable or
+    (for secrets) readable by others, a broker URL it cannot use, receivers without dongle or port.
+    (key path, problem)."""
+    out: list[tuple[tuple[str, ...], str]] = []
+
+    def table(name: str) -> dict[str, Any]:
+        value = data.get(name)
+        return value if isinstance(value, dict) else {}
+
+    def need(path: object, loc: tuple[str, ...], *, secret: bool = False) -> None:
+        if not isinstance(path, str) or not path:
+            return
+        f = Path(path)
+        if not f.exists():
+            out.append((loc, f"{path}: no such file"))
+        elif not f.is_file() or not os.access(f, os.R_OK):
+            out.append((loc, f"{path}: cannot be read by this user"))
+        elif secret and f.stat().st_mode & 0o077:
+            out.append((loc, f"{path} is readable by group or others: chmod 600 {path}"))
+
+    need(table("keys").get("file"), ("keys", "file"), secret=True)
+    mqtt = table("mqtt")
+    if isinstance(mqtt.get("url"), str) and mqtt["url"].startswith(("mqtt://", "mqtts://")):
+        from meterd.mqtt.connection import MqttError, parse_url
+
+        try:
+            parse_url(mqtt["url"])
+        except MqttError as e:
+            out.append((("mqtt", "url"), e.message))
+    for name in ("password_file", "ca_file", "cert_file", "key_file"):
+        need(mqtt.get(name), ("mqtt", name))
+    need(table("smtp").get("password_file"), ("smtp", "password_file"))
+    receivers = data.get("receiver", [])
+    for i, r in enumerate([receivers] if isinstance(receivers, dict) else receivers if isinstance(receivers, list) else []):
+        if isinstance(r, dict):
+            for name in ("dongle", "port"):
+                if not r.get(name):
+                    out.append((("receiver", str(i), name), f"{name} is required"))
+    return out
 
 
 class KeyLines:

@@ -54,3 +54,46 @@ def test_per_meter_driver_override(tmp_path: Path) -> None:
     config.write_text('[drivers]\n"76348799" = "nosuch"\n')
     bad = subprocess.run([*run, "--config", str(config)], capture_output=True, text=True, check=False)
     assert bad.returncode == 2 and "no such vendor decoder" in bad.stderr
+
+
+def test_config_check_finds_every_problem_run_would_with_its_line_in_words(tmp_path: Path) -> None:
+    """`meterd config check` lists every problem with FILE:LINE, says a misspelt key's nearest name, a
+    pattern as the form it stands for (never a regular expression), and finds what `run` would trip
+    over: a missing or world-readable key file, a port out of range, an infinite number, a broker URL."""
+    import subprocess
+    import sys
+
+    keys = tmp_path / "keys.csv"
+    keys.write_text("meter_id,key\n")
+    keys.chmod(0o644)
+    config = tmp_path / "bad.toml"
+    config.write_text(
+        '[gateway]\nname = "gw 1"\nsilense_after_h = 3\n\n'  # lines 2, 3
+        '[[receiver]]\ndongle = "im871a"\nport = "/dev/ttyUSB0"\nsilence_timeout_s = 1e999\n\n'  # line 8
+        '[[receiver]]\nname = "second"\ndongle = "amb8465"\n\n'  # line 10: no port
+        '[metrics]\nlisten = "127.0.0.1:99999"\n\n'  # line 15
+        f'[keys]\nfile = "{keys}"\n\n'  # line 18
+        '[mqtt]\nurl = "mqtt://broker:70000"\nca_file = "/no/such/ca.pem"\n'  # lines 21, 22
+    )
+    res = subprocess.run([sys.executable, "-m", "meterd", "config", "check", str(config)], capture_output=True, text=True)
+    assert res.returncode == 2 and "Traceback" not in res.stderr
+    lines = res.stderr.strip().splitlines()
+    expected = [
+        (2, "gateway.name: 'gw 1' is not letters, digits"),
+        (3, "gateway.silense_after_h: unknown key; did you mean 'silent_after_h'?"),
+        (8, "receiver.0.silence_timeout_s: not a finite number"),
+        (10, "receiver.1.port: port is required"),
+        (15, "metrics.listen: port 99999 is out of range"),
+        (18, f"keys.file: {keys} is readable by group or others: chmod 600"),
+        (21, "mqtt.url: broker URL 'mqtt://broker:70000'"),
+        (22, "mqtt.ca_file: /no/such/ca.pem: no such file"),
+    ]
+    assert len(lines) == len(expected), res.stderr
+    for line, (number, text) in zip(lines, expected, strict=True):
+        assert line.startswith(f"{config}:{number}: {text}"), (line, number, text)
+    assert not any(ch in res.stderr for ch in ("^", "\\\\s", "[^")), res.stderr  # no regular expression shown
+    keys.chmod(0o600)
+    good = tmp_path / "good.toml"
+    good.write_text(f'[gateway]\nname = "gw1"\n\n[[receiver]]\ndongle = "im871a"\nport = "/dev/ttyUSB0"\n\n[keys]\nfile = "{keys}"\n')
+    ok = subprocess.run([sys.executable, "-m", "meterd", "config", "check", str(good)], capture_output=True, text=True)
+    assert ok.returncode == 0 and ": ok (1 receivers" in ok.stdout, ok.stderr

@@ -8,6 +8,7 @@ import os
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -266,3 +267,32 @@ def test_meterd_run_polls_wired_meters_into_the_store(ports: BusPorts, tmp_path:
     assert m['meterd_telegrams_total{dongle="mbus",receiver="cellar",result="no_answer"}'] >= 1
     assert m['meterd_telegrams_total{dongle="mbus",receiver="cellar",result="ok"}'] >= 2
     assert "meter 77: no answer from address 77" in err
+
+
+def test_a_scan_prints_each_meter_the_moment_it_is_found_and_its_progress_on_a_terminal(ports: BusPorts) -> None:
+    """Into a pipe, each meter's line comes while the scan goes on (not at its end); with stderr on a
+    terminal (a pty here), the scan shows how far it is."""
+    import pty
+    import select
+
+    master_fd, slave_fd = pty.openpty()
+    proc = subprocess.Popen([sys.executable, "-m", "meterd", "mbus", "scan", "--port", ports.fresh(), "--margin-ms", "0",
+                             "--addresses", "0-40"], stdout=subprocess.PIPE, stderr=slave_fd, text=True)  # fmt: skip
+    os.close(slave_fd)
+    try:
+        assert proc.stdout is not None
+        first = proc.stdout.readline()
+        assert json.loads(first) == {"address": 1} and proc.poll() is None  # the scan goes on to address 40
+        shown = b""
+        deadline = time.monotonic() + 30
+        while b"of 41" not in shown and time.monotonic() < deadline:
+            if select.select([master_fd], [], [], 0.5)[0]:
+                shown += os.read(master_fd, 4096)
+        assert b"address " in shown and b" of 41, " in shown and b"found" in shown, shown[-300:]
+        rest, _ = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        os.close(master_fd)
+    assert proc.returncode == 0
+    assert [json.loads(line)["address"] for line in [first, *rest.splitlines()]] == [1, 2, 3, 4, 5, 6]

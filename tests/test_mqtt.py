@@ -463,15 +463,15 @@ def test_status_per_meter_states_and_home_assistant_discovery(broker: Broker, tm
 
 
 def test_the_acl_lets_a_gateway_write_only_its_own_topics(tmp_path: Path) -> None:
-    """The documented broker settings (config/mosquitto): a gateway's batches on another gateway's
+    """The documented broker settings (meterd/share/mosquitto): a gateway's batches on another gateway's
     topic, or a `committed` of its own making, never reach the ingesters; its own batches do."""
     passwd = tmp_path / "passwd"
     for user in ("gw1", "central"):
         subprocess.run(["mosquitto_passwd", "-b", *([] if passwd.exists() else ["-c"]), str(passwd), user, f"pw-{user}"],
                        check=True, capture_output=True)  # fmt: skip
     acl = tmp_path / "acl"
-    shutil.copy(ROOT / "config" / "mosquitto" / "meterd.acl", acl)
-    shown = (ROOT / "config" / "mosquitto" / "meterd.conf").read_text()
+    shutil.copy(ROOT / "meterd" / "share" / "mosquitto" / "meterd.acl", acl)
+    shown = (ROOT / "meterd" / "share" / "mosquitto" / "meterd.conf").read_text()
     assert "acl_file" in shown and "message_size_limit 262144" in shown and "allow_anonymous false" in shown
     br = Broker(tmp_path, f"allow_anonymous false\npassword_file {passwd}\nacl_file {acl}\n")
     br.start()

@@ -10,7 +10,7 @@ from meterd.commands.storeopts import add_store_options, open_store
 def cmd_db(args: argparse.Namespace) -> int:
     from meterd.store.engine import current_revision, head_revision
 
-    store = open_store(args, check=False)
+    store = open_store(args, check=False, new_ok=args.action == "upgrade")
     if args.action == "upgrade":
         before, after = store.upgrade()
         print(f"schema {before or '(empty)'} -> {after}" if before != after else f"schema already at {after}")

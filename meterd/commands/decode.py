@@ -141,8 +141,9 @@ def cmd_decode(args: argparse.Namespace) -> int:
         return 0
     if not args.hex:
         raise MeterdError("give a telegram as HEX or use --jsonl to read stdin")
-    write_json(run_one(decoder, " ".join(args.hex), args.key))
-    return 0
+    obj = run_one(decoder, " ".join(args.hex), args.key)
+    write_json(obj)
+    return 0 if obj.get("ok") else 1  # the error object is the answer; the exit status says it failed
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]

@@ -216,7 +216,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
 
         check_target(Path(args.unknown_out))  # a bad --unknown-out fails before anything is stored
     report = ingest_capture(
-        open_store(args), Path(args.capture), Path(args.keys) if args.keys else None, args.gateway,
+        open_store(args, create=True), Path(args.capture), Path(args.keys) if args.keys else None, args.gateway,
         args.insecure_keys, encoding,
     )  # fmt: skip
     print(report.summary())

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TextIO
 
 from meterd.commands.storeopts import BadArgument
 from meterd.jsonio import dumps
@@ -31,6 +31,45 @@ def _addresses(text: str) -> range:
     return span
 
 
+class Progress:
+    """Each meter's line on stdout the moment it is found (flushed, into a pipe too); on a terminal, how
+    far the scan is on stderr, on one line."""
+
+    def __init__(self, err: TextIO) -> None:
+        self.err = err
+        self.tty = err.isatty()
+        self.count = 0
+        self._shown = False
+
+    def found(self, line: str) -> None:
+        self.count += 1
+        self._clear()
+        print(line, flush=True)
+
+    def addresses(self, done: int, total: int) -> None:
+        self._show(f"address {done} of {total}, {self.count} found")
+
+    def masks(self, done: int, known: int) -> None:
+        self._show(f"search {done} of {known} so far, {self.count} found")
+
+    def done(self) -> None:
+        self._clear()
+        if self.tty:
+            self.err.write(f"scan done: {self.count} found\n")
+
+    def _show(self, text: str) -> None:
+        if self.tty:
+            self.err.write(f"\r{text}\x1b[K")
+            self.err.flush()
+            self._shown = True
+
+    def _clear(self) -> None:
+        if self._shown:
+            self.err.write("\r\x1b[K")
+            self.err.flush()
+            self._shown = False
+
+
 def cmd_mbus(args: argparse.Namespace) -> int:
     from meterd.drivers import mbus_master as master
     from meterd.drivers.mbus_frames import ADDRESS_SELECTED, PRIMARY_ADDRESSES
@@ -43,19 +82,26 @@ def cmd_mbus(args: argparse.Namespace) -> int:
     decoder = Decoder()
     with MbusPort(args.port, args.baud, args.margin_ms / 1000) as port:
         if args.action == "scan":
+            progress = Progress(sys.stderr)
+
+            def secondary(slave: master.Found) -> None:
+                obj = decoder.decode_bytes(slave.frames[0])
+                found = {"secondary_id": slave.secondary_id, "manufacturer": obj.get("manufacturer"),
+                         "version": obj.get("version"), "device_type": obj.get("device_type"),
+                         "medium": obj.get("medium")}  # fmt: skip
+                progress.found(dumps(found).decode())
+
+            def primary(address: int, state: str) -> None:
+                line: dict[str, Any] = {"address": address}
+                if state != "ok":
+                    line["collision"] = True  # two slaves share the address
+                progress.found(dumps(line).decode())
+
             if args.secondary:
-                for slave in port.run(master.scan_secondary()):
-                    obj = decoder.decode_bytes(slave.frames[0])
-                    found = {"secondary_id": slave.secondary_id, "manufacturer": obj.get("manufacturer"),
-                             "version": obj.get("version"), "device_type": obj.get("device_type"),
-                             "medium": obj.get("medium")}  # fmt: skip
-                    print(dumps(found).decode(), flush=True)
+                port.run(master.scan_secondary(on_found=secondary, on_progress=progress.masks))
             else:
-                for address, state in port.run(master.scan_primary(addresses)):
-                    line: dict[str, Any] = {"address": address}
-                    if state != "ok":
-                        line["collision"] = True  # two slaves share the address
-                    print(dumps(line).decode(), flush=True)
+                port.run(master.scan_primary(addresses, on_found=primary, on_progress=progress.addresses))
+            progress.done()
             return 0
         if (args.address is None) == (args.secondary_id is None):
             raise BadArgument("mbus read needs --address N or --secondary-id ID")

@@ -40,6 +40,11 @@ def cmd_serve(args: argparse.Namespace) -> int:
     # from the proxies named in [portal] trusted_proxies
     options = {"host": args.host, "port": args.port, "log_level": "warning", "server_header": False,
                "timeout_keep_alive": 75, "proxy_headers": False}  # fmt: skip
+    import sys
+
+    print(f"meterd serve: the account view on http://{args.host}:{args.port}/ ({args.workers} worker"
+          f"{'s' if args.workers > 1 else ''}; staff pages at /staff, the API under /api/v1/)", file=sys.stderr,
+          flush=True)  # fmt: skip
     if args.workers == 1:
         uvicorn.run(app, **options)  # type: ignore[arg-type]
         return 0

@@ -23,14 +23,24 @@ def add_store_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--db", help="SQLAlchemy database URL, e.g. postgresql://host/db (default: $METERD_DATABASE_URL)")
 
 
-def open_store(args: argparse.Namespace, *, check: bool = True, create: bool = False) -> Store:
+def open_store(args: argparse.Namespace, *, check: bool = True, create: bool = False, new_ok: bool = False) -> Store:
+    """The store of --data / --db. A --data directory that does not exist is refused (a typo must not
+    make an empty store) unless the command makes stores (`create`: the schema made or upgraded too;
+    `new_ok`: the directory may be new)."""
     import os
 
     from meterd.store import Store
+    from meterd.store.engine import data_dir
 
     data, db = getattr(args, "data", None), getattr(args, "db", None)
     if data is None and db is None:
         db = os.environ.get("METERD_DATABASE_URL") or None
+    if db is None and not (create or new_ok):
+        folder = data_dir(data)
+        if not folder.is_dir():
+            given = f"--data {data}" if data is not None else f"the data directory {folder} (no --data given)"
+            raise BadArgument(f"{given}: no such directory, so no store; a store is made by "
+                              f"`meterd db upgrade --data {folder}` (or `meterd demo --data {folder}`)")  # fmt: skip
     return Store.open(data, db, check=check, create=create)
 
 

@@ -11,7 +11,7 @@ mbus_port` runs them over a serial port, the tests over a simulated bus. No I/O 
 
 from __future__ import annotations
 
-from collections.abc import Generator, Iterable
+from collections.abc import Callable, Generator, Iterable
 from dataclasses import dataclass, field
 
 from meterd.drivers.mbus_frames import (
@@ -106,15 +106,24 @@ def read(address: int, *, reset: bool = True) -> Generator[Request, Reply, list[
         fcb = not fcb
 
 
-def scan_primary(addresses: Iterable[int]) -> Generator[Request, Reply, list[tuple[int, str]]]:
-    """(address, "ok" or "collision") for every address a slave answered on."""
+def scan_primary(
+    addresses: Iterable[int],
+    on_found: Callable[[int, str], None] | None = None,
+    on_progress: Callable[[int, int], None] | None = None,
+) -> Generator[Request, Reply, list[tuple[int, str]]]:
+    """(address, "ok" or "collision") for every address a slave answered on; `on_found` hears of each
+    the moment it answers, `on_progress` of (addresses tried, all)."""
     found: list[tuple[int, str]] = []
-    for address in addresses:
+    todo = list(addresses)
+    for n, address in enumerate(todo, start=1):
         reply = yield from _try(snd_nke(address), AnswerKind.ACK, tries=2)
-        if reply.clean(AnswerKind.ACK) is not None:
-            found.append((address, "ok"))
-        elif reply.answers:
-            found.append((address, "collision"))
+        state = "ok" if reply.clean(AnswerKind.ACK) is not None else "collision" if reply.answers else None
+        if state is not None:
+            found.append((address, state))
+            if on_found is not None:
+                on_found(address, state)
+        if on_progress is not None:
+            on_progress(n, len(todo))
     return found
 
 
@@ -126,12 +135,21 @@ def select(secondary_id: str) -> Generator[Request, Reply, None]:
         raise NoAnswer(f"selecting secondary address {secondary_id}: {what}")
 
 
-def scan_secondary(mask: str = "FFFFFFFF") -> Generator[Request, Reply, list[Found]]:
-    """Every slave whose secondary address matches the mask, found by narrowing it digit by digit."""
+def scan_secondary(
+    mask: str = "FFFFFFFF",
+    on_found: Callable[[Found], None] | None = None,
+    on_progress: Callable[[int, int], None] | None = None,
+) -> Generator[Request, Reply, list[Found]]:
+    """Every slave whose secondary address matches the mask, found by narrowing it digit by digit;
+    `on_found` hears of each the moment it is found, `on_progress` of (masks tried, masks known so far)."""
     found: list[Found] = []
     pending = [mask.upper()]
+    tried = 0
     while pending:
         current = pending.pop()
+        tried += 1
+        if on_progress is not None:
+            on_progress(tried, tried + len(pending))
         # one try: silence is the common answer of a search (no slave matches), and each costs a timeout
         reply = yield from _try(select_secondary(current), AnswerKind.ACK, tries=1)
         if not reply.answers:
@@ -142,6 +160,8 @@ def scan_secondary(mask: str = "FFFFFFFF") -> Generator[Request, Reply, list[Fou
             answer = read_reply.clean(AnswerKind.FRAME)
             if answer is not None:
                 found.append(Found(secondary_id=_identity(answer.data), frames=[answer.data]))
+                if on_found is not None:
+                    on_found(found[-1])
                 continue
             if not read_reply.answers:
                 continue
