@@ -81,3 +81,10 @@ def test_compact_frames_learned_within_a_run() -> None:
     outs = [json.loads(x) for x in res.stdout.splitlines()]
     assert outs[0]["error"]["code"] == "unknown_signature"
     assert outs[2]["ok"] and outs[2]["total_m3"] == 0.778
+
+
+def test_a_single_telegram_that_fails_exits_1_and_jsonl_keeps_0() -> None:
+    res = meterd("decode", "ZZZ")
+    assert res.returncode == 1 and json.loads(res.stdout)["error"]["code"] == "bad_hex"
+    res = meterd("decode", "--jsonl", stdin="ZZZ\n")
+    assert res.returncode == 0 and json.loads(res.stdout)["error"]["code"] == "bad_hex"

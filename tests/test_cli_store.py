@@ -49,3 +49,14 @@ def test_import_errors_are_reported_with_lines(tmp_path: Path) -> None:
 def test_commands_refuse_a_store_without_schema(tmp_path: Path) -> None:
     res = meterd("report", "--data", str(tmp_path / "nothing"))
     assert res.returncode == 2 and "meterd db upgrade" in res.stderr
+
+
+def test_a_data_directory_that_does_not_exist_is_refused_and_not_made(tmp_path: Path) -> None:
+    """A typo in --data: commands that read a store say so in one line and create nothing; the commands
+    that make stores (db upgrade, demo, ingest) make it."""
+    typo = tmp_path / "dtaa"
+    for args in (("report",), ("export", "readings"), ("check",), ("db", "status"), ("account", "list")):
+        res = meterd(*args, "--data", str(typo))
+        assert res.returncode == 2 and "no such directory" in res.stderr and "db upgrade" in res.stderr, (args, res.stderr)
+        assert len(res.stderr.strip().splitlines()) == 1 and not typo.exists(), args
+    assert meterd("db", "upgrade", "--data", str(typo)).returncode == 0 and (typo / "meterd.sqlite").exists()

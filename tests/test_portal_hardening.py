@@ -283,4 +283,5 @@ def test_limits_are_shared_by_every_worker_of_the_server(store: Store, tmp_path:
             assert res.status_code == 200
     finally:
         server.terminate()
-        server.wait(30)
+        _, err = server.communicate(timeout=30)
+    assert f"the account view on http://127.0.0.1:{port}/ (2 workers" in err.decode(), err  # where it listens
