@@ -88,7 +88,7 @@ def test_mode5_partial_encryption() -> None:
     tail = bytes.fromhex("0C7811223344")
     frame = b.wmbus_frame(0x44, M, A, b.mode5_payload(KEY, M, A, 0x33, 0, APL, plain_tail=tail))
     recs = Decoder().decode(frame, KEY)["records"]
-    assert recs[-1]["quantity"] == "fabrication_no" and recs[-1]["value"] == 44332211
+    assert recs[-1]["quantity"] == "fabrication_no" and recs[-1]["value"] == "44332211"
 
 
 def test_already_decrypted_payload_is_accepted() -> None:

@@ -71,8 +71,8 @@ def test_no_data_and_selection() -> None:
         ("026E0500", "hca_units", None, 5),
         ("02720F00", "averaging_duration", "h", 15),
         ("02740F00", "actuality_duration", "s", 15),
-        ("0C7878563412", "fabrication_no", None, 12345678),
-        ("0C7978563412", "enhanced_id", None, 12345678),
+        ("0C7878563412", "fabrication_no", None, "12345678"),  # identifiers keep their digits
+        ("0C7978563412", "enhanced_id", None, "12345678"),
         ("017A05", "bus_address", None, 5),
     ],
 )
@@ -112,7 +112,7 @@ def test_fb_table(apl: str, quantity: str, unit: str, value: float) -> None:
         ("04FD0410000000", "debit", "currency", 0.016),
         ("04FD0702000000", "debit", "currency", 2),
         ("01FD082A", "access_number", None, 42),
-        ("0CFD0C01000000", "model_version", None, 1),
+        ("0CFD0C01000000", "model_version", None, "00000001"),
         ("01FD0E05", "firmware_version", None, 5),
         ("01FD0F07", "software_version", None, 7),
         ("0CFD1078563412", "customer_location", None, 12345678),
@@ -268,3 +268,58 @@ def test_json_fast_path_equals_dict_path() -> None:
 def test_empty_lvar_bcd_is_null_not_a_crash() -> None:
     """Found by bench/fuzz.py: LVAR C0 (zero BCD digits)."""
     assert one("0D13C0")["value"] is None
+
+
+def _frame(apl: str, acc: int = 1) -> str:
+    from meterd.wmbus import builder as b
+
+    m, a = b.address("12345678", "ELS", 0x33, 0x07)
+    return b.wmbus_frame(0x44, m, a, b.short_tpl(acc, 0) + bytes.fromhex(apl.replace(" ", ""))).hex()
+
+
+@pytest.mark.parametrize(
+    ("apl", "warning", "kept"),
+    [("0413E8030000 02FD170400 FFFF", "trailing_bytes", 2),  # EVO 868 style: a reserved special DIF ends them
+     ("0413E8030000 02FD170400 3F00", "trailing_bytes", 2),
+     ("0413E8030000 02FD170400 0C13AABB", "truncated_last_record", 2),  # two stray bytes: an unfinished record
+     ("0413E8030000 8C", "truncated_last_record", 1)],
+)  # fmt: skip
+def test_records_before_a_reserved_dif_or_an_unfinished_last_record_stand_with_a_warning(apl: str, warning: str, kept: int) -> None:
+    """Alone and in a batch of --jsonl lines (the same answer either way); a telegram of nothing but
+    garbage still fails."""
+    from meterd.commands.decode import decode_chunk
+
+    out = Decoder().decode_hex(_frame(apl))
+    assert out["ok"] and out["warnings"] == [warning] and len(out["records"]) == kept and out["total_m3"] == 1.0
+    lines = decode_chunk(Decoder(), [_frame(apl, acc) for acc in range(20)])
+    assert all(json.loads(line)["warnings"] == [warning] for line in lines)
+    assert not Decoder().decode_hex(_frame("FFFF"))["ok"] and not Decoder().decode_hex(_frame("0C13AABB"))["ok"]
+
+
+def test_the_total_falls_back_to_an_uncorrected_or_base_condition_volume() -> None:
+    only = Decoder().decode_hex(_frame("0C943A 78563412"))  # Aerius / Unismart: 0C 94 3A
+    assert only["total_m3"] == 123456.78 and only["records"][0]["modifiers"] == ["uncorrected"]
+    base = Decoder().decode_hex(_frame("0C943E 78563412"))
+    assert base["total_m3"] == 123456.78
+    plain = Decoder().decode_hex(_frame("0C943A 78563412 0C13 11223344"))  # a plain volume wins
+    assert plain["total_m3"] == 44332.211
+
+
+def test_identifiers_keep_their_digits_and_invalid_dates_are_null() -> None:
+    out = Decoder().decode_hex(_frame("0413E8030000 0E78 780848810200 0C79 78563400 426C 0000 046D 00000000"))
+    rec = {r["quantity"]: r["value"] for r in out["records"]}
+    assert rec["fabrication_no"] == "000281480878" and rec["enhanced_id"] == "00345678"
+    assert rec["date"] is None and rec["datetime"] is None  # day 0, month 0: no date, not "2000-00-00"
+
+
+@pytest.mark.parametrize(
+    ("data", "text"),
+    [(bytes([0, 10, 0x01, 0x01 | (0xC << 4)]), "1996-01-01T10:00:00"),  # year 0x60 = 96
+     (bytes([0, 10, 0x01 | (7 << 5), 0x01 | (0xF << 4)]), "2027-01-01T10:00:00"),  # 7-bit year 127
+     (bytes([0, 10, 0x01 | (2 << 5), 0x01 | (0x2 << 4)]), "2018-01-01T10:00:00"),
+     (bytes([0, 10 | (1 << 5), 0x01, 0x01 | (0xC << 4)]), "2096-01-01T10:00:00")],  # hundred-year bits 1
+)  # fmt: skip
+def test_type_f_date_times_follow_the_century_rule(data: bytes, text: str) -> None:
+    from meterd.wmbus.datatypes import datetime_f
+
+    assert datetime_f(data) == text

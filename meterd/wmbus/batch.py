@@ -205,8 +205,8 @@ def _vector_group(
     if found is None:
         return everything
     proto_frame, proto, link = found
-    if not isinstance(proto, _Pending) or proto.hdr.ell or proto.hdr.afl or proto.hdr.long:
-        return everything
+    if not isinstance(proto, _Pending) or proto.hdr.ell or proto.hdr.afl or proto.hdr.long or proto.layout.warnings:
+        return everything  # (frames decoded leniently are rare: each goes the scalar way, with its warnings)
     mode = proto.out["security_mode"]
     if mode not in (0, 5) or link.crc_format not in ("A", "none") or link.warning is not None:
         return everything

@@ -41,7 +41,10 @@ def date_g(data: bytes) -> str | None:
 
 
 def datetime_f(data: bytes) -> str | None:
-    """Type F: 32-bit date and time to the minute; bit 7 of the first byte flags it invalid."""
+    """Type F: 32-bit date and time to the minute; bit 7 of the first byte flags it invalid. The
+    century: with the hundred-year bits (bits 5-6 of the hour byte) 0, a year up to 80 is 20yy and a
+    later one 19yy (as libmbus reads EN 13757-3: 0x60 is 1996, a 7-bit year 127 is 2027); else
+    1900 + 100 x hundred-years + year."""
     if data[0] & 0x80:
         return None
     minute = data[0] & 0x3F
@@ -51,7 +54,19 @@ def datetime_f(data: bytes) -> str | None:
     year = ((data[2] & 0xE0) >> 5) | ((data[3] & 0xF0) >> 1)
     if not (1 <= month <= 12 and 1 <= day <= 31 and hour < 24 and minute < 60):
         return None
-    return f"{2000 + year:04d}-{month:02d}-{day:02d}T{hour:02d}:{minute:02d}:00"
+    hundreds = (data[1] >> 5) & 0x03
+    full = (2000 + year if year <= 80 else 1900 + year) if hundreds == 0 else 1900 + 100 * hundreds + year
+    return f"{full:04d}-{month:02d}-{day:02d}T{hour:02d}:{minute:02d}:00"
+
+
+def checked_date(year: int, month: int, day: int) -> str | None:
+    """YYYY-MM-DD of a date a vendor payload carries, or None for one that is no date (day 0, month 0
+    or above 12, a day the month does not have)."""
+    import calendar
+
+    if not (1 <= month <= 12 and 1 <= year <= 9999) or not 1 <= day <= calendar.monthrange(year, month)[1]:
+        return None
+    return f"{year:04d}-{month:02d}-{day:02d}"
 
 
 def datetime_i(data: bytes) -> str | None:

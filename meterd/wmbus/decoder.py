@@ -192,7 +192,7 @@ class Decoder:
         payload = link.payload
         meter_id: str | None = link.meter_id if link.kind == WMBUS else None
         try:
-            return self._decode_layers(link, hdr, payload, key)
+            result = self._decode_layers(link, hdr, payload, key)
         except DecodeError as e:
             if link.crc_format == "B" and len(data) <= data[0] + 2:
                 # one frame without CRCs in 65,536 ends in two bytes that pass as a format B CRC: read
@@ -213,6 +213,31 @@ class Decoder:
             if e.meter_id is None:
                 e.meter_id = hdr.meter_id if (hdr.long or meter_id) else None
             raise
+        if isinstance(result, _Pending) and result.layout.warnings:
+            return self._cleaner(data, key, retry, link) or result
+        return result
+
+    def _cleaner(self, data: bytes, key: bytes | None, retry: bool, link: LinkFrame) -> TelegramDict | _Pending | None:
+        """For a frame whose records needed lenient reading: the other reading of an ambiguous frame
+        (without CRCs, or with two relayed CRC bytes past its L), when that one reads cleanly."""
+        tries: list[tuple[bytes, bool, bool]] = []  # (frame, retry, relayed)
+        if link.crc_format == "B" and len(data) <= data[0] + 2:
+            tries.append((data, retry, False))
+        if retry and link.warning is not None and len(data) > data[0] + 3:
+            tries.append((data[:-2], False, True))
+        for frame, again, relayed in tries:
+            try:
+                other = self._walk(frame, key, again, format_b=relayed)
+            except DecodeError:
+                continue
+            if isinstance(other, _Pending) and not other.layout.warnings:
+                if relayed:
+                    other.out["link_warning"] = (
+                        f"L field says {data[0]} bytes follow but {len(data) - 1} were received;"
+                        " the last 2 are not records and were ignored"
+                    )
+                return other
+        return None
 
     # -- layers -----------------------------------------------------------------------------------
 
@@ -309,6 +334,8 @@ class Decoder:
             data = apl
         if layout.more_records_follow:
             out["more_records_follow"] = True
+        if layout.warnings:
+            out["warnings"] = list(layout.warnings)
         return _Pending(out, hdr, layout, data, apl)
 
     def _published_key(self, out: TelegramDict, hdr: _Header) -> AesKey | None:

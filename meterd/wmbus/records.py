@@ -63,6 +63,7 @@ class Layout:
         "specs",
         "structure",
         "total_index",
+        "warnings",
     )
 
     def __init__(
@@ -80,6 +81,7 @@ class Layout:
         self.expected: tuple[int, ...] = ()  # their values
         self._getter: Callable[[bytes], object] | None = None
         self._compiled: dict[int, _Compiled] = {}
+        self.warnings: tuple[str, ...] = ()  # what lenient parsing passed over (trailing_bytes, ...)
 
     def matches(self, buf: bytes) -> bool:
         getter = self._getter
@@ -385,11 +387,26 @@ def _read_plain_text_vib(
     return vib, q
 
 
+# identification records: their digits are the value, leading zeros included ("002081048078"), never a number
+# (the ones EN 13757-3 names identification: a customer location stays a number, as the OMS examples give it)
+IDENTIFIERS = frozenset({"fabrication_no", "enhanced_id", "model_version", "parameter_set_identification"})
+
+
+def _bcd_digits(b: bytes) -> Value:
+    return b[::-1].hex().upper()
+
+
+def _int_digits(b: bytes) -> Value:
+    return str(int.from_bytes(b, "little"))
+
+
 def _field(dtype: int, length: int, vib: _Vib, lvar: int | None) -> tuple[str, Converter | None]:
     """The struct code and converter for one record's data."""
     info = vib.info
     if dtype in (0, 8):
         return "0s", _none
+    if info.quantity in IDENTIFIERS and lvar is None and not vib.is_datetime:
+        return f"{length}s", (_bcd_digits if dtype in _BCD_TYPES else _int_digits)
     if vib.is_datetime or info.kind == V.DATETIME:
         return f"{length}s", dt.datetime_value  # type: ignore[return-value]
     if info.kind == V.DATE:
@@ -423,8 +440,10 @@ def _from_fahrenheit(post: Converter | None, absolute: bool) -> Converter:
     return convert
 
 
-def parse_layout(buf: bytes, start: int = 0, *, compact: bool = False) -> Layout:
-    """Parse records from buf[start:].
+def parse_layout(buf: bytes, start: int = 0, *, compact: bool = False, lenient: bool = True) -> Layout:
+    """Parse records from buf[start:]. `lenient`: a reserved special DIF or a last record that runs past
+    the end, after good records, ends the list with a warning instead of failing (off where parsing
+    decides whether bytes are records at all, as in trying keys).
 
     compact=False: buf holds DIB/VIB and data interleaved (a full frame); data offsets index buf.
     compact=True: buf holds only DIB/VIB bytes (a format from the signature cache); data offsets
@@ -438,6 +457,8 @@ def parse_layout(buf: bytes, start: int = 0, *, compact: bool = False) -> Layout
     fmt = bytearray()
     more = False
     total_index: int | None = None
+    warnings: list[str] = []
+    fallback: set[int] = set()  # total_index is a fallback (a qualified volume) that a plain one replaces
     while p < n:
         rec_start = p
         dif = buf[p]
@@ -471,101 +492,122 @@ def parse_layout(buf: bytes, start: int = 0, *, compact: bool = False) -> Layout
                 break
             if dif == 0x7F:
                 continue
+            if specs and lenient and not compact:  # after good records: they stand, the rest is passed over
+                warnings.append("trailing_bytes")
+                break
             raise DecodeError("bad_record", f"reserved special DIF {dif:02X}")
-        storage = (dif >> 6) & 1
-        function = FUNCTIONS[(dif >> 4) & 3]
-        tariff = 0
-        subunit = 0
-        ext = dif & 0x80
-        k = 0
-        if positions is not None:
-            positions.append(p)
-        p += 1
-        while ext:
-            if p >= n:
-                raise DecodeError("truncated_record", "record ends inside its DIFEs")
-            if k >= MAX_DIFE:
-                raise DecodeError("bad_record", f"more than {MAX_DIFE} DIFEs")
-            dife = buf[p]
+        kept = (len(positions) if positions is not None else 0, len(fmt), total_index, set(fallback))
+        try:
+            storage = (dif >> 6) & 1
+            function = FUNCTIONS[(dif >> 4) & 3]
+            tariff = 0
+            subunit = 0
+            ext = dif & 0x80
+            k = 0
             if positions is not None:
                 positions.append(p)
             p += 1
-            storage |= (dife & 0x0F) << (1 + 4 * k)
-            tariff |= ((dife >> 4) & 0x03) << (2 * k)
-            subunit |= ((dife >> 6) & 0x01) << k
-            ext = dife & 0x80
-            k += 1
-        dif_end = p
-        vib, p = _read_vib(buf, p, n, positions)
-        if vib.text_unit is None:
-            vif_hex = buf[dif_end:p].hex().upper()
-        else:  # the VIB without the text, wherever the text stood
-            a, b = vib.text_span
-            vif_hex = (buf[dif_end:a] + buf[b:p]).hex().upper()
-        length = _DATA_LENGTH[dtype]
-        lvar: int | None = None
-        fmt += buf[rec_start:p]
-        if length is None:
-            if compact:
-                raise DecodeError("bad_record", "variable-length data cannot appear in a compact frame")
-            if p >= n:
-                raise DecodeError("truncated_record", "record ends before its LVAR byte")
-            lvar = buf[p]
-            if positions is not None:
-                positions.append(p)
-            p += 1
-            length = dt.lvar_length(lvar)
+            while ext:
+                if p >= n:
+                    raise DecodeError("truncated_record", "record ends inside its DIFEs")
+                if k >= MAX_DIFE:
+                    raise DecodeError("bad_record", f"more than {MAX_DIFE} DIFEs")
+                dife = buf[p]
+                if positions is not None:
+                    positions.append(p)
+                p += 1
+                storage |= (dife & 0x0F) << (1 + 4 * k)
+                tariff |= ((dife >> 4) & 0x03) << (2 * k)
+                subunit |= ((dife >> 6) & 0x01) << k
+                ext = dife & 0x80
+                k += 1
+            dif_end = p
+            vib, p = _read_vib(buf, p, n, positions)
+            if vib.text_unit is None:
+                vif_hex = buf[dif_end:p].hex().upper()
+            else:  # the VIB without the text, wherever the text stood
+                a, b = vib.text_span
+                vif_hex = (buf[dif_end:a] + buf[b:p]).hex().upper()
+            length = _DATA_LENGTH[dtype]
+            lvar: int | None = None
+            fmt += buf[rec_start:p]
             if length is None:
-                raise DecodeError("bad_record", f"reserved LVAR {lvar:02X}")
-        if compact:
-            d_start = data_pos
-            data_pos += length
-        else:
-            d_start = p
-            p += length
-            if p > n:
-                raise DecodeError(
-                    "truncated_record",
-                    f"record DIF {dif:02X} VIF {vif_hex} needs {length} data bytes, {n - d_start} left",
-                )
-        info = vib.info
-        template = {
-            "storage": storage,
-            "tariff": tariff,
-            "subunit": subunit,
-            "function": function,
-            "quantity": info.quantity,
-            "unit": vib.text_unit if vib.text_unit is not None else info.unit,
-            "value": None,
-            "dif": buf[rec_start:dif_end].hex().upper(),
-            "vif": vif_hex,
-        }
-        if vib.is_datetime:
-            template["unit"] = None
-        if vib.modifiers:
-            template["modifiers"] = vib.modifiers
-        if vib.error is not None and vib.error != "none":
-            template["error"] = vib.error
-        main = (
-            info.quantity == "volume"
-            and info.unit == "m3"
-            and storage == 0
-            and tariff == 0
-            and subunit == 0
-            and function == "instantaneous"
-            and not vib.modifiers
-            and "error" not in template
-            and dtype not in (0, 8)
-        )
-        if main and total_index is None:
-            total_index = len(specs)
-        code, post = _field(dtype, length, vib, lvar)
-        spec = RecordSpec(d_start, length, code, post, template)
-        if post is not _none and lvar is None and info.kind == V.NUMBER and not vib.is_datetime:
-            spec.kind = "int" if dtype in _INT_TYPES else "bcd" if dtype in _BCD_TYPES else "real"
-            spec.mul, spec.div = _scaler(info.exp + vib.exp_adjust, info.factor)
-        specs.append(spec)
+                if compact:
+                    raise DecodeError("bad_record", "variable-length data cannot appear in a compact frame")
+                if p >= n:
+                    raise DecodeError("truncated_record", "record ends before its LVAR byte")
+                lvar = buf[p]
+                if positions is not None:
+                    positions.append(p)
+                p += 1
+                length = dt.lvar_length(lvar)
+                if length is None:
+                    raise DecodeError("bad_record", f"reserved LVAR {lvar:02X}")
+            if compact:
+                d_start = data_pos
+                data_pos += length
+            else:
+                d_start = p
+                p += length
+                if p > n:
+                    raise DecodeError(
+                        "truncated_record",
+                        f"record DIF {dif:02X} VIF {vif_hex} needs {length} data bytes, {n - d_start} left",
+                    )
+            info = vib.info
+            template = {
+                "storage": storage,
+                "tariff": tariff,
+                "subunit": subunit,
+                "function": function,
+                "quantity": info.quantity,
+                "unit": vib.text_unit if vib.text_unit is not None else info.unit,
+                "value": None,
+                "dif": buf[rec_start:dif_end].hex().upper(),
+                "vif": vif_hex,
+            }
+            if vib.is_datetime:
+                template["unit"] = None
+            if vib.modifiers:
+                template["modifiers"] = vib.modifiers
+            if vib.error is not None and vib.error != "none":
+                template["error"] = vib.error
+            candidate = (
+                info.quantity == "volume"
+                and info.unit == "m3"
+                and storage == 0
+                and tariff == 0
+                and subunit == 0
+                and function == "instantaneous"
+                and "error" not in template
+                and dtype not in (0, 8)
+            )
+            if candidate and not vib.modifiers and (total_index is None or total_index in fallback):
+                total_index = len(specs)  # the main volume register (over a fallback found before it)
+                fallback.clear()
+            elif candidate and vib.modifiers in (["uncorrected"], ["value_at_base_conditions"]) and total_index is None:
+                total_index = len(specs)  # a volume qualified by VIFE 0x3A or 0x3E, while there is no plain one
+                fallback.add(total_index)
+            code, post = _field(dtype, length, vib, lvar)
+            spec = RecordSpec(d_start, length, code, post, template)
+            if (post is not _none and lvar is None and info.kind == V.NUMBER and not vib.is_datetime
+                    and info.quantity not in IDENTIFIERS):  # fmt: skip
+                spec.kind = "int" if dtype in _INT_TYPES else "bcd" if dtype in _BCD_TYPES else "real"
+                spec.mul, spec.div = _scaler(info.exp + vib.exp_adjust, info.factor)
+            specs.append(spec)
+        except DecodeError as e:
+            if e.code != "truncated_record" or not specs or compact or not lenient:
+                raise
+            # the last record runs past the end: dropped, the records before it stand
+            if positions is not None:
+                del positions[kept[0] :]
+                positions.append(rec_start)  # a cached layout matches only frames with this DIF here
+            del fmt[kept[1] :]
+            total_index, fallback = kept[2], kept[3]
+            warnings.append("truncated_last_record")
+            break
     layout = Layout(tuple(specs), bytes(fmt), more, total_index)
+    layout.warnings = tuple(warnings)
     if positions:
         layout.structure = tuple(positions)
         layout.expected = tuple(buf[i] for i in positions)

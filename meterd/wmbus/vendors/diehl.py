@@ -9,6 +9,7 @@ DME and HYD meters send their address as version, type, ID; SAP meters use the w
 
 from __future__ import annotations
 
+from meterd.wmbus.datatypes import checked_date
 from meterd.wmbus.errors import DecodeError
 from meterd.wmbus.link import LinkFrame
 from meterd.wmbus.manufacturer import decode_manufacturer
@@ -105,7 +106,7 @@ def header_alarms(h1: int, h2: int, h3: int) -> list[str]:
 
 def _parses(data: bytes) -> bool:
     try:
-        parse_layout(data)
+        parse_layout(data, lenient=False)
     except DecodeError:
         return False
     return True
@@ -194,7 +195,7 @@ class Izar(VendorDecoder):
             year = ((decoded[10] & 0xF0) >> 1) + ((decoded[9] & 0xE0) >> 5)
             year += 1900 if year > 80 else 2000
             ctx.records.append(
-                _record("date", None, f"{year:04d}-{decoded[10] & 0x0F:02d}-{decoded[9] & 0x1F:02d}", storage=1)
+                _record("date", None, checked_date(year, decoded[10] & 0x0F, decoded[9] & 0x1F), storage=1)
             )
         battery_years = (h2 & 0x1F) / 2
         ctx.records.append(_record("remaining_battery_life", "y", battery_years))

@@ -7,6 +7,7 @@ year is sent), volume in the current period (16 bits LE, 0.1 m3). The total is t
 
 from __future__ import annotations
 
+from meterd.wmbus.datatypes import checked_date
 from meterd.wmbus.vendors import VendorContext, VendorDecoder
 from meterd.wmbus.vendors import vendor_record as _record
 
@@ -34,7 +35,7 @@ class MKRadio3(VendorDecoder):
             ctx.out["vendor_model"] = "mkradio4"
         else:
             ctx.records += [
-                _record("date", None, f"{year:04d}-{month:02d}-{day:02d}", storage=1),
+                _record("date", None, checked_date(year, month, day), storage=1),
                 _record(
                     "current_period_date", None, f"{(current_date >> 9) & 0x0F:02d}-{(current_date >> 4) & 0x1F:02d}"
                 ),
