@@ -97,6 +97,7 @@ def load_meters(path: Path, problems: CsvProblems, encoding: str = "utf-8") -> M
         np.array(media, dtype=np.int8),
         schedules,
         premises,
+        {i: b for b, i in codes.items()},
     )
 
 
@@ -197,6 +198,7 @@ def load_readings(
             np.concatenate([meters.medium, extra.medium]),
             (meters.schedule or [""] * len(meters.ids)) + extra.schedule,
             (meters.premises or [""] * len(meters.ids)) + extra.premises,
+            meters.building_names,
         )
     readings = Readings(
         np.array(m_idx, dtype=np.int32),

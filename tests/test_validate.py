@@ -289,3 +289,48 @@ def test_findings_are_counted_in_metrics(tmp_path: Path) -> None:
     found, _ = check_csv(readings, None, now=datetime.fromtimestamp(T0 + 5 * H, UTC).isoformat())
     assert [r["flag"] for r in found] == ["jump"]
     assert FINDINGS.labels(flag="jump", severity="critical")._value.get() == before + 1
+
+
+def _building_data(tmp_path: Path) -> tuple[Path, Path]:
+    """Three buildings of 6 meters, a reading every 30 minutes for 4 days. B2's gateway is out for 9 h
+    on day 2 (all its meters silent at once), one of B1's meters dies for 14 h while its neighbours are
+    heard, and B3's gateway is out for the last 5 h of the data."""
+    t0 = int(datetime(2026, 11, 2, tzinfo=UTC).timestamp())
+    meters = ["meter_id,premises_id,building_id,q3_m3h,schedule,medium"]
+    rows = ["meter_id,measured_at,total_m3"]
+    end = t0 + 4 * 86400
+    for b in range(1, 4):
+        for k in range(6):
+            mid = f"5{b}00000{k}"
+            meters.append(f"{mid},P{b}{k},B{b},2.5,,water")
+            total = 10.0 * (k + 1)
+            for t in range(t0, end, 1800):
+                total += 0.004
+                if b == 2 and t0 + 30 * 3600 <= t < t0 + 39 * 3600:
+                    continue  # B2's gateway out
+                if b == 1 and k == 3 and t0 + 50 * 3600 <= t < t0 + 64 * 3600:
+                    continue  # one meter of B1 silent, its neighbours heard
+                if b == 3 and t >= end - 5 * 3600:
+                    continue  # B3's gateway out at the end
+                rows.append(f"{mid},{datetime.fromtimestamp(t, UTC).isoformat()},{total:.3f}")
+    (tmp_path / "m.csv").write_text("\n".join(meters) + "\n")
+    (tmp_path / "r.csv").write_text("\n".join(rows) + "\n")
+    return tmp_path / "r.csv", tmp_path / "m.csv"
+
+
+def test_a_building_that_falls_silent_at_once_is_one_finding_and_no_meter_is_missing(tmp_path: Path) -> None:
+    from meterd.commands.check import check_csv
+
+    readings, meters_csv = _building_data(tmp_path)
+    end = datetime(2026, 11, 6, tzinfo=UTC)
+    found, problems = check_csv(readings, meters_csv, now=end.isoformat())
+    assert not problems.messages
+    silent = [f for f in found if f["flag"] == "building_silent"]
+    assert [(f["building_id"], f["meter_id"]) for f in silent] == [("B2", None), ("B3", None)], silent
+    b2 = silent[0]
+    hours = (datetime.fromisoformat(b2["to"].replace("Z", "+00:00")) - datetime.fromisoformat(b2["from"].replace("Z", "+00:00"))).total_seconds() / 3600  # fmt: skip
+    assert 8.5 <= hours <= 10.5 and "gateway or power" in b2["reason"]
+    missing = [f["meter_id"] for f in found if f["flag"] == "missing"]
+    assert missing == ["51000003"], found  # the one meter silent while its neighbours were heard
+    polish, _ = check_csv(readings, meters_csv, now=end.isoformat(), lang="pl")
+    assert any("nie działała bramka" in f["reason"] for f in polish if f["flag"] == "building_silent")

@@ -27,6 +27,9 @@ def load(conn: Connection, since: int | None = None) -> tuple[Readings, Meters, 
             .where(Assignment.valid_to.is_(None))
         ).all()
     )
+    from meterd.store.models import Building
+
+    names = {int(i): str(c) for i, c in conn.execute(select(Building.id, Building.code)).all()}
     table = Meters(
         [m.serial for m in meters],
         np.array([m.q3_m3h for m in meters], dtype=np.float64),
@@ -34,6 +37,7 @@ def load(conn: Connection, since: int | None = None) -> tuple[Readings, Meters, 
         np.array([1 if m.medium in WARM else 0 for m in meters], dtype=np.int8),
         [m.schedule for m in meters],
         ["" for _ in meters],
+        names,
     )
     q = select(Reading.meter_id, Reading.measured_at, Reading.total_m3, Reading.alarms, Reading.received_at)
     if since is not None:
@@ -92,6 +96,7 @@ def check_store(conn: Connection, since: int | None = None, save: bool = True) -
                 findings.meter, findings.flag, findings.severity, findings.start, findings.end,
                 findings.detail, findings.value, findings.limit, strict=True,
             )
+            if m >= 0  # a building's finding (its gateway was out) is no meter's anomaly
         ]  # fmt: skip
         insert_ignore(  # the same finding again (meter, flag, start) is kept once
             conn,

@@ -406,22 +406,38 @@ def check_missing(
     grace = _per_meter(_param(meters, config, "missing_grace_h"), n_m) * HOUR
     factor = _per_meter(_param(meters, config, "missing_interval_factor"), n_m)
     allowed = np.maximum(grace, factor * typical)
-    i = np.flatnonzero(p.same & (gap > allowed[p.meter]))
-    out.add_many("missing", "warning", p.meter[i], p.t[i - 1], p.t[i], gap[i] / HOUR, allowed[p.meter[i]] / HOUR)
-    # silence from each meter's last reading to as_of
-    if len(p.t):
-        last = np.flatnonzero(np.r_[p.meter[1:] != p.meter[:-1], True])
-        lm = p.meter[last]
-        end_by_schedule = np.array(
-            [as_of if always else active_seconds_before(w, np.array([as_of]))[0] for w in weeks], dtype=np.int64
-        )
-        end_active = end_by_schedule[sched_of_meter[lm]]
-        tail = end_active - active[last]
-        hit = tail > allowed[lm]
-        out.add_many(
-            "missing", "warning", lm[hit], p.t[last][hit], np.full(int(hit.sum()), as_of), tail[hit] / HOUR,
-            allowed[lm][hit] / HOUR, "silent",
-        )  # fmt: skip
+    # each meter's silences (between readings, and from its last reading on), in wall time, with their
+    # length in expected-activity time
+    last = np.flatnonzero(np.r_[p.meter[1:] != p.meter[:-1], True]) if len(p.t) else np.zeros(0, dtype=np.intp)
+    lm = p.meter[last]
+    end_by_schedule = np.array(
+        [as_of if always else active_seconds_before(w, np.array([as_of]))[0] for w in weeks], dtype=np.int64
+    )
+    tail = end_by_schedule[sched_of_meter[lm]] - active[last] if len(p.t) else np.zeros(0, dtype=np.int64)
+    between = np.flatnonzero(p.same)
+    s_meter = np.r_[p.meter[between], lm].astype(np.int64)
+    s_from = np.r_[p.t[between - 1], p.t[last]].astype(np.int64)
+    s_to = np.r_[p.t[between], np.full(lm.size, as_of)].astype(np.int64)
+    s_active = np.r_[gap[between], tail].astype(np.int64)
+    s_tail = np.r_[np.zeros(between.size, dtype=bool), np.ones(lm.size, dtype=bool)]
+    # a building whose meters (all or nearly all) fall silent over the same hours: its gateway or power
+    # was out, not the meters. One finding for the building; those hours are no meter's missing data.
+    short = np.maximum(BUILDING_SILENCE_MIN_S, BUILDING_SILENCE_FACTOR * typical)
+    outages = _building_outages(meters, p, s_meter, s_from, s_to, s_active > short[s_meter])
+    for b, spans in outages.items():
+        starts = np.array([a for a, _ in spans], dtype=np.int64)
+        ends = np.array([z for _, z in spans], dtype=np.int64)
+        out.add_many("building_silent", "warning", np.full(len(spans), -1 - b), starts, ends, (ends - starts) / HOUR,
+                     None, "building")  # fmt: skip
+    covered = _overlap(outages, meters.building[s_meter].astype(np.int64), s_from, s_to)
+    wall = np.maximum(s_to - s_from, 1)
+    left = s_active - np.rint(covered * (s_active / wall)).astype(np.int64)  # what no outage explains
+    hit = left > allowed[s_meter]
+    i = np.flatnonzero(hit & ~s_tail)
+    out.add_many("missing", "warning", s_meter[i], s_from[i], s_to[i], s_active[i] / HOUR, allowed[s_meter[i]] / HOUR)
+    i = np.flatnonzero(hit & s_tail)
+    out.add_many("missing", "warning", s_meter[i], s_from[i], s_to[i], s_active[i] / HOUR, allowed[s_meter[i]] / HOUR,
+                 "silent")  # fmt: skip
     heard = np.zeros(n_m, dtype=bool)
     heard[p.meter] = True
     never = np.flatnonzero(~heard)
@@ -430,6 +446,62 @@ def check_missing(
         out.add_many(
             "missing", "warning", never, np.full(never.size, start), np.full(never.size, as_of), None, None, "never"
         )
+
+
+BUILDING_SILENCE_MIN_S = 2 * 3600  # a building silent for less is no outage worth a finding
+BUILDING_SILENCE_FACTOR = 3.0  # ... nor while each meter is silent for less than this many of its intervals
+BUILDING_SILENT_SHARE = 0.8  # "nearly all" of a building's meters
+BUILDING_MIN_METERS = 3
+
+
+def _building_outages(
+    meters: Meters, p: Prepared, s_meter: I64, s_from: I64, s_to: I64, long: B
+) -> dict[int, list[tuple[int, int]]]:
+    """Per building (of at least BUILDING_MIN_METERS meters heard), the spans in which at least
+    BUILDING_SILENT_SHARE of them were in a long silence at once, BUILDING_SILENCE_MIN_S or longer."""
+    heard_by_building: dict[int, int] = {}
+    buildings = meters.building.astype(np.int64)
+    for m in np.unique(p.meter).tolist():
+        b = int(buildings[m])
+        if b >= 0:
+            heard_by_building[b] = heard_by_building.get(b, 0) + 1
+    out: dict[int, list[tuple[int, int]]] = {}
+    idx = np.flatnonzero(long)
+    if not idx.size:
+        return out
+    sb = buildings[s_meter[idx]]
+    for b in np.unique(sb[sb >= 0]).tolist():
+        n = heard_by_building.get(int(b), 0)
+        if n < BUILDING_MIN_METERS:
+            continue
+        need = int(np.ceil(BUILDING_SILENT_SHARE * n))
+        rows = idx[sb == b]
+        times = np.r_[s_from[rows], s_to[rows]]
+        steps = np.r_[np.ones(rows.size, dtype=np.int64), -np.ones(rows.size, dtype=np.int64)]
+        order = np.lexsort((steps, times))  # at one instant, ends before starts
+        times, level = times[order], np.cumsum(steps[order])
+        spans: list[tuple[int, int]] = []
+        begin: int | None = None
+        for t, c in zip(times.tolist(), level.tolist(), strict=True):
+            if begin is None and c >= need:
+                begin = t
+            elif begin is not None and c < need:
+                if t - begin >= BUILDING_SILENCE_MIN_S:
+                    spans.append((begin, t))
+                begin = None
+        if spans:
+            out[int(b)] = spans
+    return out
+
+
+def _overlap(outages: dict[int, list[tuple[int, int]]], building: I64, start: I64, end: I64) -> I64:
+    """Seconds of each [start, end) that its building's outages cover."""
+    covered = np.zeros(len(start), dtype=np.int64)
+    for b, spans in outages.items():
+        rows = np.flatnonzero(building == b)
+        for a, z in spans:
+            covered[rows] += np.maximum(0, np.minimum(end[rows], z) - np.maximum(start[rows], a))
+    return covered
 
 
 def check_clock_skew(p: Prepared, meters: Meters, config: CheckConfig, out: Findings, now: int) -> None:

@@ -32,6 +32,7 @@ FLAGS = (
     "credit_not_seen",
     "low_credit",
     "valve_closed_with_credit",
+    "building_silent",  # a finding of a building (its meter index is -1 - building), not of one meter
 )
 SEVERITIES = ("info", "warning", "critical")
 
@@ -72,6 +73,10 @@ class Meters:
     medium: npt.NDArray[np.int8]  # 0 cold water, 1 warm water
     schedule: list[str] = field(default_factory=list)  # "" = always active
     premises: list[str] = field(default_factory=list)
+    building_names: dict[int, str] = field(default_factory=dict)  # building index → its code
+
+    def building_name(self, b: int) -> str:
+        return self.building_names.get(b, str(b))
 
     def __len__(self) -> int:
         return len(self.ids)

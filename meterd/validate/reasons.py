@@ -52,6 +52,11 @@ TEXTS: dict[tuple[str, str], tuple[str, str]] = {
         "brak sygnału przez {v:.1f} h oczekiwanej aktywności od ostatniego odczytu (dopuszczalne {l:.1f} h)",
     ),
     ("missing", "never"): ("no reading at all in this period", "brak jakiegokolwiek odczytu w tym okresie"),
+    ("building_silent", "building"): (
+        "nearly every meter of the building silent for {v:.1f} h at once: its gateway or power was out, not the meters",
+        "prawie wszystkie wodomierze budynku milczały naraz przez {v:.1f} h: nie działała bramka lub zasilanie, "
+        "nie wodomierze",
+    ),
     ("credit_not_seen", ""): (
         "credit of {v:.2f} sold, not seen in the meter within {l:.0f} days",
         "doładowanie {v:.2f} sprzedane, a w wodomierzu niewidoczne przez {l:.0f} dni",

@@ -74,17 +74,22 @@ def findings_as_dicts(findings: Findings, meters: Meters, lang: str = "en") -> l
     """Finding objects (docs/interfaces.md, `meterd check`), ordered by meter, start and flag."""
     if not len(findings):
         return []
-    order = np.lexsort((findings.flag, findings.start, [meters.ids[m] for m in findings.meter]))
+    # a building's finding (meter index -1 - building) sorts before every meter's, by its building
+    keys = [meters.ids[m] if m >= 0 else "" for m in findings.meter]
+    places = [meters.building_name(-1 - m) if m < 0 else "" for m in findings.meter]
+    order = np.lexsort((findings.flag, findings.start, places, keys))
     rows: list[dict[str, object]] = []
     for i in order:
-        rows.append(
-            {
-                "meter_id": meters.ids[findings.meter[i]],
-                "flag": findings.flag[i],
-                "severity": findings.severity[i],
-                "from": iso(findings.start[i]),
-                "to": iso(findings.end[i]),
-                "reason": reason(findings.flag[i], findings.detail[i], findings.value[i], findings.limit[i], lang),
-            }
-        )
+        m = findings.meter[i]
+        row: dict[str, object] = {"meter_id": meters.ids[m] if m >= 0 else None}
+        if m < 0:
+            row["building_id"] = meters.building_name(-1 - m)
+        row.update({
+            "flag": findings.flag[i],
+            "severity": findings.severity[i],
+            "from": iso(findings.start[i]),
+            "to": iso(findings.end[i]),
+            "reason": reason(findings.flag[i], findings.detail[i], findings.value[i], findings.limit[i], lang),
+        })  # fmt: skip
+        rows.append(row)
     return rows
