@@ -243,11 +243,11 @@ def test_more_standard_meters() -> None:
 
 
 def test_apator172_na1_and_mkradio4() -> None:
-    """wmbusmeters test telegrams: apator172 7177.7 and 7179 m3, apatorna1 345.312 m3 (all-zero key),
+    """wmbusmeters test telegrams: apator172 7177.67 and 7179 m3 (exactly raw / 3), apatorna1 345.312 m3 (all-zero key),
     mkradio4 0.4 m3 with 0.1 m3 in the previous period."""
     cases = [
-        ("1C44148607A814000411A0_1D5400000840030000000005FF05D83D0000", "apator172", "0014A807", 7177.7),
-        ("1C44148607A814000411A0_215400000840030000000005FF05D83D0000", "apator172", "0014A807", 7179.0),
+        ("1C44148607A814000411A0_1D5400000840030000000005FF05D83D0000", "apator172", "0014A807", 0x541D / 3),
+        ("1C44148607A814000411A0_215400000840030000000005FF05D83D0000", "apator172", "0014A807", 0x5421 / 3),
         ("1C440106813591041407A0B000266A705474DDB80D9A0EB9AE2EF29D96", "apatorna1", "04913581", 345.312),
         (
             "2F446850200141029562A2_06702901006017030004000300000000000000000000000000000000000000000000000000",
@@ -512,3 +512,59 @@ def test_apator162_payload_after_0x80_reads_as_after_0x0f(litres: int, extra: st
         assert out["ok"] and out["driver"] == "apator162", out
         totals.append(out["total_m3"])
     assert totals == [litres / 1000] * 2
+
+
+def test_apator_na1_on_ci_a1_with_its_alarms() -> None:
+    """A telegram of our own making from the published layout: CI A1 as well as A0, the packed total
+    (litres x 10^k), the current alarm byte."""
+    from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+
+    from meterd.wmbus import builder as b
+    from meterd.wmbus.security import mode5_iv
+
+    m, a = b.address("04913581", "APA", 0x14, 0x07)
+    raw = (0x0123 << 8) | (1 << 4) | 0x5  # ((raw >> 8) x 16 + 5) x 10^1 litres = 4,661 x 10 l = 46.61 m3
+    plain = bytes([0x2F]) + raw.to_bytes(4, "little") + bytes(9) + bytes([0x08 | 0x20 | 0x01]) + bytes([0])
+    for ci in (0xA0, 0xA1):
+        acc = 0x42
+        enc = Cipher(algorithms.AES(bytes(16)), modes.CBC(mode5_iv(m, a, acc))).encryptor()
+        payload = bytes([acc, 0x00]) + enc.update(plain) + enc.finalize()
+        frame = bytes([9 + 1 + len(payload), 0x44]) + m + a + bytes([ci]) + payload
+        out = Decoder().decode(frame)
+        assert out["ok"] and out["driver"] == "apatorna1" and out["total_m3"] == 46.61, out
+        assert set(out["alarms"]) == {"leak", "backflow", "low_battery"}, out["alarms"]
+
+
+def test_zenner_0b_sends_in_the_clear_despite_its_configuration_field() -> None:
+    """A telegram of our own making from the published layout: mode 5 announced, 2F 2F in the clear,
+    after DIF 0F a status, this month's use and the total in 1/256000 m3, and one trailing byte."""
+    from meterd.wmbus import builder as b
+
+    m, a = b.address("12345678", "ZRI", 0x0B, 0x16)
+    data = bytes(4) + (256000 * 3 // 2).to_bytes(4, "little") + (256000 * 1234 + 128000).to_bytes(4, "little") + b"\x55"
+    apl = b"\x2f\x2f\x0f" + data
+    tpl = bytes([0x7A, 0x21, 0x00]) + (0x0500 | (len(apl) // 16) << 4).to_bytes(2, "little")
+    frame = bytes([9 + len(tpl) + len(apl), 0x44]) + m + a + tpl + apl
+    out = Decoder().decode(frame)
+    assert out["ok"] and out["driver"] == "zenner0b" and out["total_m3"] == 1234.5 and out["alarms"] == []
+    month = [r for r in out["records"] if r.get("period") == "current_month"]
+    assert month and month[0]["value"] == 1.5
+    broken = frame[:18] + (7).to_bytes(4, "little") + frame[22:]  # a status other than 0
+    assert Decoder().decode(broken)["alarms"] == ["error"]
+
+
+def test_techem_mk_radio_3a_and_version_0x70_on_ci_a0() -> None:
+    """Telegrams of our own making from the published layouts: version 0x50 (its own layout: total in
+    bytes 4-6), and version 0x70 with the MK Radio 3 offsets on CI A0."""
+    from meterd.wmbus import builder as b
+
+    m, a = b.address("12345678", "TCH", 0x50, 0x72)
+    date = (26 << 9) | (11 << 5) | 15  # 2026-11-15
+    payload = bytes(2) + date.to_bytes(2, "little") + (123456).to_bytes(3, "little") + bytes(12 * 3 + 1)
+    out = Decoder().decode(bytes([9 + 1 + len(payload), 0x44]) + m + a + bytes([0xA2]) + payload)
+    assert out["ok"] and out["driver"] == "mkradio3a" and out["total_m3"] == 12345.6
+    assert {r["quantity"]: r["value"] for r in out["records"]}["date"] == "2026-11-15"
+    m, a = b.address("12345678", "TCH", 0x70, 0x62)
+    payload = bytes([0]) + (0).to_bytes(2, "little") + (1000).to_bytes(2, "little") + (0).to_bytes(2, "little") + (25).to_bytes(2, "little") + bytes(8)
+    out = Decoder().decode(bytes([9 + 1 + len(payload), 0x44]) + m + a + bytes([0xA0]) + payload)
+    assert out["ok"] and out["driver"] == "mkradio3" and out["total_m3"] == 102.5 and out["medium"] == "warm_water"

@@ -73,8 +73,8 @@ class Apator08(VendorDecoder):
     """Apator AT-WMBUS-08 and AT-WMBUS-17-2 (manufacturer code 0x8614, "APT"), CI A0.
 
     The register (uint32 LE) counts thirds of a litre on the 08 and thirds of a m3 on the 17-2
-    (version 0x04, reported to one decimal). The link layer declares gas (0x03) or 0x11 for these water
-    meters; the medium is corrected to water."""
+    (version 0x04: the total is exactly raw / 3, not rounded). The link layer declares gas (0x03) or
+    0x11 for these water meters; the medium is corrected to water."""
 
     name = "apator08"
     manufacturers = frozenset({"APT"})
@@ -88,7 +88,7 @@ class Apator08(VendorDecoder):
             return False
         raw = int.from_bytes(ctx.apl[:4], "little")
         if ctx.out.get("version") == 0x04 and ctx.out.get("device_type") == 0x11:
-            total, name = round(raw / 3, 1), "apator172"
+            total, name = raw / 3, "apator172"
         else:
             total, name = round(raw / 3000, 6), "apator08"
         ctx.out.update(device_type=0x07, medium="water", total_m3=total, vendor_model=name)
@@ -96,19 +96,24 @@ class Apator08(VendorDecoder):
         return True
 
 
-class ApatorNA1(VendorDecoder):
-    """Apator NA-1 (APA, version 0x14): CI A0, ACC, one byte, then 16 bytes AES-128-CBC with the mode 5 IV.
+NA1_ALARMS = ((0x08, "leak"), (0x20, "backflow"), (0x04, "removal"), (0x02, "magnetic"), (0x01, "low_battery"))
 
-    The meter's key from the key ring, else the all-zero default key. The register: 4 bits in byte 1,
-    then bytes 2-4, in litres times 10^(bits 5-4 of byte 1)."""
+
+class ApatorNA1(VendorDecoder):
+    """Apator NA-1 (APA, version 0x14): CI A0 or A1 (the same layout), ACC, the frame status byte, then
+    16 bytes AES-128-CBC with the mode 5 IV (DLL manufacturer and address, ACC x 8).
+
+    The meter's key from the key ring, else the all-zero default key. Decrypted: 2F, the packed total
+    (4 bits in byte 1, then bytes 2-4, in litres times 10^(bits 5-4 of byte 1)), seconds since 2000,
+    the historic period, then byte 14 the current alarms."""
 
     name = "apatorna1"
     manufacturers = frozenset({"APA"})
     versions = frozenset({0x14})
-    cis = frozenset({0xA0})
+    cis = frozenset({0xA0, 0xA1})
 
     def apply(self, ctx: VendorContext) -> bool:
-        if ctx.ci != 0xA0 or len(ctx.apl) < 18 or len(ctx.dll) != 8:
+        if ctx.ci not in self.cis or len(ctx.apl) < 18 or len(ctx.dll) != 8:
             return False
         from meterd.wmbus.security import AesKey, mode5_iv
 
@@ -122,4 +127,5 @@ class ApatorNA1(VendorDecoder):
         total = reading * multiplier / 1000
         ctx.out.update(access_number=ctx.apl[0], total_m3=total, security_mode=5, decrypted=True)
         ctx.records.append(vendor_record("volume", "m3", total))
+        ctx.alarms += [name for bit, name in NA1_ALARMS if plain[14] & bit]
         return True

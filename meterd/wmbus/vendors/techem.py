@@ -3,6 +3,11 @@
 Payload after the CI: 1 byte, previous period date (16 bits LE: day 0-4, month 5-8, year 9-14 since
 2000), previous period volume (16 bits LE, 0.1 m3), current date (16 bits LE: day 4-8, month 9-12; no
 year is sent), volume in the current period (16 bits LE, 0.1 m3). The total is the sum of both volumes.
+Version 0x70 sends the same layout on CI A0 (recognised by manufacturer, version and type, not the CI).
+
+MK Radio 3a (version 0x50, type 0x72, CI A2, 44 bytes) has a layout of its own: bytes 2-3 the current
+date (day bits 0-4, month 5-8, year 9-15 since 2000), bytes 4-6 the total (24 bits LE, 0.1 m3), then
+twelve history entries of a byte and a 16-bit word, and a last byte.
 """
 
 from __future__ import annotations
@@ -18,11 +23,16 @@ class MKRadio3(VendorDecoder):
     name = "mkradio3"
     manufacturers = frozenset({"TCH"})
     device_types = frozenset({0x62, 0x72, 0x06, 0x07, 0x16})
-    cis = frozenset({0xA2})
+    cis = frozenset({0xA2, 0xA0})
+    models = frozenset({"mkradio3a"})
 
     def apply(self, ctx: VendorContext) -> bool:
         p = ctx.apl
-        if ctx.ci != 0xA2 or len(p) < 9:
+        version, dt = ctx.out.get("version"), ctx.out.get("device_type")
+        if ctx.ci == 0xA2 and version == 0x50:
+            return self._radio3a(ctx)
+        mk3_on_a0 = ctx.ci == 0xA0 and version == 0x70 and dt in (0x62, 0x72)
+        if not (ctx.ci == 0xA2 or mk3_on_a0) or len(p) < 9:
             return False
         prev_date = p[1] | p[2] << 8
         previous = (p[3] | p[4] << 8) / 10
@@ -43,4 +53,18 @@ class MKRadio3(VendorDecoder):
         dt = ctx.out.get("device_type")
         ctx.out["medium"] = "warm_water" if dt in (0x62, 0x06) else "cold_water" if dt in (0x72, 0x16) else "water"
         ctx.out["total_m3"] = total
+        return True
+
+    def _radio3a(self, ctx: VendorContext) -> bool:
+        p = ctx.apl
+        if len(p) < 7:
+            return False
+        date = p[2] | p[3] << 8
+        total = int.from_bytes(p[4:7], "little") / 10
+        ctx.records += [
+            _record("volume", "m3", total),
+            _record("date", None, checked_date(2000 + (date >> 9), (date >> 5) & 0x0F, date & 0x1F)),
+        ]
+        ctx.out.update(total_m3=total, medium="cold_water" if ctx.out.get("device_type") == 0x72 else "water",
+                       vendor_model="mkradio3a")  # fmt: skip
         return True

@@ -1,0 +1,38 @@
+"""Zenner (ZRI) version 0x0B, device type 0x16 (cold water), CI 0x7A.
+
+The configuration field announces mode 5, but the payload is sent in the clear (it starts 2F 2F, which
+the standard layers accept as already decrypted). After DIF 0x0F, manufacturer data: bytes 0-3 a status
+(u32 LE, 0 = OK), bytes 4-7 this month's consumption and bytes 8-11 the total, both u32 LE in
+1/256000 m3; an optional trailing byte.
+"""
+
+from __future__ import annotations
+
+from meterd.wmbus.vendors import VendorContext, VendorDecoder, vendor_record
+
+UNIT = 256_000  # counts per m3
+
+
+class Zenner0B(VendorDecoder):
+    name = "zenner0b"
+    manufacturers = frozenset({"ZRI"})
+    versions = frozenset({0x0B})
+    device_types = frozenset({0x16})
+
+    def apply(self, ctx: VendorContext) -> bool:
+        tail = next((r for r in ctx.records if r.get("dif") == "0F" and isinstance(r.get("value"), str)), None)
+        if tail is None:
+            return False
+        data = bytes.fromhex(str(tail["value"]))
+        if len(data) < 12:
+            ctx.out["vendor_warning"] = f"Zenner manufacturer data of {len(data)} bytes, not 12: not read"
+            return False
+        status = int.from_bytes(data[0:4], "little")
+        month = int.from_bytes(data[4:8], "little") / UNIT
+        total = int.from_bytes(data[8:12], "little") / UNIT
+        ctx.records.append(vendor_record("volume", "m3", total))
+        ctx.records.append(vendor_record("volume", "m3", month, period="current_month"))
+        ctx.out["total_m3"] = total
+        if status:
+            ctx.alarms.append("error")
+        return True
