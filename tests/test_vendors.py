@@ -568,3 +568,30 @@ def test_techem_mk_radio_3a_and_version_0x70_on_ci_a0() -> None:
     payload = bytes([0]) + (0).to_bytes(2, "little") + (1000).to_bytes(2, "little") + (0).to_bytes(2, "little") + (25).to_bytes(2, "little") + bytes(8)
     out = Decoder().decode(bytes([9 + 1 + len(payload), 0x44]) + m + a + bytes([0xA0]) + payload)
     assert out["ok"] and out["driver"] == "mkradio3" and out["total_m3"] == 102.5 and out["medium"] == "warm_water"
+
+
+def test_compact_frames_on_radio_with_their_formats_known_before_any_full_frame() -> None:
+    """CI 0x7B (short header) and 0x73 (long header) on a radio frame are compact frames, not the wired
+    fixed-data structure; Engelmann FAW's format and Kamstrup's nine are known to a fresh decoder."""
+    from meterd.wmbus import builder as b
+    from meterd.wmbus.records import parse_layout
+    from meterd.wmbus.signatures import format_signature
+    from meterd.wmbus.vendors.engelmann import FAW_FORMAT
+    from meterd.wmbus.vendors.kamstrup import FORMATS
+
+    m, a = b.address("12345678", "EFE", 0x00, 0x07)
+    data = bytearray(parse_layout(FAW_FORMAT, 0, compact=True).data_length)
+    data[71:75] = (123456).to_bytes(4, "little")  # the total, litres, last
+    apl = b"\x2f\x2f" + format_signature(FAW_FORMAT).to_bytes(2, "little") + bytes(2) + bytes(data)
+    short = bytes([0x7B, 0x11, 0x00, 0x00, 0x00])
+    long = bytes([0x73]) + bytes.fromhex("78563412") + m + bytes([0x00, 0x07, 0x11, 0x00, 0x00, 0x00])
+    for tpl in (short, long):
+        out = Decoder().decode(bytes([9 + len(tpl) + len(apl), 0x44]) + m + a + tpl + apl)
+        assert out["ok"] and out["total_m3"] == 123.456 and out["id"] == "12345678", out
+    assert len(FORMATS) >= 9
+    m, a = b.address("87654321", "KAM", 0x1B, 0x16)
+    fmt = bytes.fromhex("02FF20 0413 4413".replace(" ", ""))  # signature 0xDD34
+    assert format_signature(fmt) == 0xDD34 and fmt in FORMATS
+    payload = (0xDD34).to_bytes(2, "little") + bytes(2) + bytes(2) + (5000).to_bytes(4, "little") + (4000).to_bytes(4, "little")
+    out = Decoder().decode(bytes([9 + 1 + len(payload), 0x44]) + m + a + bytes([0x79]) + payload)  # CI 0x79: no header
+    assert out["ok"] and out["total_m3"] == 5.0, out

@@ -38,8 +38,9 @@ APPLICATION_ERRORS = {
     0x08: "application too busy",
     0x09: "too many readouts",
 }
-_SHORT_TPL = frozenset({0x7A, 0x8A, 0x6E, 0x74, 0x5A})
-_LONG_TPL = frozenset({0x72, 0x8B, 0x6F, 0x75, 0x5B})
+_SHORT_TPL = frozenset({0x7A, 0x8A, 0x6E, 0x74, 0x5A, 0x7B})  # 0x7B: short header, compact frame (radio)
+_LONG_TPL = frozenset({0x72, 0x8B, 0x6F, 0x75, 0x5B, 0x73})  # 0x73 on radio: long header, compact frame
+_COMPACT_TPL = frozenset({0x73, 0x7B})
 _NO_APL = frozenset({0x8A, 0x8B})
 _ERROR_CIS = frozenset({0x70, 0x6E, 0x6F})
 _ALARM_CIS = frozenset({0x71, 0x74, 0x75})
@@ -273,7 +274,7 @@ class Decoder:
             code = payload[-1] if len(payload) > pos else 0
             text = APPLICATION_ERRORS.get(code, "reserved")
             raise DecodeError("application_error", f"meter reports application error {code}: {text}")
-        if ci == 0x73:
+        if ci == 0x73 and link.kind != WMBUS:  # on wired M-Bus: the fixed data structure
             return self._fixed(link, hdr, payload[pos:])
         if ci in _SHORT_TPL or ci in _LONG_TPL or ci in (0x78, 0x79, 0x71):
             pos = self._read_tpl(ci, hdr, payload, pos)
@@ -318,6 +319,8 @@ class Decoder:
         out["decrypted"] = decrypted or link.descrambled
         if ci == 0x79:
             layout, data = self._compact(apl)
+        elif ci in _COMPACT_TPL:  # after the header (and decryption): 2F 2F, signature, data CRC, data
+            layout, data = self._compact(apl[2:] if apl[:2] == _FILLER else apl)
         else:
             try:
                 layout, fresh = self.layouts.layout((hdr.m_bytes, hdr.a_bytes), apl, 0)

@@ -125,6 +125,7 @@ def default_registry() -> VendorRegistry:
     from meterd.wmbus.vendors.apator import Apator08, Apator162, ApatorNA1
     from meterd.wmbus.vendors.bmeters import Hydrodigit
     from meterd.wmbus.vendors.diehl import Izar
+    from meterd.wmbus.vendors.engelmann import EngelmannFaw
     from meterd.wmbus.vendors.kamstrup import Kamstrup
     from meterd.wmbus.vendors.maddalena import Maddalena
     from meterd.wmbus.vendors.qundis import QundisWater
@@ -133,5 +134,5 @@ def default_registry() -> VendorRegistry:
 
     return VendorRegistry(
         [Kamstrup(), Apator162(), ApatorNA1(), Apator08(), Hydrodigit(), Izar(), MKRadio3(), QundisWater(), Maddalena(),
-         Zenner0B()]
+         Zenner0B(), EngelmannFaw()]
     )  # fmt: skip

@@ -12,11 +12,20 @@ from meterd.wmbus.vendors import VendorContext, VendorDecoder
 INFO_ALARMS = ((0x01, "dry", 4), (0x02, "backflow", 7), (0x04, "leak", 10), (0x08, "burst", 13))
 DURATIONS = ("", "1-8 hours", "9-24 hours", "2-3 days", "4-7 days", "8-14 days", "15-21 days", "22-31 days")
 # DIB/VIB formats of the full frames whose compact frames (CI 0x79) these meters send
-FORMATS = (
-    bytes.fromhex("02FF2004134413615B6167"),  # C1: info, volume, target volume, min flow temp, min ext temp
-    bytes.fromhex("02FF2004134413A1015BE10167"),  # the same with storage 2 minima (T1 variants)
-    bytes.fromhex("02FF2004134413615B6167023B"),  # with max flow
-)
+FORMATS = tuple(bytes.fromhex(f.replace(" ", "")) for f in (
+    "02FF20 0413 4413 615B 6167",  # C1: info, volume, target volume, min flow temp, min ext temp
+    "02FF20 0413 4413 A1015B E10167",  # the same with storage 2 minima (T1 variants)
+    "02FF20 0413 4413 615B 6167 023B",  # with max flow
+    # the nine formats known for these meters (vendor layouts), each by its signature's format
+    "02FF20 0413 92013B A1015B 8101E7FF0F",
+    "04FF23 4413 523B 06FF1B 426C 6167 5167 023B 0413 8101E7FF0F",
+    "02FF20 0413 4413 426C 523B 615B 6167 5167 8101E7FF0F 06FF1B",  # flowIQ 2200 behind an ELL
+    "02FF20 0413 4413 A1015B 8101E7FF0F",
+    "02FF20 0413 4413 615B 5167",
+    "02FF20 0413 4413",
+    "02FF20 0413 523B",
+    "04FF23 0413 4413 426C 023B 92013B A2013B 06FF1B A1015B 91015B A10167",
+))  # fmt: skip
 
 
 # (manufacturer, version) → model, as the meters identify themselves (others read as "kamstrup")
