@@ -595,3 +595,21 @@ def test_compact_frames_on_radio_with_their_formats_known_before_any_full_frame(
     payload = (0xDD34).to_bytes(2, "little") + bytes(2) + bytes(2) + (5000).to_bytes(4, "little") + (4000).to_bytes(4, "little")
     out = Decoder().decode(bytes([9 + 1 + len(payload), 0x44]) + m + a + bytes([0x79]) + payload)  # CI 0x79: no header
     assert out["ok"] and out["total_m3"] == 5.0, out
+
+
+def test_sontex_rfm_tx1_scrambled_total() -> None:
+    """A telegram of our own making from the published tables: the total scrambled with the access
+    number and its column, the time in plain BCD at bytes 28-33 of the frame."""
+    from meterd.wmbus import builder as b
+    from meterd.wmbus.vendors.sontex import TABLES, descramble_total
+
+    m, a = b.address("12345678", "BMT", 0x05, 0x07)
+    for acc in (0x25, 0x10, 0xFF):
+        total = bytes.fromhex("56341200")  # BCD, least significant first: 123,456 litres
+        scrambled = bytes(total[i] ^ acc ^ TABLES[i][acc & 0x0F] for i in range(4))
+        assert descramble_total(scrambled, acc) == total
+        body = bytes([0x7A, acc, 0x00]) + (0x1006).to_bytes(2, "little") + bytes.fromhex("0C13") + scrambled + bytes(7)
+        frame = bytes([9 + len(body) + 6, 0x44]) + m + a + body + bytes.fromhex("301510211126")  # 10:15:30 2026-11-21
+        out = Decoder().decode(frame)
+        assert out["ok"] and out["driver"] == "rfmtx1" and out["total_m3"] == 123.456, out
+        assert {r["quantity"]: r["value"] for r in out["records"]}["datetime"] == "2026-11-21T10:15:00"

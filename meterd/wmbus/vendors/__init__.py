@@ -129,10 +129,11 @@ def default_registry() -> VendorRegistry:
     from meterd.wmbus.vendors.kamstrup import Kamstrup
     from meterd.wmbus.vendors.maddalena import Maddalena
     from meterd.wmbus.vendors.qundis import QundisWater
+    from meterd.wmbus.vendors.sontex import RfmTx1
     from meterd.wmbus.vendors.techem import MKRadio3
     from meterd.wmbus.vendors.zenner import Zenner0B
 
     return VendorRegistry(
-        [Kamstrup(), Apator162(), ApatorNA1(), Apator08(), Hydrodigit(), Izar(), MKRadio3(), QundisWater(), Maddalena(),
-         Zenner0B(), EngelmannFaw()]
+        [Kamstrup(), Apator162(), ApatorNA1(), Apator08(), RfmTx1(), Hydrodigit(), Izar(), MKRadio3(), QundisWater(),
+         Maddalena(), Zenner0B(), EngelmannFaw()]
     )  # fmt: skip
