@@ -38,7 +38,7 @@ def load_keys(path: str | os.PathLike[str], *, allow_insecure: bool = False, enc
             if not METER_ID.fullmatch(meter_text):
                 errors.append(f"{p}:{line}: column meter_id: not a meter id (up to 8 hex digits)")
             elif not KEY.fullmatch(key_text):
-                errors.append(f"{p}:{line}: column key: not 32 hex digits (an AES-128 key)")
+                errors.append(f"{p}:{line}: column key: not 32 hex digits (an AES-128 key) nor 16 (a DES key)")
             else:
                 keys[normalise_meter_id(meter_text)] = bytes.fromhex(key_text)
     except InputFileError as e:

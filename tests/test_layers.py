@@ -258,3 +258,39 @@ def test_a_frame_without_crcs_is_read_whole_when_its_end_passes_as_a_format_b_cr
     )
     batch = decode_batch(Decoder(), [frame] * MIN_GROUP)
     assert json.loads(batch.json_lines()[0]) == out
+
+
+def test_security_mode_2_des_with_an_8_byte_key() -> None:
+    """A telegram of our own making: mode 2 (DES-CBC, IV 0, whole 8-byte blocks after the header), its
+    16-hex-digit key on the command line and in a key file; an AES key for it, or its DES key for an
+    AES telegram, is a clear error."""
+    import os
+    import subprocess
+    import sys
+    import tempfile
+
+    from meterd.wmbus import builder as b
+    from meterd.wmbus.security import DesKey
+
+    key = bytes.fromhex("0123456789ABCDEF")
+    m, a = b.address("12345678", "ACW", 0x04, 0x07)
+    plain = bytes.fromhex("2F2F 0413 E8030000 2F2F2F2F 2F2F2F2F".replace(" ", ""))  # 16 bytes: two DES blocks
+    enc = DesKey(key).cbc_encrypt(bytes(8), plain)
+    tpl = bytes([0x7A, 0x11, 0x00]) + (0x0200).to_bytes(2, "little")  # mode 2, no block count
+    frame = bytes([9 + len(tpl) + len(enc), 0x44]) + m + a + tpl + enc
+    out = Decoder().decode(frame, key)
+    assert out["ok"] and out["security_mode"] == 2 and out["decrypted"] and out["total_m3"] == 1.0, out
+    assert Decoder().decode_hex(frame.hex())["error"]["code"] == "no_key"
+    assert Decoder().decode_hex(frame.hex(), bytes(16))["error"]["code"] == "bad_key"
+    assert Decoder().decode_hex(frame.hex(), bytes(range(8)))["error"]["code"] == "decrypt_failed"
+    with tempfile.TemporaryDirectory() as tmp:
+        keys = os.path.join(tmp, "keys.csv")
+        with open(keys, "w") as f:
+            f.write("meter_id,key\n12345678,0123456789ABCDEF\n")
+        os.chmod(keys, 0o600)
+        res = subprocess.run([sys.executable, "-m", "meterd", "decode", "--jsonl", "--keys", keys], input=frame.hex() + "\n",
+                             capture_output=True, text=True, timeout=60)  # fmt: skip
+        assert '"total_m3":1.0' in res.stdout and "0123456789ABCDEF" not in res.stdout + res.stderr, res.stdout
+    m5, a5 = b.address("12345678", "ELS", 0x33, 0x07)
+    aes_frame = b.wmbus_frame(0x44, m5, a5, b.short_tpl(1, 0, mode=5, blocks=1) + bytes(16))
+    assert Decoder().decode_hex(aes_frame.hex(), key)["error"]["code"] == "bad_key"

@@ -24,8 +24,8 @@ def _key_bytes(key: str) -> bytes:
         key_bytes = bytes.fromhex(cleaned)
     except ValueError:
         raise DecodeError("bad_key", "key is not hex") from None
-    if len(key_bytes) != 16:
-        raise DecodeError("bad_key", f"key must be 32 hex digits, got {len(cleaned)}")
+    if len(key_bytes) not in (16, 8):
+        raise DecodeError("bad_key", f"key must be 32 hex digits (AES-128) or 16 (DES), got {len(cleaned)}")
     return key_bytes
 
 

@@ -472,7 +472,7 @@ def import_keys(
             problems.append(f"{path}:{line}: column meter_id: the same meter as on line {seen[serial]}")
             continue
         if not KEY.fullmatch(key_text):
-            problems.append(f"{path}:{line}: column key: not 32 hex digits (an AES-128 key)")
+            problems.append(f"{path}:{line}: column key: not 32 hex digits (an AES-128 key) nor 16 (a DES key)")
             continue
         seen[serial] = line
         parsed.append((ids[serial], serial, bytes.fromhex(key_text)))

@@ -380,6 +380,8 @@ class Decoder:
             raise DecodeError("too_short", "ELL payload shorter than its CRC")
         if not ell.encrypted:
             return rest
+        if aes is not None and aes.is_des:
+            raise DecodeError("bad_key", "an 8-byte key is a DES key (security mode 2); the ELL uses AES")
         if _ell_crc_ok(rest):
             return rest  # a receiver already decrypted it
         if aes is None:
@@ -404,6 +406,10 @@ class Decoder:
         rest = payload[pos:]
         if mode == 0:
             return rest, False
+        if mode == 2:
+            return self._mode2(hdr, rest, aes)
+        if aes is not None and aes.is_des:
+            raise DecodeError("bad_key", f"an 8-byte key is a DES key (security mode 2); this telegram uses mode {mode}")
         if mode not in (5, 7):
             if rest[:2] == _FILLER:
                 return rest, True
@@ -431,6 +437,23 @@ class Decoder:
                 return rest, True
             raise DecodeError("decrypt_failed", "decrypted payload does not start with 2F2F (wrong key?)")
         return plain + tail, True
+
+    def _mode2(self, hdr: _Header, rest: bytes, key: AesKey | None) -> tuple[bytes, bool]:
+        """Security mode 2 (DES-CBC, deprecated): an 8-byte key, IV 0, everything after the header in
+        whole 8-byte blocks (the configuration field's block count is not used), then 2F 2F."""
+        if rest[:2] == _FILLER:
+            return rest, True  # already decrypted
+        if key is None:
+            raise DecodeError("no_key", f"security mode 2 (DES); no key for meter {hdr.meter_id}")
+        if not key.is_des:
+            raise DecodeError("bad_key", "security mode 2 is DES: its key has 16 hex digits, not 32")
+        length = len(rest) // 8 * 8
+        if length == 0:
+            raise DecodeError("decrypt_failed", "DES telegram without a whole 8-byte block")
+        plain = key.cbc_decrypt(bytes(8), rest[:length])
+        if plain[:2] != _FILLER:
+            raise DecodeError("decrypt_failed", "decrypted payload does not start with 2F2F (wrong key?)")
+        return plain + rest[length:], True
 
     def _mode7(
         self, hdr: _Header, aes: AesKey, tpl: bytes, enc: bytes, rest: bytes, link_address: bytes

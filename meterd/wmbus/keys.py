@@ -5,20 +5,21 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 
 from meterd.ids import normalise_meter_id
-from meterd.wmbus.security import AesKey
+from meterd.wmbus.security import AesKey, DesKey
 
 __all__ = ["KeyRing", "normalise_meter_id", "parse_key"]
 
 
 def parse_key(text: str) -> bytes:
-    """32 hex digits → 16 bytes; the message never echoes the key."""
+    """32 hex digits → 16 bytes (AES-128), or 16 → 8 (DES, security mode 2); the message never echoes
+    the key."""
     cleaned = text.strip().replace(" ", "")
     try:
         key = bytes.fromhex(cleaned)
     except ValueError:
         raise ValueError("key is not hex") from None
-    if len(key) != 16:
-        raise ValueError(f"key must be 32 hex digits (AES-128), got {len(cleaned)}")
+    if len(key) not in (16, 8):
+        raise ValueError(f"key must be 32 hex digits (AES-128) or 16 (DES), got {len(cleaned)}")
     return key
 
 
@@ -49,5 +50,5 @@ class KeyRing:
         if aes is None:
             if len(self._by_bytes) >= 10_000:
                 self._by_bytes.clear()
-            aes = self._by_bytes[key] = AesKey(key)
+            aes = self._by_bytes[key] = DesKey(key) if len(key) == 8 else AesKey(key)
         return aes

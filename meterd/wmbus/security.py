@@ -18,6 +18,7 @@ class AesKey:
     """An AES-128 key with reusable block contexts. Never printed: repr hides the key."""
 
     __slots__ = ("_dec", "_enc", "_key")
+    is_des = False
 
     def __init__(self, key: bytes) -> None:
         if len(key) != BLOCK:
@@ -58,6 +59,40 @@ class AesKey:
         c = cmac.CMAC(algorithms.AES(self._key))
         c.update(data)
         return c.finalize()
+
+
+class DesKey(AesKey):
+    """A single-DES key (security mode 2, deprecated, still sent by some older meters): 8 bytes, CBC
+    with an IV of zeros over whole 8-byte blocks. Never printed."""
+
+    __slots__ = ()
+    is_des = True
+
+    def __init__(self, key: bytes) -> None:  # (the AES key's set-up is not wanted)
+        if len(key) != 8:
+            raise ValueError("a DES key is 8 bytes")
+        from cryptography.hazmat.decrepit.ciphers.algorithms import TripleDES
+
+        self._key = key
+        cipher = Cipher(TripleDES(key * 3), modes.ECB())  # three equal keys: single DES
+        self._dec = cipher.decryptor()
+        self._enc = cipher.encryptor()
+
+    def __repr__(self) -> str:
+        return "DesKey(<secret>)"
+
+    def cbc_decrypt(self, iv: bytes, data: bytes) -> bytes:
+        plain = self._dec.update(data)
+        chain = iv + data[:-8]
+        return (int.from_bytes(plain, "big") ^ int.from_bytes(chain, "big")).to_bytes(len(data), "big")
+
+    def cbc_encrypt(self, iv: bytes, data: bytes) -> bytes:
+        out = bytearray()
+        prev = iv
+        for k in range(0, len(data), 8):
+            prev = self._enc.update(bytes(a ^ b for a, b in zip(data[k : k + 8], prev, strict=True)))
+            out += prev
+        return bytes(out)
 
 
 def derive_mode7_keys(key: AesKey, counter: bytes, meter_id: bytes) -> tuple[AesKey, AesKey]:
