@@ -123,20 +123,28 @@ class Framer:
         q = Framer._telegram_within(data, pos + 1, pos + data[pos] + 1 + trailing, trailing)
         if q is not None:
             return -(q - pos)
+        if state == _ENDS_NEAR:  # another start a few bytes after its end, and none inside ends better
+            return data[pos] + 1
         if state == _INCOMPLETE:
             return 0
-        return data[pos] + 1  # complete but followed by noise: the best reading there is
+        # complete but followed by noise: line noise that passed for a start, more likely than not, when a
+        # telegram could start inside it that is still coming in (wait for it rather than swallow it)
+        q = Framer._telegram_within(data, pos + 1, pos + data[pos] + 1 + trailing, trailing, _INCOMPLETE)
+        if q is not None:
+            return -(q - pos)
+        return data[pos] + 1  # the best reading there is
 
     @staticmethod
-    def _telegram_within(data: bytes, start: int, stop: int, trailing: int) -> int | None:
-        """The first position in [start, stop) where a raw telegram starts and ends well, if any."""
+    def _telegram_within(data: bytes, start: int, stop: int, trailing: int, state: int = 4) -> int | None:
+        """The first position in [start, stop) where a raw telegram starts and ends well (or, with
+        `state` _INCOMPLETE, where one starts that is still coming in), if any."""
         for q in range(start, min(len(data), stop)):
-            if _candidate(data, q, trailing) == _ENDS_WELL:
+            if _candidate(data, q, trailing) == state:
                 return q
         return None
 
 
-_NO_START, _INCOMPLETE, _ENDS_BADLY, _ENDS_WELL = range(4)
+_NO_START, _INCOMPLETE, _ENDS_BADLY, _ENDS_NEAR, _ENDS_WELL = range(5)
 # CI fields of telegrams meters send: TPL/ELL/AFL/application errors and alarms, manufacturer-specific
 _METER_CIS = frozenset(range(0x6E, 0x98)) | {0x9E, 0x9F} | frozenset(range(0xA0, 0xB9))
 
@@ -176,6 +184,8 @@ def _candidate(data: bytes, pos: int, trailing: int) -> int:
     n = len(data)
     if end > n:
         return _INCOMPLETE
-    if end + NOISE_GAP >= n or any(_plausible_header(data, q) for q in range(end, end + NOISE_GAP + 1)):
-        return _ENDS_WELL  # the end of the read, or another start within a few bytes of noise
+    if end == n or _plausible_header(data, end):
+        return _ENDS_WELL  # the end of the read, or the next telegram right after it
+    if end + NOISE_GAP >= n or any(_plausible_header(data, q) for q in range(end + 1, end + NOISE_GAP + 1)):
+        return _ENDS_NEAR  # another start within a few bytes of noise (or too few bytes yet to tell)
     return _ENDS_BADLY
