@@ -17,7 +17,7 @@ from typing import ClassVar
 import numpy as np
 
 from meterd.drivers.frame import Frame
-from meterd.drivers.framer import CC1101_DBM, Framer, Item, _now
+from meterd.drivers.framer import CC1101_DBM, ENDS_WELL, Framer, Item, _now
 from meterd.wmbus.link import WMBUS_C_FIELDS
 
 _L_BYTES = tuple(bytes([n]) for n in range(256))  # the L field each telegram gets back
@@ -47,6 +47,7 @@ class AMB8465Framer(Framer):
         self.transparent = transparent
         self.rssi_byte = rssi_byte
         self.settings: bytes | None = None
+        self._synced = False  # transparent output: the last bytes read were a telegram, not skipped noise
 
     @staticmethod
     def command(cmd: int, data: bytes = b"") -> bytes:
@@ -91,11 +92,13 @@ class AMB8465Framer(Framer):
                 if not done:
                     # an unfinished command frame in transparent output may be line noise: it gives way
                     # to a telegram that starts inside it and ends well
-                    q = self._telegram_within(data, pos + 1, n, 1 if self.rssi_byte else 0) if self.transparent else None
+                    trailing = 1 if self.rssi_byte else 0
+                    q = self._telegram_within(data, pos + 1, n, trailing, ENDS_WELL) if self.transparent else None
                     if q is None:
                         break
                     out.append(self._skipped(q - pos, "an unfinished command frame"))
                     pos = q
+                    self._synced = False
                 continue
             if not self.transparent:
                 start = data.find(0xFF, pos)
@@ -105,13 +108,15 @@ class AMB8465Framer(Framer):
                 continue
             # transparent mode: L C ... [RSSI]
             trailing = 1 if self.rssi_byte else 0
-            size = self._raw_frame(data, pos, trailing)
+            size = self._raw_frame(data, pos, trailing, self._synced)
             if size == 0:
                 break
             if size < 0:
                 out.append(self._skipped(-size, "not a frame start"))
                 pos -= size
+                self._synced = False
                 continue
+            self._synced = True
             rssi = CC1101_DBM[data[pos + size]] if trailing else None
             out.append(Frame(data[pos : pos + size], self.now, rssi, self.name))
             pos += size + trailing

@@ -106,45 +106,54 @@ class Framer:
         return FramingError("garbage", f"{n} bytes skipped: {why}")
 
     @staticmethod
-    def _raw_frame(data: bytes, pos: int, trailing: int) -> int:
+    def _raw_frame(data: bytes, pos: int, trailing: int, synced: bool = False) -> int:
         """Size of a raw `L C M A CI ...` telegram at pos (then `trailing` bytes): > 0 a telegram, 0 when
         more bytes are needed, < 0 the bytes to skip (pos is no telegram start).
 
         Raw frames have no start byte and no checksum, so a candidate must make sense as a whole: a
         link-layer C field, a manufacturer of three letters, a CI field meters send, and where it ends
-        either the end of what was read or, within a few bytes of noise, another plausible start. Line noise that passes for a start
-        must not swallow the telegrams after it: a candidate that does not end well, or that is still
-        incomplete, gives way to a well-ending telegram that starts inside it."""
+        the end of what was read or another plausible start, right after it or within a few bytes of
+        noise. Line noise that passes for a start must not swallow the telegrams after it: a candidate
+        that does not end well, or that is still incomplete, gives way to a telegram that starts inside
+        it and ends well. `synced`: the bytes before pos were a telegram (not skipped noise); out of
+        sync, a candidate that ends only near another start gives way to one inside it that ends right
+        where the next begins (after a burst of noise, the framer finds its way back on real telegrams)."""
         state = _candidate(data, pos, trailing)
         if state == _ENDS_WELL:
             return data[pos] + 1
         if state == _NO_START:
             return -1
-        q = Framer._telegram_within(data, pos + 1, pos + data[pos] + 1 + trailing, trailing)
+        stop = pos + data[pos] + 1 + trailing
+        if state == _ENDS_NEAR:
+            if not synced:
+                q = Framer._telegram_within(data, pos + 1, stop, trailing, (_ENDS_WELL,))
+                if q is not None:
+                    return -(q - pos)
+            return data[pos] + 1
+        q = Framer._telegram_within(data, pos + 1, stop, trailing, (_ENDS_WELL, _ENDS_NEAR))
         if q is not None:
             return -(q - pos)
-        if state == _ENDS_NEAR:  # another start a few bytes after its end, and none inside ends better
-            return data[pos] + 1
         if state == _INCOMPLETE:
             return 0
         # complete but followed by noise: line noise that passed for a start, more likely than not, when a
         # telegram could start inside it that is still coming in (wait for it rather than swallow it)
-        q = Framer._telegram_within(data, pos + 1, pos + data[pos] + 1 + trailing, trailing, _INCOMPLETE)
+        q = Framer._telegram_within(data, pos + 1, stop, trailing, (_INCOMPLETE,))
         if q is not None:
             return -(q - pos)
         return data[pos] + 1  # the best reading there is
 
     @staticmethod
-    def _telegram_within(data: bytes, start: int, stop: int, trailing: int, state: int = 4) -> int | None:
-        """The first position in [start, stop) where a raw telegram starts and ends well (or, with
-        `state` _INCOMPLETE, where one starts that is still coming in), if any."""
+    def _telegram_within(data: bytes, start: int, stop: int, trailing: int, states: tuple[int, ...]) -> int | None:
+        """The first position in [start, stop) where a raw telegram starts whose candidate state is one of
+        `states`, if any."""
         for q in range(start, min(len(data), stop)):
-            if _candidate(data, q, trailing) == state:
+            if _candidate(data, q, trailing) in states:
                 return q
         return None
 
 
 _NO_START, _INCOMPLETE, _ENDS_BADLY, _ENDS_NEAR, _ENDS_WELL = range(5)
+ENDS_WELL = (_ENDS_WELL, _ENDS_NEAR)  # a telegram followed by another start, right after it or near
 # CI fields of telegrams meters send: TPL/ELL/AFL/application errors and alarms, manufacturer-specific
 _METER_CIS = frozenset(range(0x6E, 0x98)) | {0x9E, 0x9F} | frozenset(range(0xA0, 0xB9))
 

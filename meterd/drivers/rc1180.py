@@ -34,6 +34,7 @@ class RC1180Framer(Framer):
         self.rssi_byte = rssi_byte  # until the module's memory says otherwise
         self.memory: bytes | None = None
         self._configuring = False  # between the `>` prompt and the memory listing
+        self._synced = False  # the last bytes read were a telegram, not skipped noise
 
     def init_commands(self, mode: str) -> list[bytes]:
         self.mode_value(mode)
@@ -82,13 +83,15 @@ class RC1180Framer(Framer):
                 self._configuring = True
                 pos += 1
                 break
-            size = raw_frame(data, pos, trailing)
+            size = raw_frame(data, pos, trailing, self._synced)
             if size == 0:
                 break
             if size < 0:
                 append(self._skipped(-size, "not a frame start"))
                 pos -= size
+                self._synced = False
                 continue
+            self._synced = True
             rssi = -(data[pos + size] / 2) if trailing else None
             append(make(Frame, (data[pos : pos + size], now, rssi, name)))
             pos += size + trailing
