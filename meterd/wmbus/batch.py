@@ -205,8 +205,8 @@ def _vector_group(
     if found is None:
         return everything
     proto_frame, proto, link = found
-    if not isinstance(proto, _Pending) or proto.hdr.ell or proto.hdr.afl or proto.hdr.long or proto.layout.warnings:
-        return everything  # (frames decoded leniently are rare: each goes the scalar way, with its warnings)
+    if not isinstance(proto, _Pending) or proto.hdr.ell or proto.hdr.afl or proto.hdr.long:
+        return everything
     mode = proto.out["security_mode"]
     if mode not in (0, 5) or link.crc_format not in ("A", "none") or link.warning is not None:
         return everything
@@ -257,12 +257,16 @@ PROTOTYPE_TRIES = 8  # rows tried as the group's prototype: one bad row (no key,
 
 
 def _prototype(decoder: Decoder, candidates: list[bytes]) -> tuple[bytes, TelegramDict | _Pending, LinkFrame] | None:
-    """The first row that decodes, with its pending result and link frame."""
+    """The first row that decodes without needing lenient reading, with its pending result and link frame
+    (a row read leniently stands for no group: each such row goes the scalar way)."""
     for frame in candidates:
         try:
-            return frame, decoder._walk(frame, None), parse_link(frame)
+            result = decoder._walk(frame, None)
         except DecodeError:
             continue
+        if isinstance(result, _Pending) and result.layout.warnings:
+            continue
+        return frame, result, parse_link(frame)
     return None
 
 
