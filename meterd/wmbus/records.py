@@ -598,10 +598,10 @@ def parse_layout(buf: bytes, start: int = 0, *, compact: bool = False, lenient: 
         except DecodeError as e:
             if e.code != "truncated_record" or not specs or compact or not lenient:
                 raise
-            # the last record runs past the end: dropped, the records before it stand
-            if positions is not None:
-                del positions[kept[0] :]
-                positions.append(rec_start)  # a cached layout matches only frames with this DIF here
+            # the last record runs past the end: dropped, the records before it stand. The bytes read of
+            # it stay in the structure: a cached layout matches only frames that end the same way.
+            if positions is not None and (not positions[kept[0] :] or positions[kept[0]] != rec_start):
+                positions.insert(kept[0], rec_start)
             del fmt[kept[1] :]
             total_index, fallback = kept[2], kept[3]
             warnings.append("truncated_last_record")
