@@ -334,3 +334,36 @@ def test_a_building_that_falls_silent_at_once_is_one_finding_and_no_meter_is_mis
     assert missing == ["51000003"], found  # the one meter silent while its neighbours were heard
     polish, _ = check_csv(readings, meters_csv, now=end.isoformat(), lang="pl")
     assert any("nie działała bramka" in f["reason"] for f in polish if f["flag"] == "building_silent")
+
+
+def test_large_households_are_no_outliers_but_a_flat_far_beyond_its_building_is() -> None:
+    """Flats of one to five tenants, thrifty or not (a household of five uses two or three times a usual
+    flat) are ordinary; one flat using eight times a usual flat of its building is an outlier. Ten
+    seeded towns of 40 flats in 4 buildings, two months each."""
+    t0 = int(datetime(2026, 9, 1, tzinfo=UTC).timestamp())
+    days, n_flats = 61, 40
+    caught = false = 0
+    for seed in range(1, 11):
+        rng = np.random.default_rng(seed)
+        meters = Meters.for_ids([f"8{k:07d}" for k in range(n_flats)])
+        meters.building[:] = np.arange(n_flats) % 4
+        rows_m, rows_t, rows_v = [], [], []
+        for k in range(n_flats):
+            per_day = 0.11 * rng.integers(1, 6) * rng.lognormal(0.0, 0.3)  # m3 a day
+            if k == 7:
+                per_day = 0.11 * 3 * 8.0
+            total = 50.0
+            for d in range(days):
+                for h in range(0, 24, 6):
+                    total += per_day / 4 * rng.uniform(0.6, 1.4)
+                    rows_m.append(k)
+                    rows_t.append(t0 + d * 86400 + h * 3600)
+                    rows_v.append(round(total, 3))
+        readings = Readings(np.array(rows_m, dtype=np.int32), np.array(rows_t, dtype=np.int64), np.array(rows_v),
+                            np.zeros(len(rows_m), dtype=np.uint16), None)  # fmt: skip
+        found = {f["meter_id"] for f in findings_as_dicts(run_checks(readings, meters, now=t0 + days * 86400), meters)
+                 if f["flag"] == "outlier"}  # fmt: skip
+        caught += "80000007" in found
+        false += len(found - {"80000007"})
+    # (with the factor 2.5 of before: every outlier, and 6 of the 390 ordinary flats as well)
+    assert caught == 10 and false <= 2, (caught, false)
