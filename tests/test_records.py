@@ -323,3 +323,10 @@ def test_type_f_date_times_follow_the_century_rule(data: bytes, text: str) -> No
     from meterd.wmbus.datatypes import datetime_f
 
     assert datetime_f(data) == text
+
+
+def test_a_compact_profile_carries_its_own_quantity_never_a_volume_with_text() -> None:
+    out = Decoder().decode_hex(_frame("0413E8030000 0D931F05 0102030405 0D931E03 0A0B0C"))
+    recs = [(r["quantity"], r["unit"]) for r in out["records"]]
+    assert recs == [("volume", "m3"), ("volume_compact_profile", None), ("volume_compact_profile_with_register", None)]
+    assert out["total_m3"] == 1.0 and not any(r.get("error") for r in out["records"])

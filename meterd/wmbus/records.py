@@ -320,6 +320,8 @@ def _read_vifes(
             vib.modifiers.append("manufacturer_specific")
         elif c == 0x7C:
             combinable_extension = True
+        elif c in (0x1E, 0x1F):  # OMS: the data is a compact profile (a series of increments), not one value
+            vib.modifiers.append("compact_profile_with_register" if c == 0x1E else "compact_profile")
         elif c < 0x20:
             vib.error = V.RECORD_ERRORS.get(c, f"reserved_{c:02x}")
         elif 0x70 <= c <= 0x77:
@@ -570,6 +572,9 @@ def parse_layout(buf: bytes, start: int = 0, *, compact: bool = False, lenient: 
                 template["unit"] = None
             if vib.modifiers:
                 template["modifiers"] = vib.modifiers
+            profile = next((m for m in vib.modifiers if m.startswith("compact_profile")), None)
+            if profile is not None:  # a quantity of its own: never a volume in m3 with text for a value
+                template["quantity"], template["unit"] = f"{info.quantity}_{profile}", None
             if vib.error is not None and vib.error != "none":
                 template["error"] = vib.error
             candidate = (
