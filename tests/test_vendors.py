@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import importlib
+import json
+
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -613,3 +617,18 @@ def test_sontex_rfm_tx1_scrambled_total() -> None:
         out = Decoder().decode(frame)
         assert out["ok"] and out["driver"] == "rfmtx1" and out["total_m3"] == 123.456, out
         assert {r["quantity"]: r["value"] for r in out["records"]}["datetime"] == "2026-11-21T10:15:00"
+
+
+VENDOR_MODULES = ("apator", "engelmann", "sontex", "techem", "zenner")
+EXAMPLES = [(mod, *ex) for mod in VENDOR_MODULES for ex in importlib.import_module(f"meterd.wmbus.vendors.{mod}").EXAMPLES]
+
+
+@pytest.mark.parametrize(("module", "telegram", "driver", "total"), EXAMPLES, ids=[f"{e[0]}-{e[2]}" for e in EXAMPLES])
+def test_every_vendor_modules_own_telegrams(module: str, telegram: str, driver: str, total: float) -> None:
+    """Each vendor module carries telegrams of its own making (built from the published layouts)."""
+    out = Decoder().decode_hex(telegram)
+    assert out["ok"] and out["driver"] == driver and out["total_m3"] == total, (module, out)
+    from meterd.commands.decode import decode_chunk
+
+    lines = decode_chunk(Decoder(), [telegram] * 12)
+    assert all(json.loads(line)["total_m3"] == total for line in lines)  # the batch path agrees

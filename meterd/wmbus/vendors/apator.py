@@ -40,6 +40,9 @@ def registers(stream: bytes) -> tuple[dict[int, bytes], int | None]:
         i += 1 + size
     return found, None
 
+# telegrams of our own making from the published layouts (the all-zero key): (hex, driver, total_m3)
+EXAMPLES = (("1C440106813591041407A1420074DAA849CDFD92A4A71EA70E995BAB84", "apatorna1", 46.61),)
+
 
 class Apator162(VendorDecoder):
     name = "apator162"

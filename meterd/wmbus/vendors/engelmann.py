@@ -12,6 +12,13 @@ FAW_FORMAT = bytes.fromhex(
     "840713 C40713 840813 046D 0413".replace(" ", "")
 )
 
+# compact frames of our own making, short and long header (hex, driver, total_m3): standard records
+# once the format is known, so the driver is "oms"
+EXAMPLES = (
+    ("5F44C5147856341200077B110000002F2F2D05" + "00" * 73 + "40E20100", "oms", 123.456),
+    ("6744C5147856341200077378563412C5140007110000002F2F2D05" + "00" * 73 + "40E20100", "oms", 123.456),
+)
+
 
 class EngelmannFaw(VendorDecoder):
     name = "engelmannfaw"

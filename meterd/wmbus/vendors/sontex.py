@@ -31,6 +31,9 @@ def descramble_total(frame_bytes: bytes, access: int) -> bytes:
 def _bcd(n: int) -> int:
     return (n >> 4) * 10 + (n & 0x0F)
 
+# telegrams of our own making from the published tables: (hex, driver, total_m3)
+EXAMPLES = (("2144B4097856341205077A250006100C1341B00E2B00000000000000301510211126", "rfmtx1", 123.456),)
+
 
 class RfmTx1(VendorDecoder):
     name = "rfmtx1"

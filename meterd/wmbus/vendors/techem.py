@@ -16,6 +16,12 @@ from meterd.wmbus.datatypes import checked_date
 from meterd.wmbus.vendors import VendorContext, VendorDecoder
 from meterd.wmbus.vendors import vendor_record as _record
 
+# telegrams of our own making from the published layouts: (hex, driver, total_m3)
+EXAMPLES = (
+    ("36446850785634125072A200006F3540E2010000" + "00" * 36 + "00", "mkradio3a", 12345.6),
+    ("1B446850785634127062A0000000E803000019000000000000000000", "mkradio3", 102.5),
+)
+
 
 class MKRadio3(VendorDecoder):
     """MK Radio 3 (version 0x74) and MK Radio 4 (0x95): the same volumes; dates only known for the 3."""

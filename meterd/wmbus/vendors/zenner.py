@@ -12,6 +12,9 @@ from meterd.wmbus.vendors import VendorContext, VendorDecoder, vendor_record
 
 UNIT = 256_000  # counts per m3
 
+# telegrams of our own making from the published layout: (hex, driver, total_m3)
+EXAMPLES = (("1E44496A785634120B167A210010052F2F0F0000000000DC05000044D61255", "zenner0b", 1234.5),)
+
 
 class Zenner0B(VendorDecoder):
     name = "zenner0b"
