@@ -237,7 +237,8 @@ def check_stuck(p: Prepared, meters: Meters, config: CheckConfig, out: Findings)
     # over intervals of two days and more, next to nothing per day counts as standing still
     days = p.dt / 86400.0
     trickle = _at(_param(meters, config, "stuck_max_m3_per_day"), p.meter)
-    idle = p.same & ((np.abs(p.dv) < res * 0.5) | ((days >= 2) & (np.abs(p.dv) <= trickle * days)))
+    # (the reading that ends such a silence also holds the use since the meter came back: a bath's worth)
+    idle = p.same & ((np.abs(p.dv) < res * 0.5) | ((days >= 2) & (np.abs(p.dv) <= trickle * days + RESUME_M3)))
     starts, ends = runs(idle)
     if starts.size == 0:
         return
@@ -261,6 +262,9 @@ def check_stuck(p: Prepared, meters: Meters, config: CheckConfig, out: Findings)
     s, e = s[neighbours], e[neighbours]
     s, e = _not_away(p, meters, s, e, consuming)
     out.add_many("stuck", "warning", p.meter[s], p.t[s - 1], p.t[e], (p.t[e] - p.t[s - 1]) / 86400.0)
+
+
+RESUME_M3 = 0.1
 
 
 def _not_away(

@@ -63,6 +63,10 @@ def run_checks(
         check_outliers(p, meters, config, out, explained=out)
     check_missing(every, meters, config, out, as_of if as_of is not None else now)
     check_alarms(every, meters, out)
+    # a meter whose clock is days off has its times wrong: its gaps say nothing of missing data
+    skewed = {m for m, f in zip(out.meter, out.flag, strict=True) if f == "clock_skew"}
+    if skewed:
+        out = out.where([not (f == "missing" and m in skewed) for m, f in zip(out.meter, out.flag, strict=True)])
     return out
 
 
