@@ -619,7 +619,7 @@ def test_sontex_rfm_tx1_scrambled_total() -> None:
         assert {r["quantity"]: r["value"] for r in out["records"]}["datetime"] == "2026-11-21T10:15:00"
 
 
-VENDOR_MODULES = ("apator", "engelmann", "sontex", "techem", "zenner")
+VENDOR_MODULES = ("apator", "engelmann", "kamstrup", "qundis", "sontex", "techem", "zenner")
 EXAMPLES = [(mod, *ex) for mod in VENDOR_MODULES for ex in importlib.import_module(f"meterd.wmbus.vendors.{mod}").EXAMPLES]
 
 

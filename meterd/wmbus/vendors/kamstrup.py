@@ -31,6 +31,10 @@ FORMATS = tuple(bytes.fromhex(f.replace(" ", "")) for f in (
 # (manufacturer, version) → model, as the meters identify themselves (others read as "kamstrup")
 MODELS: dict[tuple[object, object], str] = {("KAM", 0x1B): "multical21", ("KAW", 0x3A): "flowiq2200"}
 
+# a compact frame of our own making in a format known before any full frame (signature 0xDD34:
+# info codes, volume, target volume): (hex, driver, total_m3)
+EXAMPLES = (("18442D2C214365871B167934DD0000000088130000A00F0000", "multical21", 5.0),)
+
 
 class Kamstrup(VendorDecoder):
     name = "kamstrup"

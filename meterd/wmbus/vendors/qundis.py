@@ -35,6 +35,10 @@ def parse_walk_by(block: bytes) -> list[dict[str, Any]]:
         records.append(_record(quantity, storage, value))
     return records
 
+# a walk-by telegram of our own making from the published layout (CI 0x78, the 53-byte block; the total
+# BCD litres at bytes 12-15): (hex, driver, total_m3)
+EXAMPLES = (("43449344785634121806780DFF5F35" + "00" * 9 + "13000056341200" + "00" * 37, "qwater", 123.456),)
+
 
 class QundisWater(VendorDecoder):
     name = "qwater"
