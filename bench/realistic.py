@@ -69,7 +69,8 @@ def make(flats: int = 200, buildings: int = 10, days: int = 45, seed: int = 11, 
     for f in range(flats):
         tenants = int(rng.integers(1, 6)) if town else 3
         vacation = np.zeros(hours.size, dtype=bool)
-        ordinary = f > n_leak + n_stuck + n_outlier  # holidays only where nothing is injected: a stuck meter
+        last_injected = n_leak + n_stuck + n_outlier + (4 if town else 0)
+        ordinary = f > last_injected  # holidays only where nothing is injected: a stuck meter
         if rng.random() < 0.12 and ordinary:  # in an empty flat looks exactly like an empty flat
             start = int(rng.integers(0, days - 16)) * 24
             vacation[start : start + int(rng.integers(5, 16)) * 24] = True
@@ -106,6 +107,20 @@ def make(flats: int = 200, buildings: int = 10, days: int = 45, seed: int = 11, 
                 a, z = outages[f % buildings]
                 keep[a:z] = False
             v = 20.0 + 10.0 * rng.random() + np.cumsum(use)
+            at = int(rng.integers(5 * 24, (days - 5) * 24)) if town else 0
+            first = n_leak + n_stuck + n_outlier + 1  # town: one flat each of backflow, jump, burst, reset
+            if town and not hot and f == first:
+                v[at:] -= 0.05  # water pushed back through the meter
+                truth["backflow"].add(ids[m])
+            elif town and not hot and f == first + 1:
+                v[at:] += 50.0  # more than the meter can pass in an hour: a fault, not use
+                truth["jump"].add(ids[m])
+            elif town and not hot and f == first + 2:
+                v[at:] += 2.0  # 2 m3 in an hour: a burst pipe
+                truth["burst"].add(ids[m])
+            elif town and not hot and f == first + 3:
+                v[at:] -= v[at - 1] - 0.01  # the register starts again near zero
+                truth["counter_reset"].add(ids[m])
             meter_idx.append(np.full(int(keep.sum()), m, dtype=np.int32))
             times.append(t[keep])
             volumes.append(np.round(v[keep], 3))

@@ -337,7 +337,7 @@ def test_a_building_that_falls_silent_at_once_is_one_finding_and_no_meter_is_mis
 
 
 def test_large_households_are_no_outliers_but_a_flat_far_beyond_its_building_is() -> None:
-    """Flats of one to five tenants, thrifty or not (a household of five uses two or three times a usual
+    """Flats of one to five tenants, thrifty or not (a household of five uses up to four times a usual
     flat) are ordinary; one flat using eight times a usual flat of its building is an outlier. Ten
     seeded towns of 40 flats in 4 buildings, two months each."""
     t0 = int(datetime(2026, 9, 1, tzinfo=UTC).timestamp())

@@ -119,7 +119,7 @@ class Thresholds(BaseModel):
     outlier_z: float = 3.5
     outlier_min_group: int = 5
     outlier_min_abs_m3: float = Field(1.0, description="over a month; per day of data it is this / 30")
-    outlier_min_ratio: float = Field(4.0, description="and at least this many times the median: a household of five uses two or three times a usual flat")
+    outlier_min_ratio: float = Field(5.0, description="and at least this many times the median: a household of five, thrifty or not, can use up to four times a usual flat")
     missing_grace_h: float = Field(6.0, description="silence beyond this much expected-activity time is missing data")
     missing_interval_factor: float = 3.0
     skew_future_s: float = 600.0
