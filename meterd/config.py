@@ -199,6 +199,24 @@ class KeysSection(_Section):
     file: str | None = None
 
 
+class SiteSection(_Section):
+    """Where the housing manager is: the time zone of the times people read (Polish spreadsheets, cut-off
+    dates)."""
+
+    timezone: str = "Europe/Warsaw"
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, value: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"{value!r} is no time zone (e.g. Europe/Warsaw)") from None
+        return value
+
+
 class RetentionSection(_Section):
     raw_days: int | None = Field(None, ge=1)
     detail_days: int | None = Field(None, ge=1)
@@ -218,6 +236,7 @@ class Config(_Section):
     keys: KeysSection = KeysSection()
     checks: dict[str, dict[str, float | int]] = {}
     retention: RetentionSection = RetentionSection()
+    site: SiteSection = SiteSection()
     drivers: dict[str, str] = {}  # meter ID → vendor decoder name ("oms" forces standard decoding)
 
     model_config = ConfigDict(extra="forbid", populate_by_name=True, allow_inf_nan=False)

@@ -27,7 +27,9 @@ def check_target(path: Path) -> None:
 
 
 @contextlib.contextmanager
-def atomic_text(path: str | os.PathLike[str], *, mode: int = 0o644, newline: str | None = None) -> Iterator[IO[str]]:
+def atomic_text(
+    path: str | os.PathLike[str], *, mode: int = 0o644, newline: str | None = None, encoding: str = "utf-8"
+) -> Iterator[IO[str]]:
     """Open a text stream whose content replaces `path` only if the block ends without an exception."""
     target = Path(path)
     check_target(target)
@@ -36,7 +38,7 @@ def atomic_text(path: str | os.PathLike[str], *, mode: int = 0o644, newline: str
     except OSError as e:
         raise OutputError(f"cannot write {target}: {e.strerror}") from None
     try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline=newline) as f:
+        with os.fdopen(fd, "w", encoding=encoding, newline=newline) as f:
             yield f
             f.flush()
             os.fsync(f.fileno())

@@ -131,8 +131,10 @@ def test_a_tenant_logs_in_sees_the_chart_downloads_switches_language_and_logs_ou
         wait_for(lambda: any(p.suffix == ".csv" for p in downloads.iterdir()), 20)
         csv_file = next(p for p in downloads.iterdir() if p.suffix == ".csv")
         wait_for(lambda: csv_file.stat().st_size > 0)
-        lines = csv_file.read_text().splitlines()
-        assert csv_file.name == "odczyty-D2.csv" and lines[0].startswith("meter_id,medium,measured_at") and len(lines) > 100
+        raw = csv_file.read_bytes()  # from a Polish page: the pl dialect, as Polish Excel opens it
+        lines = raw.decode("utf-8-sig").split("\r\n")
+        assert csv_file.name == "odczyty-D2.csv" and raw.startswith(b"\xef\xbb\xbf") and len(lines) > 100
+        assert lines[0].startswith("meter_id;medium;measured_at") and "," in lines[1].split(";")[3]
         driver.find_element(By.LINK_TEXT, "English").click()
         wait_for(lambda: "Water meter readings" in driver.page_source)
         assert driver.find_element(By.TAG_NAME, "html").get_attribute("lang") == "en"

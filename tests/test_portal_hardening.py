@@ -200,7 +200,7 @@ def test_premises_ids_are_plain_and_download_names_safe(store: Store, tmp_path: 
         assert res.status_code == 200
         assert res.headers["content-disposition"] == "attachment; filename=\"odczyty-_1.csv\"; filename*=UTF-8''odczyty-%C5%811.csv"
         page = client.get("/").text
-        assert 'href="/api/v1/premises/%C5%811/readings.csv"' in page
+        assert 'href="/api/v1/premises/%C5%811/readings.csv?dialect=pl"' in page
     for bad in ('X"1', "../../staff", "A/B", "A B", "<b>"):
         register = tmp_path / "bad.csv"
         register.write_text(f"premises_id,address,meter_id,manufacturer,medium,installed\n{bad},ul. X 1/1,41000009,ELS,water,2026-01-01\n")

@@ -4,7 +4,6 @@ and a walk's readings carried from the laptop's store to the central one."""
 from __future__ import annotations
 
 import argparse
-import csv
 import sys
 import time
 from pathlib import Path
@@ -38,7 +37,13 @@ def _manual(args: argparse.Namespace) -> int:
 
     if args.meter is None or args.value is None or not args.reason or not args.reader:
         raise BadArgument("route manual needs --meter, --value, --reason and --reader")
-    if not 0 <= args.value < 1e8:
+    from meterd.spreadsheet import parse_number
+
+    try:
+        value = parse_number(args.value)
+    except ValueError as e:
+        raise BadArgument(f"--value: {e}") from None
+    if not 0 <= value < 1e8:
         raise BadArgument(f"--value {args.value}: 0 to 99999999 m3")
     now = int(time.time())
     store = open_store(args)
@@ -60,10 +65,10 @@ def _manual(args: argparse.Namespace) -> int:
         from meterd.jsonio import dumps
         from meterd.store.ingest import ReadingIn
 
-        result = ingest(conn, [ReadingIn(meter=stop.meter, measured_at=now, received_at=now, total_m3=args.value,
+        result = ingest(conn, [ReadingIn(meter=stop.meter, measured_at=now, received_at=now, total_m3=value,
                                          registers=dumps(notes).decode(), source="manual",
                                          gateway=args.reader[:64])])  # fmt: skip
-    print(f"route {args.target} stop {stop.order}: {args.value:.3f} m3 entered by {args.reader}"
+    print(f"route {args.target} stop {stop.order}: {value:.3f} m3 entered by {args.reader}"
           + ("" if result.inserted else " (not stored: the meter is not in the register)"))  # fmt: skip
     return 0
 
@@ -73,15 +78,25 @@ def _import(args: argparse.Namespace) -> int:
     from meterd.textinput import check_encoding
 
     path = Path(args.target)
-    stops = parse_route_file(path, check_encoding(args.encoding))
+    encoding = check_encoding(args.encoding)
+    stops = parse_route_file(path, encoding)
     store = open_store(args)
     with store.begin() as conn:
-        result = import_routes(conn, path, stops)
+        result = import_routes(conn, path, stops, sniffed_dialect(path, encoding), encoding)
     for code, n in sorted(result.routes.items()):
         print(f"route {code}: {n} stops")
     for warning in result.warnings:
         print(f"meterd: {warning}", file=sys.stderr)
     return 0
+
+
+def sniffed_dialect(path: Path, encoding: str) -> str:
+    """`pl` for a file of Polish Excel (`;` between columns), else `plain`."""
+    from meterd.textinput import sniff_delimiter
+
+    with path.open(encoding=encoding, errors="replace") as f:
+        header = f.readline().lstrip("\ufeff")
+    return "pl" if sniff_delimiter(header) == ";" else "plain"
 
 
 def flags_of(r: Any, q3_m3h: float | None) -> list[str]:
@@ -108,24 +123,24 @@ def flags_of(r: Any, q3_m3h: float | None) -> list[str]:
 def _export(args: argparse.Namespace) -> int:
     from sqlalchemy import select
 
-    from meterd.commands.export import output_to
-    from meterd.reading import iso
+    from meterd.commands.export import output_to, site_zone
+    from meterd.spreadsheet import dialect
     from meterd.store.models import Meter
-    from meterd.store.routes import route_readings
+    from meterd.store.routes import route_format, route_readings
 
     store = open_store(args)
     with store.begin() as conn:
         q3 = dict(conn.execute(select(Meter.serial, Meter.q3_m3h)).all())
         rows = list(route_readings(conn, args.target))
-    with output_to(args.out) as f:
-        w = csv.writer(f, lineterminator="\n")
+        imported_as, encoding = route_format(conn, args.target)
+    sheet = dialect(args.dialect or imported_as, site_zone(args))  # as the route came, unless told otherwise
+    with output_to(args.out, encoding=encoding) as f:
+        w = sheet.writer(f) if encoding.replace("-", "").lower() == "utf8" else sheet.writer_without_bom(f)
         w.writerow(EXPORT_COLUMNS)
         for r in rows:
             s = r.stop
-            w.writerow((s.route, s.order, s.premises, s.address, s.meter, s.medium,
-                        "" if r.total_m3 is None else repr(r.total_m3),
-                        "" if r.measured_at is None else iso(r.measured_at), r.source,
-                        ";".join(flags_of(r, q3.get(s.meter)))))  # fmt: skip
+            w.writerow((s.route, s.order, s.premises, s.address, s.meter, s.medium, sheet.number(r.total_m3),
+                        sheet.time(r.measured_at), r.source, ";".join(flags_of(r, q3.get(s.meter)))))  # fmt: skip
     read = sum(r.total_m3 is not None for r in rows)
     print(f"route {args.target}: {read} of {len(rows)} meters read", file=sys.stderr)
     return 0
@@ -239,11 +254,13 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("action", choices=("import", "export", "bundle", "sync", "manual"))
     p.add_argument("target", help="import: the route CSV; export/bundle/manual: the route id; sync: the bundle file")
     p.add_argument("--meter", help="manual: the meter read off its dial")
-    p.add_argument("--value", type=float, help="manual: its reading in m3")
+    p.add_argument("--value", help="manual: its reading in m3 (12.5 or 12,5)")
     p.add_argument("--reason", help="manual: why it could not be heard")
     p.add_argument("--reader", help="manual: who read it")
     p.add_argument("--photo", help="manual: a photo of the dial")
     p.add_argument("--format", choices=("csv",), default="csv", help="export: csv")
+    p.add_argument("--dialect", choices=("plain", "pl"), help="export: plain or pl (default: as the route was imported)")
+    p.add_argument("--config", help="TOML configuration: [site] timezone for the times of the pl dialect")
     p.add_argument("--out", help="export: file (default stdout); bundle: the file to write")
     p.add_argument("--encoding", default="utf-8", help="import: file encoding (cp1250 for Polish Excel exports)")
     add_store_options(p)

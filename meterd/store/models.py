@@ -265,6 +265,8 @@ class Route(Base):
     code: Mapped[str] = mapped_column(String(64), unique=True)
     imported_at: Mapped[int] = mapped_column(BigInteger)
     source: Mapped[str] = mapped_column(String(300), default="", server_default="")
+    csv_dialect: Mapped[str] = mapped_column(String(8), default="plain", server_default="plain")  # of its import
+    csv_encoding: Mapped[str] = mapped_column(String(32), default="utf-8", server_default="utf-8")
 
 
 class RouteStop(Base):

@@ -7,11 +7,10 @@ starting value is never mistaken for use.
 
 from __future__ import annotations
 
-import csv
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import IO
+from typing import IO, Any
 from zoneinfo import ZoneInfo
 
 import numpy as np
@@ -224,9 +223,13 @@ def silent_meters(conn: Connection, since: int) -> list[dict[str, object]]:
     return [{"meter_id": r[0], "premises_id": r[1], "last_reading_at": r[2]} for r in rows]
 
 
-def export_billing(conn: Connection, cutoff: int, out: IO[str], interpolate: bool = True) -> int:
-    """CSV per premises and meter with the reading at the cut-off; keys and other secrets never appear."""
-    writer = csv.writer(out)
+def export_billing(conn: Connection, cutoff: int, out: IO[str], interpolate: bool = True, sheet: Any = None) -> int:
+    """CSV per premises and meter with the reading at the cut-off; keys and other secrets never appear.
+    `sheet`: the spreadsheet dialect (meterd.spreadsheet; default plain)."""
+    from meterd.spreadsheet import dialect
+
+    sheet = sheet or dialect("plain")
+    writer = sheet.writer(out)
     writer.writerow(
         ["premises_id", "address", "building", "meter_id", "medium", "cutoff", "total_m3", "measured_at", "method"]
     )
@@ -236,20 +239,17 @@ def export_billing(conn: Connection, cutoff: int, out: IO[str], interpolate: boo
         .join(Building, Building.id == Premises.building_id)
         .order_by(Premises.code)
     ).all()
-    iso = _iso
     for code, address, building in premises:
         for r in reading_at(conn, code, cutoff, interpolate):
             measured = r["measured_at"]
+            total = r["total_m3"]
             writer.writerow(
-                [code, address, building, r["meter_id"], r["medium"], iso(cutoff), r["total_m3"] if r["total_m3"] is not None else "",
-                 iso(measured) if isinstance(measured, int) else "", r["method"]]
+                [code, address, building, r["meter_id"], r["medium"], sheet.time(cutoff),
+                 sheet.number(total) if isinstance(total, int | float) else "",
+                 sheet.time(measured) if isinstance(measured, int) else "", r["method"]]
             )  # fmt: skip
             count += 1
     return count
-
-
-def _iso(t: int) -> str:
-    return datetime.fromtimestamp(t, ZoneInfo("UTC")).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 _SUPERSEDED = (

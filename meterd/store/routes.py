@@ -101,9 +101,12 @@ def _stop(row: dict[str, str], window: TimeWindow) -> tuple[str, Stop | None]:
     return "", stop
 
 
-def import_routes(conn: Connection, path: Path, stops: list[Stop]) -> RouteImport:
+def import_routes(
+    conn: Connection, path: Path, stops: list[Stop], csv_dialect: str = "plain", csv_encoding: str = "utf-8"
+) -> RouteImport:
     """Store the routes of a file (a route imported again is replaced: billing's file is the truth),
-    with what the walk should know: meters swapped out, meters without a key, unknown premises."""
+    with what the walk should know: meters swapped out, meters without a key, unknown premises. The
+    file's spreadsheet dialect and encoding are kept: the route's export is written the same way."""
     now = int(time.time())
     counts: dict[str, int] = {}
     by_route: dict[str, list[Stop]] = {}
@@ -112,10 +115,13 @@ def import_routes(conn: Connection, path: Path, stops: list[Stop]) -> RouteImpor
     for code, route_stops in by_route.items():
         rid = conn.execute(select(Route.id).where(Route.code == code)).scalar()
         if rid is None:
-            rid = conn.execute(insert(Route).values(code=code, imported_at=now, source=str(path)[:300])).inserted_primary_key[0]  # type: ignore[index]
+            rid = conn.execute(insert(Route).values(code=code, imported_at=now, source=str(path)[:300],
+                                                    csv_dialect=csv_dialect, csv_encoding=csv_encoding)
+                               ).inserted_primary_key[0]  # type: ignore[index]  # fmt: skip
         else:
             conn.execute(delete(RouteStop).where(RouteStop.route_id == rid))
-            conn.execute(update(Route).where(Route.id == rid).values(imported_at=now, source=str(path)[:300]))
+            conn.execute(update(Route).where(Route.id == rid).values(imported_at=now, source=str(path)[:300],
+                                                                     csv_dialect=csv_dialect, csv_encoding=csv_encoding))  # fmt: skip
         conn.execute(insert(RouteStop), [
             {"route_id": rid, "ord": s.order, "premises": s.premises, "address": s.address, "meter": s.meter,
              "medium": s.medium, "previous_reading": s.previous_reading, "previous_date": s.previous_date}
@@ -150,6 +156,14 @@ def route_warnings(conn: Connection, stops: list[Stop]) -> list[str]:
         elif s.meter not in with_key:
             out.append(f"{where}: meter {s.meter} has no key (its encrypted telegrams cannot be read)")
     return out
+
+
+def route_format(conn: Connection, code: str) -> tuple[str, str]:
+    """(spreadsheet dialect, encoding) of the route's import; ImportError_ when there is no such route."""
+    row = conn.execute(select(Route.csv_dialect, Route.csv_encoding).where(Route.code == code)).first()
+    if row is None:
+        raise ImportError_(f"no route {code!r} in the store (meterd route import FILE.csv)")
+    return str(row[0]), str(row[1])
 
 
 def route_stops(conn: Connection, code: str) -> tuple[int, list[Stop]]:

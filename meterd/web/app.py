@@ -261,20 +261,25 @@ def create_app(store: Store, *, smtp: SmtpSection | None = None, portal: PortalS
 
     @app.get("/api/v1/premises/{pid}/readings.csv", tags=["premises"], response_class=Response,
              responses={200: {"content": {"text/csv": {}}}})  # fmt: skip
-    def api_readings_csv(pid: str, account: Account, start: From = None, end: To = None) -> Response:
-        """The tenant's own readings as CSV (meter_id,medium,measured_at,total_m3,source,estimated)."""
-        import csv
+    def api_readings_csv(pid: str, account: Account, start: From = None, end: To = None,
+                         dialect: Literal["plain", "pl"] = "plain") -> Response:  # fmt: skip
+        """The tenant's own readings as CSV (meter_id,medium,measured_at,total_m3,source,estimated);
+        `dialect=pl` for Polish Excel (semicolon, decimal comma, BOM, CRLF, local times), as the Polish
+        pages link it."""
         import io
+
+        from meterd.spreadsheet import dialect as sheet_of
 
         periods = own(account, pid)
         t_start, t_end = span(start, end, 366, int(time.time()) + 1)
         with store.begin() as conn:
             rows = data.readings(conn, pid, periods, t_start, t_end)
+        sheet = sheet_of(dialect)
         buf = io.StringIO()
-        w = csv.writer(buf, lineterminator="\n")
+        w = sheet.writer(buf)
         w.writerow(("meter_id", "medium", "measured_at", "total_m3", "source", "estimated"))
         for r in rows:
-            w.writerow((r.meter_id, r.medium, iso(r.measured_at), "" if r.total_m3 is None else r.total_m3, r.source,
+            w.writerow((r.meter_id, r.medium, sheet.time(r.measured_at), sheet.number(r.total_m3), r.source,
                         "yes" if r.estimated else "no"))  # fmt: skip
         return Response(buf.getvalue(), media_type="text/csv; charset=utf-8",
                         headers={"Content-Disposition": attachment(f"odczyty-{pid}.csv")})  # fmt: skip

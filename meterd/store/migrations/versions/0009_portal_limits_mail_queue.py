@@ -1,5 +1,6 @@
 """the portal's failed logins in the store (shared by every server process; per login, address and
-pair), and the queue of mail to send (login links go out of band, retried)
+pair), the queue of mail to send (login links go out of band, retried), and the spreadsheet dialect
+and encoding a route was imported in (its export keeps them)
 
 Revision ID: 0009
 Revises: 0008
@@ -39,8 +40,13 @@ def upgrade() -> None:
         sa.Column("error", sa.String(300), nullable=False, server_default=""),
     )
     op.create_index("ix_mail_queue_due", "mail_queue", ["done_at", "next_at"])
+    op.add_column("routes", sa.Column("csv_dialect", sa.String(8), nullable=False, server_default="plain"))
+    op.add_column("routes", sa.Column("csv_encoding", sa.String(32), nullable=False, server_default="utf-8"))
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("routes") as batch:
+        batch.drop_column("csv_encoding")
+        batch.drop_column("csv_dialect")
     op.drop_table("mail_queue")
     op.drop_table("login_failures")
