@@ -79,8 +79,10 @@ def test_a_route_is_imported_checked_against_the_register_and_exported_with_what
     store.close()
     res = meterd("route", "export", "R7", "--format", "csv", *store_args)
     assert res.returncode == 0, res.stderr
-    rows = {r["order"]: r for r in csv.DictReader(io.StringIO(res.stdout))}
-    assert (rows["1"]["reading"], rows["1"]["flags"], rows["1"]["source"]) == ("101.25", "", "walkby")
+    # imported from Polish Excel (`;`, BOM, decimal commas): it comes back the same way
+    assert res.stdout.startswith("\ufeffroute_id;order;")
+    rows = {r["order"]: r for r in csv.DictReader(io.StringIO(res.stdout.lstrip("\ufeff")), delimiter=";")}
+    assert (rows["1"]["reading"], rows["1"]["flags"], rows["1"]["source"]) == ("101,25", "", "walkby")
     assert rows["2"]["flags"] == "below_previous"
     assert rows["3"]["flags"] == "not_read" and rows["3"]["reading"] == ""
     assert "2 of 5 meters read" in res.stderr
