@@ -19,6 +19,7 @@ class AesKey:
 
     __slots__ = ("_dec", "_enc", "_key")
     is_des = False
+    size = BLOCK  # the cipher's block: 16 bytes for AES
 
     def __init__(self, key: bytes) -> None:
         if len(key) != BLOCK:
@@ -34,7 +35,7 @@ class AesKey:
     def cbc_decrypt(self, iv: bytes, data: bytes) -> bytes:
         """CBC decryption of whole blocks: P_i = D(C_i) xor C_(i-1), C_0 = IV."""
         plain = self._dec.update(data)
-        chain = iv + data[:-BLOCK]
+        chain = iv + data[: -self.size]
         n = len(data)
         return (int.from_bytes(plain, "big") ^ int.from_bytes(chain, "big")).to_bytes(n, "big")
 
@@ -42,8 +43,9 @@ class AesKey:
         """CBC encryption, for building test telegrams and simulated meters."""
         out = bytearray()
         prev = iv
-        for i in range(0, len(data), BLOCK):
-            block = (int.from_bytes(data[i : i + BLOCK], "big") ^ int.from_bytes(prev, "big")).to_bytes(BLOCK, "big")
+        size = self.size
+        for i in range(0, len(data), size):
+            block = (int.from_bytes(data[i : i + size], "big") ^ int.from_bytes(prev, "big")).to_bytes(size, "big")
             prev = self._enc.update(block)
             out += prev
         return bytes(out)
@@ -67,6 +69,7 @@ class DesKey(AesKey):
 
     __slots__ = ()
     is_des = True
+    size = 8
 
     def __init__(self, key: bytes) -> None:  # (the AES key's set-up is not wanted)
         if len(key) != 8:
@@ -80,19 +83,6 @@ class DesKey(AesKey):
 
     def __repr__(self) -> str:
         return "DesKey(<secret>)"
-
-    def cbc_decrypt(self, iv: bytes, data: bytes) -> bytes:
-        plain = self._dec.update(data)
-        chain = iv + data[:-8]
-        return (int.from_bytes(plain, "big") ^ int.from_bytes(chain, "big")).to_bytes(len(data), "big")
-
-    def cbc_encrypt(self, iv: bytes, data: bytes) -> bytes:
-        out = bytearray()
-        prev = iv
-        for k in range(0, len(data), 8):
-            prev = self._enc.update(bytes(a ^ b for a, b in zip(data[k : k + 8], prev, strict=True)))
-            out += prev
-        return bytes(out)
 
 
 def derive_mode7_keys(key: AesKey, counter: bytes, meter_id: bytes) -> tuple[AesKey, AesKey]:
