@@ -168,7 +168,7 @@ def _bundle(args: argparse.Namespace) -> int:
             select(Meter.serial, Reading.measured_at, Reading.received_at, Reading.total_m3, Reading.source,
                    Reading.gateway, Reading.alarms)
             .join(Meter, Meter.id == Reading.meter_id)
-            .where(Meter.serial.in_(serials), Reading.measured_at >= imported_at - 86400)
+            .where(Meter.serial.in_(serials), Reading.received_at >= imported_at - 86400)
             .order_by(Meter.serial, Reading.measured_at)
         ).all()  # fmt: skip
     with output_to(args.out) as f:

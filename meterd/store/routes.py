@@ -192,7 +192,10 @@ class StopReading:
 
 
 def route_readings(conn: Connection, code: str, since: int | None = None) -> Iterator[StopReading]:
-    """Each stop with the meter's latest reading since the route was imported (or `since`)."""
+    """Each stop with the meter's latest reading heard since the route was imported (or `since`).
+
+    "Heard" is the receive time: a meter whose own clock is wrong (or a replayed capture) still
+    counts as read on the walk that heard it."""
     imported_at, stops = route_stops(conn, code)
     start = imported_at - 86400 if since is None else since  # a walk may begin before the file is loaded
     for s in stops:
@@ -200,8 +203,8 @@ def route_readings(conn: Connection, code: str, since: int | None = None) -> Ite
             select(Reading.total_m3, Reading.measured_at, Reading.received_at, Reading.source, Reading.gateway,
                    Reading.alarms)
             .join(Meter, Meter.id == Reading.meter_id)
-            .where(Meter.serial == s.meter, Reading.measured_at >= start)
-            .order_by(Reading.measured_at.desc())
+            .where(Meter.serial == s.meter, Reading.received_at >= start)
+            .order_by(Reading.received_at.desc(), Reading.measured_at.desc())
             .limit(1)
         ).first()  # fmt: skip
         if row is None:
