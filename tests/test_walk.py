@@ -197,3 +197,99 @@ def test_a_200_meter_route_walked_with_a_simulated_dongle_pulled_mid_route(tmp_p
         assert meterd(*args, "--data", str(central)).returncode == 0
     outs = [meterd("route", "sync", str(bundle), "--data", str(central)).stdout.strip() for _ in range(2)]
     assert outs[0].startswith(f"stored {len(heard) - 1},") and outs[1].startswith("stored 0,"), outs
+
+
+def test_reasons_and_the_summary_speak_polish_with_decimal_commas() -> None:
+    from meterd.walk.words import locale_lang
+
+    s = stop(1, "1", previous=100.0, previous_at=1_780_000_000)
+    assert plausibility(s, 99.5, 1_780_000_000 + DAY, 2.5, "pl") == "99,500 m3 to mniej niż ostatni odczyt 100,000 m3"
+    assert "więcej, niż Q3" in plausibility(s, 170.0, 1_780_000_000 + DAY, 2.5, "pl")
+    p = RouteProgress("R", [stop(1, "A"), stop(2, "B")], lang="pl")
+    p.heard([Reading(MeterIdentity("ELS", "A", 1, 7), "water", 1_780_000_000, 1_780_000_000, 1.0, {}, ("leak",),
+                     basis=TimeBasis.ACCESS_NUMBER, reading_id="a")])  # fmt: skip
+    assert p.attention()[0][2] == "wyciek"
+    assert p.summary().startswith("trasa R: odczytano 1 z 2 wodomierzy (1 z alarmem")
+    assert locale_lang({"LANG": "pl_PL.UTF-8"}) == "pl" and locale_lang({"LANG": "en_GB.UTF-8"}) == "en"
+    assert locale_lang({"LC_ALL": "C", "LANG": "pl_PL.UTF-8"}) == "en" and locale_lang({}) == "en"
+
+
+def test_a_walk_replayed_from_an_older_capture_is_exported_as_read(tmp_path: Path) -> None:
+    """The capture was recorded ten days before the route was imported, and its meters' clocks say
+    nothing of today: what the walk heard is what the export and the bundle count."""
+    data = tmp_path / "data"
+    (tmp_path / "register.csv").write_text(
+        "premises_id,address,meter_id,manufacturer,medium,installed\n"
+        + "".join(f"A{n},ul. Polna 1/{n},{20000000 + n:08d},ELS,water,2025-01-01\n" for n in range(1, 8))
+    )
+    (tmp_path / "route.csv").write_text(
+        "route_id,order,premises_id,address,meter_id,medium,previous_reading,previous_date\n"
+        + "".join(f"R7,{n},A{n},ul. Polna 1/{n},{20000000 + n:08d},water,,\n" for n in range(1, 8))
+    )
+    for args in (("db", "upgrade"), ("import", "premises", str(tmp_path / "register.csv")),
+                 ("route", "import", str(tmp_path / "route.csv"))):  # fmt: skip
+        assert meterd(*args, "--data", str(data)).returncode == 0
+    t0 = time.time() - 10 * DAY
+    capture = tmp_path / "walk.hex"
+    capture.write_text("".join(
+        f"{time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime(t0 + 20 * n))} {telegram(n).hex()}\n" for n in range(1, 8)
+    ))  # fmt: skip
+    res = meterd("walk", "R7", "--dongle", "hex", "--port", str(capture), "--pace", "50", "--lang", "pl",
+                 "--data", str(data))  # fmt: skip
+    assert res.returncode == 0 and "Traceback" not in res.stderr, res.stderr
+    assert "trasa R7: odczytano 7 z 7 wodomierzy" in res.stdout, res.stdout
+    export = meterd("route", "export", "R7", "--data", str(data))
+    rows = list(csv.DictReader(io.StringIO(export.stdout)))
+    assert [r["reading"] for r in rows] == [f"{1 + n / 1000:.3f}" for n in range(1, 8)], export.stdout
+    assert "7 of 7 meters read" in export.stderr
+    bundle = tmp_path / "r7.bundle"
+    assert meterd("route", "bundle", "R7", "--out", str(bundle), "--data", str(data)).returncode == 0
+    assert len(bundle.read_text().splitlines()) == 1 + 7
+    assert meterd("walk", "R7", "--dongle", "hex", "--port", str(capture), "--pace", "-1",
+                  "--data", str(data)).stderr.strip().endswith("--pace must be 0 or more, not -1.0")  # fmt: skip
+
+
+def test_the_walk_screen_in_polish_shows_addresses_as_text_never_as_markup(tmp_path: Path) -> None:
+    tmux = shutil.which("tmux")
+    if tmux is None:
+        require_service("tmux", "Debian package tmux not installed (scripts/debian-packages.sh)")
+    assert tmux is not None
+    data = tmp_path / "data"
+    addresses = {1: "ul. Polna 1/1", 2: "ul. [/b]Polna 1/2", 3: "ul. [link=https://zly.example]Polna[/link] 1/3"}
+    (tmp_path / "register.csv").write_text(
+        "premises_id,address,meter_id,manufacturer,medium,installed\n"
+        + "".join(f"A{n},ul. Polna 1/{n},{20000000 + n:08d},ELS,water,2025-01-01\n" for n in addresses)
+    )
+    (tmp_path / "route.csv").write_text(
+        "route_id;order;premises_id;address;meter_id;medium;previous_reading;previous_date\n"
+        + "".join(f"R1;{n};A{n};{a};{20000000 + n:08d};water;{'5' if n == 1 else ''};{'2026-11-01' if n == 1 else ''}\n"
+                  for n, a in addresses.items())
+    )  # fmt: skip
+    for args in (("db", "upgrade"), ("import", "premises", str(tmp_path / "register.csv")),
+                 ("route", "import", str(tmp_path / "route.csv"))):  # fmt: skip
+        assert meterd(*args, "--data", str(data)).returncode == 0
+    fifo = tmp_path / "dongle"
+    os.mkfifo(fifo)
+    session = f"walkpl{os.getpid()}"
+    command = f"LANG=pl_PL.UTF-8 {sys.executable} -m meterd walk R1 --dongle hex --port {fifo} --data {data}; sleep 30"
+    subprocess.run([tmux, "new-session", "-d", "-s", session, "-x", "120", "-y", "45", command], check=True)
+
+    def screen() -> str:
+        return subprocess.run([tmux, "capture-pane", "-p", "-t", session], capture_output=True, text=True).stdout
+
+    try:
+        assert wait_for(lambda: "Trasa R1" in screen(), 20), screen()
+        with open(fifo, "w") as w:
+            w.write(telegram(1).hex() + "\n")
+        assert wait_for(lambda: "odczytane 1/3" in screen(), 20), screen()
+        shot = screen()
+        assert "do potwierdzenia" in shot and "1,001 m3 to mniej niż ostatni" in shot and "5,000 m3" in shot, shot
+        assert "Następne nieodczytane" in shot and "jeszcze nie" in shot
+        assert addresses[2] in shot and addresses[3] in shot, shot  # as written, markup and all
+        for english in ("Route", "Last heard", "Needs attention", "not yet", "needs confirmation"):
+            assert english not in shot, english
+        subprocess.run([tmux, "send-keys", "-t", session, "q"], check=True)
+        assert wait_for(lambda: "trasa R1: odczytano 1 z 3 wodomierzy" in screen(), 20), screen()
+        assert "Traceback" not in screen()
+    finally:
+        subprocess.run([tmux, "kill-session", "-t", session], capture_output=True)

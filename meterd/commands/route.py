@@ -162,13 +162,13 @@ def _bundle(args: argparse.Namespace) -> int:
     store = open_store(args)
     n = 0
     with store.begin() as conn:
-        imported_at, stops = route_stops(conn, args.target)
+        counts_from, stops = route_stops(conn, args.target)
         serials = sorted({s.meter for s in stops})
         rows = conn.execute(
             select(Meter.serial, Reading.measured_at, Reading.received_at, Reading.total_m3, Reading.source,
                    Reading.gateway, Reading.alarms)
             .join(Meter, Meter.id == Reading.meter_id)
-            .where(Meter.serial.in_(serials), Reading.received_at >= imported_at - 86400)
+            .where(Meter.serial.in_(serials), Reading.received_at >= counts_from)
             .order_by(Meter.serial, Reading.measured_at)
         ).all()  # fmt: skip
     with output_to(args.out) as f:

@@ -18,9 +18,15 @@ import sys
 import termios
 import threading
 import tty
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
+from typing import TYPE_CHECKING
 
-from meterd.commands.storeopts import add_store_options, open_store
+from meterd.commands.storeopts import BadArgument, add_store_options, open_store
+
+if TYPE_CHECKING:
+    from meterd.reading import Reading
+    from meterd.sinks.base import Sink
+    from meterd.store import Store
 
 
 @contextlib.contextmanager
@@ -49,6 +55,30 @@ def _keys(stop: threading.Event) -> Iterator[None]:
         termios.tcsetattr(fd, termios.TCSADRAIN, saved)
 
 
+class RouteHeardSink:
+    """Keeps in the store the earliest receive time the walk heard one of the route's meters, so the
+    route's export counts a replayed capture older than the route's import as read."""
+
+    def __init__(self, store: Store, route: str, meters: set[str]) -> None:
+        self.store, self.route, self.meters = store, route, meters
+        self.earliest: int | None = None
+
+    def write(self, batch: Sequence[Reading]) -> None:
+        from meterd.store.routes import note_heard
+
+        times = [r.received_at for r in batch if r.meter.id in self.meters]
+        if times and (self.earliest is None or min(times) < self.earliest):
+            self.earliest = min(times)
+            with self.store.begin() as conn:
+                note_heard(conn, self.route, self.earliest)
+
+    def flush(self) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
 def cmd_walk(args: argparse.Namespace) -> int:
     from rich.console import Console
     from rich.live import Live
@@ -62,16 +92,20 @@ def cmd_walk(args: argparse.Namespace) -> int:
     from meterd.store.routes import route_stops
     from meterd.walk.progress import ProgressSink, RouteProgress
     from meterd.walk.screen import render
+    from meterd.walk.words import locale_lang
 
     # warnings would scribble over the live screen: they go to --log, and only errors to the terminal
     level = logging.WARNING if args.log else logging.ERROR
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s", filename=args.log)
+    if not args.pace >= 0:
+        raise BadArgument(f"--pace must be 0 or more, not {args.pace}")
     store = open_store(args)
     with store.begin() as conn:
         _, stops = route_stops(conn, args.route)
         q3 = {serial: float(q) for serial, q in conn.execute(sql_select(Meter.serial, Meter.q3_m3h)).all()}
-    progress = RouteProgress(args.route, stops, q3)
-    receiver = ReceiverSection(name=args.dongle, dongle=args.dongle, port=args.port, mode=args.mode, source="walkby")
+    progress = RouteProgress(args.route, stops, q3, lang=args.lang or locale_lang(os.environ))
+    receiver = ReceiverSection(name=args.dongle, dongle=args.dongle, port=args.port, mode=args.mode, source="walkby",
+                               pace=args.pace)  # fmt: skip
     config = Config(gateway=GatewaySection(name=f"walk-{args.route}"[:64].replace(" ", "_"), validate_every_s=0,
                                            batch_interval_s=0.2), receivers=[receiver])  # fmt: skip
 
@@ -83,7 +117,8 @@ def cmd_walk(args: argparse.Namespace) -> int:
                     decoder.keys.add(meter, key)
         return decoder
 
-    gateway = Gateway(config, store, make_decoder, [ProgressSink(progress)])
+    sinks: list[Sink] = [ProgressSink(progress), RouteHeardSink(store, args.route, {s.meter for s in stops})]
+    gateway = Gateway(config, store, make_decoder, sinks)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
@@ -109,6 +144,9 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("--mode", default="c1,t1")
     p.add_argument("--keys", help="CSV meter_id,key in addition to the store's keys")
     p.add_argument("--insecure-keys", action="store_true")
+    p.add_argument("--pace", type=float, default=0.0,
+                   help="for --dongle hex: replay a capture at this many times its recorded pace (0 = at once)")
+    p.add_argument("--lang", choices=("pl", "en"), help="language of the screen (default: from the locale, LANG)")
     p.add_argument("--log", help="write warnings to this file instead of the screen")
     add_store_options(p)
     p.set_defaults(func=cmd_walk)

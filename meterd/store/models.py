@@ -267,6 +267,9 @@ class Route(Base):
     source: Mapped[str] = mapped_column(String(300), default="", server_default="")
     csv_dialect: Mapped[str] = mapped_column(String(8), default="plain", server_default="plain")  # of its import
     csv_encoding: Mapped[str] = mapped_column(String(32), default="utf-8", server_default="utf-8")
+    # the earliest receive time a walk of this route heard one of its meters (a replayed capture may be
+    # older than the route's import): the route's export counts readings from there
+    heard_from: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
 
 
 class RouteStop(Base):

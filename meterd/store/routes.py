@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from sqlalchemy import Connection, delete, insert, select, update
+from sqlalchemy import Connection, delete, insert, or_, select, update
 
 from meterd.ids import METER_ID, normalise_meter_id
 from meterd.store.imports import MEDIA, ImportError_, _rows
@@ -120,7 +120,7 @@ def import_routes(
                                ).inserted_primary_key[0]  # type: ignore[index]  # fmt: skip
         else:
             conn.execute(delete(RouteStop).where(RouteStop.route_id == rid))
-            conn.execute(update(Route).where(Route.id == rid).values(imported_at=now, source=str(path)[:300],
+            conn.execute(update(Route).where(Route.id == rid).values(imported_at=now, source=str(path)[:300], heard_from=None,
                                                                      csv_dialect=csv_dialect, csv_encoding=csv_encoding))  # fmt: skip
         conn.execute(insert(RouteStop), [
             {"route_id": rid, "ord": s.order, "premises": s.premises, "address": s.address, "meter": s.meter,
@@ -167,8 +167,10 @@ def route_format(conn: Connection, code: str) -> tuple[str, str]:
 
 
 def route_stops(conn: Connection, code: str) -> tuple[int, list[Stop]]:
-    """(imported at, stops in walking order); ImportError_ when the route is not in the store."""
-    row = conn.execute(select(Route.id, Route.imported_at).where(Route.code == code)).first()
+    """(when its readings count from, stops in walking order); ImportError_ when the route is not in
+    the store. Readings count from a day before the route's import (a walk may begin before the file is
+    loaded), or from the earliest a walk of it heard, when that is earlier (a replayed capture)."""
+    row = conn.execute(select(Route.id, Route.imported_at, Route.heard_from).where(Route.code == code)).first()
     if row is None:
         raise ImportError_(f"no route {code!r} in the store (meterd route import FILE.csv)")
     t = RouteStop
@@ -177,7 +179,19 @@ def route_stops(conn: Connection, code: str) -> tuple[int, list[Stop]]:
         .where(t.route_id == row[0])
         .order_by(t.ord)
     ).all()
-    return int(row[1]), [Stop(code, *s) for s in stops]
+    start = int(row[1]) - 86400
+    if row[2] is not None:
+        start = min(start, int(row[2]))
+    return start, [Stop(code, *s) for s in stops]
+
+
+def note_heard(conn: Connection, code: str, received_at: int) -> None:
+    """A walk of route `code` heard one of its meters at `received_at` (kept when the earliest yet)."""
+    conn.execute(
+        update(Route)
+        .where(Route.code == code, or_(Route.heard_from.is_(None), Route.heard_from > received_at))
+        .values(heard_from=received_at)
+    )
 
 
 @dataclass(frozen=True)
@@ -196,8 +210,8 @@ def route_readings(conn: Connection, code: str, since: int | None = None) -> Ite
 
     "Heard" is the receive time: a meter whose own clock is wrong (or a replayed capture) still
     counts as read on the walk that heard it."""
-    imported_at, stops = route_stops(conn, code)
-    start = imported_at - 86400 if since is None else since  # a walk may begin before the file is loaded
+    counts_from, stops = route_stops(conn, code)
+    start = counts_from if since is None else since
     for s in stops:
         row = conn.execute(
             select(Reading.total_m3, Reading.measured_at, Reading.received_at, Reading.source, Reading.gateway,

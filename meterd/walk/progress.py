@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 from meterd.reading import Reading, Source
 from meterd.store.routes import Stop
+from meterd.walk.words import alarm_words, number, word
 
 
 class StopState(enum.Enum):
@@ -31,17 +32,18 @@ class Heard:
     on_route: bool
 
 
-def plausibility(stop: Stop, total_m3: float | None, measured_at: int, q3_m3h: float | None) -> str:
-    """Why a reading needs confirmation ("" when it does not): below the last billed reading, or above
-    it plus the meter's nominal flow Q3 running the whole time since."""
+def plausibility(stop: Stop, total_m3: float | None, measured_at: int, q3_m3h: float | None, lang: str = "en") -> str:
+    """Why a reading needs confirmation ("" when it does not), in `lang`: below the last billed reading,
+    or above it plus the meter's nominal flow Q3 running the whole time since."""
     if total_m3 is None or stop.previous_reading is None:
         return ""
+    total = number(lang, total_m3)
     if total_m3 < stop.previous_reading - 0.001:
-        return f"{total_m3:.3f} m3 is below the last reading {stop.previous_reading:.3f} m3"
+        return word(lang, "below", total=total, previous=number(lang, stop.previous_reading))
     if stop.previous_date is not None and q3_m3h:
         most = stop.previous_reading + q3_m3h * max(0.0, (measured_at - stop.previous_date) / 3600)
         if total_m3 > most:
-            return f"{total_m3:.3f} m3 is more than Q3 could pass since the last reading ({most:.3f} m3)"
+            return word(lang, "beyond_q3", total=total, most=number(lang, most))
     return ""
 
 
@@ -56,6 +58,7 @@ class RouteProgress:
     recent: deque[Heard] = field(default_factory=lambda: deque(maxlen=8))
     telegrams: int = 0
     off_route: int = 0
+    lang: str = "en"  # of the reasons and the summary: pl or en
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def __post_init__(self) -> None:
@@ -79,11 +82,11 @@ class RouteProgress:
         if r.source is Source.MANUAL:
             self.state[stop.order] = StopState.MANUAL
             return
-        problem = plausibility(stop, r.total_m3, r.measured_at, self.q3.get(stop.meter))
+        problem = plausibility(stop, r.total_m3, r.measured_at, self.q3.get(stop.meter), self.lang)
         if problem:
             self.state[stop.order], self.why[stop.order] = StopState.CONFIRM, problem
         elif r.alarms:
-            self.state[stop.order], self.why[stop.order] = StopState.ALARM, ", ".join(r.alarms)
+            self.state[stop.order], self.why[stop.order] = StopState.ALARM, alarm_words(self.lang, r.alarms)
         elif self.state[stop.order] in (StopState.NOT_YET, StopState.READ):
             self.state[stop.order] = StopState.READ
 
@@ -107,9 +110,9 @@ class RouteProgress:
         c = self.counts()
         done = len(self.stops) - c[StopState.NOT_YET]
         minutes = (time.monotonic() - self.started) / 60
-        return (f"route {self.route}: {done} of {len(self.stops)} meters read ({c[StopState.ALARM]} with alarm, "
-                f"{c[StopState.CONFIRM]} to confirm, {c[StopState.MANUAL]} by hand), {c[StopState.NOT_YET]} not yet; "
-                f"{self.telegrams} readings heard in {minutes:.1f} min")  # fmt: skip
+        return word(self.lang, "summary", route=self.route, done=done, total=len(self.stops), alarm=c[StopState.ALARM],
+                    confirm=c[StopState.CONFIRM], manual=c[StopState.MANUAL], not_yet=c[StopState.NOT_YET],
+                    heard=self.telegrams, minutes=number(self.lang, minutes, 1))  # fmt: skip
 
 
 class ProgressSink:

@@ -11,31 +11,39 @@ from rich.table import Table
 from rich.text import Text
 
 from meterd.walk.progress import RouteProgress, StopState
+from meterd.walk.words import number, word
 
 
 def render(p: RouteProgress) -> Group:
+    """The screen in the progress's language. Everything from a route file or a meter (addresses,
+    premises, reasons) is put on it as plain text, never read as rich markup."""
+    lang = p.lang
+
+    def w(key: str) -> str:
+        return word(lang, key)
+
     c = p.counts()
     total = len(p.stops)
     done = total - c[StopState.NOT_YET]
     elapsed = int(time.monotonic() - p.started)
     head = Text.assemble(
-        (f"Route {p.route}  ", "bold"),
-        f"read {done}/{total}  ",
-        f"alarm {c[StopState.ALARM]}  confirm {c[StopState.CONFIRM]}  by hand {c[StopState.MANUAL]}  ",
-        f"not yet {c[StopState.NOT_YET]}  ",
-        f"heard {p.telegrams} (off route {p.off_route})  {elapsed // 60:02d}:{elapsed % 60:02d}  ",
-        ("q: end", "dim"),
-    )
-    heard = Table("meter", "m3", "RSSI", "", title="Last heard", expand=True)
+        (f"{w('route')} ", "bold"), (f"{p.route}  ", "bold"),
+        f"{w('read')} {done}/{total}  ",
+        f"{w('alarm')} {c[StopState.ALARM]}  {w('confirm')} {c[StopState.CONFIRM]}  {w('by_hand')} {c[StopState.MANUAL]}  ",
+        f"{w('not_yet')} {c[StopState.NOT_YET]}  ",
+        f"{w('heard')} {p.telegrams} ({w('off_route')} {p.off_route})  {elapsed // 60:02d}:{elapsed % 60:02d}  ",
+        (w("quit"), "dim"),
+    )  # fmt: skip
+    heard = Table(w("meter"), "m3", "RSSI", "", title=w("last_heard"), expand=True)
     with p.lock:
         recent = list(p.recent)
     for h in recent:
-        heard.add_row(h.meter, "-" if h.total_m3 is None else f"{h.total_m3:.3f}",
-                      "-" if h.rssi_dbm is None else f"{h.rssi_dbm:.0f} dBm", "" if h.on_route else "off route")  # fmt: skip
-    attention = Table("stop", "premises", "meter", "state", "why", title="Needs attention", expand=True)
+        heard.add_row(Text(h.meter), "-" if h.total_m3 is None else number(lang, h.total_m3),
+                      "-" if h.rssi_dbm is None else f"{h.rssi_dbm:.0f} dBm", "" if h.on_route else w("off_route"))  # fmt: skip
+    attention = Table(w("stop"), w("premises"), w("meter"), w("state"), w("why"), title=w("attention"), expand=True)
     for s, st, why in p.attention()[:6]:
-        attention.add_row(str(s.order), s.premises, s.meter, st.value, why)
-    nxt = Table("stop", "premises", "address", "meter", title="Next not yet read", expand=True)
+        attention.add_row(str(s.order), Text(s.premises), Text(s.meter), w(f"state.{st.value}"), Text(why))
+    nxt = Table(w("stop"), w("premises"), w("address"), w("meter"), title=w("next"), expand=True)
     for s in p.next_unread(8):
-        nxt.add_row(str(s.order), s.premises, s.address, s.meter)
+        nxt.add_row(str(s.order), Text(s.premises), Text(s.address), Text(s.meter))
     return Group(Panel(head), heard, attention, nxt)
