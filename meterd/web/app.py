@@ -115,7 +115,7 @@ class CreditOut(BaseModel):
 class ConsumptionOut(BaseModel):
     start: str = Field(alias="from")
     to: str
-    m3: dict[str, float]
+    m3: dict[str, float] | None = Field(description="null: no reading of the flat's meters before or during the period")
     last_year: dict[str, float] | None = Field(description="the same period a year earlier; null outside the tenancy or without a meter then")
     model_config = {"populate_by_name": True}
 
@@ -294,7 +294,8 @@ def create_app(store: Store, *, smtp: SmtpSection | None = None, portal: PortalS
         t_start, t_end = span(start, end, 396 if period == "month" else 31, int(time.time()))
         with store.begin() as conn:
             rows = data.use(conn, pid, periods, t_start, t_end, period)
-        return as_json([{"from": iso(r.start), "to": iso(r.end), "m3": r.m3, "last_year": r.year_ago} for r in rows])
+        return as_json([{"from": iso(r.start), "to": iso(r.end), "m3": r.m3 if r.has_data else None,
+                        "last_year": r.year_ago} for r in rows])  # fmt: skip
 
     @app.get("/api/v1/premises/{pid}/notices", response_model=list[NoticeOut], tags=["premises"])
     def api_notices(pid: str, account: Account, lang: Literal["pl", "en"] = "pl") -> list[NoticeOut]:

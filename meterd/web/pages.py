@@ -89,6 +89,8 @@ def home(request: Request) -> Response:
             month_start = datetime.fromtimestamp(until, LOCAL).replace(day=1, hour=0, minute=0, second=0, microsecond=0)
             first = int(month_start.replace(year=month_start.year - 1).timestamp()) + DAY  # 12 full months + this one
             use = data.use(conn, code, periods, first, until, "month")
+            while use and not use[0].has_data:  # months before the flat's first reading: nothing to show
+                use = use[1:]
             bars = [Bar(datetime.fromtimestamp(r.start, LOCAL).strftime("%Y-%m"), sum(r.m3.values()) if r.has_data else None,
                         sum(r.year_ago.values()) if r.year_ago is not None else None) for r in use]  # fmt: skip
             media = sorted({k for r in use for k in r.m3}, key=lambda k: (k != "water", k))
@@ -98,15 +100,15 @@ def home(request: Request) -> Response:
                 "code": code, "address": addresses.get(code, ""),
                 "ended": local_date(ended) if ended <= now else None,
                 "meters": [{"id": m.meter_id, "medium": medium(lang, m.medium),
-                            "value": f"{m.last_m3:.3f}" if m.last_m3 is not None else "—",
+                            "value": _m3(m.last_m3, lang),
                             "when": local_time(m.last_at) if m.last_at else "—",
                             "installed": local_date(m.installed_from),
                             "removed": local_date(m.installed_to) if m.installed_to else None} for m in meters],
                 "chart": svg(bars, title=t(lang, "chart_label"), this_year=t(lang, "this_year"),
                              last_year=t(lang, "last_year")),
                 "media": [medium(lang, k) for k in media],
-                "bars": [{"label": b.label, "value": _m3(b.value), "ago": _m3(b.year_ago),
-                          "by_medium": [_m3(r.m3.get(k)) if r.has_data else "—" for k in media],
+                "bars": [{"label": b.label, "value": _m3(b.value, lang), "ago": _m3(b.year_ago, lang),
+                          "by_medium": [_m3(r.m3.get(k), lang) if r.has_data else "—" for k in media],
                           "change": _change(b.value, b.year_ago)} for b, r in zip(bars, use, strict=True)],
                 "notices": notices,
             })  # fmt: skip
@@ -116,8 +118,11 @@ def home(request: Request) -> Response:
     return render(request, "account.html", lang, {"account": account, "flats": flats, "consent": consent})
 
 
-def _m3(v: float | None) -> str:
-    return "—" if v is None else f"{v:.3f}"
+def _m3(v: float | None, lang: str) -> str:
+    """`167,126` on Polish pages, `167.126` on English ones; a dash for no data."""
+    if v is None:
+        return "—"
+    return f"{v:.3f}".replace(".", ",") if lang == "pl" else f"{v:.3f}"
 
 
 def _change(now: float | None, ago: float | None) -> str:
