@@ -223,8 +223,15 @@ def test_notices_name_the_leak_in_plain_words_and_staff_can_reject_it(store: Sto
         assert res.status_code == 303 and res.headers["location"] == "/"
         assert "/staff/premises/D3" in client.get("/staff", params={"q": "31000003"}).text
         flat = client.get("/staff/premises/D3")
-        assert flat.status_code == 200 and "leak" in flat.text
-        anomaly = re.search(r'action="/staff/anomalies/(\d+)"', flat.text.split("leak", 1)[1])
+        assert flat.status_code == 200 and "wyciek" in flat.text
+        # a Polish staff page speaks Polish: flags, severities, sources, reasons, alarms, dates of a meter's hanging
+        words = " ".join(re.sub(r"<[^>]+>", " ", flat.text).split())
+        for english in ("leak", "missing", "critical", "warning", "walkby", "walk-by", "wired", "flowed", "possible",
+                        "confirmed", "rejected", "gateway", "low battery", "stuck"):  # fmt: skip
+            assert not re.search(rf"\b{english}\b", words, re.IGNORECASE), (english, words[:3000])
+        assert "krytyczne" in words and "woda płynęła bez przerwy" in words
+        assert re.search(r"Wodomierz 31000003 \([^)]*\), \d{4}-\d{2}-\d{2} – ", words), words[:600]  # a date, no time
+        anomaly = re.search(r'action="/staff/anomalies/(\d+)"', flat.text.split("wyciek", 1)[1])
         assert anomaly
         forged = client.post(f"/staff/anomalies/{anomaly.group(1)}", data={"decision": "rejected", "csrf": "x" * 40})
         assert forged.status_code == 403
@@ -233,7 +240,10 @@ def test_notices_name_the_leak_in_plain_words_and_staff_can_reject_it(store: Sto
         assert res.status_code == 303
         assert all(n["kind"] != "leak" for n in client.get("/api/v1/premises/D3/notices", headers=auth).json())
         log = client.get("/staff/audit").text
-        assert "view_premises" in log and "rejected" in log and "search" in log
+        assert "podgląd lokalu" in log and "odrzucona" in log and "wyszukiwanie" in log and "view_premises" not in log
+        english_log = client.get("/staff/audit", params={"lang": "en"}).text
+        assert "premises viewed" in english_log and "rejected" in english_log
+        client.get("/staff/audit", params={"lang": "pl"})
         with store.begin() as conn:
             from meterd.store.accounts import audit_log
 

@@ -91,7 +91,7 @@ def check_store(conn: Connection, since: int | None = None, save: bool = True) -
 
         now = int(time.time())
         rows = [
-            (ids[m], f, sev, s, e, reason(f, d, v, lim)[:300], now, False)
+            (ids[m], f, sev, s, e, reason(f, d, v, lim)[:300], reason(f, d, v, lim, "pl")[:300], now, False)
             for m, f, sev, s, e, d, v, lim in zip(
                 findings.meter, findings.flag, findings.severity, findings.start, findings.end,
                 findings.detail, findings.value, findings.limit, strict=True,
@@ -101,7 +101,7 @@ def check_store(conn: Connection, since: int | None = None, save: bool = True) -
         insert_ignore(  # the same finding again (meter, flag, start) is kept once
             conn,
             Anomaly.__tablename__,
-            ("meter_id", "flag", "severity", "start_at", "end_at", "reason", "created_at", "acknowledged"),
+            ("meter_id", "flag", "severity", "start_at", "end_at", "reason", "reason_pl", "created_at", "acknowledged"),
             rows,
         )
     return findings, meters

@@ -294,6 +294,7 @@ class Anomaly(Base):
     start_at: Mapped[int] = mapped_column(BigInteger)
     end_at: Mapped[int] = mapped_column(BigInteger)
     reason: Mapped[str] = mapped_column(String(300))
+    reason_pl: Mapped[str | None] = mapped_column(String(300), nullable=True)  # the same in Polish, for Polish pages
     created_at: Mapped[int] = mapped_column(BigInteger)
     acknowledged: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     review: Mapped[str | None] = mapped_column(String(16), nullable=True)  # confirmed, rejected (by staff)

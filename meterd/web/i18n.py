@@ -100,6 +100,7 @@ TEXT: dict[str, tuple[str, str]] = {
     "rejected": ("odrzucona", "rejected"),
     "audit": ("Dziennik dostępu", "Access log"),
     "source": ("Źródło", "Source"),
+    "gateway": ("Bramka", "Gateway"),
     "alarms": ("Alarmy", "Alarms"),
     "flag": ("Rodzaj", "Kind"),
     "reason": ("Opis", "Reason"),
@@ -143,6 +144,48 @@ ALARMS: dict[str, tuple[str, str]] = {
     "dry": ("brak wody", "dry pipe"), "low_battery": ("słaba bateria", "low battery"),
     "removal": ("demontaż", "removal"), "blocked": ("zablokowany", "blocked"), "error": ("usterka", "fault"),
 }  # fmt: skip
+
+
+# the codes staff pages show, in words: (pl, en)
+TERMS: dict[str, tuple[str, str]] = {
+    # anomaly flags
+    "backflow": ("przepływ zwrotny", "backflow"), "jump": ("nieprawdopodobny skok", "implausible jump"),
+    "leak": ("wyciek", "leak"), "burst": ("awaria (pęknięcie)", "burst"), "stuck": ("zatrzymany licznik", "stuck meter"),
+    "outlier": ("wartość odstająca", "outlier"), "missing": ("brak odczytów", "missing readings"),
+    "clock_skew": ("błędny zegar", "clock skew"), "meter_alarm": ("alarm wodomierza", "meter alarm"),
+    "counter_reset": ("wyzerowany licznik", "counter reset"), "credit_not_seen": ("kredyt nieodnotowany", "credit not seen"),
+    "low_credit": ("niski kredyt", "low credit"),
+    "valve_closed_with_credit": ("zawór zamknięty mimo kredytu", "valve closed with credit"),
+    "building_silent": ("budynek milczy", "building silent"),
+    # severities
+    "info": ("informacja", "info"), "warning": ("ostrzeżenie", "warning"), "critical": ("krytyczne", "critical"),
+    # sources of readings
+    "radio": ("radio", "radio"), "walkby": ("odczyt inkasenta", "walk-by"), "wired": ("M-Bus przewodowy", "wired M-Bus"),
+    "manual": ("wpisany ręcznie", "entered by hand"), "estimate": ("szacunek", "estimate"),
+    "tenant": ("zgłoszony przez lokatora", "reported by tenant"),
+    # audit actions and roles
+    "search": ("wyszukiwanie", "search"), "view_premises": ("podgląd lokalu", "premises viewed"),
+    "view_audit": ("podgląd dziennika", "audit log viewed"), "view_incoming": ("podgląd odrzuconych", "incoming viewed"),
+    "confirmed": ("potwierdzona", "confirmed"), "rejected": ("odrzucona", "rejected"),
+    "consent_given": ("zgoda na powiadomienia", "consent given"),
+    "consent_withdrawn": ("wycofanie zgody", "consent withdrawn"),
+    "staff": ("pracownik", "staff"), "admin": ("administrator", "admin"),
+}  # fmt: skip
+
+
+def term(lang: str, code: str) -> str:
+    """A code (flag, severity, source, audit action, role) in words; an unknown code as it is."""
+    return TERMS[code][pick(lang)] if code in TERMS else code
+
+
+def number(lang: str, v: float, digits: int = 3) -> str:
+    """`167,126` on Polish pages, `167.126` on English ones."""
+    text = f"{v:.{digits}f}"
+    return text.replace(".", ",") if lang == "pl" else text
+
+
+def alarm_terms(lang: str, names: list[str]) -> str:
+    return ", ".join(ALARMS[n][pick(lang)] if n in ALARMS else n for n in names)
 
 
 def pick(lang: str) -> int:

@@ -24,7 +24,7 @@ from meterd.store.accounts import (
 )
 from meterd.web import data
 from meterd.web.chart import Bar, svg
-from meterd.web.i18n import LOCAL, local_date, local_time, medium, notice_text, t
+from meterd.web.i18n import LOCAL, local_date, local_time, medium, notice_text, number, t
 from meterd.web.security import (
     COOKIE,
     LANG_COOKIE,
@@ -120,9 +120,7 @@ def home(request: Request) -> Response:
 
 def _m3(v: float | None, lang: str) -> str:
     """`167,126` on Polish pages, `167.126` on English ones; a dash for no data."""
-    if v is None:
-        return "—"
-    return f"{v:.3f}".replace(".", ",") if lang == "pl" else f"{v:.3f}"
+    return "—" if v is None else number(lang, v)
 
 
 def _change(now: float | None, ago: float | None) -> str:

@@ -13,7 +13,7 @@ from sqlalchemy import or_, select, update
 from meterd.store.accounts import AccountView, audit, audit_log
 from meterd.store.models import Anomaly, Assignment, Meter, Premises, Reading
 from meterd.validate.model import alarm_names
-from meterd.web.i18n import local_time, medium
+from meterd.web.i18n import alarm_terms, local_date, local_time, medium, number, term
 from meterd.web.pages import Csrf, render
 from meterd.web.security import client_address, csrf_ok, lookup, page_lang
 
@@ -86,21 +86,24 @@ def premises(request: Request, code: str) -> Response:
             ).all()  # fmt: skip
             anomalies = conn.execute(
                 select(Anomaly.id, Anomaly.flag, Anomaly.severity, Anomaly.start_at, Anomaly.end_at, Anomaly.reason,
-                       Anomaly.review, Anomaly.reviewed_by)
+                       Anomaly.review, Anomaly.reviewed_by, Anomaly.reason_pl)
                 .where(Anomaly.meter_id == mid, Anomaly.end_at >= start)
                 .where(Anomaly.start_at < (end if end is not None else now + DAY))
                 .order_by(Anomaly.start_at.desc())
                 .limit(100)
             ).all()  # fmt: skip
             meters.append({
-                "serial": serial, "medium": medium(lang, med), "from": local_time(start),
-                "to": local_time(end) if end is not None else None,
+                "serial": serial, "medium": medium(lang, med), "from": local_date(start),
+                "to": local_date(end) if end is not None else None,
                 "readings": [{"at": local_time(r[0]), "received": local_time(r[1]),
-                              "value": "—" if r[2] is None else f"{r[2]:.3f}", "source": r[3], "gateway": r[4] or "",
-                              "rssi": "" if r[5] is None else f"{r[5]:.0f}", "alarms": ", ".join(alarm_names(r[6] or 0))}
+                              "value": "—" if r[2] is None else number(lang, r[2]), "source": term(lang, r[3]),
+                              "gateway": r[4] or "", "rssi": "" if r[5] is None else f"{r[5]:.0f}",
+                              "alarms": alarm_terms(lang, alarm_names(r[6] or 0))}
                              for r in readings],
-                "anomalies": [{"id": a[0], "flag": a[1], "severity": a[2], "from": local_time(a[3]),
-                               "to": local_time(a[4]), "reason": a[5], "review": a[6], "by": a[7]} for a in anomalies],
+                "anomalies": [{"id": a[0], "flag": term(lang, a[1]), "severity": term(lang, a[2]),
+                               "from": local_time(a[3]), "to": local_time(a[4]),
+                               "reason": a[8] if lang == "pl" and a[8] else a[5], "review": a[6], "by": a[7]}
+                              for a in anomalies],
             })  # fmt: skip
         audit(conn, account, "view_premises", premises=code, address=client_address(request))
     return render(request, "staff_premises.html", lang,
@@ -130,7 +133,7 @@ def review(request: Request, anomaly_id: int, decision: Annotated[str, Form(max_
         conn.execute(update(Anomaly).where(Anomaly.id == anomaly_id).values(
             review=decision, reviewed_by=account.login, reviewed_at=int(time.time()), acknowledged=True))  # fmt: skip
         audit(conn, account, decision, premises=row[3] or "", meter=row[2],
-              detail=f"anomaly {anomaly_id} {row[0]} from {local_time(row[1])}", address=client_address(request))
+              detail=f"#{anomaly_id} {row[0]} {local_time(row[1])}", address=client_address(request))
     return RedirectResponse(f"/staff/premises/{row[3]}" if row[3] else "/staff", status_code=303)
 
 
@@ -143,7 +146,8 @@ def audit_page(request: Request, premises: str | None = None) -> Response:
     with request.app.state.store.begin() as conn:
         rows = audit_log(conn, premises=premises[:64] if premises else None, limit=300)
         audit(conn, account, "view_audit", premises=premises[:64] if premises else "", address=client_address(request))
-    entries = [{"at": local_time(r.at), "actor": r.actor, "role": r.role, "action": r.action, "premises": r.premises,
+    entries = [{"at": local_time(r.at), "actor": r.actor, "role": term(lang, r.role), "action": term(lang, r.action),
+                "premises": r.premises,
                 "meter": r.meter, "detail": r.detail} for r in rows]  # fmt: skip
     return render(request, "staff_audit.html", lang, {"account": account, "entries": entries})
 
@@ -163,8 +167,8 @@ def incoming(request: Request) -> Response:
         audit(conn, account, "view_incoming", address=client_address(request))
 
     def value(total: float | None, alarms: int, gateway: str | None) -> str:
-        names = ", ".join(alarm_names(alarms))
-        shown = "—" if total is None else f"{total:.3f}".replace(".", "," if lang == "pl" else ".") + " m³"
+        names = alarm_terms(lang, alarm_names(alarms))
+        shown = "—" if total is None else number(lang, total) + " m³"
         return f"{shown}{f' ({names})' if names else ''}, {gateway or '—'}"
 
     rows = [{"found": local_time(c.found_at), "meter": c.serial, "measured": local_time(c.measured_at),
