@@ -112,12 +112,13 @@ def test_a_tenant_logs_in_sees_the_chart_downloads_switches_language_and_logs_ou
     driver = browser(downloads, 1280, 900)
     try:
         log_in(driver, server)
-        bars = driver.find_elements(By.CSS_SELECTOR, "svg.chart rect.now")
+        bars = driver.find_elements(By.CSS_SELECTOR, "svg.chart.wide rect.now")
         assert len(bars) >= 4 and all(float(b.get_attribute("height") or 0) >= 0 for b in bars)
         assert any(float(b.get_attribute("height") or 0) > 5 for b in bars)  # months with use are drawn
-        chart = driver.find_element(By.CSS_SELECTOR, "svg.chart")
+        chart = driver.find_element(By.CSS_SELECTOR, "svg.chart.wide")
         assert chart.get_attribute("role") == "img" and chart.size["width"] > 300
-        assert "Zużycie wody w m³" in driver.find_element(By.CSS_SELECTOR, "svg.chart title").get_attribute("textContent")
+        assert not driver.find_element(By.CSS_SELECTOR, "svg.chart.narrow").is_displayed()  # the phone's drawing
+        assert "Zużycie wody w m³" in chart.find_element(By.CSS_SELECTOR, "title").get_attribute("textContent")
         notices = driver.find_elements(By.CSS_SELECTOR, ".notice")
         assert notices and "Brak odczytów" in notices[0].text
         # the page works under its Content-Security-Policy: the style sheet applies, nothing was blocked
@@ -159,8 +160,30 @@ def test_the_page_fits_a_phone(server: str, tmp_path: Path) -> None:
         width = driver.execute_script("return document.documentElement.clientWidth")
         scroll = driver.execute_script("return document.documentElement.scrollWidth")
         assert width <= 400 and scroll <= width + 1  # nothing sticks out sideways
-        chart = driver.find_element(By.CSS_SELECTOR, "svg.chart")
+        chart = driver.find_element(By.CSS_SELECTOR, "svg.chart.narrow")
+        assert chart.is_displayed() and not driver.find_element(By.CSS_SELECTOR, "svg.chart.wide").is_displayed()
         assert 300 <= chart.size["width"] <= width
+        # the chart's text is at least 12 px on the screen, and no label overlaps the next one
+        sizes = driver.execute_script(
+            "return Array.from(document.querySelectorAll('svg.chart.narrow text')).map(t => {"
+            " const r = t.getBoundingClientRect(); return [r.height, r.left, r.right, t.textContent]; })"
+        )
+        assert sizes and min(h for h, *_ in sizes) >= 12, sizes
+        ticks = sorted((left, right) for _, left, right, text in sizes if text.isdigit() and len(text) == 2)
+        assert all(a[1] <= b[0] for a, b in zip(ticks, ticks[1:])), ticks
+        # the tables' numbers and dates are never wrapped inside, and no table scrolls sideways
+        wrapped = driver.execute_script(
+            "return Array.from(document.querySelectorAll('td.num, td.when, .nowrap')).filter(c => {"
+            " const r = document.createRange(); r.selectNodeContents(c);"
+            " const tops = new Set(Array.from(r.getClientRects()).map(x => Math.round(x.top)));"
+            " return tops.size > 1; }).map(c => c.textContent)"
+        )
+        assert not wrapped, wrapped
+        sideways = driver.execute_script(
+            "return Array.from(document.querySelectorAll('.scroll')).filter(d => d.scrollWidth > d.clientWidth + 1)"
+            ".map(d => [d.scrollWidth, d.clientWidth])"
+        )
+        assert not sideways, sideways
         screenshot(driver, "account-phone.png", tmp_path)
     finally:
         driver.quit()

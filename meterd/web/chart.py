@@ -25,8 +25,14 @@ def _nice_top(peak: float) -> float:
     return peak
 
 
-def svg(bars: list[Bar], *, title: str, this_year: str, last_year: str, width: int = 720, height: int = 260) -> str:
-    left, right, top, bottom = 44, 8, 28, 36
+NARROW_WIDTH = 340  # drawn 1:1 on a phone, so its 12-unit text is 12 px there
+
+
+def svg(bars: list[Bar], *, title: str, this_year: str, last_year: str, uid: str = "c", narrow: bool = False) -> str:
+    """The chart; `narrow` is the phone's drawing (340 units wide, months by number only), `uid` keeps
+    the ids of several charts on one page apart."""
+    width, height = (NARROW_WIDTH, 240) if narrow else (720, 260)
+    left, right, top, bottom = (36 if narrow else 44), 8, 28, 36
     plot_w, plot_h = width - left - right, height - top - bottom
     peak = max([b.value or 0.0 for b in bars] + [b.year_ago or 0.0 for b in bars] + [0.0])
     ymax = _nice_top(peak)
@@ -34,9 +40,10 @@ def svg(bars: list[Bar], *, title: str, this_year: str, last_year: str, width: i
     bw = max(slot * 0.36, 2.0)
     out = [
         f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" role="img" '
-        f'aria-labelledby="chart-title" class="chart" preserveAspectRatio="xMidYMid meet">',
-        f'<title id="chart-title">{escape(title)}</title>',
-        '<defs><pattern id="hatch" width="6" height="6" patternUnits="userSpaceOnUse" patternTransform="rotate(45)">'
+        f'aria-labelledby="chart-title-{uid}" class="chart {"narrow" if narrow else "wide"}" '
+        'preserveAspectRatio="xMidYMid meet">',
+        f'<title id="chart-title-{uid}">{escape(title)}</title>',
+        f'<defs><pattern id="hatch-{uid}" width="6" height="6" patternUnits="userSpaceOnUse" patternTransform="rotate(45)">'
         '<line x1="0" y1="0" x2="0" y2="6" stroke="currentColor" stroke-width="2"/></pattern></defs>',
     ]
     for i in range(6):  # the scale
@@ -52,15 +59,16 @@ def svg(bars: list[Bar], *, title: str, this_year: str, last_year: str, width: i
             h = plot_h * value / ymax
             x = x0 + j * bw
             out.append(
-                f'<rect x="{x:.1f}" y="{top + plot_h - h:.1f}" width="{bw:.1f}" height="{h:.1f}" class="{cls}">'
-                f"<title>{escape(b.label)}, {escape(who)}: {value:.3f} m³</title></rect>"
+                f'<rect x="{x:.1f}" y="{top + plot_h - h:.1f}" width="{bw:.1f}" height="{h:.1f}" class="{cls}"'
+                + (f' fill="url(#hatch-{uid})">' if cls == "ago" else ">")
+                + f"<title>{escape(b.label)}, {escape(who)}: {value:.3f} m³</title></rect>"
             )
         out.append(f'<text x="{left + i * slot + slot / 2:.1f}" y="{height - bottom + 16}" text-anchor="middle" '
-                   f'class="tick">{escape(b.label[5:] + "." + b.label[2:4])}</text>')  # fmt: skip
+                   f'class="tick">{escape(b.label[5:] if narrow else b.label[5:] + "." + b.label[2:4])}</text>')  # fmt: skip
     ly = 14
     out.append(f'<rect x="{left}" y="{ly - 9}" width="12" height="10" class="now"/>'
                f'<text x="{left + 16}" y="{ly}" class="legend">{escape(this_year)}</text>'
-               f'<rect x="{left + 120}" y="{ly - 9}" width="12" height="10" class="ago"/>'
+               f'<rect x="{left + 120}" y="{ly - 9}" width="12" height="10" class="ago" fill="url(#hatch-{uid})"/>'
                f'<text x="{left + 136}" y="{ly}" class="legend">{escape(last_year)}</text>')  # fmt: skip
     out.append(f'<text x="{width - right}" y="{ly}" text-anchor="end" class="legend">m³</text>')
     out.append("</svg>")

@@ -100,7 +100,6 @@ TEXT: dict[str, tuple[str, str]] = {
     "rejected": ("odrzucona", "rejected"),
     "audit": ("Dziennik dostępu", "Access log"),
     "source": ("Źródło", "Source"),
-    "gateway": ("Bramka", "Gateway"),
     "alarms": ("Alarmy", "Alarms"),
     "flag": ("Rodzaj", "Kind"),
     "reason": ("Opis", "Reason"),

@@ -81,7 +81,7 @@ def home(request: Request) -> Response:
     addresses = premises_addresses(store, account.premises)
     flats = []
     with store.begin() as conn:
-        for code in account.premises:
+        for i, code in enumerate(account.premises):
             periods = account.periods(code)
             ended = max(b for _, b in periods)
             until = min(now, ended)
@@ -104,8 +104,9 @@ def home(request: Request) -> Response:
                             "when": local_time(m.last_at) if m.last_at else "—",
                             "installed": local_date(m.installed_from),
                             "removed": local_date(m.installed_to) if m.installed_to else None} for m in meters],
-                "chart": svg(bars, title=t(lang, "chart_label"), this_year=t(lang, "this_year"),
-                             last_year=t(lang, "last_year")),
+                "chart": "".join(svg(bars, title=t(lang, "chart_label"), this_year=t(lang, "this_year"),
+                                     last_year=t(lang, "last_year"), uid=f"{i}{'n' if narrow else 'w'}", narrow=narrow)
+                                 for narrow in (False, True)),  # the phone shows the narrow one
                 "media": [medium(lang, k) for k in media],
                 "bars": [{"label": b.label, "value": _m3(b.value, lang), "ago": _m3(b.year_ago, lang),
                           "by_medium": [_m3(r.m3.get(k), lang) if r.has_data else "—" for k in media],
