@@ -5,6 +5,7 @@ With METERD_SCREENSHOTS=1 the screenshots are written to docs/screenshots/ (the 
 
 from __future__ import annotations
 
+import itertools
 import os
 import shutil
 import socket
@@ -170,7 +171,7 @@ def test_the_page_fits_a_phone(server: str, tmp_path: Path) -> None:
         )
         assert sizes and min(h for h, *_ in sizes) >= 12, sizes
         ticks = sorted((left, right) for _, left, right, text in sizes if text.isdigit() and len(text) == 2)
-        assert all(a[1] <= b[0] for a, b in zip(ticks, ticks[1:])), ticks
+        assert all(a[1] <= b[0] for a, b in itertools.pairwise(ticks)), ticks
         # the tables' numbers and dates are never wrapped inside, and no table scrolls sideways
         wrapped = driver.execute_script(
             "return Array.from(document.querySelectorAll('td.num, td.when, .nowrap')).filter(c => {"
