@@ -53,48 +53,75 @@ def meterd(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "meterd", *args], capture_output=True, text=True, timeout=120)
 
 
-def test_the_live_screen_in_tmux_and_manual_entry(tmp_path: Path) -> None:
-    tmux = shutil.which("tmux")
-    if tmux is None:
-        require_service("tmux", "Debian package tmux not installed (scripts/debian-packages.sh)")
-    assert tmux is not None
+def route_in_store(tmp_path: Path, route: str, addresses: dict[int, str], previous: dict[int, str] | None = None) -> Path:
+    """A data directory whose register holds flats A<n> with meters 2000000<n>, and route `route`
+    visiting them in order; `previous` gives stops a last billed reading of 1 Nov 2026."""
     data = tmp_path / "data"
+    previous = previous or {}
     (tmp_path / "register.csv").write_text(
         "premises_id,address,meter_id,manufacturer,medium,installed\n"
-        + "".join(f"A{n},ul. Polna 1/{n},{20000000 + n:08d},ELS,water,2025-01-01\n" for n in range(1, 6))
+        + "".join(f"A{n},ul. Polna 1/{n},{20000000 + n:08d},ELS,water,2025-01-01\n" for n in addresses)
     )
     (tmp_path / "route.csv").write_text(
         "route_id,order,premises_id,address,meter_id,medium,previous_reading,previous_date\n"
-        + "".join(f"R1,{n},A{n},ul. Polna 1/{n},{20000000 + n:08d},water,{'5' if n == 2 else ''},"
-                  f"{'2026-11-01' if n == 2 else ''}\n" for n in range(1, 6))
+        + "".join(f"{route},{n},A{n},{a},{20000000 + n:08d},water,{previous.get(n, '')},"
+                  f"{'2026-11-01' if n in previous else ''}\n" for n, a in addresses.items())
     )  # fmt: skip
     for args in (("db", "upgrade"), ("import", "premises", str(tmp_path / "register.csv")),
                  ("route", "import", str(tmp_path / "route.csv"))):  # fmt: skip
         assert meterd(*args, "--data", str(data)).returncode == 0
-    fifo = tmp_path / "dongle"
-    os.mkfifo(fifo)
-    session = f"walk{os.getpid()}"
-    command = f"{sys.executable} -m meterd walk R1 --dongle hex --port {fifo} --data {data}; sleep 30"
-    subprocess.run([tmux, "new-session", "-d", "-s", session, "-x", "110", "-y", "45", command], check=True)
+    return data
 
-    def screen() -> str:
-        return subprocess.run([tmux, "capture-pane", "-p", "-t", session], capture_output=True, text=True).stdout
 
+class WalkScreen:
+    """`meterd walk ROUTE` on a FIFO dongle in a tmux session of its own: write telegrams, read the screen."""
+
+    def __init__(self, tmp_path: Path, data: Path, route: str, env: str = "") -> None:
+        self.tmux, self.fifo, self.session = tmux_path(), tmp_path / "dongle", f"walk{os.getpid()}{route}"
+        os.mkfifo(self.fifo)
+        command = f"{env} {sys.executable} -m meterd walk {route} --dongle hex --port {self.fifo} --data {data}; sleep 30"
+        subprocess.run([self.tmux, "new-session", "-d", "-s", self.session, "-x", "110", "-y", "45", command], check=True)
+
+    def screen(self) -> str:
+        return subprocess.run([self.tmux, "capture-pane", "-p", "-t", self.session], capture_output=True,
+                              text=True).stdout  # fmt: skip
+
+    def hear(self, *lines: str) -> None:
+        with open(self.fifo, "w") as w:
+            w.write("".join(line + "\n" for line in lines))
+
+    def key(self, key: str) -> None:
+        subprocess.run([self.tmux, "send-keys", "-t", self.session, key], check=True)
+
+    def close(self) -> None:
+        subprocess.run([self.tmux, "kill-session", "-t", self.session], capture_output=True)
+
+
+def tmux_path() -> str:
+    tmux = shutil.which("tmux")
+    if tmux is None:
+        require_service("tmux", "Debian package tmux not installed (scripts/debian-packages.sh)")
+    assert tmux is not None
+    return tmux
+
+
+def test_the_live_screen_in_tmux_and_manual_entry(tmp_path: Path) -> None:
+    data = route_in_store(tmp_path, "R1", {n: f"ul. Polna 1/{n}" for n in range(1, 6)}, {2: "5"})
+    walk = WalkScreen(tmp_path, data, "R1")
     try:
-        assert wait_for(lambda: "Route R1" in screen(), 20), screen()
-        with open(fifo, "w") as w:  # the dongle hears meters 1 and 2, a stranger, and a corrupted telegram
-            w.write(telegram(1).hex() + "\n" + telegram(2).hex() + "\n" + telegram(42).hex() + "\n")
-            w.write(telegram(3).hex()[:20] + "\n")
-        assert wait_for(lambda: "read 2/5" in screen(), 20), screen()
-        shot = screen()
+        assert wait_for(lambda: "Route R1" in walk.screen(), 20), walk.screen()
+        # the dongle hears meters 1 and 2, a stranger, and a corrupted telegram
+        walk.hear(telegram(1).hex(), telegram(2).hex(), telegram(42).hex(), telegram(3).hex()[:20])
+        assert wait_for(lambda: "read 2/5" in walk.screen(), 20), walk.screen()
+        shot = walk.screen()
         assert "needs confirmation" in shot and "below the last" in shot and "off route" in shot
         assert "20000003" in shot and "ul. Polna 1/3" in shot  # next unread, in walking order
         if os.environ.get("METERD_UPDATE_DOCS") == "1":  # the screen shown in the README
             (Path(__file__).parent.parent / "docs" / "walk-screen.txt").write_text(shot.rstrip() + "\n")
-        subprocess.run([tmux, "send-keys", "-t", session, "q"], check=True)
-        assert wait_for(lambda: "route R1: 2 of 5 meters read" in screen(), 20), screen()
+        walk.key("q")
+        assert wait_for(lambda: "route R1: 2 of 5 meters read" in walk.screen(), 20), walk.screen()
     finally:
-        subprocess.run([tmux, "kill-session", "-t", session], capture_output=True)
+        walk.close()
     photo = tmp_path / "dial.jpg"
     photo.write_bytes(b"\xff\xd8\xff" + b"0" * 100)
     res = meterd("route", "manual", "R1", "--meter", "20000004", "--value", "12.5", "--reason", "meter behind a wardrobe",
@@ -217,18 +244,7 @@ def test_reasons_and_the_summary_speak_polish_with_decimal_commas() -> None:
 def test_a_walk_replayed_from_an_older_capture_is_exported_as_read(tmp_path: Path) -> None:
     """The capture was recorded ten days before the route was imported, and its meters' clocks say
     nothing of today: what the walk heard is what the export and the bundle count."""
-    data = tmp_path / "data"
-    (tmp_path / "register.csv").write_text(
-        "premises_id,address,meter_id,manufacturer,medium,installed\n"
-        + "".join(f"A{n},ul. Polna 1/{n},{20000000 + n:08d},ELS,water,2025-01-01\n" for n in range(1, 8))
-    )
-    (tmp_path / "route.csv").write_text(
-        "route_id,order,premises_id,address,meter_id,medium,previous_reading,previous_date\n"
-        + "".join(f"R7,{n},A{n},ul. Polna 1/{n},{20000000 + n:08d},water,,\n" for n in range(1, 8))
-    )
-    for args in (("db", "upgrade"), ("import", "premises", str(tmp_path / "register.csv")),
-                 ("route", "import", str(tmp_path / "route.csv"))):  # fmt: skip
-        assert meterd(*args, "--data", str(data)).returncode == 0
+    data = route_in_store(tmp_path, "R7", {n: f"ul. Polna 1/{n}" for n in range(1, 8)})
     t0 = time.time() - 10 * DAY
     capture = tmp_path / "walk.hex"
     capture.write_text("".join(
@@ -250,46 +266,21 @@ def test_a_walk_replayed_from_an_older_capture_is_exported_as_read(tmp_path: Pat
 
 
 def test_the_walk_screen_in_polish_shows_addresses_as_text_never_as_markup(tmp_path: Path) -> None:
-    tmux = shutil.which("tmux")
-    if tmux is None:
-        require_service("tmux", "Debian package tmux not installed (scripts/debian-packages.sh)")
-    assert tmux is not None
-    data = tmp_path / "data"
     addresses = {1: "ul. Polna 1/1", 2: "ul. [/b]Polna 1/2", 3: "ul. [link=https://zly.example]Polna[/link] 1/3"}
-    (tmp_path / "register.csv").write_text(
-        "premises_id,address,meter_id,manufacturer,medium,installed\n"
-        + "".join(f"A{n},ul. Polna 1/{n},{20000000 + n:08d},ELS,water,2025-01-01\n" for n in addresses)
-    )
-    (tmp_path / "route.csv").write_text(
-        "route_id;order;premises_id;address;meter_id;medium;previous_reading;previous_date\n"
-        + "".join(f"R1;{n};A{n};{a};{20000000 + n:08d};water;{'5' if n == 1 else ''};{'2026-11-01' if n == 1 else ''}\n"
-                  for n, a in addresses.items())
-    )  # fmt: skip
-    for args in (("db", "upgrade"), ("import", "premises", str(tmp_path / "register.csv")),
-                 ("route", "import", str(tmp_path / "route.csv"))):  # fmt: skip
-        assert meterd(*args, "--data", str(data)).returncode == 0
-    fifo = tmp_path / "dongle"
-    os.mkfifo(fifo)
-    session = f"walkpl{os.getpid()}"
-    command = f"LANG=pl_PL.UTF-8 {sys.executable} -m meterd walk R1 --dongle hex --port {fifo} --data {data}; sleep 30"
-    subprocess.run([tmux, "new-session", "-d", "-s", session, "-x", "120", "-y", "45", command], check=True)
-
-    def screen() -> str:
-        return subprocess.run([tmux, "capture-pane", "-p", "-t", session], capture_output=True, text=True).stdout
-
+    data = route_in_store(tmp_path, "R1", addresses, {1: "5"})
+    walk = WalkScreen(tmp_path, data, "R1", env="LANG=pl_PL.UTF-8")
     try:
-        assert wait_for(lambda: "Trasa R1" in screen(), 20), screen()
-        with open(fifo, "w") as w:
-            w.write(telegram(1).hex() + "\n")
-        assert wait_for(lambda: "odczytane 1/3" in screen(), 20), screen()
-        shot = screen()
+        assert wait_for(lambda: "Trasa R1" in walk.screen(), 20), walk.screen()
+        walk.hear(telegram(1).hex())
+        assert wait_for(lambda: "odczytane 1/3" in walk.screen(), 20), walk.screen()
+        shot = walk.screen()
         assert "do potwierdzenia" in shot and "1,001 m3 to mniej niż ostatni" in shot and "5,000 m3" in shot, shot
         assert "Następne nieodczytane" in shot and "jeszcze nie" in shot
         assert addresses[2] in shot and addresses[3] in shot, shot  # as written, markup and all
         for english in ("Route", "Last heard", "Needs attention", "not yet", "needs confirmation"):
             assert english not in shot, english
-        subprocess.run([tmux, "send-keys", "-t", session, "q"], check=True)
-        assert wait_for(lambda: "trasa R1: odczytano 1 z 3 wodomierzy" in screen(), 20), screen()
-        assert "Traceback" not in screen()
+        walk.key("q")
+        assert wait_for(lambda: "trasa R1: odczytano 1 z 3 wodomierzy" in walk.screen(), 20), walk.screen()
+        assert "Traceback" not in walk.screen()
     finally:
-        subprocess.run([tmux, "kill-session", "-t", session], capture_output=True)
+        walk.close()
