@@ -235,6 +235,20 @@ def test_notices_name_the_leak_in_plain_words_and_staff_can_reject_it(store: Sto
         assert anomaly
         forged = client.post(f"/staff/anomalies/{anomaly.group(1)}", data={"decision": "rejected", "csrf": "x" * 40})
         assert forged.status_code == 403
+        res = client.post(f"/staff/anomalies/{anomaly.group(1)}", follow_redirects=False,
+                          data={"decision": "rejected", "csrf": csrf_of(flat.text),
+                                "comment": "spłuczka naprawiona\r\n 3 XII"})  # fmt: skip
+        assert res.status_code == 303
+        assert all(n["kind"] != "leak" for n in client.get("/api/v1/premises/D3/notices", headers=auth).json())
+        flat = client.get("/staff/premises/D3")
+        assert f"({STAFF_LOGIN}): spłuczka naprawiona 3 XII" in flat.text  # the comment, on one line
+        # undone: the review and its comment are gone, the tenant sees the leak again; both are in the log
+        res = client.post(f"/staff/anomalies/{anomaly.group(1)}", data={"decision": "undo", "csrf": csrf_of(flat.text)},
+                          follow_redirects=False)  # fmt: skip
+        assert res.status_code == 303 and "spłuczka naprawiona" not in client.get("/staff/premises/D3").text
+        assert any(n["kind"] == "leak" for n in client.get("/api/v1/premises/D3/notices", headers=auth).json())
+        assert "cofnięcie oceny" in client.get("/staff/audit").text
+        flat = client.get("/staff/premises/D3")
         res = client.post(f"/staff/anomalies/{anomaly.group(1)}", data={"decision": "rejected", "csrf": csrf_of(flat.text)},
                           follow_redirects=False)  # fmt: skip
         assert res.status_code == 303

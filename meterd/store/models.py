@@ -300,6 +300,7 @@ class Anomaly(Base):
     review: Mapped[str | None] = mapped_column(String(16), nullable=True)  # confirmed, rejected (by staff)
     reviewed_by: Mapped[str | None] = mapped_column(String(64), nullable=True)
     reviewed_at: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    review_comment: Mapped[str | None] = mapped_column(String(300), nullable=True)
     __table_args__ = (UniqueConstraint("meter_id", "flag", "start_at", name="uq_anomalies_meter_flag_start"),)
 
 

@@ -86,7 +86,7 @@ def premises(request: Request, code: str) -> Response:
             ).all()  # fmt: skip
             anomalies = conn.execute(
                 select(Anomaly.id, Anomaly.flag, Anomaly.severity, Anomaly.start_at, Anomaly.end_at, Anomaly.reason,
-                       Anomaly.review, Anomaly.reviewed_by, Anomaly.reason_pl)
+                       Anomaly.review, Anomaly.reviewed_by, Anomaly.reason_pl, Anomaly.review_comment)
                 .where(Anomaly.meter_id == mid, Anomaly.end_at >= start)
                 .where(Anomaly.start_at < (end if end is not None else now + DAY))
                 .order_by(Anomaly.start_at.desc())
@@ -102,8 +102,8 @@ def premises(request: Request, code: str) -> Response:
                              for r in readings],
                 "anomalies": [{"id": a[0], "flag": term(lang, a[1]), "severity": term(lang, a[2]),
                                "from": local_time(a[3]), "to": local_time(a[4]),
-                               "reason": a[8] if lang == "pl" and a[8] else a[5], "review": a[6], "by": a[7]}
-                              for a in anomalies],
+                               "reason": a[8] if lang == "pl" and a[8] else a[5], "review": a[6], "by": a[7],
+                               "comment": a[9] or ""} for a in anomalies],
             })  # fmt: skip
         audit(conn, account, "view_premises", premises=code, address=client_address(request))
     return render(request, "staff_premises.html", lang,
@@ -111,16 +111,20 @@ def premises(request: Request, code: str) -> Response:
 
 
 @router.post("/anomalies/{anomaly_id}")
-def review(request: Request, anomaly_id: int, decision: Annotated[str, Form(max_length=16)], csrf: Csrf = "") -> Response:
+def review(request: Request, anomaly_id: int, decision: Annotated[str, Form(max_length=16)],
+           comment: Annotated[str, Form(max_length=300)] = "", csrf: Csrf = "") -> Response:  # fmt: skip
+    """Confirm or reject an anomaly with a comment, or undo the review; each goes to the audit log.
+    A rejected leak no longer shows on the tenant's page; undone, it shows again."""
     account = _staff(request)
     if not isinstance(account, AccountView):
         return account
-    if not csrf_ok(request, csrf) or decision not in ("confirmed", "rejected"):
+    if not csrf_ok(request, csrf) or decision not in ("confirmed", "rejected", "undo"):
         return HTMLResponse("<!doctype html><title>403</title><p>Formularz wygasł / the form expired</p>", status_code=403)
+    comment = " ".join(comment.split())  # one line, no control characters
     store = request.app.state.store
     with store.begin() as conn:
         row = conn.execute(
-            select(Anomaly.flag, Anomaly.start_at, Meter.serial, Premises.code)
+            select(Anomaly.flag, Anomaly.start_at, Meter.serial, Premises.code, Anomaly.review)
             .join(Meter, Meter.id == Anomaly.meter_id)
             .outerjoin(Assignment, (Assignment.meter_id == Meter.id) & (Assignment.valid_from <= Anomaly.start_at)
                        & ((Assignment.valid_to.is_(None)) | (Assignment.valid_to > Anomaly.start_at)))
@@ -130,10 +134,18 @@ def review(request: Request, anomaly_id: int, decision: Annotated[str, Form(max_
         if row is None:
             return HTMLResponse("<!doctype html><title>404</title><p>Nie ma takiej anomalii / no such anomaly</p>",
                                 status_code=404)  # fmt: skip
-        conn.execute(update(Anomaly).where(Anomaly.id == anomaly_id).values(
-            review=decision, reviewed_by=account.login, reviewed_at=int(time.time()), acknowledged=True))  # fmt: skip
-        audit(conn, account, decision, premises=row[3] or "", meter=row[2],
-              detail=f"#{anomaly_id} {row[0]} {local_time(row[1])}", address=client_address(request))
+        what = f"#{anomaly_id} {row[0]} {local_time(row[1])}"
+        if decision == "undo":
+            conn.execute(update(Anomaly).where(Anomaly.id == anomaly_id).values(
+                review=None, reviewed_by=None, reviewed_at=None, review_comment=None, acknowledged=False))  # fmt: skip
+            audit(conn, account, "review_undone", premises=row[3] or "", meter=row[2],
+                  detail=f"{what} ({row[4] or '—'}){': ' + comment if comment else ''}", address=client_address(request))
+        else:
+            conn.execute(update(Anomaly).where(Anomaly.id == anomaly_id).values(
+                review=decision, reviewed_by=account.login, reviewed_at=int(time.time()), acknowledged=True,
+                review_comment=comment or None))  # fmt: skip
+            audit(conn, account, decision, premises=row[3] or "", meter=row[2],
+                  detail=f"{what}{': ' + comment if comment else ''}", address=client_address(request))
     return RedirectResponse(f"/staff/premises/{row[3]}" if row[3] else "/staff", status_code=303)
 
 
