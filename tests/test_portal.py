@@ -201,6 +201,12 @@ def test_the_same_month_a_year_earlier(store: Store) -> None:
         client.post("/api/v1/login", json={"login": TENANT_LOGIN, "password": TENANT_PASSWORD})
         page = client.get("/").text
         assert "Rok wcześniej [m³]" in page and "<svg" in page and 'role="img"' in page
+        # the page shows last year's use and the change where there is data, in Polish numbers
+        row = re.search(r'<tr><td class="when">2026-10</td>(.*?)</tr>', page, re.S)
+        assert row, page
+        cells = re.findall(r'<td class="num">([^<]*)</td>', row.group(1))
+        assert float(cells[-2].replace(",", ".")) == pytest.approx(3.5, abs=0.05) and "," in cells[-2], cells
+        assert re.fullmatch(r"[+-]\d+ %", cells[-1]), cells
 
 
 def test_notices_name_the_leak_in_plain_words_and_staff_can_reject_it(store: Store) -> None:
