@@ -64,6 +64,13 @@ def dialect(name: str, timezone: str = SITE_ZONE) -> Dialect:
     raise ValueError(f"dialect {name!r}: plain or pl")
 
 
+def local_number(lang: str, value: float, digits: int = 3) -> str:
+    """A number with `digits` decimals as a person of `lang` reads it: `167,126` in Polish, `167.126`
+    in English (pages and screens; the CSV dialects write full precision, `Dialect.number`)."""
+    text = f"{value:.{digits}f}"
+    return text.replace(".", ",") if lang == "pl" else text
+
+
 _NUMBER = re.compile(r"^\s*[+-]?(\d+([.,]\d*)?|[.,]\d+)\s*$")
 
 

@@ -66,9 +66,9 @@ class RouteHeardSink:
     def write(self, batch: Sequence[Reading]) -> None:
         from meterd.store.routes import note_heard
 
-        times = [r.received_at for r in batch if r.meter.id in self.meters]
-        if times and (self.earliest is None or min(times) < self.earliest):
-            self.earliest = min(times)
+        first = min((r.received_at for r in batch if r.meter.id in self.meters), default=None)
+        if first is not None and (self.earliest is None or first < self.earliest):
+            self.earliest = first
             with self.store.begin() as conn:
                 note_heard(conn, self.route, self.earliest)
 

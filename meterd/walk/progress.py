@@ -11,8 +11,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from meterd.reading import Reading, Source
+from meterd.spreadsheet import local_number as number
 from meterd.store.routes import Stop
-from meterd.walk.words import alarm_words, number, word
+from meterd.walk.words import alarm_words, word
 
 
 class StopState(enum.Enum):

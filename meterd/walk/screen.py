@@ -10,8 +10,9 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
+from meterd.spreadsheet import local_number as number
 from meterd.walk.progress import RouteProgress, StopState
-from meterd.walk.words import number, word
+from meterd.walk.words import word
 
 
 def render(p: RouteProgress) -> Group:

@@ -48,11 +48,6 @@ def word(lang: str, key: str, **values: object) -> str:
     return text.format(**values) if values else text
 
 
-def number(lang: str, value: float, digits: int = 3) -> str:
-    text = f"{value:.{digits}f}"
-    return text.replace(".", ",") if lang == "pl" else text
-
-
 def alarm_words(lang: str, alarms: tuple[str, ...]) -> str:
     k = 1 if lang == "pl" else 0
     return ", ".join(ALARM_TEXTS.get(a, (a, a))[k] for a in alarms)

@@ -180,12 +180,6 @@ def term(lang: str, code: str) -> str:
     return TERMS[code][pick(lang)] if code in TERMS else code
 
 
-def number(lang: str, v: float, digits: int = 3) -> str:
-    """`167,126` on Polish pages, `167.126` on English ones."""
-    text = f"{v:.{digits}f}"
-    return text.replace(".", ",") if lang == "pl" else text
-
-
 def alarm_terms(lang: str, names: list[str]) -> str:
     return ", ".join(ALARMS[n][pick(lang)] if n in ALARMS else n for n in names)
 

@@ -11,6 +11,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Form, HTTPException, Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse
 
+from meterd.spreadsheet import local_number as number
 from meterd.store.accounts import (
     WeakPassword,
     account_names,
@@ -24,7 +25,7 @@ from meterd.store.accounts import (
 )
 from meterd.web import data
 from meterd.web.chart import Bar, svg
-from meterd.web.i18n import LOCAL, local_date, local_time, medium, notice_text, number, t
+from meterd.web.i18n import LOCAL, local_date, local_time, medium, notice_text, t
 from meterd.web.security import (
     COOKIE,
     LANG_COOKIE,

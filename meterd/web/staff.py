@@ -10,10 +10,11 @@ from fastapi import APIRouter, Form, Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse
 from sqlalchemy import or_, select, update
 
+from meterd.spreadsheet import local_number as number
 from meterd.store.accounts import AccountView, audit, audit_log
 from meterd.store.models import Anomaly, Assignment, Meter, Premises, Reading
 from meterd.validate.model import alarm_names
-from meterd.web.i18n import alarm_terms, local_date, local_time, medium, number, term
+from meterd.web.i18n import alarm_terms, local_date, local_time, medium, term
 from meterd.web.pages import Csrf, render
 from meterd.web.security import client_address, csrf_ok, lookup, page_lang
 
