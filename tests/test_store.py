@@ -173,7 +173,7 @@ def test_keys_import_rotation_and_secrecy(store: Store, tmp_path: Path) -> None:
         import_keys(conn, store, write(tmp_path, "k2.csv", f"meter_id,key\n11111111,{k2}\n"))
         keys = current_keys(conn, store)
         history = Session(conn).scalars(select(MeterKey)).all()
-    assert keys == {"11111111": bytes.fromhex(k2)}
+    assert keys == {("APA", "11111111"): bytes.fromhex(k2)}
     assert len(history) == 2 and sum(1 for k in history if k.valid_to is None) == 1
     assert k1 not in repr(history) and "secret" in repr(history[0])
     with pytest.raises(ImportError_) as info, store.begin() as conn:

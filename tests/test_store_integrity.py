@@ -115,7 +115,7 @@ def test_reimporting_an_older_register_never_undoes_a_swap(
         ("D2", "32000002"),
     ]
     res = meterd("import", "premises", str(register), *store_args, env=kek_env)
-    assert_one_line_error(res, f"{register}:3: meter 31000002 was taken out of D2 on 2026-09-15 according to the store")
+    assert_one_line_error(res, f"{register}:3: meter APA 31000002 was taken out of D2 on 2026-09-15 according to the store")
     assert assignments(store_args, kek_env) == after_swap
     assert meterd("import", "premises", str(swap), *store_args, env=kek_env).returncode == 0  # identical: no change
     assert assignments(store_args, kek_env) == after_swap
@@ -143,7 +143,7 @@ def test_a_meter_moved_elsewhere_later_is_a_conflict(
     )
     assert meterd("import", "premises", str(write(tmp_path, "m.csv", moved)), *store_args, env=kek_env).returncode == 0
     res = meterd("import", "premises", str(tmp_path / "r.csv"), *store_args, env=kek_env)
-    assert_one_line_error(res, "r.csv:2: meter 31000001 hangs in D9 since 2026-10-01 according to the store")
+    assert_one_line_error(res, "r.csv:2: meter APA 31000001 hangs in D9 since 2026-10-01 according to the store")
 
 
 def test_address_changes_are_applied_and_buildings_not_created_for_nothing(
@@ -218,7 +218,8 @@ def sample(tmp_path: Path) -> tuple[Path, Path]:
 
 
 CAPTURE_REGISTER = "premises_id,address,meter_id,manufacturer,medium,installed\n" + "".join(
-    f"K{i},ul. Krótka 1/{i},4100000{i},ZRI,water,2026-01-01\n" for i in range(1, 7)
+    f"K{i},ul. Krótka 1/{i},4100000{i},{maker},water,2026-01-01\n"
+    for i, maker in enumerate(["APA", "APA", "DME", "DME", "ZRI", "ZRI"], start=1)
 )
 
 
@@ -415,7 +416,7 @@ def test_plain_keys_of_an_older_store_are_sealed_on_upgrade(tmp_path: Path) -> N
         from meterd.store.keys import current_keys
 
         assert bytes(sealed) != bytes(range(16)) and len(sealed) == 45
-        assert current_keys(conn, store) == {"12345678": bytes(range(16))}
+        assert current_keys(conn, store) == {("ABC", "12345678"): bytes(range(16))}
 
 
 # -- clear errors instead of tracebacks --------------------------------------------------------------------

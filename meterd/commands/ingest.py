@@ -98,7 +98,7 @@ def ingest_capture(
         with store.begin() as conn:
             result = ingest(conn, batch)
         report.stored.add(result)
-        report.unknown.update(r.meter for r in batch if r.meter in result.unknown_serials)
+        report.unknown.update(r.meter for r in batch if r.identity in result.unknown_meters)
         batch.clear()
 
     for line in source.lines():

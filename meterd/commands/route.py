@@ -165,8 +165,8 @@ def _bundle(args: argparse.Namespace) -> int:
         counts_from, stops = route_stops(conn, args.target)
         serials = sorted({s.meter for s in stops})
         rows = conn.execute(
-            select(Meter.serial, Reading.measured_at, Reading.received_at, Reading.total_m3, Reading.source,
-                   Reading.gateway, Reading.alarms)
+            select(Meter.serial, Meter.manufacturer, Reading.measured_at, Reading.received_at, Reading.total_m3,
+                   Reading.source, Reading.gateway, Reading.alarms)
             .join(Meter, Meter.id == Reading.meter_id)
             .where(Meter.serial.in_(serials), Reading.received_at >= counts_from)
             .order_by(Meter.serial, Reading.measured_at)
@@ -174,9 +174,9 @@ def _bundle(args: argparse.Namespace) -> int:
     with output_to(args.out) as f:
         f.write(dumps({"kind": BUNDLE_KIND, "version": 1, "route": args.target, "created_at": iso(int(time.time())),
                        "readings": len(rows)}).decode() + "\n")  # fmt: skip
-        for serial, measured, received, total, source, gateway, alarms in rows:
+        for serial, maker, measured, received, total, source, gateway, alarms in rows:
             names = alarm_names(alarms or 0)
-            f.write(dumps({"meter_id": serial, "measured_at": iso(measured), "received_at": iso(received),
+            f.write(dumps({"meter_id": serial, "manufacturer": maker, "measured_at": iso(measured), "received_at": iso(received),
                            "total_m3": total, "source": source, "gateway": gateway or "",
                            "alarms": names}).decode() + "\n")  # fmt: skip
             n += 1
@@ -201,6 +201,7 @@ def _sync(args: argparse.Namespace) -> int:
 def read_bundle(path: Path, err: IO[str]) -> list[Any]:
     import orjson
 
+    from meterd.ids import MANUFACTURER
     from meterd.reading import BadReading, parse_iso
     from meterd.store.ingest import SOURCES, ReadingIn
     from meterd.textinput import InputFileError, TextFile
@@ -227,16 +228,19 @@ def read_bundle(path: Path, err: IO[str]) -> list[Any]:
             if not isinstance(obj, dict):
                 raise BadReading("a reading is a JSON object")
             meter = obj.get("meter_id")
+            maker = obj.get("manufacturer") or ""
             total = obj.get("total_m3")
             source = obj.get("source") or "walkby"
             alarms = obj.get("alarms") or []
             if not isinstance(meter, str) or not meter or len(meter) > 32:
                 raise BadReading("meter_id is not a meter id")
+            if not isinstance(maker, str) or (maker and not MANUFACTURER.fullmatch(maker)):
+                raise BadReading("manufacturer is not a three-letter code")
             if total is not None and (not isinstance(total, int | float) or isinstance(total, bool)):
                 raise BadReading("total_m3 is not a number")
             if source not in SOURCES or not isinstance(alarms, list):
                 raise BadReading("source or alarms are not what a bundle holds")
-            out.append(ReadingIn(meter=meter, measured_at=parse_iso(obj.get("measured_at"), "measured_at"),
+            out.append(ReadingIn(meter=meter, manufacturer=maker.upper(), measured_at=parse_iso(obj.get("measured_at"), "measured_at"),
                                  received_at=parse_iso(obj.get("received_at"), "received_at"),
                                  total_m3=float(total) if total is not None else None, source=source,
                                  gateway=str(obj.get("gateway") or "")[:64] or None,

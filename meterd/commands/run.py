@@ -54,9 +54,9 @@ def cmd_run(args: argparse.Namespace) -> int:
             argparse.Namespace(keys=None, config=args.config, insecure_keys=False), load_config(args.config)
         )
         with store.begin() as conn:
-            for meter, key in current_keys(conn, store).items():
-                if decoder.keys.get(meter) is None:
-                    decoder.keys.add(meter, key)
+            for (maker, serial), key in current_keys(conn, store).items():
+                if not decoder.keys.has(serial, maker):  # a key file's key wins over the store's
+                    decoder.keys.add(serial, key, maker)
         return decoder
 
     gateway = Gateway(config, store, make_decoder, sinks, notifier=Notifier())

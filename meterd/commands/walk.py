@@ -112,9 +112,9 @@ def cmd_walk(args: argparse.Namespace) -> int:
     def make_decoder():  # type: ignore[no-untyped-def]
         decoder = build_decoder(argparse.Namespace(keys=args.keys, config=None, insecure_keys=args.insecure_keys))
         with store.begin() as conn:
-            for meter, key in current_keys(conn, store).items():
-                if decoder.keys.get(meter) is None:
-                    decoder.keys.add(meter, key)
+            for (maker, serial), key in current_keys(conn, store).items():
+                if not decoder.keys.has(serial, maker):  # a key file's key wins over the store's
+                    decoder.keys.add(serial, key, maker)
         return decoder
 
     sinks: list[Sink] = [ProgressSink(progress), RouteHeardSink(store, args.route, {s.meter for s in stops})]

@@ -94,7 +94,7 @@ class Ingester:
         self.batch_interval_s = batch_interval_s
         self.receive_maximum = receive_maximum
         self.max_bytes = max_bytes
-        self.meter_ids: dict[str, int] = {}
+        self.meter_ids: dict[tuple[str, str], int] = {}
         self.connected = threading.Event()
         self._messages: queue.Queue[Any] = queue.Queue()
         self.client = new_client(address, creds, client_id, manual_ack=True)
@@ -268,8 +268,8 @@ class Ingester:
         committed: dict[str, int] = {}
         with self.store.begin() as conn:
             result = ingest(conn, [to_store(r, True) for r in readings], now=now, id_cache=self.meter_ids)
-            if result.unknown_serials:
-                keep_unknown(conn, [r for r in readings if r.meter.id in result.unknown_serials])
+            if result.unknown_meters:
+                keep_unknown(conn, [r for r in readings if (r.meter.manufacturer, r.meter.id) in result.unknown_meters])
             keep_refused(conn, [*group.refused, *self._unusual(conn, group, now)])
             for gateway in group.gateways():  # in one order in every ingester: no deadlock on the rows
                 committed[gateway] = commit_seqs(conn, gateway, seqs.get(gateway, []), group.firsts.get(gateway) or None, now)

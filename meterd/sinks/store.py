@@ -23,6 +23,7 @@ def to_store(r: Reading, keyed: bool = True) -> ReadingIn:
     cells = ReadingIn.cells(r.received_at) if key is not None else (None, None)
     return ReadingIn(
         meter=r.meter.id,
+        manufacturer=r.meter.manufacturer,
         measured_at=r.measured_at,
         received_at=r.received_at,
         total_m3=r.total_m3,
@@ -67,7 +68,7 @@ class StoreSink:
         self.pending: list[Reading] = []
         self.totals = IngestResult()  # over every flush
         self.on_stored = on_stored
-        self.meter_ids: dict[str, int] = {}  # serial → store id, as found (meters are never deleted)
+        self.meter_ids: dict[tuple[str, str], int] = {}  # (maker, serial) → store id, as found (meters are never deleted)
 
     def write(self, batch: Sequence[Reading]) -> None:
         self.pending.extend(batch)
@@ -79,8 +80,8 @@ class StoreSink:
         try:
             with self.store.begin() as conn:
                 result = ingest(conn, [to_store(r, self.keyed) for r in batch], now=int(time.time()), id_cache=self.meter_ids)
-                if self.keep_unknown and result.unknown_serials:
-                    keep_unknown(conn, [r for r in batch if r.meter.id in result.unknown_serials])
+                if self.keep_unknown and result.unknown_meters:
+                    keep_unknown(conn, [r for r in batch if (r.meter.manufacturer, r.meter.id) in result.unknown_meters])
         except Exception:
             self.pending = batch + self.pending  # nothing was stored: keep them for the next flush
             raise

@@ -46,6 +46,7 @@ LEAKING = "31000003"  # D3: a dripping toilet cistern
 SILENT = "32000005"  # D5: warm water meter stopped sending
 # registers of the meters in config/sample-capture.hex when it was taken (see scripts/make_sample_capture.py):
 # the demo history of those meters ends just below them
+MAKERS = {"41000003": "DME", "41000004": "DME", "41000005": "ZRI", "41000006": "ZRI"}  # as the capture's telegrams say
 CAPTURED = {f"4100000{i + 1}": (100_000 + i * 12_345) / 1000 for i in range(6)}
 
 
@@ -59,10 +60,9 @@ class DemoResult:
 def _register_csv(directory: Path) -> Path:
     lines = ["premises_id,address,meter_id,manufacturer,medium,installed,q3_m3h"]
     for code, address, cold, warm in FLATS:
-        mfr = "APA" if code.startswith("D") else "ZRI"
-        lines.append(f"{code},{address},{cold},{mfr},water,2026-01-01,2.5")
+        lines.append(f"{code},{address},{cold},{MAKERS.get(cold, 'APA')},water,2026-01-01,2.5")
         if warm:
-            lines.append(f"{code},{address},{warm},{mfr},warm_water,2026-01-01,2.5")
+            lines.append(f"{code},{address},{warm},{MAKERS.get(warm, 'APA')},warm_water,2026-01-01,2.5")
     path = directory / "demo-register.csv"
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return path
@@ -101,7 +101,7 @@ def create_demo(
     rng = np.random.default_rng(seed)
     hours = np.arange(START, END, 3600, dtype=np.int64)
     serials = [s for _, _, cold, warm in FLATS for s in (cold, warm) if s] + [SWAPPED_NEW]
-    ids = meter_ids(conn, serials)
+    ids = {serial: mid for (_, serial), mid in meter_ids(conn, [("", s) for s in serials]).items()}
     rows: list[tuple[object, ...]] = []
     for n, serial in enumerate(serials):
         warm = serial.startswith("32") or serial in ("41000003", "41000004")

@@ -20,7 +20,7 @@ from sqlalchemy import Connection, bindparam, delete, insert, select, update
 
 from meterd.errors import MeterdError
 from meterd.fileio import check_permissions
-from meterd.ids import KEY, METER_ID, normalise_meter_id
+from meterd.ids import KEY, MANUFACTURER, METER_ID, meter_label, normalise_manufacturer, normalise_meter_id
 from meterd.store.ingest import TimeWindow, bulk_insert, fetch_all
 from meterd.store.models import Assignment, Building, ImportBatch, Meter, Premises
 from meterd.textinput import CsvFile, InputFileError
@@ -31,8 +31,6 @@ if TYPE_CHECKING:
 
 MEDIA = frozenset({"water", "cold_water", "warm_water", "hot_water", "heat", "gas", "electricity"})
 KINDS = frozenset({"radio", "wired", "prepaid", "walkby"})
-MANUFACTURER = re.compile(r"[A-Za-z]{3}")
-
 
 
 PREMISES_ID = re.compile(r"[^\W_]([^\W]|[-.])*", re.UNICODE)  # letters, digits, - _ . (not first)
@@ -93,6 +91,15 @@ class RegisterRow(NamedTuple):
     @property
     def medium(self) -> str:
         return str(self.meter_values["medium"])
+
+    @property
+    def identity(self) -> tuple[str, str]:
+        """(manufacturer or "", serial): the meter as the store knows it."""
+        return str(self.meter_values["manufacturer"]), self.meter
+
+    @property
+    def label(self) -> str:
+        return meter_label(*self.identity)
 
 
 def _day(t: int) -> str:
@@ -211,8 +218,11 @@ class _Register:
                 select(Premises.id, Premises.code, Premises.building_id, Premises.address)
             )
         }
-        self.meters: dict[str, tuple[int, dict[str, Any]]] = {
-            r.serial: (r.id, {k: getattr(r, k) for k in ("manufacturer", "medium", "q3_m3h", "kind", "schedule")})
+        # by (manufacturer, serial): a serial is unique per maker only
+        self.meters: dict[tuple[str, str], tuple[int, dict[str, Any]]] = {
+            (r.manufacturer, r.serial): (
+                r.id, {k: getattr(r, k) for k in ("manufacturer", "medium", "q3_m3h", "kind", "schedule")}
+            )
             for r in conn.execute(
                 select(
                     Meter.id, Meter.serial, Meter.manufacturer, Meter.medium, Meter.q3_m3h, Meter.kind, Meter.schedule
@@ -220,7 +230,10 @@ class _Register:
             )
         }
         self.codes = {pid: code for code, (pid, _, _) in self.premises.items()}
-        self.serials = {mid: serial for serial, (mid, _) in self.meters.items()}
+        self.serials = {mid: ident for ident, (mid, _) in self.meters.items()}
+        self.makers: dict[str, list[str]] = {}  # serial → makers of the store's meters with it
+        for maker, serial in self.meters:
+            self.makers.setdefault(serial, []).append(maker)
         self.by_meter: dict[int, list[_Span]] = {}
         self.by_slot: dict[tuple[int, str], list[_Span]] = {}
         rows = conn.execute(
@@ -236,6 +249,30 @@ class _Register:
 
     def medium_of(self, meter_id: int) -> str:
         return str(self.meters[self.serials[meter_id]][1]["medium"])
+
+    def meter_id(self, item: RegisterRow) -> int | None:
+        found = self.meters.get(item.identity)
+        return found[0] if found is not None else None
+
+    def label(self, meter_id: int) -> str:
+        ident = self.serials.get(meter_id)
+        return meter_label(*ident) if ident is not None else "?"
+
+    def resolve(self, item: RegisterRow) -> RegisterRow | str:
+        """The row with the identity of the store's meter it names, or the problem. A row without a maker
+        names the one meter of its serial; a row with one names that maker's meter, or a meter of that
+        serial whose maker the store did not know yet (it learns it now)."""
+        maker, serial = item.identity
+        makers = self.makers.get(serial, [])
+        if maker:  # that maker's meter, or the store's meter of the serial without a maker (_ensure_meters)
+            return item
+        if not makers or makers == [""]:
+            return item
+        if len(makers) > 1:
+            known = ", ".join(sorted(m or "(no maker)" for m in makers))
+            return (f"meter {serial}: the store has meters of several makers with this serial ({known}); "
+                    "name the maker in a manufacturer column")
+        return item._replace(meter_values={**item.meter_values, "manufacturer": makers[0]})
 
     def add(self, span: _Span) -> None:
         self.by_meter.setdefault(span.meter, []).append(span)
@@ -291,20 +328,32 @@ def import_premises(conn: Connection, path: Path, *, replace: bool = False, enco
     window = TimeWindow.around(int(time.time()))
     problems: list[str] = []
     parsed: list[RegisterRow] = []
-    seen_meters: dict[str, int] = {}
+    seen_meters: dict[str, dict[str, int]] = {}  # serial → maker → line
     cache = _FileCache()
     for line, row in _rows(path, {"premises_id", "address", "meter_id", "installed"}, encoding):
         item = parse_register_row(line, row, window, cache)
         if isinstance(item, str):
             problems.append(f"{path}:{line}: {item}")
-        elif item.meter in seen_meters:
-            problems.append(f"{path}:{line}: meter {item.meter} already listed on line {seen_meters[item.meter]}")
+            continue
+        maker, serial = item.identity
+        lines = seen_meters.setdefault(serial, {})
+        if maker in lines:
+            problems.append(f"{path}:{line}: meter {item.label} already listed on line {lines[maker]}")
+        elif lines and ("" in lines or not maker):
+            other = min(lines.values())
+            problems.append(f"{path}:{line}: meter {serial} is listed on line {other} too: name the maker of "
+                            "each in a manufacturer column (serials are unique per maker only)")
         else:
-            seen_meters[item.meter] = line
+            lines[maker] = line
             parsed.append(item)
     if problems:
         raise ImportError_(f"{path}: {len(problems)} bad rows, nothing imported", problems)
     reg = _Register(conn)
+    resolved = [reg.resolve(item) for item in parsed]
+    problems = [f"{path}:{item.line}: {r}" for item, r in zip(parsed, resolved, strict=True) if isinstance(r, str)]
+    if problems:
+        raise ImportError_(f"{path}: {len(problems)} rows name no single meter, nothing imported", problems)
+    parsed = [r for r in resolved if not isinstance(r, str)]
     conflicts = [] if replace else _conflicts(path, parsed, reg)
     if conflicts:
         raise ImportError_(
@@ -368,12 +417,19 @@ def _ensure_places(conn: Connection, parsed: list[RegisterRow], reg: _Register, 
 
 
 def _ensure_meters(conn: Connection, parsed: list[RegisterRow], reg: _Register, created: dict[str, int]) -> None:
-    """Meters: new ones created in bulk, known ones updated where the file's values differ."""
-    new = [item for item in parsed if item.meter not in reg.meters]
+    """Meters: new ones created in bulk, known ones updated where the file's values differ. A row naming
+    the maker of a meter the store knew without one gives it that maker."""
+    for item in parsed:
+        maker, serial = item.identity
+        if maker and item.identity not in reg.meters and ("", serial) in reg.meters:
+            reg.meters[item.identity] = reg.meters.pop(("", serial))
+            reg.serials[reg.meters[item.identity][0]] = item.identity
+            reg.makers[serial] = [maker if m == "" else m for m in reg.makers[serial]]
+    new = [item for item in parsed if item.identity not in reg.meters]
     changed = [
-        {"mid": reg.meters[item.meter][0], **item.meter_values}
+        {"mid": reg.meters[item.identity][0], **item.meter_values}
         for item in parsed
-        if item.meter in reg.meters and reg.meters[item.meter][1] != item.meter_values
+        if item.identity in reg.meters and reg.meters[item.identity][1] != item.meter_values
     ]
     if changed:
         columns: dict[str, Any] = {k: bindparam(k) for k in changed[0] if k != "mid"}
@@ -382,14 +438,14 @@ def _ensure_meters(conn: Connection, parsed: list[RegisterRow], reg: _Register, 
         names = ("manufacturer", "medium", "q3_m3h", "kind", "schedule")
         rows = [(item.meter, "auto", *(item.meter_values[c] for c in names)) for item in new]
         bulk_insert(conn, "meters", ("serial", "driver", *names), rows)
-        fresh = {item.meter for item in new}
-        for mid, serial in fetch_all(conn, "SELECT id, serial FROM meters"):
-            if serial in fresh:
-                reg.meters[serial] = (mid, {})
-                reg.serials[mid] = serial
+        fresh = {item.identity for item in new}
+        for mid, serial, maker in fetch_all(conn, "SELECT id, serial, manufacturer FROM meters"):
+            if (maker, serial) in fresh:
+                reg.meters[(maker, serial)] = (mid, {})
+                reg.serials[mid] = (maker, serial)
         created["meters"] += len(new)
     for item in parsed:  # the file's values are the meters' values now (never changed afterwards)
-        reg.meters[item.meter] = (reg.meters[item.meter][0], item.meter_values)
+        reg.meters[item.identity] = (reg.meters[item.identity][0], item.meter_values)
 
 
 def _conflicts(path: Path, parsed: list[RegisterRow], reg: _Register) -> list[str]:
@@ -397,8 +453,9 @@ def _conflicts(path: Path, parsed: list[RegisterRow], reg: _Register) -> list[st
     changed after the row's installation date."""
     out = []
     for item in parsed:
-        meter = reg.meters.get(item.meter)
-        meter_id = meter[0] if meter is not None else None
+        meter_id = reg.meter_id(item)
+        if meter_id is None and item.identity[0] and ("", item.meter) in reg.meters:
+            meter_id = reg.meters[("", item.meter)][0]  # the store's meter of this serial, maker unknown
         premises = reg.premises.get(item.premises)
         premises_id = premises[0] if premises is not None else None
         spans = reg.related(meter_id, premises_id, item.medium)
@@ -410,13 +467,13 @@ def _conflicts(path: Path, parsed: list[RegisterRow], reg: _Register) -> list[st
                 continue
             where = reg.codes.get(a.premises, "?")
             if a.meter == meter_id and a.end is None:
-                text = f"meter {item.meter} hangs in {where} since {_day(a.start)} according to the store"
+                text = f"meter {item.label} hangs in {where} since {_day(a.start)} according to the store"
             elif a.meter == meter_id:
-                text = f"meter {item.meter} was taken out of {where} on {_day(a.end or 0)} according to the store"
+                text = f"meter {item.label} was taken out of {where} on {_day(a.end or 0)} according to the store"
             else:
                 text = (
-                    f"{item.premises} has had meter {reg.serials.get(a.meter, '?')} since {_day(a.start)} according to "
-                    f"the store, later than the file's {item.meter} installed {_day(item.installed)}"
+                    f"{item.premises} has had meter {reg.label(a.meter)} since {_day(a.start)} according to "
+                    f"the store, later than the file's {item.label} installed {_day(item.installed)}"
                 )
             out.append(f"{path}:{item.line}: {text}")
             break
@@ -424,7 +481,7 @@ def _conflicts(path: Path, parsed: list[RegisterRow], reg: _Register) -> list[st
 
 
 def _assign(reg: _Register, item: RegisterRow, replace: bool, created: dict[str, int]) -> None:
-    meter_id = reg.meters[item.meter][0]
+    meter_id = reg.meters[item.identity][0]
     premises_id = reg.premises[item.premises][0]
     related = reg.related(meter_id, premises_id, item.medium)
     if any(a.meter == meter_id and a.premises == premises_id and a.end is None for a in related):
@@ -445,7 +502,8 @@ def _assign(reg: _Register, item: RegisterRow, replace: bool, created: dict[str,
 def import_keys(
     conn: Connection, store: Store, path: Path, *, allow_insecure: bool = False, encoding: str = "utf-8"
 ) -> ImportResult:
-    """meter_id,key rows; a new key for a meter closes the old one (history kept).
+    """meter_id,key rows (an optional manufacturer column names the maker, needed where meters of several
+    makers share the serial); a new key for a meter closes the old one (history kept).
 
     Nothing read from a key file is ever printed: problems name the line and the column only."""
     from meterd.store.keys import put_keys
@@ -457,25 +515,41 @@ def import_keys(
             raise ImportError_(e.message) from None
     problems: list[str] = []
     parsed: list[tuple[int, str, bytes]] = []
-    ids = dict(conn.execute(select(Meter.serial, Meter.id)).all())
-    seen: dict[str, int] = {}
+    makers: dict[str, dict[str, int]] = {}  # serial → maker → meter id
+    for store_id, serial, maker in conn.execute(select(Meter.id, Meter.serial, Meter.manufacturer)).all():
+        makers.setdefault(serial, {})[maker] = store_id
+    seen: dict[int, int] = {}
     for line, row in _rows(path, {"meter_id", "key"}, encoding):
         meter_text, key_text = row.get("meter_id", ""), row.get("key", "").replace(" ", "")
+        maker = normalise_manufacturer(row.get("manufacturer") or "")
         if not METER_ID.fullmatch(meter_text):
             problems.append(f"{path}:{line}: column meter_id: not a meter id (up to 8 hex digits)")
             continue
+        if maker and not MANUFACTURER.fullmatch(maker):
+            problems.append(f"{path}:{line}: column manufacturer: not a three-letter code")
+            continue
         serial = normalise_meter_id(meter_text)
-        if serial not in ids:
+        found = makers.get(serial, {})
+        mid: int | None
+        if maker:
+            mid = found.get(maker, found.get(""))
+        elif len(found) > 1:
+            problems.append(f"{path}:{line}: column meter_id: meters of several makers have this serial "
+                            f"({', '.join(sorted(found))}); name the maker in a manufacturer column")
+            continue
+        else:
+            mid = next(iter(found.values()), None)
+        if mid is None:
             problems.append(f"{path}:{line}: column meter_id: no such meter in the store (import premises first)")
             continue
-        if serial in seen:
-            problems.append(f"{path}:{line}: column meter_id: the same meter as on line {seen[serial]}")
+        if mid in seen:
+            problems.append(f"{path}:{line}: column meter_id: the same meter as on line {seen[mid]}")
             continue
         if not KEY.fullmatch(key_text):
             problems.append(f"{path}:{line}: column key: not 32 hex digits (an AES-128 key) nor 16 (a DES key)")
             continue
-        seen[serial] = line
-        parsed.append((ids[serial], serial, bytes.fromhex(key_text)))
+        seen[mid] = line
+        parsed.append((mid, serial, bytes.fromhex(key_text)))
     batch_id, _ = _start_batch(conn, "keys", path, problems, len(parsed))
     rotated = put_keys(conn, store, parsed, batch_id)
     return ImportResult(batch_id, len(parsed), {"rotated": rotated})

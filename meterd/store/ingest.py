@@ -41,7 +41,8 @@ SOURCES = frozenset({"radio", "walkby", "wired", "manual", "estimate"})
 
 @dataclass(slots=True)
 class ReadingIn:
-    """One reading to store; `meter` is the meter's serial (its ID in telegrams)."""
+    """One reading to store; `meter` is the meter's serial (its ID in telegrams), `manufacturer` its
+    maker's three letters ("" when the source does not say: a serial typed by a person)."""
 
     meter: str
     measured_at: int
@@ -62,6 +63,11 @@ class ReadingIn:
     reading_key: int | None = None
     dedup_cell: int | None = None
     dedup_cell_offset: int | None = None
+    manufacturer: str = ""
+
+    @property
+    def identity(self) -> tuple[str, str]:
+        return self.manufacturer, self.meter
 
     @staticmethod
     def cells(received_at: int) -> tuple[int, int]:
@@ -94,7 +100,7 @@ class IngestResult:
     unknown_meter: int = 0
     bad_time: int = 0
     conflicts: int = 0  # readings whose key was stored before with another content (kept for review)
-    unknown_serials: set[str] = field(default_factory=set)
+    unknown_meters: set[tuple[str, str]] = field(default_factory=set)  # (manufacturer, serial)
 
     def add(self, other: IngestResult) -> None:
         """Totals over several ingests."""
@@ -103,7 +109,7 @@ class IngestResult:
         self.unknown_meter += other.unknown_meter
         self.bad_time += other.bad_time
         self.conflicts += other.conflicts
-        self.unknown_serials |= other.unknown_serials
+        self.unknown_meters |= other.unknown_meters
 
 
 def insert_rows(conn: Connection, rows: Sequence[tuple[Any, ...]], chunk: int = 50_000) -> int:
@@ -294,19 +300,40 @@ def _insert_postgresql(conn: Connection, rows: Sequence[tuple[Any, ...]]) -> int
     return int(result.rowcount or 0)
 
 
-def meter_ids(conn: Connection, serials: Iterable[str], cache: dict[str, int] | None = None) -> dict[str, int]:
-    """Store ids of meters by serial (through the driver: a batch names hundreds). With `cache`, meters
-    found once are not looked up again (meters are never deleted)."""
-    wanted = sorted(set(serials))
-    found: dict[str, int] = {}
+Identity = tuple[str, str]  # (manufacturer or "", serial)
+
+
+def meter_ids(
+    conn: Connection, meters: Iterable[Identity], cache: dict[Identity, int] | None = None
+) -> dict[Identity, int]:
+    """Store ids of meters by (manufacturer, serial), through the driver (a batch names hundreds). The
+    maker's own meter; else the register's meter of that serial whose maker it did not name; a reading
+    that names no maker ("") finds the one meter of its serial, none when makers share it. With
+    `cache`, meters found once are not looked up again (meters are never deleted)."""
+    wanted = set(meters)
+    found: dict[Identity, int] = {}
     if cache is not None:
-        found = {s: cache[s] for s in wanted if s in cache}
-        wanted = [s for s in wanted if s not in found]
+        found = {m: cache[m] for m in wanted if m in cache}
+        wanted -= found.keys()
+    serials = sorted({serial for _, serial in wanted})
     mark = "%s" if conn.dialect.name == "postgresql" else "?"
-    for i in range(0, len(wanted), 500):
-        part = wanted[i : i + 500]
-        rows = fetch_all(conn, f"SELECT id, serial FROM meters WHERE serial IN ({','.join([mark] * len(part))})", part)
-        found.update({serial: int(mid) for mid, serial in rows})
+    by_serial: dict[str, dict[str, int]] = {}
+    for i in range(0, len(serials), 500):
+        part = serials[i : i + 500]
+        sql = f"SELECT id, serial, manufacturer FROM meters WHERE serial IN ({','.join([mark] * len(part))})"
+        for mid, serial, maker in fetch_all(conn, sql, part):
+            by_serial.setdefault(serial, {})[maker] = int(mid)
+    for maker, serial in wanted:
+        makers = by_serial.get(serial)
+        if not makers:
+            continue
+        mid = makers.get(maker) if maker else None
+        if mid is None:
+            mid = makers.get("")
+        if mid is None and not maker and len(makers) == 1:
+            mid = next(iter(makers.values()))
+        if mid is not None:
+            found[(maker, serial)] = mid
     if cache is not None:
         cache.update(found)
     return found
@@ -363,22 +390,22 @@ def ingest(
     batch_id: int | None = None,
     *,
     now: int | None = None,
-    id_cache: dict[str, int] | None = None,
+    id_cache: dict[Identity, int] | None = None,
 ) -> IngestResult:
     """Store readings of known meters. Readings of meters not in the register are counted, not stored;
     readings stamped far from the present (`TimeWindow`) are refused and counted."""
     result = IngestResult()
     window = TimeWindow.around(int(time.time()) if now is None else now)
-    ids = meter_ids(conn, (r.meter for r in readings), id_cache)
+    ids = meter_ids(conn, (r.identity for r in readings), id_cache)
     known: list[tuple[int, ReadingIn]] = []
     for r in readings:
         if not (window.holds(r.measured_at) and window.holds(r.received_at)):
             result.bad_time += 1
             continue
-        mid = ids.get(r.meter)
+        mid = ids.get(r.identity)
         if mid is None:
             result.unknown_meter += 1
-            result.unknown_serials.add(r.meter)
+            result.unknown_meters.add(r.identity)
             continue
         known.append((mid, r))
     telegrams = telegram_ids(conn, [r for _, r in known])

@@ -56,17 +56,18 @@ def current_key_meters(conn: Connection) -> set[str]:
     )
 
 
-def current_keys(conn: Connection, store: Store) -> dict[str, bytes]:
-    """Meter serial → current key, for the decoder only (never for output)."""
+def current_keys(conn: Connection, store: Store) -> dict[tuple[str, str], bytes]:
+    """(manufacturer, serial) → current key, for the decoder only (never for output); the manufacturer
+    is "" for a meter the register did not name the maker of."""
     rows = conn.execute(
-        select(Meter.serial, MeterKey.key)
+        select(Meter.manufacturer, Meter.serial, MeterKey.key)
         .join(MeterKey, MeterKey.meter_id == Meter.id)
         .where(MeterKey.valid_to.is_(None))
     ).all()
     if not rows:
         return {}
     kek = store_kek(conn, store)
-    return {serial: kek.unseal(sealed, serial) for serial, sealed in rows}
+    return {(maker, serial): kek.unseal(sealed, serial) for maker, serial, sealed in rows}
 
 
 def put_keys(conn: Connection, store: Store, keys: list[tuple[int, str, bytes]], batch_id: int) -> int:

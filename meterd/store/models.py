@@ -44,15 +44,20 @@ class Premises(Base):
 
 
 class Meter(Base):
+    """A meter is its manufacturer and serial (the wM-Bus M field and ID): serials are unique per maker
+    only. A register that did not name the maker leaves `manufacturer` empty: such a meter is the one of
+    its serial whoever made it, as long as no other meter has that serial."""
+
     __tablename__ = "meters"
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    serial: Mapped[str] = mapped_column(String(32), unique=True)  # the meter ID as telegrams carry it
-    manufacturer: Mapped[str] = mapped_column(String(8), default="")
+    serial: Mapped[str] = mapped_column(String(32))  # the meter ID as telegrams carry it
+    manufacturer: Mapped[str] = mapped_column(String(8), default="")  # three letters, upper case, or ""
     medium: Mapped[str] = mapped_column(String(32), default="water")
     driver: Mapped[str] = mapped_column(String(32), default="auto")
     kind: Mapped[str] = mapped_column(String(16), default="radio")  # radio, wired, prepaid
     q3_m3h: Mapped[float] = mapped_column(Float, default=2.5)
     schedule: Mapped[str] = mapped_column(String(64), default="")
+    __table_args__ = (UniqueConstraint("serial", "manufacturer", name="uq_meters_identity"),)
 
 
 class MeterKey(Base):
@@ -151,6 +156,26 @@ class UnknownReading(Base):
     received_at: Mapped[int] = mapped_column(BigInteger)
     reading: Mapped[str] = mapped_column(Text)
     __table_args__ = (Index("ix_unknown_readings_serial", "serial", "received_at"),)
+
+
+class Hearing(Base):
+    """What one gateway (or walk, `kind`) heard of one meter on one UTC day: telegrams that decoded into
+    readings, duplicates included, their median RSSI and the last time. Kept whoever delivered the
+    reading first; a gateway sends its day's running totals again and again, the largest count wins."""
+
+    __tablename__ = "hearings"
+    serial: Mapped[str] = mapped_column(String(32))
+    manufacturer: Mapped[str] = mapped_column(String(8))
+    gateway: Mapped[str] = mapped_column(String(64))
+    day: Mapped[int] = mapped_column(Integer)  # days since 1970-01-01, UTC
+    kind: Mapped[str] = mapped_column(String(8), default="gateway", server_default="gateway")  # gateway, walk
+    telegrams: Mapped[int] = mapped_column(Integer)
+    rssi_median_dbm: Mapped[float | None] = mapped_column(Float, nullable=True)
+    last_at: Mapped[int] = mapped_column(BigInteger)
+    __table_args__ = (
+        PrimaryKeyConstraint("serial", "manufacturer", "gateway", "day", name="pk_hearings"),
+        Index("ix_hearings_day", "day"),
+    )
 
 
 class GatewaySeq(Base):

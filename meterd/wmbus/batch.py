@@ -338,8 +338,9 @@ def _decrypt_mode5(decoder: Decoder, x: U8, ids: npt.NDArray[np.str_], cf: int) 
         return plain, ok
     enc = x[:, apl_start : apl_start + length]
     by_key: dict[int, tuple[Any, list[int]]] = {}
+    makers = x[:, 2:4]
     for j, meter_id in enumerate(ids.tolist()):
-        key = decoder.keys.get(meter_id)
+        key = decoder.keys.get(meter_id, makers[j].tobytes())
         if key is not None:
             by_key.setdefault(id(key), (key, []))[1].append(j)
         elif plain[j, 0] == 0x2F and plain[j, 1] == 0x2F:

@@ -17,7 +17,7 @@ from meterd.wmbus.ell import ELL_CIS, Ell, ctr_prefix, parse_ell
 from meterd.wmbus.errors import DecodeError
 from meterd.wmbus.fixed import decode_fixed
 from meterd.wmbus.hexinput import parse_hex
-from meterd.wmbus.keys import KeyRing
+from meterd.wmbus.keys import KeyRing, KeysGiven
 from meterd.wmbus.link import MBUS, MBUS_ACK, MBUS_SHORT, WMBUS, LinkFrame, parse_link
 from meterd.wmbus.manufacturer import decode_manufacturer
 from meterd.wmbus.medium import ADAPTER_TYPES
@@ -96,7 +96,7 @@ class Decoder:
 
     def __init__(
         self,
-        keys: KeyRing | Mapping[str, bytes] | None = None,
+        keys: KeyRing | KeysGiven | None = None,
         signatures: SignatureCache | None = None,
         vendors: VendorRegistry | None = None,
         counters: dict[str, int] | None = None,
@@ -284,9 +284,9 @@ class Decoder:
             raise DecodeError("unsupported_ci", f"CI field {ci:02X} is not supported")
         meter_id = hdr.meter_id
         if aes is None:
-            aes = self.keys.get(meter_id)
+            aes = self.keys.get(meter_id, hdr.m_bytes)
             if aes is None and hdr.long:
-                aes = self.keys.get(link.meter_id)
+                aes = self.keys.get(link.meter_id, link.manufacturer.to_bytes(2, "little"))
         out = self._start_output(link, hdr)
         if ci in _NO_APL:
             return self._finish(out, hdr, None, [], None)
@@ -385,7 +385,7 @@ class Decoder:
         if _ell_crc_ok(rest):
             return rest  # a receiver already decrypted it
         if aes is None:
-            aes = self.keys.get(hdr.meter_id)
+            aes = self.keys.get(hdr.meter_id, hdr.m_bytes)
         if aes is None:
             raise DecodeError("no_key", f"ELL AES-CTR encrypted; no key for meter {hdr.meter_id}")
         plain = aes.ctr_crypt(ctr_prefix(hdr.m_bytes, hdr.a_bytes, ell), rest)
@@ -589,7 +589,7 @@ class Decoder:
         if vendor is None or not vendor.handles_ci(ci):
             raise DecodeError("unsupported_ci", f"manufacturer-specific CI {ci:02X} and no vendor decoder for it")
         finish(out, [], None, [])
-        key = aes or self.keys.get(hdr.meter_id)
+        key = aes or self.keys.get(hdr.meter_id, hdr.m_bytes)
         ctx = VendorContext(out, out["records"], data, hdr.status or 0, [], ci=ci, key=key, dll=hdr.dll)
         if not vendor.apply(ctx):
             raise DecodeError("unsupported_ci", f"{vendor.name} cannot read CI {ci:02X} of this telegram")
