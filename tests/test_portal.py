@@ -184,7 +184,7 @@ def test_the_same_month_a_year_earlier(store: Store) -> None:
     from meterd.store.ingest import insert_rows, meter_ids
 
     with store.begin() as conn:  # D2's warm water meter hung there and was read a year before too
-        mid = meter_ids(conn, ["32000002"])["32000002"]
+        mid = meter_ids(conn, [("", "32000002")])[("", "32000002")]
         conn.exec_driver_sql(f"UPDATE assignments SET valid_from = {ts('2025-01-01T00:00:00')} WHERE meter_id = {mid}")
         insert_rows(conn, [(mid, ts("2025-10-01T00:00:00"), ts("2025-10-01T00:00:00"), 10.0, None, None, "radio", "t",
                             None, None, 0, None, None, None),

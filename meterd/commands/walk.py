@@ -85,6 +85,7 @@ def cmd_walk(args: argparse.Namespace) -> int:
     from sqlalchemy import select as sql_select
 
     from meterd.config import Config, GatewaySection, ReceiverSection
+    from meterd.coverage.hearing import HearingKind
     from meterd.gateway.service import Gateway
     from meterd.setup import build_decoder
     from meterd.store.keys import current_keys
@@ -118,7 +119,7 @@ def cmd_walk(args: argparse.Namespace) -> int:
         return decoder
 
     sinks: list[Sink] = [ProgressSink(progress), RouteHeardSink(store, args.route, {s.meter for s in stops})]
-    gateway = Gateway(config, store, make_decoder, sinks)
+    gateway = Gateway(config, store, make_decoder, sinks, hearing_kind=HearingKind.WALK)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())

@@ -22,6 +22,8 @@ from typing import Any
 
 from meterd.batch_readings import Heard, Meters, batch_readings
 from meterd.config import Config, ReceiverSection
+from meterd.coverage.hearing import HearingKind, day_of
+from meterd.coverage.tally import HearingTally
 from meterd.drivers.frame import Frame, FramingError
 from meterd.drivers.pacing import paced
 from meterd.errors import MeterdError
@@ -56,6 +58,8 @@ from meterd.wmbus.batch import MIN_GROUP, decode_batch
 log = logging.getLogger("meterd.gateway")
 
 QUEUE_MAX = 100_000
+HEARINGS_EVERY_S = 60.0  # the day's hearing totals go to the sinks this often (what changed)
+HEARINGS_ALL_EVERY_S = 3600.0  # and all of them this often (heals a message that was lost)
 RESET_COUNTERS = ("silence_resets", "port_lost", "open_failed")
 
 
@@ -108,6 +112,7 @@ class Gateway:
         make_decoder: Callable[[], Decoder],
         sinks: list[Sink] | None = None,
         notifier: Notifier | None = None,
+        hearing_kind: HearingKind = HearingKind.GATEWAY,
     ) -> None:
         self.config = config
         self.store = store
@@ -133,6 +138,8 @@ class Gateway:
         self._meters: Meters = {}  # meter identities of the batch path, from batch to batch
         self.replaying: set[str] = {r.name for r in self.receivers if r.config.dongle in ("hex", "rtlwmbus")
                                     and r.config.port is not None and Path(r.config.port).is_file()}  # fmt: skip
+        self.hearings = HearingTally(config.gateway.name, hearing_kind)
+        self._seed_hearings()
         self._duplicate_heard = READINGS.labels(outcome="duplicate_heard")
         self._not_forwarded = READINGS.labels(outcome="not_forwarded")
 
@@ -211,6 +218,7 @@ class Gateway:
         gw = self.config.gateway
         batch_started = time.monotonic()
         next_check = time.monotonic() + gw.validate_every_s if gw.validate_every_s else float("inf")
+        next_hearings, next_all_hearings = batch_started + HEARINGS_EVERY_S, batch_started + HEARINGS_ALL_EVERY_S
         while True:
             self.handle_many(self._take_queued())
             now = time.monotonic()
@@ -227,6 +235,12 @@ class Gateway:
             if now >= next_check:
                 self.run_checks()
                 next_check = now + gw.validate_every_s
+            if now >= next_hearings:
+                every = now >= next_all_hearings
+                self.hand_over_hearings(every=every)
+                next_hearings = now + HEARINGS_EVERY_S
+                if every:
+                    next_all_hearings = now + HEARINGS_ALL_EVERY_S
             ending = stop.is_set() or (not self.buses and all(r.finished for r in self.receivers))
             # receivers first, the queue after: whatever a receiver put before it ended is in the queue
             if (
@@ -313,7 +327,10 @@ class Gateway:
         self._accept(reading)
 
     def _accept(self, reading: Reading) -> None:
-        """A reading heard: dropped when it is a duplicate or not forwarded, else into the batch."""
+        """A reading heard: counted as heard (coverage), dropped when it is a duplicate or not
+        forwarded, else into the batch."""
+        if reading.source is not Source.WIRED:
+            self.hearings.add(reading.meter.manufacturer, reading.meter.id, reading.received_at, reading.rssi_dbm)
         if not self.dedup.is_new(reading):
             self._duplicate_heard.inc()
             return
@@ -336,6 +353,27 @@ class Gateway:
             self._worker.submit(batch)
         else:
             write_all(self.sinks, batch, self._sink_failed)
+
+    def hand_over_hearings(self, every: bool = False) -> None:
+        """The day's hearing totals that changed (with `every`, all held) to the sinks that take them."""
+        if every:
+            self.hearings.mark_all_changed()
+        rows = self.hearings.take_changed()
+        if not rows:
+            return
+        if self._worker is not None:
+            self._worker.submit([], rows)
+        else:
+            write_all(self.sinks, [], self._sink_failed, rows)
+
+    def _seed_hearings(self) -> None:
+        from meterd.store.hearings import own_hearings
+
+        try:
+            with self.store.begin() as conn:
+                self.hearings.seed(own_hearings(conn, self.config.gateway.name, day_of(int(time.time())) - 1))
+        except Exception as e:  # counting starts at zero: coverage is a report, not a reading
+            log.warning("could not read this gateway's hearings of today: %s", e)
 
     def _sink_failed(self) -> None:
         self.store_errors += 1
@@ -407,6 +445,7 @@ class Gateway:
 
     def shutdown(self) -> None:
         self.notifier.stopping()
+        self.hand_over_hearings()
         self.flush()
         if self._worker is not None:
             self._worker.close()

@@ -16,6 +16,7 @@ import queue
 import threading
 from collections.abc import Callable, Sequence
 
+from meterd.coverage.hearing import Hearing
 from meterd.reading import Reading
 from meterd.sinks.base import Sink
 
@@ -27,17 +28,17 @@ class SinkWorker:
     def __init__(self, sinks: Sequence[Sink], on_error: Callable[[], None]) -> None:
         self.sinks = sinks
         self.on_error = on_error
-        self._queue: queue.Queue[list[Reading] | None] = queue.Queue(MAX_WAITING)
+        self._queue: queue.Queue[tuple[list[Reading], Sequence[Hearing]] | None] = queue.Queue(MAX_WAITING)
         self._idle = threading.Condition()
         self._pending = 0  # batches handed over and not yet through every sink
         self._thread = threading.Thread(target=self._run, name="sinks", daemon=True)
         self._thread.start()
 
-    def submit(self, batch: list[Reading]) -> None:
-        """Hand a batch over; waits only while MAX_WAITING batches are still waiting."""
+    def submit(self, batch: list[Reading], hearings: Sequence[Hearing] = ()) -> None:
+        """Hand a batch (and hearing totals) over; waits only while MAX_WAITING batches are still waiting."""
         with self._idle:
             self._pending += 1
-        self._queue.put(batch)
+        self._queue.put((batch, hearings))
 
     def wait(self) -> None:
         """Until every batch handed over has been through every sink."""
@@ -52,11 +53,11 @@ class SinkWorker:
 
     def _run(self) -> None:
         while True:
-            batch = self._queue.get()
-            if batch is None:
+            item = self._queue.get()
+            if item is None:
                 return
             try:
-                write_all(self.sinks, batch, self.on_error)
+                write_all(self.sinks, item[0], self.on_error, item[1])
             except Exception:  # a fault of ours, not a sink's: this thread must go on, or reception stops
                 log.exception("writing a batch to the sinks failed")
             finally:
@@ -65,10 +66,16 @@ class SinkWorker:
                     self._idle.notify_all()
 
 
-def write_all(sinks: Sequence[Sink], batch: list[Reading], on_error: Callable[[], None]) -> None:
-    """A batch to every sink; a sink that fails keeps what it was given and is tried again next time."""
+def write_all(
+    sinks: Sequence[Sink], batch: list[Reading], on_error: Callable[[], None], hearings: Sequence[Hearing] = ()
+) -> None:
+    """A batch to every sink (hearing totals to those that take them: a `write_hearings` method); a
+    sink that fails keeps what it was given and is tried again next time."""
     for sink in sinks:
         try:
+            take_hearings = getattr(sink, "write_hearings", None)
+            if hearings and take_hearings is not None:
+                take_hearings(hearings)
             if batch:
                 sink.write(batch)
             sink.flush()

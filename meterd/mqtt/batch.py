@@ -4,7 +4,8 @@ whatever it cannot use. Pure: bytes in, typed values out.
 A batch is `{"gateway": NAME, "first": F, "readings": [R, ...]}` on `meterd/NAME/readings`, each R a
 reading's JSON object with its `seq` (the gateway's own counter, one per reading). `first` is the
 lowest seq the gateway still holds: everything below it was committed or dropped from a full spool,
-so the central side may count it as handled.
+so the central side may count it as handled. A batch may also carry `hearings`: the gateway's
+running totals of the day per meter (meterd.coverage.hearing), sent again until they stop changing.
 
 The central side trusts the topic, not the payload. A message too large, not JSON, not a batch, or
 naming another gateway is refused whole; a reading that breaks a rule is refused by itself and the
@@ -22,6 +23,7 @@ from dataclasses import dataclass, field
 
 import orjson
 
+from meterd.coverage.hearing import DAY_S, BadHearing, Hearing
 from meterd.errors import MeterdError
 from meterd.jsonio import dumps
 from meterd.reading import BadReading, Reading, Source
@@ -65,6 +67,7 @@ class Batch:
     first: int | None
     readings: list[tuple[int, Reading]] = field(default_factory=list)
     refused: list[Refusal] = field(default_factory=list)
+    hearings: list[Hearing] = field(default_factory=list)
 
     @property
     def seqs(self) -> list[int]:
@@ -83,6 +86,25 @@ def encode(gateway: str, first: int, rows: Sequence[Spooled]) -> bytes:
     """A batch of spooled readings (each a JSON object without its seq)."""
     body = b",".join(b'{"seq":%d,%s' % (row.seq, row.payload[1:]) for row in rows)
     return b'{"gateway":%s,"first":%d,"readings":[%s]}' % (dumps(gateway), first, body)
+
+
+def encode_hearings(
+    gateway: str, hearings: Sequence[Hearing], max_bytes: int = MAX_MESSAGE_BYTES
+) -> Iterator[tuple[bytes, int]]:
+    """Hearing totals as messages of the readings topic without readings: `{"gateway", "readings": [],
+    "hearings": [...]}`, each at most `max_bytes`; with each message, how many hearings it holds."""
+    head = b'{"gateway":%s,"readings":[],"hearings":[' % dumps(gateway)
+    parts: list[bytes] = []
+    size = len(head) + 2
+    for h in hearings:
+        item = dumps(h.to_json())
+        if parts and size + len(item) + 1 > max_bytes:
+            yield head + b",".join(parts) + b"]}", len(parts)
+            parts, size = [], len(head) + 2
+        parts.append(item)
+        size += len(item) + 1
+    if parts:
+        yield head + b",".join(parts) + b"]}", len(parts)
 
 
 def split(gateway: str, rows: Sequence[Spooled], max_bytes: int = MAX_MESSAGE_BYTES) -> Iterator[list[Spooled]]:
@@ -136,6 +158,16 @@ def decode(topic: str, payload: bytes, now: int, max_bytes: int = MAX_MESSAGE_BY
             batch.refused.append(Refusal(e.reason, e.message, e.seq, kept_text(item)))
             continue
         batch.readings.append((seq, reading))
+    hearings = obj.get("hearings")
+    if isinstance(hearings, list):
+        today = now // DAY_S
+        for item in hearings:
+            try:
+                batch.hearings.append(Hearing.from_json(item, gateway, today))
+            except BadHearing as e:
+                batch.refused.append(Refusal("bad_hearing", str(e), None, kept_text(item)))
+    elif hearings is not None:
+        batch.refused.append(Refusal("bad_hearing", "hearings is not a list", None, kept_text(hearings)))
     seqs = batch.seqs
     if batch.first is not None and (not seqs or batch.first > min(seqs)):
         batch.first = None  # a hint above its own readings is no hint

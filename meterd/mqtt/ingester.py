@@ -30,6 +30,7 @@ from typing import Any
 
 from sqlalchemy import text
 
+from meterd.coverage.hearing import Hearing
 from meterd.metrics import (
     CONFLICTS,
     INGEST_LATENCY,
@@ -48,6 +49,7 @@ from meterd.reading import Reading
 from meterd.sinks.store import keep_unknown, to_store
 from meterd.store import Store
 from meterd.store.central import RefusedRow, commit_seqs, keep_refused, meter_buildings
+from meterd.store.hearings import put_hearings
 from meterd.store.ingest import IngestResult, ingest
 
 log = logging.getLogger("meterd.ingest")
@@ -65,6 +67,7 @@ class Group:
     readings: list[tuple[str, int, Reading]] = field(default_factory=list)
     refused: list[RefusedRow] = field(default_factory=list)
     firsts: dict[str, int] = field(default_factory=dict)
+    hearings: list[Hearing] = field(default_factory=list)  # the gateways' daily totals (coverage)
 
     def gateways(self) -> list[str]:
         names = {g for g, _, _ in self.readings} | {r.gateway for r in self.refused if r.seq is not None}
@@ -222,6 +225,7 @@ class Ingester:
 
     def _add(self, group: Group, batch: Batch, now: int) -> None:
         group.readings += [(batch.gateway, seq, r) for seq, r in batch.readings]
+        group.hearings += batch.hearings
         for refusal in batch.refused:
             group.refused.append(RefusedRow(now, batch.gateway, refusal.seq, refusal.reason, refusal.message,
                                             refusal.text))  # fmt: skip
@@ -243,7 +247,7 @@ class Ingester:
             if len(group.readings) <= 1:
                 kept = [RefusedRow(now, g, seq, "store_refused", why, kept_text(r.to_json())) for g, seq, r in group.readings]
                 log.error("the store refused a reading (%s); kept apart as refused", why)
-                alone = Group([], [*kept, *group.refused], group.firsts)
+                alone = Group([], [*kept, *group.refused], group.firsts, group.hearings)
                 try:
                     return self._transaction(alone, now)
                 except Exception:
@@ -252,7 +256,7 @@ class Ingester:
                     log.error("the store refused what was refused too; %d refusals not kept", len(alone.refused))
                     return self._transaction(Group([], [], group.firsts), now)
             half = len(group.readings) // 2
-            committed = self._store(Group(group.readings[:half], group.refused, group.firsts), now)
+            committed = self._store(Group(group.readings[:half], group.refused, group.firsts, group.hearings), now)
             for gateway, seq in self._store(Group(group.readings[half:]), now).items():
                 committed[gateway] = max(seq, committed.get(gateway, 0))
             return committed
@@ -271,6 +275,7 @@ class Ingester:
             if result.unknown_meters:
                 keep_unknown(conn, [r for r in readings if (r.meter.manufacturer, r.meter.id) in result.unknown_meters])
             keep_refused(conn, [*group.refused, *self._unusual(conn, group, now)])
+            put_hearings(conn, group.hearings)
             for gateway in group.gateways():  # in one order in every ingester: no deadlock on the rows
                 committed[gateway] = commit_seqs(conn, gateway, seqs.get(gateway, []), group.firsts.get(gateway) or None, now)
         self._count(result, group, readings)

@@ -22,8 +22,9 @@ from typing import Any
 
 import orjson
 
+from meterd.coverage.hearing import Hearing
 from meterd.metrics import MQTT_CONNECTED, PUBLISHED, RESENT, SPOOL, SPOOL_COMMITTED
-from meterd.mqtt.batch import MAX_MESSAGE_BYTES, encode, readings_topic, split
+from meterd.mqtt.batch import MAX_MESSAGE_BYTES, encode, encode_hearings, readings_topic, split
 from meterd.mqtt.connection import KEEPALIVE_S, BrokerAddress, Credentials, MqttError, new_client
 from meterd.mqtt.topics import committed_topic, discovery, meter_state_topic, status_topic
 from meterd.sinks.spool import Spool, Spooled
@@ -79,6 +80,7 @@ class Publisher:
         self._resend_s = resend_after_s
         self._high = spool.last_issued()  # seqs up to here may have gone out before this process: resends
         self._announced: set[tuple[str, str]] = set()  # meters whose discovery went out on this connection
+        self._hearings: dict[tuple[str, str, int], Hearing] = {}  # totals to send, the newest of each meter and day
         self._thread = threading.Thread(target=self._run, name="mqtt-publisher", daemon=True)
 
     def start(self) -> None:
@@ -91,6 +93,13 @@ class Publisher:
 
     def wake(self) -> None:
         """Readings came into the spool."""
+        self._wake.set()
+
+    def add_hearings(self, hearings: Sequence[Hearing]) -> None:
+        """Hearing totals to send (they replace older totals of the same meter and day)."""
+        with self._lock:
+            for h in hearings:
+                self._hearings[(h.manufacturer, h.serial, h.day)] = h
         self._wake.set()
 
     def outstanding(self) -> int:
@@ -186,6 +195,7 @@ class Publisher:
             self._removed = committed
         if not self.connected.is_set():
             return
+        self._send_hearings()
         now = time.monotonic()
         base = max(committed, self._removed, 0)
         if connection != self._sent_connection:  # a new connection: from what the central store has
@@ -228,6 +238,21 @@ class Publisher:
                     self._publish_states(fresh)
         if len(rows) == min(room, ROWS_PER_PUMP):
             self._wake.set()  # more to send
+
+    def _send_hearings(self) -> None:
+        with self._lock:
+            hearings, self._hearings = self._hearings, {}
+        if not hearings:
+            return
+        rows = list(hearings.values())
+        sent = 0
+        for message, count in encode_hearings(self.gateway, rows, self.max_bytes):
+            if self.client.publish(readings_topic(self.gateway), message, qos=1).rc != 0:
+                with self._lock:  # not connected after all: kept for the next connection, unless newer came
+                    for h in rows[sent:]:
+                        self._hearings.setdefault((h.manufacturer, h.serial, h.day), h)
+                return
+            sent += count
 
     def _publish_states(self, rows: Sequence[Spooled]) -> None:
         """Each meter's latest reading on its own retained topic (and its discovery, once per connection)."""

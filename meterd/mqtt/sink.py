@@ -11,6 +11,7 @@ import logging
 from collections.abc import Sequence
 from pathlib import Path
 
+from meterd.coverage.hearing import Hearing
 from meterd.jsonio import dumps
 from meterd.metrics import SPOOL, SPOOL_DROPPED, SPOOLED
 from meterd.mqtt.connection import BrokerAddress, Credentials, check_settings
@@ -61,6 +62,11 @@ class MqttSink:
             SPOOL_DROPPED.inc(dropped)
             log.warning("spool full: %d oldest readings dropped (they stay in the local store)", dropped)
         self.publisher.wake()
+
+    def write_hearings(self, hearings: Sequence[Hearing]) -> None:
+        """The day's hearing totals, sent when the broker is there (in memory only: the gateway sends
+        its totals again every hour, and a lost day's totals are a coverage report's, not readings)."""
+        self.publisher.add_hearings(hearings)
 
     def flush(self) -> None:
         """The spool is on disk already; nothing to wait for."""

@@ -8,9 +8,11 @@ from collections.abc import Callable, Sequence
 import orjson
 from sqlalchemy import Connection
 
+from meterd.coverage.hearing import Hearing
 from meterd.jsonio import dumps
 from meterd.reading import Reading, TimeBasis
 from meterd.store import Store
+from meterd.store.hearings import put_hearings
 from meterd.store.ingest import IngestResult, ReadingIn, ingest
 from meterd.validate.model import alarm_mask
 
@@ -66,6 +68,7 @@ class StoreSink:
         self.keyed = keyed
         self.keep_unknown = keep_unknown  # readings of meters not in the register go to unknown_readings
         self.pending: list[Reading] = []
+        self.pending_hearings: dict[tuple[str, str, int], Hearing] = {}  # the newest of each meter and day
         self.totals = IngestResult()  # over every flush
         self.on_stored = on_stored
         self.meter_ids: dict[tuple[str, str], int] = {}  # (maker, serial) → store id, as found (meters are never deleted)
@@ -73,7 +76,20 @@ class StoreSink:
     def write(self, batch: Sequence[Reading]) -> None:
         self.pending.extend(batch)
 
+    def write_hearings(self, hearings: Sequence[Hearing]) -> None:
+        """A day's hearing totals, stored with the next flush (the newest of each meter and day win)."""
+        for h in hearings:
+            self.pending_hearings[(h.manufacturer, h.serial, h.day)] = h
+
     def flush(self) -> None:
+        if self.pending_hearings:
+            hearings, self.pending_hearings = self.pending_hearings, {}
+            try:
+                with self.store.begin() as conn:
+                    put_hearings(conn, list(hearings.values()))
+            except Exception:
+                self.pending_hearings = hearings | self.pending_hearings
+                raise
         if not self.pending:
             return
         batch, self.pending = self.pending, []
