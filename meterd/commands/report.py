@@ -1,4 +1,5 @@
-"""`meterd report`: readings and monthly consumption per flat, as a tenant sees them."""
+"""`meterd report`: readings and monthly consumption per flat, as a tenant sees them; readings of meters
+not in the register, refused readings, and radio coverage."""
 
 from __future__ import annotations
 
@@ -101,9 +102,54 @@ def report_rejected(store: Store, out: IO[str] = sys.stdout) -> int:
     return len(refused) + len(conflicts)
 
 
+def report_coverage(store: Store, since_s: int, fmt: str, out: IO[str] = sys.stdout) -> None:
+    """Per meter of the register, the gateways and walks that heard it since then (telegrams, median
+    RSSI, last time), whether two gateways or more hear it; then per gateway the meters only it hears."""
+    from meterd.ids import meter_label
+    from meterd.jsonio import dumps
+    from meterd.reading import iso
+    from meterd.store.hearings import store_coverage
+
+    now = int(time.time())
+    with store.begin() as conn:
+        cov = store_coverage(conn, now - since_s, now=now)
+    if fmt == "jsonl":
+        for m in cov.meters:
+            out.write(dumps(m.to_json(iso)).decode() + "\n")
+        for gateway, only in sorted(cov.only_by.items()):
+            out.write(dumps({"gateway": gateway, "only_heard": [m.meter.serial for m in only],
+                             "only_heard_manufacturers": [m.meter.manufacturer for m in only]}).decode() + "\n")  # fmt: skip
+        return
+    out.write(f"{'meter':<14} {'premises':<12} {'heard by (median RSSI dBm, telegrams)':<52} redundant\n")
+    for m in cov.meters:
+        heard = ", ".join(f"{h.gateway}{' (walk)' if h.kind.value == 'walk' else ''} "
+                          f"({'?' if h.rssi_median_dbm is None else f'{h.rssi_median_dbm:.0f}'}, {h.telegrams})"
+                          for h in m.heard_by) or "nobody"  # fmt: skip
+        out.write(f"{meter_label(m.meter.manufacturer, m.meter.serial):<14} {m.meter.premises:<12} {heard:<52} "
+                  f"{'yes' if m.redundant else 'no'}\n")  # fmt: skip
+    out.write("\nmeters only one gateway hears:\n")
+    for gateway, only in sorted(cov.only_by.items()):
+        names = ", ".join(meter_label(m.meter.manufacturer, m.meter.serial) for m in only[:20])
+        more = f" and {len(only) - 20} more" if len(only) > 20 else ""
+        out.write(f"  {gateway}: {len(only)} ({names}{more})\n")
+    if not cov.only_by:
+        out.write("  none\n")
+    redundant = sum(m.redundant for m in cov.meters)
+    out.write(f"\n{len(cov.meters)} meters: {redundant} heard by two gateways or more, {len(cov.single)} by one only, "
+              f"{len(cov.unheard)} by none\n")  # fmt: skip
+
+
 def cmd_report(args: argparse.Namespace) -> int:
     from meterd.commands.storeopts import BadArgument
+    from meterd.times import parse_duration
 
+    if args.coverage:
+        try:
+            since = parse_duration(args.since)
+        except ValueError as e:
+            raise BadArgument(f"--since {e}") from None
+        report_coverage(open_store(args), since, args.format)
+        return 0
     if args.rejected:
         report_rejected(open_store(args))
         return 0
@@ -123,5 +169,9 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("--unknown", action="store_true", help="list meters not in the register that readings came from")
     p.add_argument("--rejected", action="store_true",
                    help="list the messages and readings the central ingester refused, and conflicting readings")
+    p.add_argument("--coverage", action="store_true",
+                   help="which gateways and walks hear each meter of the register, how often and how well")
+    p.add_argument("--since", default="30d", help="--coverage: the period, back from now (7d, 36h; default 30d)")
+    p.add_argument("--format", choices=("table", "jsonl"), default="table", help="--coverage: table or jsonl")
     add_store_options(p)
     p.set_defaults(func=cmd_report)

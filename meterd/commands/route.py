@@ -22,8 +22,61 @@ class BundleError(MeterdError):
 
 
 def cmd_route(args: argparse.Namespace) -> int:
-    actions = {"import": _import, "export": _export, "bundle": _bundle, "sync": _sync, "manual": _manual}
+    actions = {"import": _import, "export": _export, "bundle": _bundle, "sync": _sync, "manual": _manual, "plan": _plan}
+    if args.action != "plan" and not args.target:
+        raise BadArgument(f"route {args.action} needs its {'file' if args.action in ('import', 'sync') else 'route id'}")
     return actions[args.action](args)
+
+
+PLAN_COLUMNS = ("route_id", "order", "premises_id", "address", "meter_id", "medium", "previous_reading",
+                "previous_date", "manufacturer", "building_id")  # fmt: skip
+
+
+def _plan(args: argparse.Namespace) -> int:
+    """A route of the register's radio meters that no gateway heard for a while (by hearings, or by a
+    reading a gateway delivered), in walking order (building, address), each with its last reading as
+    the previous one: the CSV that `route import` takes."""
+    from datetime import datetime
+
+    from meterd.commands.export import output_to, site_zone
+    from meterd.coverage.hearing import HearingKind
+    from meterd.spreadsheet import dialect
+    from meterd.store.hearings import delivered_since, last_readings, store_coverage
+    from meterd.times import parse_duration
+
+    if not args.unheard_since:
+        raise BadArgument("route plan needs --unheard-since DURATION (7d, 36h)")
+    if not args.out:
+        raise BadArgument("route plan needs --out FILE.csv")
+    try:
+        since = parse_duration(args.unheard_since)
+    except ValueError as e:
+        raise BadArgument(f"--unheard-since {e}") from None
+    now = int(time.time())
+    code = args.route or f"plan-{datetime.fromtimestamp(now).strftime('%Y-%m-%d')}"
+    if len(code) > 64:
+        raise BadArgument("--route: at most 64 characters")
+    store = open_store(args)
+    with store.begin() as conn:
+        cov = store_coverage(conn, now - since, now=now, building=args.building)
+        if args.building is not None and not cov.meters:
+            raise BadArgument(f"--building {args.building!r}: no radio meters hang there (or no such building)")
+        candidates = [m for m in cov.meters if not any(h.kind is HearingKind.GATEWAY for h in m.heard_by)]
+        delivered = delivered_since(conn, [m.meter.id for m in candidates], now - since)
+        unheard = [m.meter for m in candidates if m.meter.id not in delivered]
+        last = last_readings(conn, [m.id for m in unheard])
+    sheet = dialect(args.dialect or "plain", site_zone(args))
+    with output_to(args.out) as f:
+        w = sheet.writer(f)
+        w.writerow(PLAN_COLUMNS)
+        for order, m in enumerate(unheard, start=1):
+            total, at = last.get(m.id, (None, None))
+            day = "" if at is None else sheet.time(at)[:10]
+            w.writerow((code, order, m.premises, m.address, m.serial, m.medium, sheet.number(total), day,
+                        m.manufacturer, m.building))  # fmt: skip
+    print(f"route {code}: {len(unheard)} of {len(cov.meters)} meters unheard for {args.unheard_since}, "
+          f"written to {args.out}", file=sys.stderr)  # fmt: skip
+    return 0
 
 
 def _manual(args: argparse.Namespace) -> int:
@@ -255,17 +308,22 @@ def read_bundle(path: Path, err: IO[str]) -> list[Any]:
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p = sub.add_parser("route", help="walk-by routes: import from billing, export results, bundle and sync")
-    p.add_argument("action", choices=("import", "export", "bundle", "sync", "manual"))
-    p.add_argument("target", help="import: the route CSV; export/bundle/manual: the route id; sync: the bundle file")
+    p.add_argument("action", choices=("import", "export", "bundle", "sync", "manual", "plan"))
+    p.add_argument("target", nargs="?",
+                   help="import: the route CSV; export/bundle/manual: the route id; sync: the bundle file")
+    p.add_argument("--unheard-since", help="plan: meters no gateway heard for this long (7d, 36h)")
+    p.add_argument("--building", help="plan: only this building's meters")
+    p.add_argument("--route", help="plan: the new route's id (default plan-YYYY-MM-DD)")
     p.add_argument("--meter", help="manual: the meter read off its dial")
     p.add_argument("--value", help="manual: its reading in m3 (12.5 or 12,5)")
     p.add_argument("--reason", help="manual: why it could not be heard")
     p.add_argument("--reader", help="manual: who read it")
     p.add_argument("--photo", help="manual: a photo of the dial")
     p.add_argument("--format", choices=("csv",), default="csv", help="export: csv")
-    p.add_argument("--dialect", choices=("plain", "pl"), help="export: plain or pl (default: as the route was imported)")
+    p.add_argument("--dialect", choices=("plain", "pl"),
+                   help="export: plain or pl (default: as the route was imported); plan: default plain")
     p.add_argument("--config", help="TOML configuration: [site] timezone for the times of the pl dialect")
-    p.add_argument("--out", help="export: file (default stdout); bundle: the file to write")
+    p.add_argument("--out", help="export: file (default stdout); bundle, plan: the file to write")
     p.add_argument("--encoding", default="utf-8", help="import: file encoding (cp1250 for Polish Excel exports)")
     add_store_options(p)
     p.set_defaults(func=cmd_route)
