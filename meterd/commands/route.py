@@ -28,20 +28,15 @@ def cmd_route(args: argparse.Namespace) -> int:
     return actions[args.action](args)
 
 
-PLAN_COLUMNS = ("route_id", "order", "premises_id", "address", "meter_id", "medium", "previous_reading",
-                "previous_date", "manufacturer", "building_id")  # fmt: skip
-
-
 def _plan(args: argparse.Namespace) -> int:
-    """A route of the register's radio meters that no gateway heard for a while (by hearings, or by a
-    reading a gateway delivered), in walking order (building, address), each with its last reading as
-    the previous one: the CSV that `route import` takes."""
+    """A route of the register's radio meters that no gateway heard for a while, in walking order
+    (building, address), each with its last reading as the previous one: the CSV `route import` takes."""
     from datetime import datetime
 
     from meterd.commands.export import output_to, site_zone
-    from meterd.coverage.hearing import HearingKind
+    from meterd.coverage.plan_csv import write_plan
     from meterd.spreadsheet import dialect
-    from meterd.store.hearings import delivered_since, last_readings, store_coverage
+    from meterd.store.hearings import plan_unheard
     from meterd.times import parse_duration
 
     if not args.unheard_since:
@@ -58,23 +53,12 @@ def _plan(args: argparse.Namespace) -> int:
         raise BadArgument("--route: at most 64 characters")
     store = open_store(args)
     with store.begin() as conn:
-        cov = store_coverage(conn, now - since, now=now, building=args.building)
-        if args.building is not None and not cov.meters:
-            raise BadArgument(f"--building {args.building!r}: no radio meters hang there (or no such building)")
-        candidates = [m for m in cov.meters if not any(h.kind is HearingKind.GATEWAY for h in m.heard_by)]
-        delivered = delivered_since(conn, [m.meter.id for m in candidates], now - since)
-        unheard = [m.meter for m in candidates if m.meter.id not in delivered]
-        last = last_readings(conn, [m.id for m in unheard])
-    sheet = dialect(args.dialect or "plain", site_zone(args))
+        considered, stops = plan_unheard(conn, now - since, now=now, building=args.building)
+    if args.building is not None and not considered:
+        raise BadArgument(f"--building {args.building!r}: no radio meters hang there (or no such building)")
     with output_to(args.out) as f:
-        w = sheet.writer(f)
-        w.writerow(PLAN_COLUMNS)
-        for order, m in enumerate(unheard, start=1):
-            total, at = last.get(m.id, (None, None))
-            day = "" if at is None else sheet.time(at)[:10]
-            w.writerow((code, order, m.premises, m.address, m.serial, m.medium, sheet.number(total), day,
-                        m.manufacturer, m.building))  # fmt: skip
-    print(f"route {code}: {len(unheard)} of {len(cov.meters)} meters unheard for {args.unheard_since}, "
+        write_plan(f, code, stops, dialect(args.dialect or "plain", site_zone(args)))
+    print(f"route {code}: {len(stops)} of {considered} meters unheard for {args.unheard_since}, "
           f"written to {args.out}", file=sys.stderr)  # fmt: skip
     return 0
 

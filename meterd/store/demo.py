@@ -11,7 +11,9 @@ from typing import TYPE_CHECKING
 import numpy as np
 from sqlalchemy import Connection
 
+from meterd.coverage.hearing import DAY_S, Hearing, HearingKind
 from meterd.store.accounts import add_account, grant
+from meterd.store.hearings import put_hearings
 from meterd.store.imports import import_keys, import_premises
 from meterd.store.ingest import insert_rows, meter_ids
 
@@ -85,6 +87,28 @@ def _usage(rng: np.random.Generator, hours: np.ndarray, warm: bool) -> np.ndarra
     return np.where(busy, base * (0.6 if warm else 1.0), 0.0)
 
 
+def _hearings(rng: np.random.Generator, serials: list[str], hearings_of: list[tuple[int, str]]) -> list[Hearing]:
+    """The last 30 demo days as two gateways heard them: gw-dluga hears Długa's meters well, gw-krotka
+    Krótka's, and the nearer half of Długa's weakly too (so some meters have a second gateway, some
+    only one); the silent meter is heard by nobody once it stopped."""
+    out = []
+    first_day = END // DAY_S - 30
+    for _, serial in hearings_of:
+        maker = MAKERS.get(serial, "APA")
+        dluga = serial.startswith(("31", "32"))
+        near = [("gw-dluga", -72.0)] if dluga else [("gw-krotka", -78.0)]
+        if dluga and serial[-1] in "123":
+            near.append(("gw-krotka", -101.0 - int(serial[-1])))
+        for day in range(first_day, END // DAY_S + 1):
+            at = min(day * DAY_S + 20 * 3600, END)
+            if (serial == SILENT and at >= SILENT_FROM) or (serial == SWAPPED_OLD and at >= SWAP_AT):
+                continue
+            for gateway, rssi in near:
+                out.append(Hearing(gateway, HearingKind.GATEWAY, maker, serial, day, int(rng.integers(80, 120)),
+                                   rssi + float(rng.integers(-2, 3)), at))  # fmt: skip
+    return out
+
+
 def create_demo(
     conn: Connection, store: Store, directory: Path, sample_keys: Path | None = None, seed: int = 5
 ) -> DemoResult:
@@ -123,6 +147,7 @@ def create_demo(
         rows += [(mid, int(t), int(t) + 5, float(v), None, None, "radio", "demo", None, None, 0, None, None, None)
                  for t, v in zip(hours[keep], volume[keep], strict=True)]  # fmt: skip
     inserted = insert_rows(conn, rows)
+    put_hearings(conn, _hearings(rng, serials, hearings_of=[(ids[s], s) for s in serials]))
     tenant = add_account(conn, TENANT_LOGIN, email="lokator.d2@example.invalid", name="Lokator D2",
                          password=TENANT_PASSWORD)  # fmt: skip
     grant(conn, tenant, "D2", START - 365 * 86400)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from typing import cast
 
 from sqlalchemy import Connection, Table, func, or_, select, tuple_
@@ -124,3 +125,25 @@ def last_readings(conn: Connection, meter_ids: Iterable[int]) -> dict[int, tuple
             ).all()
             out.update({int(m): (total, int(t)) for m, total, t in rows})
     return out
+
+
+@dataclass(frozen=True, slots=True)
+class PlannedStop:
+    meter: RegisterMeter
+    previous_reading: float | None
+    previous_at: int | None
+
+
+def plan_unheard(conn: Connection, since: int, *, now: int, building: str | None = None) -> tuple[int, list[PlannedStop]]:
+    """(radio meters considered, the stops of a walk to those no gateway heard since `since`) in walking
+    order. Heard is a gateway's hearing, or a reading a gateway delivered (stores from before hearings)."""
+    cov = store_coverage(conn, since, now=now, building=building)
+    candidates = [m for m in cov.meters if not m.gateways]
+    delivered = delivered_since(conn, [m.meter.id for m in candidates], since)
+    unheard = [m.meter for m in candidates if m.meter.id not in delivered]
+    last = last_readings(conn, [m.id for m in unheard])
+    stops = []
+    for m in unheard:
+        total, at = last.get(m.id, (None, None))
+        stops.append(PlannedStop(m, total, at))
+    return len(cov.meters), stops

@@ -122,6 +122,27 @@ TEXT: dict[str, tuple[str, str]] = {
     "gateway": ("Bramka", "Gateway"),
     "content": ("Treść", "Content"),
     "noted": ("zapisany, do wglądu", "stored, for a look"),
+    "coverage": ("Zasięg radiowy", "Radio coverage"),
+    "premises": ("Lokal", "Premises"),
+    "gateways": ("Bramek", "Gateways"),
+    "coverage_intro": ("Które bramki słyszą wodomierze w okresie {since}: liczniki słyszane przez dwie bramki lub "
+                       "więcej nie zamilkną po awarii jednej.",
+                       "Which gateways hear the meters over {since}: meters heard by two gateways or more do not "
+                       "fall silent when one fails."),
+    "period": ("Okres", "Period"),
+    "show": ("Pokaż", "Show"),
+    "building": ("Budynek", "Building"),
+    "redundant": ("Słyszane przez ≥ 2 bramki", "Heard by ≥ 2 gateways"),
+    "single": ("Tylko przez jedną", "By one only"),
+    "unheard": ("Niesłyszane", "Unheard"),
+    "weakest": ("Najsłabszy sygnał", "Weakest link"),
+    "plan_walk": ("Plan obchodu (CSV)", "Plan a walk (CSV)"),
+    "weakest_links": ("Najsłabsze połączenia", "Weakest links"),
+    "best_gateway": ("Najlepsza bramka", "Best gateway"),
+    "rssi": ("Sygnał (mediana, dBm)", "Signal (median, dBm)"),
+    "unheard_meters": ("Liczniki, których nie słyszy żadna bramka", "Meters no gateway hears"),
+    "nobody": ("brak", "none"),
+    "all_buildings": ("wszystkie budynki", "all buildings"),
 }
 
 NOTICE: dict[str, tuple[str, str]] = {
@@ -166,7 +187,8 @@ TERMS: dict[str, tuple[str, str]] = {
     "tenant": ("zgłoszony przez lokatora", "reported by tenant"),
     # audit actions and roles
     "search": ("wyszukiwanie", "search"), "view_premises": ("podgląd lokalu", "premises viewed"),
-    "view_audit": ("podgląd dziennika", "audit log viewed"), "view_incoming": ("podgląd odrzuconych", "incoming viewed"),
+    "view_audit": ("podgląd dziennika", "audit log viewed"), "view_coverage": ("podgląd zasięgu", "coverage viewed"),
+    "view_incoming": ("podgląd odrzuconych", "incoming viewed"), "plan_walk": ("plan obchodu", "walk planned"),
     "confirmed": ("potwierdzona", "confirmed"), "rejected": ("odrzucona", "rejected"),
     "review_undone": ("cofnięcie oceny", "review undone"),
     "consent_given": ("zgoda na powiadomienia", "consent given"),

@@ -190,3 +190,84 @@ def incoming(request: Request) -> Response:
     refusals = [{"at": local_time(r.at), "gateway": r.gateway, "seq": r.seq, "reason": r.reason,
                  "message": r.message, "content": r.content[:300], "kept": r.kept} for r in reversed(refused)]  # fmt: skip
     return render(request, "staff_incoming.html", lang, {"account": account, "conflicts": rows, "refused": refusals})
+
+
+def _period(since: str) -> tuple[str, int]:
+    from meterd.times import parse_duration
+
+    try:
+        return since, parse_duration(since)
+    except ValueError:
+        return "7d", 7 * DAY
+
+
+@router.get("/coverage", response_class=HTMLResponse)
+def coverage_page(request: Request, since: str = "7d") -> Response:
+    """Per building: the share of meters two gateways or more hear, those only one hears, those none
+    hears, the weakest link; a planned walk of the unheard ones to download."""
+    from meterd.ids import meter_label
+    from meterd.store.hearings import store_coverage
+
+    account = _staff(request)
+    if not isinstance(account, AccountView):
+        return account
+    lang = page_lang(request, account)
+    since, seconds = _period(since[:8])
+    now = int(time.time())
+    with request.app.state.store.begin() as conn:
+        cov = store_coverage(conn, now - seconds, now=now)
+        audit(conn, account, "view_coverage", detail=since, address=client_address(request))
+
+    def rssi(value: float | None) -> str:
+        return "—" if value is None else f"{value:.0f}".replace("-", "−")
+
+    buildings = []
+    for code, meters in sorted(cov.by_building().items()):
+        heard = [m for m in meters if m.best_rssi is not None]
+        weakest = min(heard, key=lambda m: m.best_rssi or 0.0) if heard else None
+        redundant = sum(m.redundant for m in meters)
+        buildings.append({
+            "code": code, "meters": len(meters), "redundant": redundant,
+            "share": f"{number(lang, 100 * redundant / len(meters), 0)} %",
+            "single": sum(len(m.gateways) == 1 for m in meters), "unheard": sum(not m.gateways for m in meters),
+            "weakest": "—" if weakest is None else f"{meter_label(weakest.meter.manufacturer, weakest.meter.serial)} "
+                                                   f"({rssi(weakest.best_rssi)} dBm)",
+        })  # fmt: skip
+    ranked = sorted((m for m in cov.meters if m.best_rssi is not None), key=lambda m: m.best_rssi or 0.0)[:20]
+    weakest_links = [{"meter": meter_label(m.meter.manufacturer, m.meter.serial), "premises": m.meter.premises,
+                      "gateway": m.gateways[0].gateway, "rssi": rssi(m.best_rssi), "gateways": len(m.gateways)}
+                     for m in ranked]  # fmt: skip
+    unheard = [{"meter": meter_label(m.meter.manufacturer, m.meter.serial), "premises": m.meter.premises,
+                "address": m.meter.address, "building": m.meter.building} for m in cov.unheard]  # fmt: skip
+    return render(request, "staff_coverage.html", lang, {"account": account, "since": since, "buildings": buildings,
+                  "weakest_links": weakest_links, "unheard": unheard})  # fmt: skip
+
+
+@router.get("/coverage/plan.csv")
+def coverage_plan(request: Request, since: str = "7d", building: str | None = None, dialect: str | None = None) -> Response:
+    """The planned walk of the meters no gateway heard in the period (the CSV `meterd route import`
+    takes): in the Polish spreadsheet dialect from Polish pages."""
+    import io
+    from datetime import datetime
+
+    from meterd.coverage.plan_csv import write_plan
+    from meterd.spreadsheet import dialect as sheet_dialect
+    from meterd.store.hearings import plan_unheard
+    from meterd.web.app import attachment
+
+    account = _staff(request)
+    if not isinstance(account, AccountView):
+        return account
+    lang = page_lang(request, account)
+    since, seconds = _period(since[:8])
+    now = int(time.time())
+    building = building[:64] if building else None
+    with request.app.state.store.begin() as conn:
+        _, stops = plan_unheard(conn, now - seconds, now=now, building=building)
+        audit(conn, account, "plan_walk", detail=f"{since} {building or ''}".strip(), address=client_address(request))
+    code = f"plan-{datetime.fromtimestamp(now).strftime('%Y-%m-%d')}"
+    buf = io.StringIO(newline="")
+    chosen = dialect if dialect in ("plain", "pl") else ("pl" if lang == "pl" else "plain")
+    write_plan(buf, code, stops, sheet_dialect(chosen))
+    return Response(buf.getvalue(), media_type="text/csv; charset=utf-8",
+                    headers={"Content-Disposition": attachment(f"{code}.csv"), "Cache-Control": "no-store"})  # fmt: skip
