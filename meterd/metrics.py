@@ -148,3 +148,12 @@ def count_decoded(results: Iterable[dict[str, object]], receiver: str = "", dong
 def result_code(obj: dict[str, object]) -> str:
     error = obj.get("error")
     return "ok" if obj.get("ok") else str(error.get("code")) if isinstance(error, dict) else "error"
+METERS_ONE_GATEWAY = Gauge(
+    "meterd_meters_heard_by_one_gateway", "Radio meters of the register heard by exactly one gateway today or "
+    "yesterday (UTC)", registry=CENTRAL,
+)  # fmt: skip
+METERS_NO_GATEWAY = Gauge(
+    "meterd_meters_heard_by_no_gateway", "Radio meters of the register heard by no gateway today or yesterday (UTC)",
+    registry=CENTRAL,
+)  # fmt: skip
+METERS_RADIO = Gauge("meterd_meters_radio", "Radio meters hanging in a flat by the register", registry=CENTRAL)

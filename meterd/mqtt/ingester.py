@@ -30,11 +30,14 @@ from typing import Any
 
 from sqlalchemy import text
 
-from meterd.coverage.hearing import Hearing
+from meterd.coverage.hearing import DAY_S, Hearing
 from meterd.metrics import (
     CONFLICTS,
     INGEST_LATENCY,
     INGESTED,
+    METERS_NO_GATEWAY,
+    METERS_ONE_GATEWAY,
+    METERS_RADIO,
     MQTT_CONNECTED,
     MQTT_MESSAGES,
     REJECTED,
@@ -57,6 +60,7 @@ RETRY_S = 2.0
 BUILDINGS_FOR_S = 600  # meters' buildings looked up again after this long (a register import moves them)
 NOTE_AGAIN_S = 86_400  # a meter heard in an unusual place is noted once a day per gateway
 LEAVE_S = 5.0  # at most this long to take what the broker was still sending when stopping
+COVERAGE_EVERY_S = 300.0  # the coverage gauges are computed from the store this often
 
 
 @dataclass
@@ -143,6 +147,8 @@ class Ingester:
         except (OSError, ValueError) as e:
             raise MqttError(f"broker {self.address}: {e}") from None
         self.client.loop_start()
+        watcher = threading.Thread(target=self._watch_coverage, args=(stop,), name="coverage", daemon=True)
+        watcher.start()
         try:
             while not stop.is_set():
                 messages = self._take(stop)
@@ -154,6 +160,22 @@ class Ingester:
             self.client.disconnect()
             self.client.loop_stop()
             MQTT_CONNECTED.labels(role="ingester").set(0)
+
+    def _watch_coverage(self, stop: threading.Event) -> None:
+        """The coverage gauges (meters heard by one gateway, by none), from the store now and then."""
+        from meterd.store.hearings import store_coverage
+
+        while not stop.is_set():
+            now = int(time.time())
+            try:
+                with self.store.begin() as conn:
+                    cov = store_coverage(conn, now - DAY_S, now=now)
+                METERS_ONE_GATEWAY.set(len(cov.single))
+                METERS_NO_GATEWAY.set(len(cov.unheard))
+                METERS_RADIO.set(len(cov.meters))
+            except Exception as e:  # the database away: the gauges keep their last values
+                log.warning("coverage gauges not updated: %s", str(e).splitlines()[0][:200] if str(e) else e)
+            stop.wait(COVERAGE_EVERY_S)
 
     def _take(self, stop: threading.Event) -> list[Any]:
         """Messages that came in: the first waited for (briefly), then what comes within the batch interval."""
