@@ -636,9 +636,10 @@ def test_quiet_failures_now_speak(tmp_path: Path, kek_env: dict[str, str]) -> No
     res = meterd("ingest", str(capture), "--data", str(data), "--unknown-out", str(unknown), env=kek_env)
     assert (
         res.returncode == 0
-        and "meters not in the register (readings not stored): 12345678 (3), 55667788 (1)" in res.stderr
+        and "meters not in the register (readings not stored): CEN 12345678 (1), ELS 12345678 (2), QDS 55667788 (1)"
+        in res.stderr
     )
-    assert unknown.read_text() == "meter_id,readings\n12345678,3\n55667788,1\n"
+    assert unknown.read_text() == "meter_id,manufacturer,readings\n12345678,CEN,1\n12345678,ELS,2\n55667788,QDS,1\n"
 
 
 HOSTILE = {

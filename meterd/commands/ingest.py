@@ -12,6 +12,7 @@ from typing import IO, TYPE_CHECKING
 
 from meterd.commands.storeopts import add_store_options, open_store
 from meterd.errors import MeterdError
+from meterd.ids import meter_label
 
 if TYPE_CHECKING:  # the store is imported only when the command runs
     from meterd.store import Store
@@ -32,7 +33,7 @@ class IngestReport:
     decoded: int = 0
     errors: Counter[str] = field(default_factory=Counter)
     first_errors: list[str] = field(default_factory=list)
-    unknown: Counter[str] = field(default_factory=Counter)
+    unknown: Counter[tuple[str, str]] = field(default_factory=Counter)  # (manufacturer, serial) → readings
 
     def problem(self, where: str, code: str, message: str) -> None:
         self.errors[code] += 1
@@ -56,7 +57,7 @@ class IngestReport:
             for line in self.first_errors:
                 err.write(f"  {line}\n")
         if self.unknown:
-            names = ", ".join(f"{m} ({n})" for m, n in sorted(self.unknown.items())[:20])
+            names = ", ".join(f"{meter_label(*m)} ({n})" for m, n in sorted(self.unknown.items(), key=_by_serial)[:20])
             more = f" and {len(self.unknown) - 20} more" if len(self.unknown) > 20 else ""
             err.write(f"meters not in the register (readings not stored): {names}{more}\n")
 
@@ -98,7 +99,7 @@ def ingest_capture(
         with store.begin() as conn:
             result = ingest(conn, batch)
         report.stored.add(result)
-        report.unknown.update(r.meter for r in batch if r.identity in result.unknown_meters)
+        report.unknown.update(r.identity for r in batch if r.identity in result.unknown_meters)
         batch.clear()
 
     for line in source.lines():
@@ -144,9 +145,13 @@ def write_unknown(path: str, report: IngestReport) -> None:
     from meterd.fileio import atomic_text
 
     with atomic_text(path) as f:
-        f.write("meter_id,readings\n")
-        for meter, n in sorted(report.unknown.items()):
-            f.write(f"{meter},{n}\n")
+        f.write("meter_id,manufacturer,readings\n")
+        for (maker, serial), n in sorted(report.unknown.items(), key=_by_serial):
+            f.write(f"{serial},{maker},{n}\n")
+
+
+def _by_serial(item: tuple[tuple[str, str], int]) -> tuple[str, str]:
+    return item[0][1], item[0][0]
 
 
 def cmd_ingest_mqtt(args: argparse.Namespace) -> int:
@@ -238,7 +243,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("--insecure-keys", action="store_true")
     p.add_argument("--gateway", default="capture")
     p.add_argument("--encoding", default="utf-8", help="capture file encoding (default utf-8)")
-    p.add_argument("--unknown-out", help="write the meters not in the register to this CSV (meter_id,readings)")
+    p.add_argument("--unknown-out", help="write the meters not in the register to this CSV (meter_id,manufacturer,readings)")
     m = p.add_argument_group("central ingest from MQTT (runs until SIGTERM)")
     m.add_argument("--mqtt", metavar="URL", help="broker, mqtt://host[:port] or mqtts://host[:port]")
     m.add_argument("--client-id", help="MQTT client id (default meterd-ingest-HOSTNAME-PID, one of its own for "

@@ -75,8 +75,10 @@ def report_unknown(store: Store, out: IO[str] = sys.stdout) -> int:
         return 0
     out.write(f"{'meter_id':<16} {'mfr':<4} {'readings':>9}  {'first (UTC)':<16}  {'last (UTC)':<16}  gateways\n")
     for m in meters:
+        hint = f"  (the register lists {m.serial} by {m.register_makers}: its maker is wrong, or a neighbour's meter)" \
+            if m.register_makers else ""
         out.write(f"{m.serial:<16} {m.manufacturer:<4} {m.readings:>9}  {iso_minute(m.first_at):<16}  "
-                  f"{iso_minute(m.last_at):<16}  {m.gateways}\n")  # fmt: skip
+                  f"{iso_minute(m.last_at):<16}  {m.gateways}{hint}\n")  # fmt: skip
     out.write(f"{len(meters)} meters not in the register; add them with `meterd import premises` to store their readings\n")
     return len(meters)
 

@@ -332,19 +332,30 @@ class UnknownMeter:
     first_at: int
     last_at: int
     gateways: str
+    register_makers: str = ""  # makers the register lists this serial for (another maker's meter)
 
 
 def unknown_meters(conn: Connection) -> list[UnknownMeter]:
-    """Meters not in the register whose readings were kept apart, most readings first."""
+    """Meters (maker and serial) not in the register whose readings were kept apart, most readings
+    first; with the makers the register lists the same serial for (a register naming the wrong maker)."""
+    from meterd.store.models import Meter
     from meterd.store.models import UnknownReading as U
 
     rows = conn.execute(
-        select(U.serial, func.max(U.manufacturer), func.count(), func.min(U.received_at), func.max(U.received_at))
-        .group_by(U.serial)
-        .order_by(func.count().desc(), U.serial)
+        select(U.serial, U.manufacturer, func.count(), func.min(U.received_at), func.max(U.received_at))
+        .group_by(U.serial, U.manufacturer)
+        .order_by(func.count().desc(), U.serial, U.manufacturer)
     ).all()
+    makers: dict[str, list[str]] = {}
+    serials = sorted({str(r[0]) for r in rows})
+    for i in range(0, len(serials), 500):
+        for serial, maker in conn.execute(select(Meter.serial, Meter.manufacturer).where(Meter.serial.in_(serials[i : i + 500]))):
+            makers.setdefault(serial, []).append(maker or "?")
     out = []
     for serial, manufacturer, n, first, last in rows:
-        gateways = conn.execute(select(U.gateway).where(U.serial == serial).distinct().order_by(U.gateway)).scalars()
-        out.append(UnknownMeter(str(serial), str(manufacturer or ""), int(n), int(first), int(last), ",".join(gateways)))
+        gateways = conn.execute(
+            select(U.gateway).where(U.serial == serial, U.manufacturer == manufacturer).distinct().order_by(U.gateway)
+        ).scalars()
+        out.append(UnknownMeter(str(serial), str(manufacturer or ""), int(n), int(first), int(last), ",".join(gateways),
+                                ",".join(sorted(makers.get(str(serial), [])))))  # fmt: skip
     return out
