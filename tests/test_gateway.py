@@ -16,7 +16,9 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-from test_serial_ports import Device, Pty, amber_respond, im871a_frame, im871a_respond, wait_for
+from support.broker import free_port
+from support.waiting import wait_for
+from test_serial_ports import Device, Pty, amber_respond, im871a_frame, im871a_respond
 
 from meterd.drivers.amb8465 import amber_checksum
 from meterd.gateway.dedup import Deduplicator
@@ -41,12 +43,6 @@ def amber_telegram_frame(t: bytes) -> bytes:
     data = t[1:] + b"\xd8"  # the telegram from its C field, then the RSSI byte
     frame = bytes([0xFF, 0x03, len(data)]) + data
     return frame + bytes([amber_checksum(frame)])
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def scrape(port: int) -> dict[str, float]:

@@ -218,8 +218,9 @@ def test_meterd_run_polls_wired_meters_into_the_store(ports: BusPorts, tmp_path:
     import sqlite3
     import time
 
-    from test_gateway import free_port, scrape
-    from test_serial_ports import wait_for
+    from support.broker import free_port
+    from support.waiting import wait_for
+    from test_gateway import scrape
 
     data = tmp_path / "data"
     register = tmp_path / "register.csv"

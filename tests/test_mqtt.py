@@ -15,7 +15,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -24,9 +23,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import ROOT, require_service
-from test_gateway import free_port, scrape, setup_store, stored
-from test_serial_ports import wait_for
+from conftest import ROOT
+from support.broker import Broker, free_port
+from support.waiting import wait_for
+from test_gateway import scrape, setup_store, stored
 
 from meterd.wmbus import builder as b
 
@@ -38,43 +38,6 @@ def telegram(k: int) -> bytes:
     m, a = b.address(f"{20000000 + k % METERS:08d}", "ELS", 0x33, 0x07)
     apl = bytes.fromhex("0413") + (5000 + k).to_bytes(4, "little")
     return b.wmbus_frame(0x44, m, a, b.short_tpl((k // METERS) & 0xFF, 0) + apl)
-
-
-class Broker:
-    """A Mosquitto of the test's own, on its own port, without persistence unless asked: it can be
-    SIGKILLed and started again empty."""
-
-    def __init__(self, tmp: Path, extra: str = "") -> None:
-        exe = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
-        if not Path(exe).exists():
-            require_service("Mosquitto", "no mosquitto binary to start a broker of the test's own")
-        self.exe = exe
-        self.port = free_port()
-        self.conf = tmp / f"mosquitto-{self.port}.conf"
-        self.conf.write_text(
-            f"listener {self.port} 127.0.0.1\npersistence false\nmessage_size_limit 262144\n{extra}"
-            + ("allow_anonymous true\n" if "password_file" not in extra else "")
-            + ("user root\n" if os.geteuid() == 0 else "")  # as root it would drop to `mosquitto`
-        )
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    @property
-    def url(self) -> str:
-        return f"mqtt://127.0.0.1:{self.port}"
-
-    def start(self) -> None:
-        self.proc = subprocess.Popen([self.exe, "-c", str(self.conf)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        assert wait_for(self._listening, 10), "the test's broker did not start"
-
-    def _listening(self) -> bool:
-        with socket.socket() as s:
-            return s.connect_ex(("127.0.0.1", self.port)) == 0
-
-    def stop(self, sig: int = signal.SIGTERM) -> None:
-        if self.proc is not None:
-            self.proc.send_signal(sig)
-            self.proc.wait(10)
-            self.proc = None
 
 
 @pytest.fixture

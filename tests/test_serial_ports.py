@@ -17,6 +17,7 @@ from typing import IO
 
 import orjson
 import pytest
+from support.waiting import wait_for
 
 from meterd.drivers.amb8465 import amber_checksum
 from meterd.drivers.frame import Frame
@@ -126,15 +127,6 @@ def run_loop(
     t = threading.Thread(target=consume, daemon=True)
     t.start()
     return t
-
-
-def wait_for(cond: Callable[[], bool], timeout: float = 10.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if cond():
-            return True
-        time.sleep(0.02)
-    return cond()
 
 
 def test_im871a_over_pty_with_unplug_and_replug(tmp_path: Path) -> None:

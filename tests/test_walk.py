@@ -13,8 +13,8 @@ import time
 from pathlib import Path
 
 from conftest import require_service
+from support.waiting import wait_for
 from test_gateway import telegram
-from test_serial_ports import wait_for
 
 from meterd.reading import MeterIdentity, Reading, Source, TimeBasis
 from meterd.store.routes import Stop

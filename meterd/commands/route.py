@@ -188,8 +188,10 @@ def _bundle(args: argparse.Namespace) -> int:
     from sqlalchemy import select
 
     from meterd.commands.export import output_to
+    from meterd.coverage.hearing import HearingKind, day_of
     from meterd.jsonio import dumps
     from meterd.reading import iso
+    from meterd.store.hearings import own_hearings
     from meterd.store.models import Meter, Reading
     from meterd.store.routes import route_stops
     from meterd.validate.model import alarm_names
@@ -208,9 +210,13 @@ def _bundle(args: argparse.Namespace) -> int:
             .where(Meter.serial.in_(serials), Reading.received_at >= counts_from)
             .order_by(Meter.serial, Reading.measured_at)
         ).all()  # fmt: skip
+        walked = [h for h in own_hearings(conn, walk_gateway(args.target), day_of(counts_from))
+                  if h.kind is HearingKind.WALK]  # fmt: skip
     with output_to(args.out) as f:
         f.write(dumps({"kind": BUNDLE_KIND, "version": 1, "route": args.target, "created_at": iso(int(time.time())),
-                       "readings": len(rows)}).decode() + "\n")  # fmt: skip
+                       "readings": len(rows), "hearings": len(walked)}).decode() + "\n")  # fmt: skip
+        for h in walked:  # what the walk heard, for the coverage of the central store
+            f.write(dumps({"hearing": {**h.to_json(), "gateway": h.gateway}}).decode() + "\n")
         for serial, maker, measured, received, total, source, gateway, alarms in rows:
             names = alarm_names(alarms or 0)
             f.write(dumps({"meter_id": serial, "manufacturer": maker, "measured_at": iso(measured), "received_at": iso(received),
@@ -223,21 +229,30 @@ def _bundle(args: argparse.Namespace) -> int:
 
 def _sync(args: argparse.Namespace) -> int:
     """A bundle into this store: readings stored once however often (or overlapping) bundles come."""
+    from meterd.store.hearings import put_hearings
     from meterd.store.ingest import IngestResult, ingest
 
     path = Path(args.target)
-    readings = read_bundle(path, sys.stderr)
+    readings, hearings = read_bundle(path, sys.stderr)
     store = open_store(args)
     with store.begin() as conn:
         result: IngestResult = ingest(conn, readings)
+        put_hearings(conn, hearings)
     print(f"stored {result.inserted}, duplicates {result.duplicates}, unknown_meter {result.unknown_meter}, "
-          f"bad_time {result.bad_time}")  # fmt: skip
+          f"bad_time {result.bad_time}, hearings {len(hearings)}")  # fmt: skip
     return 0
 
 
-def read_bundle(path: Path, err: IO[str]) -> list[Any]:
+def walk_gateway(route: str) -> str:
+    """The name a walk of `route` hears under (its readings' gateway, its hearings')."""
+    return f"walk-{route}"[:64].replace(" ", "_")
+
+
+def read_bundle(path: Path, err: IO[str]) -> tuple[list[Any], list[Any]]:
+    """(readings, the walk's hearings) of a bundle; BundleError naming every bad line."""
     import orjson
 
+    from meterd.coverage.hearing import BadHearing, Hearing, HearingKind
     from meterd.ids import MANUFACTURER
     from meterd.reading import BadReading, parse_iso
     from meterd.store.ingest import SOURCES, ReadingIn
@@ -245,6 +260,8 @@ def read_bundle(path: Path, err: IO[str]) -> list[Any]:
     from meterd.validate.model import alarm_mask
 
     out: list[ReadingIn] = []
+    hearings: list[Hearing] = []
+    today = int(time.time()) // 86_400
     problems: list[str] = []
     text = TextFile(path)
     try:
@@ -264,6 +281,20 @@ def read_bundle(path: Path, err: IO[str]) -> list[Any]:
             obj = orjson.loads(line)
             if not isinstance(obj, dict):
                 raise BadReading("a reading is a JSON object")
+            if "hearing" in obj:
+                heard = obj["hearing"]
+                gateway = heard.get("gateway") if isinstance(heard, dict) else None
+                if not isinstance(gateway, str) or not gateway.startswith("walk-") or len(gateway) > 64 \
+                        or not gateway.isprintable():  # fmt: skip
+                    raise BadReading("a hearing's gateway is not a walk's")
+                try:
+                    h = Hearing.from_json(heard, gateway, today)
+                except BadHearing as e:
+                    raise BadReading(f"hearing: {e}") from None
+                if h.kind is not HearingKind.WALK:
+                    raise BadReading("a bundle holds a walk's hearings only")
+                hearings.append(h)
+                continue
             meter = obj.get("meter_id")
             maker = obj.get("manufacturer") or ""
             total = obj.get("total_m3")
@@ -287,7 +318,7 @@ def read_bundle(path: Path, err: IO[str]) -> list[Any]:
     if problems:
         shown = "\n  ".join(problems[:20])
         raise BundleError(f"{path}: {len(problems)} bad lines, nothing stored:\n  {shown}")
-    return out
+    return out, hearings
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]

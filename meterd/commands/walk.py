@@ -84,6 +84,7 @@ def cmd_walk(args: argparse.Namespace) -> int:
     from rich.live import Live
     from sqlalchemy import select as sql_select
 
+    from meterd.commands.route import walk_gateway
     from meterd.config import Config, GatewaySection, ReceiverSection
     from meterd.coverage.hearing import HearingKind
     from meterd.gateway.service import Gateway
@@ -107,7 +108,7 @@ def cmd_walk(args: argparse.Namespace) -> int:
     progress = RouteProgress(args.route, stops, q3, lang=args.lang or locale_lang(os.environ))
     receiver = ReceiverSection(name=args.dongle, dongle=args.dongle, port=args.port, mode=args.mode, source="walkby",
                                pace=args.pace)  # fmt: skip
-    config = Config(gateway=GatewaySection(name=f"walk-{args.route}"[:64].replace(" ", "_"), validate_every_s=0,
+    config = Config(gateway=GatewaySection(name=walk_gateway(args.route), validate_every_s=0,
                                            batch_interval_s=0.2), receivers=[receiver])  # fmt: skip
 
     def make_decoder():  # type: ignore[no-untyped-def]

@@ -82,6 +82,17 @@ class _Outage(Exception):
     pass
 
 
+def update_coverage_gauges(store: Store, now: int) -> None:
+    """Radio meters of the register heard by one gateway, by none, and in all, today and yesterday (UTC)."""
+    from meterd.store.hearings import store_coverage
+
+    with store.begin() as conn:
+        cov = store_coverage(conn, now - DAY_S, now=now)
+    METERS_ONE_GATEWAY.set(len(cov.single))
+    METERS_NO_GATEWAY.set(len(cov.unheard))
+    METERS_RADIO.set(len(cov.meters))
+
+
 class Ingester:
     def __init__(
         self,
@@ -162,17 +173,10 @@ class Ingester:
             MQTT_CONNECTED.labels(role="ingester").set(0)
 
     def _watch_coverage(self, stop: threading.Event) -> None:
-        """The coverage gauges (meters heard by one gateway, by none), from the store now and then."""
-        from meterd.store.hearings import store_coverage
-
+        """The coverage gauges, from the store now and then."""
         while not stop.is_set():
-            now = int(time.time())
             try:
-                with self.store.begin() as conn:
-                    cov = store_coverage(conn, now - DAY_S, now=now)
-                METERS_ONE_GATEWAY.set(len(cov.single))
-                METERS_NO_GATEWAY.set(len(cov.unheard))
-                METERS_RADIO.set(len(cov.meters))
+                update_coverage_gauges(self.store, int(time.time()))
             except Exception as e:  # the database away: the gauges keep their last values
                 log.warning("coverage gauges not updated: %s", str(e).splitlines()[0][:200] if str(e) else e)
             stop.wait(COVERAGE_EVERY_S)

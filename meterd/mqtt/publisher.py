@@ -118,6 +118,11 @@ class Publisher:
         if self._thread.is_alive():
             self._thread.join(10)
         if self.connected.is_set():
+            try:  # the last totals of a gateway that stops (sent again after a restart)
+                for info in self._send_hearings():
+                    info.wait_for_publish(2)
+            except (RuntimeError, ValueError) as e:
+                log.debug("hearings not sent: %s", e)
             try:
                 self.client.publish(status_topic(self.gateway), b"offline", qos=1, retain=True).wait_for_publish(2)
             except (RuntimeError, ValueError) as e:
@@ -239,20 +244,24 @@ class Publisher:
         if len(rows) == min(room, ROWS_PER_PUMP):
             self._wake.set()  # more to send
 
-    def _send_hearings(self) -> None:
+    def _send_hearings(self) -> list[Any]:
+        """The hearing totals waiting, as messages; their paho MessageInfos."""
         with self._lock:
             hearings, self._hearings = self._hearings, {}
         if not hearings:
-            return
+            return []
         rows = list(hearings.values())
-        sent = 0
+        sent, infos = 0, []
         for message, count in encode_hearings(self.gateway, rows, self.max_bytes):
-            if self.client.publish(readings_topic(self.gateway), message, qos=1).rc != 0:
+            info = self.client.publish(readings_topic(self.gateway), message, qos=1)
+            if info.rc != 0:
                 with self._lock:  # not connected after all: kept for the next connection, unless newer came
                     for h in rows[sent:]:
                         self._hearings.setdefault((h.manufacturer, h.serial, h.day), h)
-                return
+                break
+            infos.append(info)
             sent += count
+        return infos
 
     def _publish_states(self, rows: Sequence[Spooled]) -> None:
         """Each meter's latest reading on its own retained topic (and its discovery, once per connection)."""

@@ -338,7 +338,8 @@ def import_premises(conn: Connection, path: Path, *, replace: bool = False, enco
         maker, serial = item.identity
         lines = seen_meters.setdefault(serial, {})
         if maker in lines:
-            problems.append(f"{path}:{line}: meter {item.label} already listed on line {lines[maker]}")
+            hint = "" if maker else " (two makers' meters? name the maker of each in a manufacturer column)"
+            problems.append(f"{path}:{line}: meter {item.label} already listed on line {lines[maker]}{hint}")
         elif lines and ("" in lines or not maker):
             other = min(lines.values())
             problems.append(f"{path}:{line}: meter {serial} is listed on line {other} too: name the maker of "
@@ -421,7 +422,7 @@ def _ensure_meters(conn: Connection, parsed: list[RegisterRow], reg: _Register, 
     the maker of a meter the store knew without one gives it that maker."""
     for item in parsed:
         maker, serial = item.identity
-        if maker and item.identity not in reg.meters and ("", serial) in reg.meters:
+        if maker and item.identity not in reg.meters and _same_meter(reg, item):
             reg.meters[item.identity] = reg.meters.pop(("", serial))
             reg.serials[reg.meters[item.identity][0]] = item.identity
             reg.makers[serial] = [maker if m == "" else m for m in reg.makers[serial]]
@@ -448,13 +449,24 @@ def _ensure_meters(conn: Connection, parsed: list[RegisterRow], reg: _Register, 
         reg.meters[item.identity] = (reg.meters[item.identity][0], item.meter_values)
 
 
+def _same_meter(reg: _Register, item: RegisterRow) -> bool:
+    """Whether a row naming a maker names the store's meter of that serial without one: it hangs in the
+    row's flat, or nowhere. (One in another flat is another maker's meter: a second meter.)"""
+    found = reg.meters.get(("", item.meter))
+    if found is None:
+        return False
+    premises = reg.premises.get(item.premises)
+    spans = [s for s in reg.by_meter.get(found[0], []) if s.end is None]
+    return not spans or (premises is not None and any(s.premises == premises[0] for s in spans))
+
+
 def _conflicts(path: Path, parsed: list[RegisterRow], reg: _Register) -> list[str]:
     """Rows that would undo a later fact of the store: the meter, or the flat's meter of that medium,
     changed after the row's installation date."""
     out = []
     for item in parsed:
         meter_id = reg.meter_id(item)
-        if meter_id is None and item.identity[0] and ("", item.meter) in reg.meters:
+        if meter_id is None and item.identity[0] and _same_meter(reg, item):
             meter_id = reg.meters[("", item.meter)][0]  # the store's meter of this serial, maker unknown
         premises = reg.premises.get(item.premises)
         premises_id = premises[0] if premises is not None else None
