@@ -146,11 +146,12 @@ def test_three_gateways_and_a_walk_give_the_coverage_report_and_the_planned_walk
                                 stdout=log, stderr=log, env=env)  # fmt: skip
     try:
         at = datetime.fromtimestamp(int(time.time()) - 600, UTC)
-        for name in ("gwa", "gwb", "gwc"):  # each replays its capture to the end and stops
-            res = subprocess.run([sys.executable, "-m", "meterd", "run", "--config",
-                                  str(_gateway(tmp_path, name, broker, _capture(tmp_path, name, at), register))],
-                                 capture_output=True, text=True, timeout=60, env=env)  # fmt: skip
-            assert res.returncode == 0, res.stderr
+        configs = [_gateway(tmp_path, name, broker, _capture(tmp_path, name, at), register) for name in ("gwa", "gwb", "gwc")]
+        gateways = [subprocess.Popen([sys.executable, "-m", "meterd", "run", "--config", str(c)], env=env,
+                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for c in configs]  # fmt: skip
+        for g in gateways:  # each replays its capture to the end and stops
+            _, err = g.communicate(timeout=60)
+            assert g.returncode == 0, err
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             lines = [json.loads(x) for x in ok("report", "--coverage", "--since", "1d", "--format", "jsonl", "--db", pg_url).splitlines()]

@@ -159,3 +159,41 @@ def test_key_files_name_makers_and_the_decoder_keeps_them_apart(tmp_path: Path) 
     assert "bad.csv:2: column manufacturer: not a three-letter code" in e.value.message
     assert "bad.csv:4: column meter_id: the same meter as on line 3" in e.value.message
     assert KEY_DME.hex() not in e.value.message
+
+
+@pytest.mark.parametrize("dialect", ["sqlite", "postgresql"])
+def test_a_store_of_the_previous_schema_is_carried_over(dialect: str, tmp_path: Path, request: pytest.FixtureRequest) -> None:
+    """A store at revision 0011 (serials unique) with a meter, its key and a reading: after the upgrade
+    the same meter has its key and reading, and a second maker's meter of that serial can be listed."""
+    from alembic import command
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.exc import IntegrityError
+
+    from meterd.store.engine import _alembic_config
+
+    url = f"sqlite:///{tmp_path / 'old.sqlite'}" if dialect == "sqlite" else request.getfixturevalue("pg_url")
+    engine = create_engine(url.replace("postgresql://", "postgresql+psycopg://"))
+    cfg = _alembic_config()
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "0011")
+        conn.execute(text("INSERT INTO buildings (id, code, address) VALUES (1, 'B', 'ul. Testowa 1')"))
+        conn.execute(text("INSERT INTO premises (id, code, building_id, address) VALUES (1, 'F1', 1, 'ul. Testowa 1/1')"))
+        conn.execute(text("INSERT INTO meters (id, serial, manufacturer, medium, driver, kind, q3_m3h, schedule) "
+                          "VALUES (1, '55500001', 'apa', 'water', 'auto', 'radio', 2.5, '')"))  # fmt: skip
+        conn.execute(text("INSERT INTO assignments (meter_id, premises_id, valid_from) VALUES (1, 1, 0)"))
+        conn.execute(text("INSERT INTO meter_keys (meter_id, key, valid_from) VALUES (1, :k, 0)"), {"k": KEY_APA})
+        conn.execute(text("INSERT INTO readings (meter_id, measured_at, received_at, total_m3, source, alarms) "
+                          "VALUES (1, 1764496800, 1764496800, 1.5, 'radio', 0)"))  # fmt: skip
+    engine.dispose()
+    res = meterd("db", "upgrade", "--db", url, env={"METERD_KEK_FILE": str(tmp_path / "kek")})
+    assert res.returncode == 0, res.stderr
+    opened = Store.open(db=url, kek_path=tmp_path / "kek")
+    with opened.begin() as conn:
+        assert conn.execute(text("SELECT manufacturer, serial FROM meters")).all() == [("APA", "55500001")]
+        assert conn.execute(text("SELECT count(*) FROM readings WHERE meter_id = 1")).scalar() == 1
+        conn.execute(text("INSERT INTO meters (id, serial, manufacturer, medium, driver, kind, q3_m3h, schedule) "
+                          "VALUES (2, '55500001', 'DME', 'water', 'auto', 'radio', 2.5, '')"))  # fmt: skip
+    with pytest.raises(IntegrityError, match=r"uq_meters_identity|UNIQUE"), opened.begin() as conn:
+        conn.execute(text("INSERT INTO meters (id, serial, manufacturer, medium, driver, kind, q3_m3h, schedule) "
+                          "VALUES (3, '55500001', 'DME', 'water', 'auto', 'radio', 2.5, '')"))  # fmt: skip

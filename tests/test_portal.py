@@ -236,7 +236,7 @@ def test_notices_name_the_leak_in_plain_words_and_staff_can_reject_it(store: Sto
                         "confirmed", "rejected", "gateway", "low battery", "stuck"):  # fmt: skip
             assert not re.search(rf"\b{english}\b", words, re.IGNORECASE), (english, words[:3000])
         assert "krytyczne" in words and "woda płynęła bez przerwy" in words
-        assert re.search(r"Wodomierz 31000003 \([^)]*\), \d{4}-\d{2}-\d{2} – ", words), words[:600]  # a date, no time
+        assert re.search(r"Wodomierz APA 31000003 \([^)]*\), \d{4}-\d{2}-\d{2} – ", words), words[:600]  # a date, no time
         anomaly = re.search(r'action="/staff/anomalies/(\d+)"', flat.text.split("wyciek", 1)[1])
         assert anomaly
         forged = client.post(f"/staff/anomalies/{anomaly.group(1)}", data={"decision": "rejected", "csrf": "x" * 40})

@@ -136,9 +136,9 @@ def test_bundles_sync_into_the_central_store_once_however_often_they_come(tmp_pa
     assert head["route"] == "R9" and head["readings"] == 3
     outs = [meterd("route", "sync", str(tmp_path / name), *central).stdout.strip() for name in ("b1.jsonl", "b1.jsonl",
                                                                                               "b2.jsonl")]  # fmt: skip
-    assert outs == ["stored 2, duplicates 0, unknown_meter 0, bad_time 0",
-                    "stored 0, duplicates 2, unknown_meter 0, bad_time 0",
-                    "stored 1, duplicates 2, unknown_meter 0, bad_time 0"]  # fmt: skip
+    assert outs == ["stored 2, duplicates 0, unknown_meter 0, bad_time 0, hearings 0",
+                    "stored 0, duplicates 2, unknown_meter 0, bad_time 0, hearings 0",
+                    "stored 1, duplicates 2, unknown_meter 0, bad_time 0, hearings 0"]  # fmt: skip
     res = meterd("export", "readings", *central)
     assert sorted(float(r["total_m3"]) for r in csv.DictReader(io.StringIO(res.stdout))) == [11.0, 11.5, 12.0]
     bad = tmp_path / "bad.jsonl"

@@ -10,6 +10,7 @@ from fastapi import APIRouter, Form, Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse
 from sqlalchemy import or_, select, update
 
+from meterd.ids import meter_label
 from meterd.spreadsheet import local_number as number
 from meterd.store.accounts import AccountView, audit, audit_log
 from meterd.store.models import Anomaly, Assignment, Meter, Premises, Reading
@@ -70,13 +71,13 @@ def premises(request: Request, code: str) -> Response:
         if row is None:
             return render(request, "staff_search.html", lang, {"account": account, "q": code, "results": []}, 404)
         assignments = conn.execute(
-            select(Meter.id, Meter.serial, Meter.medium, Assignment.valid_from, Assignment.valid_to)
+            select(Meter.id, Meter.serial, Meter.medium, Assignment.valid_from, Assignment.valid_to, Meter.manufacturer)
             .join(Meter, Meter.id == Assignment.meter_id)
             .where(Assignment.premises_id == row[0])
             .order_by(Assignment.valid_from)
         ).all()
         meters = []
-        for mid, serial, med, start, end in assignments:
+        for mid, serial, med, start, end, maker in assignments:
             readings = conn.execute(
                 select(Reading.measured_at, Reading.received_at, Reading.total_m3, Reading.source, Reading.gateway,
                        Reading.rssi_dbm, Reading.alarms)
@@ -94,7 +95,7 @@ def premises(request: Request, code: str) -> Response:
                 .limit(100)
             ).all()  # fmt: skip
             meters.append({
-                "serial": serial, "medium": medium(lang, med), "from": local_date(start),
+                "id": mid, "serial": serial, "label": meter_label(maker, serial), "medium": medium(lang, med), "from": local_date(start),
                 "to": local_date(end) if end is not None else None,
                 "readings": [{"at": local_time(r[0]), "received": local_time(r[1]),
                               "value": "—" if r[2] is None else number(lang, r[2]), "source": term(lang, r[3]),
@@ -205,7 +206,6 @@ def _period(since: str) -> tuple[str, int]:
 def coverage_page(request: Request, since: str = "7d") -> Response:
     """Per building: the share of meters two gateways or more hear, those only one hears, those none
     hears, the weakest link; a planned walk of the unheard ones to download."""
-    from meterd.ids import meter_label
     from meterd.store.hearings import store_coverage
 
     account = _staff(request)

@@ -21,19 +21,20 @@ METER_COLUMNS = "id, serial, manufacturer, medium, driver, kind, q3_m3h, schedul
 def upgrade() -> None:
     op.execute("UPDATE meters SET manufacturer = UPPER(manufacturer)")
     if op.get_bind().dialect.name == "sqlite":
-        # SQLite keeps a table's unique constraints in its definition: the table is made anew. Foreign
-        # keys of other tables point at meters.id throughout; they are checked at the commit.
+        # SQLite keeps a table's unique constraints in its definition: the table is made anew, under its
+        # own name (a renamed table would take the other tables' foreign keys along). Dropping it orphans
+        # their rows for a moment: checked at the commit, and found again as its rows come back.
         op.execute("PRAGMA defer_foreign_keys = ON")
+        op.execute(f"CREATE TABLE meters_copy AS SELECT {METER_COLUMNS} FROM meters")
+        op.execute("DROP TABLE meters")
         op.execute(
-            "CREATE TABLE meters_new (id INTEGER NOT NULL, serial VARCHAR(32) NOT NULL, "
+            "CREATE TABLE meters (id INTEGER NOT NULL, serial VARCHAR(32) NOT NULL, "
             "manufacturer VARCHAR(8) NOT NULL, medium VARCHAR(32) NOT NULL, driver VARCHAR(32) NOT NULL, "
             "kind VARCHAR(16) NOT NULL, q3_m3h FLOAT NOT NULL, schedule VARCHAR(64) NOT NULL, "
-            "PRIMARY KEY (id), "
-            "CONSTRAINT uq_meters_identity UNIQUE (serial, manufacturer))"
+            "PRIMARY KEY (id), CONSTRAINT uq_meters_identity UNIQUE (serial, manufacturer))"
         )
-        op.execute(f"INSERT INTO meters_new ({METER_COLUMNS}) SELECT {METER_COLUMNS} FROM meters")
-        op.execute("DROP TABLE meters")
-        op.execute("ALTER TABLE meters_new RENAME TO meters")
+        op.execute(f"INSERT INTO meters ({METER_COLUMNS}) SELECT {METER_COLUMNS} FROM meters_copy ORDER BY id")
+        op.execute("DROP TABLE meters_copy")
     else:
         op.drop_constraint("meters_serial_key", "meters", type_="unique")
         op.create_unique_constraint("uq_meters_identity", "meters", ["serial", "manufacturer"])
