@@ -273,3 +273,18 @@ def test_staff_see_coverage_per_building_and_download_the_planned_walk(demo_stor
         client.cookies.clear()
         token = client.post("/api/v1/login", json={"login": TENANT_LOGIN, "password": TENANT_PASSWORD}).json()["token"]
         assert client.get("/staff/coverage", headers={"Authorization": f"Bearer {token}"}).status_code == 403
+
+
+def test_old_hearings_go_with_retention(tmp_path: Path) -> None:
+    data = tmp_path / "demo"
+    ok("demo", "--data", str(data))
+    with Store.open(data=data).begin() as conn:
+        from sqlalchemy import text
+
+        held = conn.execute(text("SELECT count(*) FROM hearings")).scalar()
+    assert held and held > 500
+    res = meterd("retention", "--hearing-days", "1", "--data", str(data))  # no terminal: asks for --yes
+    assert res.returncode != 0 and f"{held} daily hearings" in res.stdout
+    out = ok("retention", "--hearing-days", "1", "--yes", "--data", str(data))
+    assert f"and {held} daily hearings" in out
+    assert "18 meters: 0 heard by two gateways or more, 0 by one only, 18 by none" in ok("report", "--coverage", "--since", "3650d", "--data", str(data))

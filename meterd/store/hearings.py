@@ -9,7 +9,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import cast
 
-from sqlalchemy import Connection, Table, func, or_, select, tuple_
+from sqlalchemy import Connection, Table, delete, func, or_, select, tuple_
 from sqlalchemy.dialects import postgresql, sqlite
 
 from meterd.coverage.hearing import Hearing, HearingKind, day_of
@@ -149,3 +149,13 @@ def plan_unheard(conn: Connection, since: int, *, now: int, building: str | None
         total, at = last.get(m.id, (None, None))
         stops.append(PlannedStop(m, total, at))
     return len(cov.meters), stops
+
+
+def forget_hearings(conn: Connection, before: int, *, count_only: bool = False) -> int:
+    """Hearings of the days before the one of `before` (an epoch time): how many, removed unless
+    `count_only` (coverage looks back weeks; a year of hearings of 40,000 meters is 30 million rows)."""
+    t = HearingTable
+    day = day_of(before)
+    if count_only:
+        return int(conn.execute(select(func.count()).select_from(t).where(t.day < day)).scalar() or 0)
+    return int(conn.execute(delete(t).where(t.day < day)).rowcount or 0)
