@@ -5,6 +5,7 @@ unambiguous, and name the line where it is not."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -72,6 +73,13 @@ def test_two_makers_one_serial_each_reading_in_its_own_flat(tmp_path: Path, stor
     found = booked(store_args, tmp_path / "kek")
     assert found == {("F1", "APA"): [("55500001", 1.234)], ("F2", "DME"): [("55500001", 5.678)],
                      ("F3", "APA"): [("55500002", 4.321)]}  # fmt: skip
+    # exports name the maker (JSON lines) and take MAKER:SERIAL where makers share a serial
+    lines = [json.loads(x) for x in ok("export", "readings", "--format", "jsonl", "--meter", "DME:55500001", *store_args,
+                                       env=env).splitlines()]  # fmt: skip
+    assert [(x["manufacturer"], x["total_m3"]) for x in lines] == [("DME", 5.678)]
+    both = [json.loads(x) for x in ok("export", "readings", "--format", "jsonl", "--meter", "55500001", *store_args,
+                                      env=env).splitlines()]  # fmt: skip
+    assert [(x["manufacturer"], x["total_m3"]) for x in both] == [("APA", 1.234), ("DME", 5.678)]
     # the central path keeps such readings apart; the report says which makers the register lists
     kind, where = store_args
     store = Store.open(data=Path(where)) if kind == "--data" else Store.open(db=where)

@@ -78,8 +78,8 @@ def write_readings(
         if writer is not None:
             writer.writerow((r.meter_id, sheet.time(r.measured_at), sheet.time(r.received_at), sheet.number(r.total_m3),
                              r.source, r.gateway, ";".join(values[6])))  # fmt: skip
-        else:
-            f.write(dumps(dict(zip(READING_COLUMNS, values, strict=True))).decode() + "\n")
+        else:  # the documented keys, and the meter's maker (serials are unique per maker only)
+            f.write(dumps({**dict(zip(READING_COLUMNS, values, strict=True)), "manufacturer": r.manufacturer}).decode() + "\n")
         n += 1
     return n
 
@@ -97,6 +97,13 @@ def cmd_export(args: argparse.Namespace) -> int:
     else:
         since = parse_when(args.since, "--since") if args.since else None
         until = parse_when(args.until, "--until") if args.until else None
+        if args.meter is not None:
+            from meterd.ids import parse_meter_ref
+
+            try:
+                parse_meter_ref(args.meter)
+            except ValueError as e:
+                raise BadArgument(f"--meter {e}") from None
     with output_to(args.out) as f:
         store = open_store(args)
         with store.begin() as conn:
@@ -116,7 +123,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("--no-interpolate", action="store_true", help="billing: last reading before the cut-off only")
     p.add_argument("--since", help="readings: measured at or after (YYYY-MM-DD or ISO 8601)")
     p.add_argument("--until", help="readings: measured before")
-    p.add_argument("--meter", help="readings: of this meter only")
+    p.add_argument("--meter", help="readings: of this meter only (its serial, or MAKER:SERIAL where makers share it)")
     p.add_argument("--format", choices=("csv", "jsonl"), default="csv", help="readings: csv (default) or jsonl")
     p.add_argument("--out", help="file (default: stdout)")
     p.add_argument("--dialect", choices=("plain", "pl"), default="plain",

@@ -17,6 +17,7 @@ import numpy as np
 from sqlalchemy import Connection, bindparam, func, literal, select, text, tuple_
 
 from meterd.errors import MeterdError
+from meterd.ids import parse_meter_ref
 from meterd.store.models import Assignment, Building, Meter, Premises, Reading
 
 LOCAL = ZoneInfo("Europe/Warsaw")
@@ -297,31 +298,38 @@ class StoredReading:
     source: str
     gateway: str
     alarms: int  # bit mask (meterd.validate.model.ALARM_BITS)
+    manufacturer: str = ""
 
 
 def stored_readings(
     conn: Connection, since: int | None = None, until: int | None = None, meter: str | None = None, chunk: int = 10_000
 ) -> Iterator[StoredReading]:
-    """Every stored reading in [since, until), ordered by meter and time, read in chunks (keyset
-    pagination: a store of millions of readings streams in flat memory)."""
-    after: tuple[str, int] | None = None
+    """Every stored reading in [since, until), ordered by meter (serial, then maker) and time, read in
+    chunks (keyset pagination: a store of millions of readings streams in flat memory). `meter` is a
+    serial (of any maker) or `MAKER:SERIAL`."""
+    after: tuple[str, str, int] | None = None
     while True:
         q = select(Meter.serial, Reading.measured_at, Reading.received_at, Reading.total_m3, Reading.source,
-                   Reading.gateway, Reading.alarms).join(Meter, Meter.id == Reading.meter_id)  # fmt: skip
+                   Reading.gateway, Reading.alarms, Meter.manufacturer).join(Meter, Meter.id == Reading.meter_id)  # fmt: skip
         if since is not None:
             q = q.where(Reading.measured_at >= since)
         if until is not None:
             q = q.where(Reading.measured_at < until)
         if meter is not None:
-            q = q.where(Meter.serial == meter)
+            maker, serial = parse_meter_ref(meter)
+            q = q.where(Meter.serial == serial)
+            if maker:
+                q = q.where(Meter.manufacturer == maker)
         if after is not None:
-            q = q.where(tuple_(Meter.serial, Reading.measured_at) > tuple_(literal(after[0]), literal(after[1])))
-        rows = conn.execute(q.order_by(Meter.serial, Reading.measured_at).limit(chunk)).all()
+            q = q.where(tuple_(Meter.serial, Meter.manufacturer, Reading.measured_at)
+                        > tuple_(literal(after[0]), literal(after[1]), literal(after[2])))  # fmt: skip
+        rows = conn.execute(q.order_by(Meter.serial, Meter.manufacturer, Reading.measured_at).limit(chunk)).all()
         for r in rows:
-            yield StoredReading(str(r[0]), int(r[1]), int(r[2]), r[3], str(r[4] or ""), str(r[5] or ""), int(r[6] or 0))
+            yield StoredReading(str(r[0]), int(r[1]), int(r[2]), r[3], str(r[4] or ""), str(r[5] or ""), int(r[6] or 0),
+                                str(r[7] or ""))  # fmt: skip
         if len(rows) < chunk:
             return
-        after = (str(rows[-1][0]), int(rows[-1][1]))
+        after = (str(rows[-1][0]), str(rows[-1][7] or ""), int(rows[-1][1]))
 
 
 @dataclass(frozen=True, slots=True)
