@@ -80,6 +80,11 @@ def test_two_makers_one_serial_each_reading_in_its_own_flat(tmp_path: Path, stor
     both = [json.loads(x) for x in ok("export", "readings", "--format", "jsonl", "--meter", "55500001", *store_args,
                                       env=env).splitlines()]  # fmt: skip
     assert [(x["manufacturer"], x["total_m3"]) for x in both] == [("APA", 1.234), ("DME", 5.678)]
+    # a person naming the serial alone is asked for the maker where makers share it
+    token = "12345678901234567890"
+    res = meterd("prepaid", "sell", "--meter", "55500001", "--amount", "20", "--token", token, *store_args, env=env)
+    assert res.returncode != 0 and "meters of several makers have this serial (APA, DME); name it as MAKER:55500001" in res.stderr
+    ok("prepaid", "sell", "--meter", "DME:55500001", "--amount", "20", "--token", token, *store_args, env=env)
     # the central path keeps such readings apart; the report says which makers the register lists
     kind, where = store_args
     store = Store.open(data=Path(where)) if kind == "--data" else Store.open(db=where)

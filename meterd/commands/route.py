@@ -101,8 +101,13 @@ def _manual(args: argparse.Namespace) -> int:
             notes["photo"] = str(kept)
         from meterd.jsonio import dumps
         from meterd.store.ingest import ReadingIn
+        from meterd.store.meters import MeterAmbiguous, MeterNotFound, find_meter
 
-        result = ingest(conn, [ReadingIn(meter=stop.meter, measured_at=now, received_at=now, total_m3=value,
+        try:  # the meter of this serial that hangs in the stop's flat: its maker is known there
+            maker = find_meter(conn, stop.meter, stop.premises)[1]
+        except (MeterNotFound, MeterAmbiguous):
+            maker = ""
+        result = ingest(conn, [ReadingIn(meter=stop.meter, manufacturer=maker, measured_at=now, received_at=now, total_m3=value,
                                          registers=dumps(notes).decode(), source="manual",
                                          gateway=args.reader[:64])])  # fmt: skip
     print(f"route {args.target} stop {stop.order}: {value:.3f} m3 entered by {args.reader}"

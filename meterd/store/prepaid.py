@@ -31,9 +31,14 @@ class Sale:
 def record_sale(conn: Connection, sale: Sale) -> None:
     if not (0 < sale.amount <= 100_000):
         raise LedgerError(f"amount {sale.amount}: give more than 0 and at most 100000")
-    mid = conn.execute(select(Meter.id).where(Meter.serial == sale.meter)).scalar()
-    if mid is None:
-        raise LedgerError(f"meter {sale.meter} is not in the register")
+    from meterd.store.meters import find_meter
+
+    try:
+        mid, _, _ = find_meter(conn, sale.meter)
+    except ValueError as e:
+        raise LedgerError(str(e)) from None
+    except MeterdError as e:
+        raise LedgerError(e.message) from None
     try:
         with conn.begin_nested():
             conn.execute(insert(TopUp).values(meter_id=mid, amount=sale.amount, currency=sale.currency,
