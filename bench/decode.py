@@ -20,6 +20,7 @@ import telegrams as T
 
 from meterd.wmbus import Decoder
 from meterd.wmbus.batch import decode_batch
+from meterd.wmbus.builder import compact_pair
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -30,7 +31,7 @@ def _decoder() -> Decoder:
 
 def per_telegram(name: str, telegram: bytes, n: int) -> float:
     d = _decoder()
-    full, _ = T.compact_pair()
+    full, _ = compact_pair()
     d.decode(full)
     text = telegram.hex()
     start = time.perf_counter()
@@ -115,7 +116,7 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true")
     args = parser.parse_args()
     n = 10_000 if args.quick else 100_000
-    _, compact = T.compact_pair()
+    _, compact = compact_pair()
     kinds = {
         "plain": T.plain_telegram(),
         "mode5": T.mode5_telegram(),

@@ -22,6 +22,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 import telegrams as T
 
 from meterd.wmbus import DecodeError, Decoder
+from meterd.wmbus.builder import compact_pair
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -32,7 +33,7 @@ def seeds() -> list[tuple[bytes, bytes | None]]:
         v = json.loads(line)
         key = bytes.fromhex(v["key"]) if v.get("key") else None
         out.append((bytes.fromhex(v["telegram_hex"]), key))
-    full, compact = T.compact_pair()
+    full, compact = compact_pair()
     for t in (T.plain_telegram(), T.mode5_telegram(), T.ell_ctr_telegram(), full, compact):
         out.append((t, T.KEY))
     from meterd.wmbus import builder as b

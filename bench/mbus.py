@@ -4,7 +4,7 @@ in bus time at 2400 Bd, against the theoretical minimum (the bits on the wire / 
 Bus time counts every request and answer on the wire (11 bits a character), the slave's turnaround
 (11 bit times, the least the standard allows) and, for a request nobody answers, the master's whole
 wait (330 bit times + 50 ms, without the margin for USB adapters). The master code is the real one
-(meterd.drivers.mbus_master) over the simulated bus of bench/mbus_sim.py.
+(meterd.drivers.mbus_master) over the simulated bus of meterd.drivers.mbus_sim.
 
 python bench/mbus.py [--quick]      last lines: `name: value unit`
 """
@@ -20,12 +20,11 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).parent))
 sys.path.insert(0, str(Path(__file__).parent.parent))
 
-from mbus_sim import Bus, Slave, volume_records
-
 from meterd.drivers import mbus_master as master
 from meterd.drivers.mbus_frames import bytes_time_s, timeout_s
 from meterd.drivers.mbus_master import Reply, Request
 from meterd.drivers.mbus_port import run
+from meterd.drivers.mbus_sim import Bus, Slave, volume_records
 
 BAUD = 2400
 

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 from meterd.wmbus import builder as b
-from meterd.wmbus.records import parse_layout
-from meterd.wmbus.signatures import format_signature
 
 KEY = bytes.fromhex("0102030405060708090A0B0C0D0E0F11")
 KEY_HEX = KEY.hex().upper()
@@ -49,11 +47,3 @@ def ell_ctr_telegram() -> bytes:
     return b.wmbus_frame(0x44, m, a, b.ell_ctr_payload(KEY, m, a, 0x20, 0x11, 0x20000001, inner))
 
 
-def compact_pair() -> tuple[bytes, bytes]:
-    """A full frame that teaches the format and a compact frame using it."""
-    m, a = b.address("11112222", "KAM", 0x1B, 0x16)
-    full_apl = bytes.fromhex("0413") + (777).to_bytes(4, "little") + bytes.fromhex("02FD17") + b"\x00\x00"
-    full = b.wmbus_frame(0x44, m, a, bytes([0x78]) + full_apl)
-    fmt = parse_layout(full_apl).format_bytes
-    compact = b.wmbus_frame(0x44, m, a, b.compact_apl(format_signature(fmt), (778).to_bytes(4, "little") + b"\x00\x00"))
-    return full, compact

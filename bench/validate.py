@@ -52,10 +52,9 @@ def rss_mb() -> float:
 
 
 def realistic_scores(seeds: int) -> list[tuple[str, float, str]]:
-    """The lowest recall and precision of each flag over realistic data sets (bench/realistic.py)."""
-    import realistic
-
+    """The lowest recall and precision of each flag over realistic data sets (meterd.validate.synthetic)."""
     from meterd.validate import findings_as_dicts
+    from meterd.validate import synthetic as realistic
 
     worst: dict[str, tuple[float, float]] = {}
     for seed in range(seeds):

@@ -20,10 +20,6 @@ class MailError(MeterdError):
     code = "mail_failed"
 
 
-class NoMailer(MeterdError):
-    code = "no_smtp"
-
-
 @dataclass(frozen=True)
 class Mail:
     to: str

@@ -25,7 +25,7 @@ CENTRAL = CollectorRegistry(auto_describe=True)
 
 class BatchHistogram:
     """A Prometheus histogram that takes a whole batch of observations at once: prometheus_client's
-    takes one at a time (a lock and a search of the buckets each, 1-2 us), and services observe every
+    takes one at a time (a lock and a search of the buckets each), and services observe every
     reading of every batch. Exposed as the same histogram (`_bucket`, `_sum`, `_count`)."""
 
     def __init__(self, name: str, documentation: str, buckets: Sequence[float], registry: CollectorRegistry) -> None:
@@ -157,3 +157,7 @@ METERS_NO_GATEWAY = Gauge(
     registry=CENTRAL,
 )  # fmt: skip
 METERS_RADIO = Gauge("meterd_meters_radio", "Radio meters hanging in a flat by the register", registry=CENTRAL)
+SINK_FAILURES = Counter(
+    "meterd_sink_failures", "Times a sink (the store, the MQTT spool) failed to take a batch; it keeps what it was "
+    "given and is tried again", registry=GATEWAY,
+)  # fmt: skip

@@ -49,7 +49,7 @@ class TimeBasis(enum.StrEnum):
 
 
 _E = TypeVar("_E", bound=enum.Enum)
-# by value, for payloads: a dictionary lookup is a tenth of calling the enum
+# by value, for payloads: a dictionary lookup, cheaper than calling the enum
 _SOURCES = {s.value: s for s in Source}
 _BASES = {b.value: b for b in TimeBasis}
 
@@ -65,8 +65,8 @@ class MeterIdentity:
         return f"{self.manufacturer}:{self.id}:{self.version}:{self.device_type}"
 
 
-@dataclass(slots=True)  # not frozen: a frozen one sets its 16 fields through object.__setattr__, 3 us a
-class Reading:  # reading, and one is built for every telegram; no stage changes a reading it was given
+@dataclass(slots=True)  # not frozen: a frozen one sets its fields through object.__setattr__, which costs
+class Reading:  # much for every telegram (BENCHMARKS.md); no stage changes a reading it was given
     meter: MeterIdentity
     medium: str
     measured_at: int  # epoch seconds, UTC
@@ -100,7 +100,7 @@ class Reading:  # reading, and one is built for every telegram; no stage changes
         return int(hashlib.sha256(self.reading_id.encode()).hexdigest()[:15], 16)
 
     def to_json(self) -> dict[str, Any]:
-        """The JSON object of a reading (MQTT payloads, the API, `listen --readings`)."""
+        """The JSON object of a reading (MQTT payloads, per-meter states, the spool)."""
         return {
             "reading_id": self.reading_id,
             "meter_id": self.meter.id,

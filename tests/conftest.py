@@ -2,14 +2,12 @@ from __future__ import annotations
 
 import json
 import os
-import sys
 from pathlib import Path
 
 import pytest
 
 DATA = Path(__file__).parent / "data"
 ROOT = Path(__file__).parent.parent
-sys.path.insert(0, str(ROOT / "bench"))
 
 
 def load_vectors() -> list[dict]:

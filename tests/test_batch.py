@@ -8,9 +8,10 @@ import random
 import orjson
 import pytest
 from conftest import load_vectors
-from helpers import KEY
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from support.records import RECORD_SHAPES
+from support.telegrams import KEY
 
 from meterd.wmbus import Decoder
 from meterd.wmbus import builder as b
@@ -63,7 +64,7 @@ def test_batch_equals_scalar(seed: int, corrupt: int) -> None:
 
 def test_batch_keeps_input_order_for_stateful_rows() -> None:
     """Compact frames learn formats from earlier lines only (as the scalar decoder does)."""
-    from telegrams import compact_pair
+    from meterd.wmbus.builder import compact_pair
 
     full, compact = compact_pair()
     batch = decode_batch(Decoder(), [compact, full, compact])
@@ -79,23 +80,6 @@ def test_batch_totals_array() -> None:
     assert list(batch.total_m3) == [Decoder().decode(f)["total_m3"] for f in frames]
 
 
-RECORD_SHAPES = [
-    "0413",
-    "0213",
-    "0113",
-    "0713",
-    "0C13",
-    "0B13",
-    "0513",
-    "046D",
-    "026C",
-    "0DFD0E03",
-    "04FF01",
-    "07FB10",
-    "0C78",
-    "0E13",
-    "841013",
-]
 
 
 @settings(max_examples=60, deadline=None)
@@ -125,7 +109,7 @@ def test_batch_equals_scalar_for_any_record_layout(shapes: list[str], tail: byte
 
 
 def test_vendor_rows_take_the_scalar_path() -> None:
-    from test_vendors import MC21_FULL
+    from support.vendor_telegrams import MC21_FULL
 
     frames: list[bytes | None] = [bytes.fromhex(MC21_FULL)] * (MIN_GROUP * 2)
     batch = decode_batch(Decoder(), frames)
@@ -155,7 +139,7 @@ def test_vendor_meters_without_vendor_data_stay_vectorised() -> None:
 
 def test_vendor_rows_in_vectorised_groups_equal_scalar() -> None:
     """Apator 16-2 and Hydrodigit telegrams (plain OMS shape + vendor data): columns, then the vendor decoder."""
-    from test_vendors import APATOR162, HYDRO3, HYDRO4
+    from support.vendor_telegrams import APATOR162, HYDRO3, HYDRO4
 
     apator = list(APATOR162)
     frames: list[bytes | None] = [

@@ -6,10 +6,10 @@ from __future__ import annotations
 import random
 import time
 
-from helpers import KEY
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from test_batch import RECORD_SHAPES
+from support.records import RECORD_SHAPES
+from support.telegrams import KEY
 
 from meterd.batch_readings import Heard, Meters, batch_readings
 from meterd.reading import Reading, Source, TimeBasis, from_telegram

@@ -74,7 +74,7 @@ def test_bad_key_row_reports_line_without_key(tmp_path: Path) -> None:
 
 
 def test_compact_frames_learned_within_a_run() -> None:
-    from telegrams import compact_pair
+    from meterd.wmbus.builder import compact_pair
 
     full, compact = compact_pair()
     res = meterd("decode", "--jsonl", stdin=f"{compact.hex()}\n{full.hex()}\n{compact.hex()}\n")

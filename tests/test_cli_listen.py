@@ -71,7 +71,7 @@ def test_receiver_from_the_configuration(tmp_path: Path) -> None:
 
 def test_keys_from_the_configuration(tmp_path: Path) -> None:
     """A service started with --config alone finds the meters' keys in [keys] file."""
-    from helpers import KEY
+    from support.telegrams import KEY
 
     from meterd.wmbus import builder as b
 

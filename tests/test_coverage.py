@@ -133,6 +133,7 @@ def _gateway(tmp: Path, name: str, broker: Broker, capture: Path, register: Path
     return config
 
 
+@pytest.mark.slow
 def test_three_gateways_and_a_walk_give_the_coverage_report_and_the_planned_walk(tmp_path: Path, pg_url: str) -> None:
     broker = Broker(tmp_path)
     broker.start()

@@ -39,6 +39,7 @@ def test_alert_rules_pass_their_promtool_tests_and_each_has_a_runbook() -> None:
     assert names <= runbooks, names - runbooks
 
 
+@pytest.mark.slow
 def test_the_installer_sets_up_every_role_twice_and_keeps_an_edited_config(tmp_path: Path) -> None:
     """`scripts/install.sh --role R --root DIR` for the three roles into one tree, then again after the
     configuration was edited: the same tree, the edit kept; every unit passes `systemd-analyze verify`

@@ -8,73 +8,26 @@ from __future__ import annotations
 import os
 import signal
 import socket
-import sqlite3
 import subprocess
 import sys
 import time
-import urllib.request
 from pathlib import Path
 
 import pytest
 from support.broker import free_port
+from support.dongles import Device, Pty, amber_respond, im871a_respond
+from support.gateway import amber_telegram_frame, on_im871a, scrape, setup_store, stored, telegram
 from support.waiting import wait_for
-from test_serial_ports import Device, Pty, amber_respond, im871a_frame, im871a_respond
 
-from meterd.drivers.amb8465 import amber_checksum
 from meterd.gateway.dedup import Deduplicator
 from meterd.gateway.forward import ForwardPolicy
 from meterd.reading import MeterIdentity, Reading, Source, TimeBasis, from_telegram
 from meterd.wmbus import Decoder
-from meterd.wmbus import builder as b
 
 ROOT = Path(__file__).parent.parent
 
 
-def telegram(n: int, acc: int = 1) -> bytes:
-    m, a = b.address(f"{20000000 + n:08d}", "ELS", 0x33, 0x07)
-    return b.wmbus_frame(0x44, m, a, b.short_tpl(acc, 0) + bytes.fromhex("0413") + (1000 + n).to_bytes(4, "little"))
-
-
-def on_im871a(t: bytes) -> bytes:
-    return im871a_frame(2, 0x03, t[1:], 80)[:3] + bytes([t[0]]) + im871a_frame(2, 0x03, t[1:], 80)[4:]
-
-
-def amber_telegram_frame(t: bytes) -> bytes:
-    data = t[1:] + b"\xd8"  # the telegram from its C field, then the RSSI byte
-    frame = bytes([0xFF, 0x03, len(data)]) + data
-    return frame + bytes([amber_checksum(frame)])
-
-
-def scrape(port: int) -> dict[str, float]:
-    text = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5).read().decode()
-    out = {}
-    for line in text.splitlines():
-        if line and not line.startswith("#"):
-            name, _, value = line.rpartition(" ")
-            out[name] = float(value)
-    return out
-
-
-def setup_store(tmp_path: Path, meters: int) -> Path:
-    data = tmp_path / "data"
-    register = tmp_path / "register.csv"
-    rows = "".join(f"F{n},ul. Testowa 1/{n},{20000000 + n:08d},ELS,water,2026-01-01\n" for n in range(meters))
-    register.write_text("premises_id,address,meter_id,manufacturer,medium,installed\n" + rows)
-    for args in (("db", "upgrade"), ("import", "premises", str(register))):
-        res = subprocess.run(
-            [sys.executable, "-m", "meterd", *args, "--data", str(data)], capture_output=True, text=True
-        )
-        assert res.returncode == 0, res.stderr
-    return data
-
-
-def stored(data: Path) -> list[tuple[str, int]]:
-    with sqlite3.connect(data / "meterd.sqlite") as c:
-        return c.execute(
-            "SELECT m.serial, count(*) FROM readings r JOIN meters m ON m.id = r.meter_id GROUP BY m.serial ORDER BY 1"
-        ).fetchall()
-
-
+@pytest.mark.slow
 def test_gateway_end_to_end_two_dongles_unplug_silence_metrics(tmp_path: Path) -> None:
     data = setup_store(tmp_path, 30)
     link_a, link_b = tmp_path / "im871a", tmp_path / "amber"
@@ -126,6 +79,7 @@ def test_gateway_end_to_end_two_dongles_unplug_silence_metrics(tmp_path: Path) -
     assert not any(key in name for name in metrics for key in ("20000010", "password"))
 
 
+@pytest.mark.slow
 def test_service_replays_the_sample_capture_from_the_example_config(tmp_path: Path) -> None:
     """A newcomer's first run: the demo store, then `meterd run` on the example configuration (a hex
     receiver replaying the bundled sample capture) stores what the capture holds and ends with it."""
@@ -283,21 +237,7 @@ def test_the_receive_time_to_the_millisecond_travels_with_a_reading() -> None:
     assert Reading.from_json(plain.to_json()).received_ms is None
 
 
-def test_jsonl_sink_writes_one_reading_per_line() -> None:
-    import io
-    import json
-
-    from meterd.sinks.jsonl import JsonlSink
-
-    readings = [from_telegram(Decoder().decode(telegram(n)), 1_780_000_000 + n, gateway="gw1") for n in range(3)]
-    out = io.BytesIO()
-    sink = JsonlSink(out)
-    sink.write([r for r in readings if r is not None])
-    sink.close()
-    lines = out.getvalue().split(b"\n")[:-1]
-    assert [Reading.from_json(json.loads(line)) for line in lines] == readings
-
-
+@pytest.mark.slow
 def test_a_receiver_whose_port_never_opens_is_down_from_start_up_and_said_once(tmp_path: Path) -> None:
     """A dongle missing at boot: the service starts (and says so), meterd_receiver_up is 0 from the
     first scrape on, and the log names the problem once, with what to check."""

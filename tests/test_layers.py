@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 
 import pytest
-from helpers import KEY, A, M, plain
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from support.telegrams import KEY, A, M, plain
 
 from meterd.wmbus import DecodeError, Decoder
 from meterd.wmbus import builder as b
@@ -154,7 +154,7 @@ def test_afl_fragment_is_flagged() -> None:
 
 
 def test_compact_frame_needs_signature_then_decodes() -> None:
-    from telegrams import compact_pair
+    from meterd.wmbus.builder import compact_pair
 
     full, compact = compact_pair()
     d = Decoder()
@@ -165,9 +165,8 @@ def test_compact_frame_needs_signature_then_decodes() -> None:
 
 
 def test_signature_cache_persists() -> None:
-    from telegrams import compact_pair
-
     from meterd.wmbus import SignatureCache
+    from meterd.wmbus.builder import compact_pair
 
     full, compact = compact_pair()
     first = Decoder()

@@ -13,7 +13,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from mbus_sim import Bus, Slave, serve, volume_records
 
 from meterd.drivers import mbus_master as master
 from meterd.drivers.mbus_frames import (
@@ -26,6 +25,7 @@ from meterd.drivers.mbus_frames import (
     timeout_s,
 )
 from meterd.drivers.mbus_port import run
+from meterd.drivers.mbus_sim import Bus, Slave, serve, volume_records
 
 # -- frames ------------------------------------------------------------------------------------------
 
@@ -211,6 +211,7 @@ def test_a_silent_address_and_a_missing_port_are_one_line_errors(ports: BusPorts
         assert len(res.stderr.strip().splitlines()) == 1, res.stderr
 
 
+@pytest.mark.slow
 def test_meterd_run_polls_wired_meters_into_the_store(ports: BusPorts, tmp_path: Path) -> None:
     """`[[mbus]]`: every interval each meter is read; readings are stored with source `wired`; a
     meter that does not answer is counted and the poll goes on."""
@@ -219,8 +220,8 @@ def test_meterd_run_polls_wired_meters_into_the_store(ports: BusPorts, tmp_path:
     import time
 
     from support.broker import free_port
+    from support.gateway import scrape
     from support.waiting import wait_for
-    from test_gateway import scrape
 
     data = tmp_path / "data"
     register = tmp_path / "register.csv"
@@ -270,6 +271,7 @@ def test_meterd_run_polls_wired_meters_into_the_store(ports: BusPorts, tmp_path:
     assert "meter 77: no answer from address 77" in err
 
 
+@pytest.mark.slow
 def test_a_scan_prints_each_meter_the_moment_it_is_found_and_its_progress_on_a_terminal(ports: BusPorts) -> None:
     """Into a pipe, each meter's line comes while the scan goes on (not at its end); with stderr on a
     terminal (a pty here), the scan shows how far it is."""

@@ -25,8 +25,8 @@ from typing import Any
 import pytest
 from conftest import ROOT
 from support.broker import Broker, free_port
+from support.gateway import scrape, setup_store, stored
 from support.waiting import wait_for
-from test_gateway import scrape, setup_store, stored
 
 from meterd.wmbus import builder as b
 
@@ -121,6 +121,7 @@ def stop_all(procs: list[subprocess.Popen[str]]) -> None:
             p.wait(10)
 
 
+@pytest.mark.slow
 def test_every_reading_reaches_the_central_store_exactly_once(broker: Broker, tmp_path: Path, pg_url: str) -> None:
     data = central_store(tmp_path, pg_url)
     config, fifo, gw_metrics = gateway_config(tmp_path, data, broker)
@@ -220,6 +221,7 @@ def committed_seqs(port: int, gateways: list[str]) -> dict[str, int]:
     return seen
 
 
+@pytest.mark.slow
 def test_no_message_stops_the_ingester_and_nothing_hostile_is_stored(broker: Broker, tmp_path: Path, pg_url: str) -> None:
     """Every kind of hostile message, each followed by valid readings that must be stored; refused
     readings are kept with their reasons (report --rejected) and still count as handled."""
@@ -283,6 +285,7 @@ def test_no_message_stops_the_ingester_and_nothing_hostile_is_stored(broker: Bro
         assert conn.execute("SELECT count(*) FROM readings WHERE total_m3 > 1e7 OR total_m3 < 0").fetchone() == (0,)
 
 
+@pytest.mark.slow
 def test_a_conflict_is_kept_for_review_and_a_store_fault_in_the_data_does_not_stop_the_rest(
     broker: Broker, tmp_path: Path, pg_url: str
 ) -> None:
@@ -337,6 +340,7 @@ def readings_of(gateway: str, ks: range) -> list[Any]:
                     reading_id=f"{k:032x}") for k in ks]  # fmt: skip
 
 
+@pytest.mark.slow
 def test_an_ingester_killed_while_its_transaction_waits_loses_nothing(broker: Broker, tmp_path: Path, pg_url: str) -> None:
     """Readings arrive while the central table is locked (nothing can commit); that ingester is killed
     and never comes back; the gateway sends what was not confirmed again and the other ingester stores it."""

@@ -444,6 +444,7 @@ def test_accounts_from_the_register_by_command(tmp_path: Path, store_args: list[
     assert res.returncode == 2 and "--config" in res.stderr
 
 
+@pytest.mark.slow
 def test_notices_are_mailed_to_those_who_consented_once_a_day(tmp_path: Path, inbox: Inbox) -> None:
     data = tmp_path / "data"
     assert run("demo", "--data", str(data)).returncode == 0

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from conftest import load_vectors
-from helpers import KEY, A, M, plain
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from support.telegrams import KEY, A, M, plain
 
 from meterd.wmbus import Decoder
 from meterd.wmbus import builder as b

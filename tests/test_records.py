@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from helpers import one, plain, records_of
+from support.telegrams import one, plain, records_of
 
 from meterd.wmbus import Decoder
 

@@ -209,10 +209,9 @@ def test_store_url_normalises_postgresql() -> None:
 
 def test_decoder_state_survives_restarts(store: Store) -> None:
     """A compact format learned in one run decodes compact frames in the next; mode 7 counters persist."""
-    from telegrams import compact_pair
-
     from meterd.store.state import DecoderState, load_decoder_state, save_decoder_state
     from meterd.wmbus import Decoder
+    from meterd.wmbus.builder import compact_pair
 
     def save(conn, decoder):  # type: ignore[no-untyped-def]
         save_decoder_state(conn, DecoderState(**decoder.export_state()))  # type: ignore[typeddict-item]

@@ -1,4 +1,4 @@
-"""The checks on realistic data (bench/realistic.py: night lows, hot-water meters, holidays, partial
+"""The checks on realistic data (meterd.validate.synthetic: night lows, hot-water meters, holidays, partial
 months, a clock two days ahead, stuck meters that keep sending and that fall silent): every flag finds
 every injected anomaly (recall 1.0) and is rarely wrong (precision ≥ 0.9)."""
 
@@ -6,9 +6,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-import realistic
 
 from meterd.validate import Meters, Readings, findings_as_dicts, run_checks
+from meterd.validate import synthetic as realistic
 
 
 @pytest.mark.parametrize("seed", [1, 2, 3])

@@ -12,9 +12,10 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 from conftest import require_service
+from support.gateway import telegram
 from support.waiting import wait_for
-from test_gateway import telegram
 
 from meterd.reading import MeterIdentity, Reading, Source, TimeBasis
 from meterd.store.routes import Stop
@@ -145,6 +146,7 @@ def test_walk_refuses_an_unknown_route_in_one_line(tmp_path: Path) -> None:
     assert res.returncode == 2 and "no route 'NOPE'" in res.stderr and "Traceback" not in res.stderr
 
 
+@pytest.mark.slow
 def test_a_200_meter_route_walked_with_a_simulated_dongle_pulled_mid_route(tmp_path: Path) -> None:
     """An iM871A on a pty replays a walk: 10 meters are never heard, one sends an alarm, one was
     swapped since the route file was made (its new meter is heard instead), a few telegrams arrive
@@ -152,8 +154,8 @@ def test_a_200_meter_route_walked_with_a_simulated_dongle_pulled_mid_route(tmp_p
     agree, and syncing the bundle twice stores it once."""
     import signal
 
-    from test_gateway import on_im871a
-    from test_serial_ports import Device, Pty, im871a_respond
+    from support.dongles import Device, Pty, im871a_respond
+    from support.gateway import on_im871a
 
     from meterd.wmbus import builder as b
 

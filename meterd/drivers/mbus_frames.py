@@ -17,7 +17,6 @@ REQ_UD2 = 0x5B  # request class 2 data, FCV set; FCB is bit 0x20
 SND_UD = 0x53  # send user data, FCV set; FCB is bit 0x20
 FCB = 0x20
 CI_SELECT = 0x52  # secondary address selection
-CI_APP_RESET = 0x50
 ADDRESS_SELECTED = 0xFD  # the slave selected by its secondary address
 ADDRESS_BROADCAST = 0xFF  # every slave, none answers
 PRIMARY_ADDRESSES = range(0, 251)  # 251..255 are reserved or special
@@ -41,10 +40,6 @@ def snd_nke(address: int) -> bytes:
 
 def req_ud2(address: int, fcb: bool) -> bytes:
     return short_frame(REQ_UD2 | (FCB if fcb else 0), address)
-
-
-def application_reset(address: int, fcb: bool = False) -> bytes:
-    return long_frame(SND_UD | (FCB if fcb else 0), address, CI_APP_RESET)
 
 
 def select_secondary(mask: str, manufacturer: int = 0xFFFF, version: int = 0xFF, medium: int = 0xFF) -> bytes:

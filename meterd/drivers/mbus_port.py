@@ -42,7 +42,6 @@ class MbusPort:
             self.serial: Any = serial.Serial(port, baud, parity=serial.PARITY_EVEN, timeout=0.01, write_timeout=2.0)
         except (serial.SerialException, OSError, ValueError, termios.error) as e:
             raise PortError(f"{port}: cannot open at {baud} Bd 8E1: {getattr(e, 'strerror', None) or e}") from None
-        self.bus_time_s = 0.0  # time the requests and answers took on the wire, for benchmarks
 
     def close(self) -> None:
         self.serial.close()
@@ -90,5 +89,4 @@ class MbusPort:
                 break
             if not answers and not reader.pending() and now >= deadline:
                 break
-        self.bus_time_s += bytes_time_s(len(request.data) + received, self.baud)
         return Reply(tuple(answers))

@@ -29,7 +29,6 @@ class UnsupportedDongle(MeterdError):
 class PortSettings:
     reopen_delay_s: float = 1.0
     silence_timeout_s: float = 600.0  # a dongle that hears nothing this long is reset and reopened
-    read_timeout_s: float = 0.2
     answer_timeout_s: float = 1.0
 
 

@@ -41,6 +41,7 @@ from meterd.metrics import (
     READINGS,
     RECEIVER_UP,
     RESETS,
+    SINK_FAILURES,
     STORED,
     TELEGRAMS,
     latencies,
@@ -133,7 +134,6 @@ class Gateway:
         self.prepaid_profiles = config.prepaid.profiles
         self.reload_requested = threading.Event()
         self._batch: list[Reading] = []
-        self.store_errors = 0
         self._worker: SinkWorker | None = None  # the sinks' thread, while the service runs
         self._meters: Meters = {}  # meter identities of the batch path, from batch to batch
         self.replaying: set[str] = {r.name for r in self.receivers if r.config.dongle in ("hex", "rtlwmbus")
@@ -376,7 +376,7 @@ class Gateway:
             log.warning("could not read this gateway's hearings of today: %s", e)
 
     def _sink_failed(self) -> None:
-        self.store_errors += 1
+        SINK_FAILURES.inc()
 
     def _stored(self, result: IngestResult, batch: Sequence[Reading]) -> None:
         STORED.inc(result.inserted)

@@ -136,8 +136,3 @@ def latest_state(conn: Connection, serial: str) -> tuple[PrepaidState, int] | No
             return state, int(at)
     return None
 
-
-def latest_credit(conn: Connection, serial: str) -> tuple[float, int] | None:
-    """The credit a meter reported last, and when."""
-    found = latest_state(conn, serial)
-    return None if found is None else (found[0].credit, found[1])

@@ -86,3 +86,16 @@ def ell_ctr_payload(key: bytes, m: bytes, a: bytes, cc: int, acc: int, session: 
 def compact_apl(signature: int, data: bytes, full_crc: int = 0) -> bytes:
     """CI 0x79 + format signature + full-frame CRC + data."""
     return bytes([0x79]) + signature.to_bytes(2, "little") + full_crc.to_bytes(2, "little") + data
+
+
+def compact_pair() -> tuple[bytes, bytes]:
+    """A full frame that teaches a compact frame's format (CI 0x78), and a compact frame (CI 0x79) using it."""
+    from meterd.wmbus.records import parse_layout
+    from meterd.wmbus.signatures import format_signature
+
+    m, a = address("11112222", "KAM", 0x1B, 0x16)
+    full_apl = bytes.fromhex("0413") + (777).to_bytes(4, "little") + bytes.fromhex("02FD17") + b"\x00\x00"
+    full = wmbus_frame(0x44, m, a, bytes([0x78]) + full_apl)
+    fmt = parse_layout(full_apl).format_bytes
+    compact = wmbus_frame(0x44, m, a, compact_apl(format_signature(fmt), (778).to_bytes(4, "little") + b"\x00\x00"))
+    return full, compact

@@ -1,4 +1,4 @@
-"""Realistic readings with known anomalies, for the validation tests and bench/validate.py.
+"""Realistic readings with known anomalies (synthetic), for the validation tests and bench/validate.py.
 
 Flats of several buildings, each with a cold and a hot water meter read hourly over a period that
 starts and ends inside calendar months. Households use water mornings and evenings, now and then at

@@ -1,5 +1,5 @@
 """A simulated wired M-Bus: slaves with primary and secondary addresses answering the master's
-frames, collisions where several answer at once. Used by the tests and bench/mbus.py, directly (the
+frames, collisions where several answer at once. Used by the tests and bench/mbus.py (kept in the package so both import it as one), directly (the
 master's `exchange`) or behind a pty (`serve`)."""
 
 from __future__ import annotations
