@@ -23,7 +23,7 @@ router = APIRouter(include_in_schema=False, prefix="/staff")
 DAY = 86400
 
 
-def _staff(request: Request) -> AccountView | Response:
+def staff_only(request: Request) -> AccountView | Response:
     account = lookup(request)
     if account is None:
         return RedirectResponse("/", status_code=303)
@@ -34,7 +34,7 @@ def _staff(request: Request) -> AccountView | Response:
 
 @router.get("", response_class=HTMLResponse)
 def search(request: Request, q: str = "") -> Response:
-    account = _staff(request)
+    account = staff_only(request)
     if not isinstance(account, AccountView):
         return account
     lang = page_lang(request, account)
@@ -60,7 +60,7 @@ def search(request: Request, q: str = "") -> Response:
 
 @router.get("/premises/{code}", response_class=HTMLResponse)
 def premises(request: Request, code: str) -> Response:
-    account = _staff(request)
+    account = staff_only(request)
     if not isinstance(account, AccountView):
         return account
     lang = page_lang(request, account)
@@ -117,7 +117,7 @@ def review(request: Request, anomaly_id: int, decision: Annotated[str, Form(max_
            comment: Annotated[str, Form(max_length=300)] = "", csrf: Csrf = "") -> Response:  # fmt: skip
     """Confirm or reject an anomaly with a comment, or undo the review; each goes to the audit log.
     A rejected leak no longer shows on the tenant's page; undone, it shows again."""
-    account = _staff(request)
+    account = staff_only(request)
     if not isinstance(account, AccountView):
         return account
     if not csrf_ok(request, csrf) or decision not in ("confirmed", "rejected", "undo"):
@@ -153,7 +153,7 @@ def review(request: Request, anomaly_id: int, decision: Annotated[str, Form(max_
 
 @router.get("/audit", response_class=HTMLResponse)
 def audit_page(request: Request, premises: str | None = None) -> Response:
-    account = _staff(request)
+    account = staff_only(request)
     if not isinstance(account, AccountView):
         return account
     lang = page_lang(request, account)
@@ -172,7 +172,7 @@ def incoming(request: Request) -> Response:
     readings or messages the central ingesters refused, newest first."""
     from meterd.store.central import conflict_rows, refused_rows
 
-    account = _staff(request)
+    account = staff_only(request)
     if not isinstance(account, AccountView):
         return account
     lang = page_lang(request, account)
@@ -208,7 +208,7 @@ def coverage_page(request: Request, since: str = "7d") -> Response:
     hears, the weakest link; a planned walk of the unheard ones to download."""
     from meterd.store.hearings import store_coverage
 
-    account = _staff(request)
+    account = staff_only(request)
     if not isinstance(account, AccountView):
         return account
     lang = page_lang(request, account)
@@ -255,7 +255,7 @@ def coverage_plan(request: Request, since: str = "7d", building: str | None = No
     from meterd.store.hearings import plan_unheard
     from meterd.web.app import attachment
 
-    account = _staff(request)
+    account = staff_only(request)
     if not isinstance(account, AccountView):
         return account
     lang = page_lang(request, account)

@@ -1,0 +1,86 @@
+"""The staff's worklist over all premises: the demo's leak and silent meter are on it, most severe
+first, in Polish; filters by flag, severity, building, status and age; a reviewed finding leaves the
+open list; tenants do not reach it; every view is audited."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+
+import pytest
+from fastapi.testclient import TestClient
+
+from meterd.config import PortalSection
+from meterd.store import Store
+from meterd.store.checks import check_store
+from meterd.store.demo import STAFF_LOGIN, STAFF_PASSWORD, TENANT_LOGIN, TENANT_PASSWORD
+from meterd.web.app import create_app
+
+
+@pytest.fixture
+def client(demo_store: Store) -> Iterator[TestClient]:
+    with demo_store.begin() as conn:
+        check_store(conn)
+    app = create_app(demo_store, portal=PortalSection(url="https://iok.zgm.example/woda"))
+    with TestClient(app, base_url="https://iok.zgm.example") as c:
+        assert c.post("/api/v1/login", json={"login": STAFF_LOGIN, "password": STAFF_PASSWORD}).status_code == 200
+        yield c
+
+
+def text_of(cell: str) -> str:
+    return " ".join(re.sub(r"<[^>]+>", " ", cell).split())
+
+
+def rows(html: str) -> list[list[str]]:
+    """The worklist's rows as the text of their cells."""
+    body = html.split("<tbody>", 1)[1].split("</tbody>", 1)[0] if "<tbody>" in html else ""
+    return [[text_of(c) for c in re.findall(r"<td[^>]*>(.*?)</td>", r, re.S)]
+            for r in re.findall(r"<tr[^>]*>(.*?)</tr>", body, re.S)]  # fmt: skip
+
+
+def test_the_worklist_lists_the_demos_leak_and_silent_meter_most_severe_first(client: TestClient) -> None:
+    assert "/staff/anomalies" in client.get("/staff").text
+    page = client.get("/staff/anomalies", params={"age": "all"})
+    assert page.status_code == 200 and page.headers["cache-control"] == "no-store"
+    found = rows(page.text)
+    assert [(r[0], r[1]) for r in found][:2] == [("krytyczne", "wyciek"), ("ostrzeżenie", "brak odczytów")]
+    leak, silent = found[0], found[1]
+    assert leak[2].startswith("D3") and "ul. Długa 5" in leak[2] and leak[3].startswith("APA 31000003")
+    assert silent[2].startswith("D5") and silent[3].startswith("APA 32000005") and "ciepła" in silent[3]
+    assert 'href="/staff/premises/D3"' in page.text and "otwarta" in leak[7]
+    assert "Znaleziono: 2." in page.text
+
+
+def test_the_filters_narrow_it_and_a_review_takes_a_finding_off_the_open_list(client: TestClient) -> None:
+    def listed(**params: str) -> list[str]:
+        return [r[1] for r in rows(client.get("/staff/anomalies", params={"age": "all", **params}).text)]
+
+    assert listed(flag="leak") == ["wyciek"]
+    assert listed(severity="warning") == ["brak odczytów"]
+    assert listed(building="ul. Krótka 1") == []
+    assert listed(building="ul. Długa 5") == ["wyciek", "brak odczytów"]
+    assert listed(age="7") == []  # the demo ended weeks ago
+    flat = client.get("/staff/premises/D3").text
+    anomaly = re.search(r'action="/staff/anomalies/(\d+)"', flat.split("wyciek", 1)[1])
+    csrf = re.search(r'name="csrf" value="([^"]+)"', flat)
+    assert anomaly and csrf
+    res = client.post(f"/staff/anomalies/{anomaly.group(1)}", data={"decision": "rejected", "csrf": csrf.group(1),
+                      "comment": "spłuczka naprawiona"}, follow_redirects=False)  # fmt: skip
+    assert res.status_code == 303
+    assert listed(flag="leak") == []  # open only, by default
+    rejected = rows(client.get("/staff/anomalies", params={"age": "all", "status": "rejected"}).text)
+    assert [r[1] for r in rejected] == ["wyciek"] and "spłuczka naprawiona" in rejected[0][7]
+    # hostile filters are just no match, never an error
+    for params in ({"flag": "x" * 500}, {"severity": "<script>"}, {"page": "-5"}, {"status": "'; DROP TABLE"}):
+        res = client.get("/staff/anomalies", params=params)
+        assert res.status_code in (200, 422) and "<script>" not in res.text
+    log = client.get("/staff/audit").text
+    assert "podgląd listy zgłoszeń" in log
+
+
+def test_tenants_do_not_reach_the_worklist(client: TestClient) -> None:
+    client.cookies.clear()
+    token = client.post("/api/v1/login", json={"login": TENANT_LOGIN, "password": TENANT_PASSWORD}).json()["token"]
+    assert client.get("/staff/anomalies", headers={"Authorization": f"Bearer {token}"}).status_code == 403
+    client.cookies.clear()  # the API login set the tenant's session cookie too
+    assert client.get("/staff/anomalies", follow_redirects=False).status_code == 303  # not logged in: to the login
