@@ -201,8 +201,8 @@ def test_the_same_month_a_year_earlier(store: Store) -> None:
         client.post("/api/v1/login", json={"login": TENANT_LOGIN, "password": TENANT_PASSWORD})
         page = client.get("/").text
         assert "Rok wcześniej [m³]" in page and "<svg" in page and 'role="img"' in page
-        # the page shows last year's use and the change where there is data, in Polish numbers
-        row = re.search(r'<tr><td class="when">2026-10</td>(.*?)</tr>', page, re.S)
+        # the page shows last year's use and the change where there is data, in Polish numbers and months
+        row = re.search(r'<tr><td class="when">10.2026</td>(.*?)</tr>', page, re.S)
         assert row, page
         cells = re.findall(r'<td class="num">([^<]*)</td>', row.group(1))
         assert float(cells[-2].replace(",", ".")) == pytest.approx(3.5, abs=0.05) and "," in cells[-2], cells
@@ -236,7 +236,7 @@ def test_notices_name_the_leak_in_plain_words_and_staff_can_reject_it(store: Sto
                         "confirmed", "rejected", "gateway", "low battery", "stuck"):  # fmt: skip
             assert not re.search(rf"\b{english}\b", words, re.IGNORECASE), (english, words[:3000])
         assert "krytyczne" in words and "woda płynęła bez przerwy" in words
-        assert re.search(r"Wodomierz APA 31000003 \([^)]*\), \d{4}-\d{2}-\d{2} – ", words), words[:600]  # a date, no time
+        assert re.search(r"Wodomierz APA 31000003 \([^)]*\), \d{2}\.\d{2}\.\d{4} – ", words), words[:600]  # a date, no time
         anomaly = re.search(r'action="/staff/anomalies/(\d+)"', flat.text.split("wyciek", 1)[1])
         assert anomaly
         forged = client.post(f"/staff/anomalies/{anomaly.group(1)}", data={"decision": "rejected", "csrf": "x" * 40})

@@ -49,6 +49,10 @@ def test_the_worklist_lists_the_demos_leak_and_silent_meter_most_severe_first(cl
     assert silent[2].startswith("D5") and silent[3].startswith("APA 32000005") and "ciepła" in silent[3]
     assert 'href="/staff/premises/D3"' in page.text and "otwarta" in leak[7]
     assert "Znaleziono: 2." in page.text
+    assert re.fullmatch(r"\d{2}\.\d{2}\.2026 \d{2}:\d{2}", leak[4]), leak  # dates the Polish way
+    english = rows(client.get("/staff/anomalies", params={"age": "all", "lang": "en"}).text)
+    assert english[0][:2] == ["critical", "leak"] and re.fullmatch(r"2026-\d{2}-\d{2} \d{2}:\d{2}", english[0][4])
+    client.get("/staff/anomalies", params={"lang": "pl"})
 
 
 def test_the_filters_narrow_it_and_a_review_takes_a_finding_off_the_open_list(client: TestClient) -> None:

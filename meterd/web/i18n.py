@@ -238,12 +238,14 @@ def days_text(lang: str, days: float) -> str:
     return f"{n} " + ("dobę" if n == 1 else "doby" if 2 <= n % 10 <= 4 and not 12 <= n % 100 <= 14 else "dni")
 
 
-def local_date(t_s: int) -> str:
-    return datetime.fromtimestamp(t_s, LOCAL).strftime("%Y-%m-%d")
+def local_date(t_s: int, lang: str) -> str:
+    """A day in local time, as people write it: 06.12.2026 in Polish, 2026-12-06 in English."""
+    return datetime.fromtimestamp(t_s, LOCAL).strftime("%d.%m.%Y" if lang == "pl" else "%Y-%m-%d")
 
 
-def local_time(t_s: int) -> str:
-    return datetime.fromtimestamp(t_s, LOCAL).strftime("%Y-%m-%d %H:%M")
+def local_time(t_s: int, lang: str) -> str:
+    """A moment in local time: 06.12.2026 07:05 in Polish, 2026-12-06 07:05 in English."""
+    return datetime.fromtimestamp(t_s, LOCAL).strftime("%d.%m.%Y %H:%M" if lang == "pl" else "%Y-%m-%d %H:%M")
 
 
 def medium(lang: str, name: str) -> str:
@@ -252,8 +254,8 @@ def medium(lang: str, name: str) -> str:
 
 def notice_text(lang: str, n: Notice) -> str:
     i = pick(lang)
-    values = {"meter": n.meter, "medium": medium(lang, n.medium), "since": local_date(n.since),
-              "until": local_date(n.until) if n.until is not None else "", "days": days_text(lang, n.days)}  # fmt: skip
+    values = {"meter": n.meter, "medium": medium(lang, n.medium), "since": local_date(n.since, lang),
+              "until": local_date(n.until, lang) if n.until is not None else "", "days": days_text(lang, n.days)}  # fmt: skip
     if n.kind == "leak":
         return NOTICE["leak" if n.until is None else "leak_ended"][i].format(**values)
     if n.kind == "meter_alarm":

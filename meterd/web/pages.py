@@ -92,19 +92,20 @@ def home(request: Request) -> Response:
             use = data.use(conn, code, periods, first, until, "month")
             while use and not use[0].has_data:  # months before the flat's first reading: nothing to show
                 use = use[1:]
-            bars = [Bar(datetime.fromtimestamp(r.start, LOCAL).strftime("%Y-%m"), sum(r.m3.values()) if r.has_data else None,
+            month_format = "%m.%Y" if lang == "pl" else "%Y-%m"
+            bars = [Bar(datetime.fromtimestamp(r.start, LOCAL).strftime(month_format), sum(r.m3.values()) if r.has_data else None,
                         sum(r.year_ago.values()) if r.year_ago is not None else None) for r in use]  # fmt: skip
             media = sorted({k for r in use for k in r.m3}, key=lambda k: (k != "water", k))
             notices = [notice_text(lang, n) for n in data.notices(conn, code, periods, now,
                                                                   request.app.state.portal.missing_days)]  # fmt: skip
             flats.append({
                 "code": code, "address": addresses.get(code, ""),
-                "ended": local_date(ended) if ended <= now else None,
+                "ended": local_date(ended, lang) if ended <= now else None,
                 "meters": [{"id": m.meter_id, "medium": medium(lang, m.medium),
                             "value": _m3(m.last_m3, lang),
-                            "when": local_time(m.last_at) if m.last_at else "—",
-                            "installed": local_date(m.installed_from),
-                            "removed": local_date(m.installed_to) if m.installed_to else None} for m in meters],
+                            "when": local_time(m.last_at, lang) if m.last_at else "—",
+                            "installed": local_date(m.installed_from, lang),
+                            "removed": local_date(m.installed_to, lang) if m.installed_to else None} for m in meters],
                 "chart": "".join(svg(bars, title=t(lang, "chart_label"), this_year=t(lang, "this_year"),
                                      last_year=t(lang, "last_year"), uid=f"{i}{'n' if narrow else 'w'}", narrow=narrow)
                                  for narrow in (False, True)),  # the phone shows the narrow one
@@ -116,7 +117,7 @@ def home(request: Request) -> Response:
             })  # fmt: skip
     consent = None
     if account.consent_notices and account.consent_at:
-        consent = t(lang, "consent_on", email=account.email, when=local_date(account.consent_at))
+        consent = t(lang, "consent_on", email=account.email, when=local_date(account.consent_at, lang))
     return render(request, "account.html", lang, {"account": account, "flats": flats, "consent": consent})
 
 

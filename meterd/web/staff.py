@@ -95,15 +95,15 @@ def premises(request: Request, code: str) -> Response:
                 .limit(100)
             ).all()  # fmt: skip
             meters.append({
-                "id": mid, "serial": serial, "label": meter_label(maker, serial), "medium": medium(lang, med), "from": local_date(start),
-                "to": local_date(end) if end is not None else None,
-                "readings": [{"at": local_time(r[0]), "received": local_time(r[1]),
+                "id": mid, "serial": serial, "label": meter_label(maker, serial), "medium": medium(lang, med), "from": local_date(start, lang),
+                "to": local_date(end, lang) if end is not None else None,
+                "readings": [{"at": local_time(r[0], lang), "received": local_time(r[1], lang),
                               "value": "—" if r[2] is None else number(lang, r[2]), "source": term(lang, r[3]),
                               "gateway": r[4] or "", "rssi": "" if r[5] is None else f"{r[5]:.0f}",
                               "alarms": alarm_terms(lang, alarm_names(r[6] or 0))}
                              for r in readings],
                 "anomalies": [{"id": a[0], "flag": term(lang, a[1]), "severity": term(lang, a[2]),
-                               "from": local_time(a[3]), "to": local_time(a[4]),
+                               "from": local_time(a[3], lang), "to": local_time(a[4], lang),
                                "reason": a[8] if lang == "pl" and a[8] else a[5], "review": a[6], "by": a[7],
                                "comment": a[9] or ""} for a in anomalies],
             })  # fmt: skip
@@ -136,7 +136,7 @@ def review(request: Request, anomaly_id: int, decision: Annotated[str, Form(max_
         if row is None:
             return HTMLResponse("<!doctype html><title>404</title><p>Nie ma takiej anomalii / no such anomaly</p>",
                                 status_code=404)  # fmt: skip
-        what = f"#{anomaly_id} {row[0]} {local_time(row[1])}"
+        what = f"#{anomaly_id} {row[0]} {local_time(row[1], 'en')}"
         if decision == "undo":
             conn.execute(update(Anomaly).where(Anomaly.id == anomaly_id).values(
                 review=None, reviewed_by=None, reviewed_at=None, review_comment=None, acknowledged=False))  # fmt: skip
@@ -160,7 +160,7 @@ def audit_page(request: Request, premises: str | None = None) -> Response:
     with request.app.state.store.begin() as conn:
         rows = audit_log(conn, premises=premises[:64] if premises else None, limit=300)
         audit(conn, account, "view_audit", premises=premises[:64] if premises else "", address=client_address(request))
-    entries = [{"at": local_time(r.at), "actor": r.actor, "role": term(lang, r.role), "action": term(lang, r.action),
+    entries = [{"at": local_time(r.at, lang), "actor": r.actor, "role": term(lang, r.role), "action": term(lang, r.action),
                 "premises": r.premises,
                 "meter": r.meter, "detail": r.detail} for r in rows]  # fmt: skip
     return render(request, "staff_audit.html", lang, {"account": account, "entries": entries})
@@ -185,10 +185,10 @@ def incoming(request: Request) -> Response:
         shown = "—" if total is None else number(lang, total) + " m³"
         return f"{shown}{f' ({names})' if names else ''}, {gateway or '—'}"
 
-    rows = [{"found": local_time(c.found_at), "meter": c.serial, "measured": local_time(c.measured_at),
+    rows = [{"found": local_time(c.found_at, lang), "meter": c.serial, "measured": local_time(c.measured_at, lang),
              "stored": value(c.stored_total_m3, c.stored_alarms, c.stored_gateway),
              "arrived": value(c.total_m3, c.alarms, c.gateway)} for c in reversed(conflicts)]  # fmt: skip
-    refusals = [{"at": local_time(r.at), "gateway": r.gateway, "seq": r.seq, "reason": r.reason,
+    refusals = [{"at": local_time(r.at, lang), "gateway": r.gateway, "seq": r.seq, "reason": r.reason,
                  "message": r.message, "content": r.content[:300], "kept": r.kept} for r in reversed(refused)]  # fmt: skip
     return render(request, "staff_incoming.html", lang, {"account": account, "conflicts": rows, "refused": refusals})
 

@@ -113,11 +113,11 @@ def anomalies_page(request: Request, flag: str = "", severity: str = "", buildin
         buildings = sorted(conn.execute(select(Building.code)).scalars())
         audit(conn, account, "view_worklist", detail=f.query(page=None)[:300], address=client_address(request))
     items = [{
-        "flag": term(lang, r[1]), "severity": term(lang, r[2]), "severity_key": r[2], "from": local_time(r[3]),
-        "to": local_time(r[4]), "age": _age(lang, now - int(r[4])), "reason": (r[6] or r[5]) if lang == "pl" else r[5],
+        "flag": term(lang, r[1]), "severity": term(lang, r[2]), "severity_key": r[2], "from": local_time(r[3], lang),
+        "to": local_time(r[4], lang), "age": _age(lang, now - int(r[4])), "reason": (r[6] or r[5]) if lang == "pl" else r[5],
         "status": term(lang, r[7]) if r[7] else ("otwarta" if lang == "pl" else "open"), "comment": r[8] or "",
         "meter": meter_label(r[10] or "", r[9]), "medium": medium(lang, r[11]), "premises": r[12] or "",
-        "building": r[13] or "", "since": local_date(r[3]),
+        "building": r[13] or "", "since": local_date(r[3], lang),
     } for r in rows]  # fmt: skip
     pages = max(1, -(-total // PAGE))
     return render(request, "staff_anomalies.html", lang, {
