@@ -38,6 +38,7 @@ class Source(enum.StrEnum):
     WIRED = "wired"
     MANUAL = "manual"
     ESTIMATE = "estimate"
+    TENANT = "tenant"  # reported by a tenant and accepted by staff
 
 
 class TimeBasis(enum.StrEnum):

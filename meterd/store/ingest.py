@@ -36,7 +36,7 @@ COLUMNS = (
     "dedup_cell_offset",
 )
 DEDUP_CELL_S = 1800
-SOURCES = frozenset({"radio", "walkby", "wired", "manual", "estimate"})
+SOURCES = frozenset({"radio", "walkby", "wired", "manual", "estimate", "tenant"})
 
 
 @dataclass(slots=True)

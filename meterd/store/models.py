@@ -310,6 +310,34 @@ class RouteStop(Base):
     __table_args__ = (PrimaryKeyConstraint("route_id", "ord", name="pk_route_stops"),)
 
 
+class TenantReading(Base):
+    """A reading a tenant reported (a meter no receiver reads, or one disputed): `pending` until staff
+    accept it (it is then stored as a reading of source `tenant`) or reject it, with a comment. The photo
+    of the dial, if any, stays here: shown only to staff and the tenant's own account."""
+
+    __tablename__ = "tenant_readings"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    premises_id: Mapped[int] = mapped_column(ForeignKey("premises.id"))
+    meter_id: Mapped[int] = mapped_column(ForeignKey("meters.id"))
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"))
+    total_m3: Mapped[float] = mapped_column(Float)
+    measured_at: Mapped[int] = mapped_column(BigInteger)
+    submitted_at: Mapped[int] = mapped_column(BigInteger)
+    status: Mapped[str] = mapped_column(String(16), default="pending", server_default="pending")
+    photo: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+    photo_type: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    reviewed_by: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    reviewed_at: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    review_comment: Mapped[str | None] = mapped_column(String(300), nullable=True)
+    __table_args__ = (
+        Index("ix_tenant_readings_status", "status", "submitted_at"),
+        Index("ix_tenant_readings_premises", "premises_id", "submitted_at"),
+    )
+
+    def __repr__(self) -> str:
+        return f"TenantReading(id={self.id}, meter_id={self.meter_id}, status={self.status!r})"
+
+
 class Anomaly(Base):
     __tablename__ = "anomalies"
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

@@ -371,11 +371,13 @@ def create_app(store: Store, *, smtp: SmtpSection | None = None, portal: PortalS
 
     from meterd.web.pages import router as pages
     from meterd.web.staff import router as staff
+    from meterd.web.tenant_readings import router as tenant_readings
     from meterd.web.worklist import router as worklist
 
     app.include_router(pages)
     app.include_router(staff)
     app.include_router(worklist)
+    app.include_router(tenant_readings)
 
     @app.exception_handler(RequestValidationError)
     def invalid(_request: Request, exc: RequestValidationError) -> JSONResponse:

@@ -75,7 +75,9 @@ def home(request: Request) -> Response:
     if request.query_params.get("lang") in ("pl", "en") and request.query_params["lang"] != account.lang:
         with request.app.state.store.begin() as conn:
             set_lang(conn, account.id, request.query_params["lang"])
+    from meterd.store.tenant_readings import reported
     from meterd.web.app import premises_addresses
+    from meterd.web.tenant_readings import REASONS, reason
 
     store = request.app.state.store
     now = int(time.time())
@@ -114,11 +116,20 @@ def home(request: Request) -> Response:
                           "by_medium": [_m3(r.m3.get(k), lang) if r.has_data else "—" for k in media],
                           "change": _change(b.value, b.year_ago)} for b, r in zip(bars, use, strict=True)],
                 "notices": notices,
+                "now_meters": [{"id": m.meter_id, "medium": medium(lang, m.medium)} for m in meters
+                               if m.installed_to is None],
+                "reports": [{"id": r.id, "meter": r.serial, "value": _m3(r.total_m3, lang),
+                             "when": local_date(r.measured_at, lang), "status": t(lang, f"report_{r.status.value}"),
+                             "comment": r.review_comment or "", "photo": r.has_photo}
+                            for r in reported(conn, premises=code) if r.login == account.login][:20],
             })  # fmt: skip
     consent = None
     if account.consent_notices and account.consent_at:
         consent = t(lang, "consent_on", email=account.email, when=local_date(account.consent_at, lang))
-    return render(request, "account.html", lang, {"account": account, "flats": flats, "consent": consent})
+    outcome = request.query_params.get("report", "")
+    report_message = reason(lang, outcome) if outcome in REASONS else None
+    return render(request, "account.html", lang, {"account": account, "flats": flats, "consent": consent,
+                                                  "report_message": report_message, "report_ok": outcome == "ok"})  # fmt: skip
 
 
 def _m3(v: float | None, lang: str) -> str:

@@ -12,8 +12,10 @@ from fastapi.responses import HTMLResponse
 from sqlalchemy import Connection, and_, case, func, or_, select
 
 from meterd.ids import meter_label
+from meterd.spreadsheet import local_number as number
 from meterd.store.accounts import AccountView, audit
 from meterd.store.models import Anomaly, Assignment, Building, Meter, Premises
+from meterd.store.tenant_readings import Status, reported
 from meterd.web.i18n import local_date, local_time, medium, term
 from meterd.web.pages import render
 from meterd.web.security import client_address, page_lang
@@ -109,6 +111,7 @@ def anomalies_page(request: Request, flag: str = "", severity: str = "", buildin
                 status if status in STATUSES else "open", age if age in AGES else "90", max(1, min(page, 10_000)))  # fmt: skip
     with request.app.state.store.begin() as conn:
         total, rows = worklist(conn, f, now)
+        waiting = reported(conn, status=Status.PENDING) if f.status in ("open", "all") and f.page == 1 else []
         flags = sorted(conn.execute(select(Anomaly.flag).distinct()).scalars())
         buildings = sorted(conn.execute(select(Building.code)).scalars())
         audit(conn, account, "view_worklist", detail=f.query(page=None)[:300], address=client_address(request))
@@ -120,8 +123,12 @@ def anomalies_page(request: Request, flag: str = "", severity: str = "", buildin
         "building": r[13] or "", "since": local_date(r[3], lang),
     } for r in rows]  # fmt: skip
     pages = max(1, -(-total // PAGE))
+    reports = [{"id": r.id, "premises": r.premises, "meter": meter_label(r.manufacturer, r.serial),
+                "medium": medium(lang, r.medium), "value": number(lang, r.total_m3), "when": local_date(r.measured_at, lang),
+                "submitted": local_time(r.submitted_at, lang), "login": r.login, "photo": r.has_photo}
+               for r in waiting]  # fmt: skip
     return render(request, "staff_anomalies.html", lang, {
-        "account": account, "items": items, "total": total, "f": f, "flags": [(k, term(lang, k)) for k in flags],
+        "account": account, "items": items, "total": total, "reports": reports, "f": f, "flags": [(k, term(lang, k)) for k in flags],
         "buildings": buildings, "severities": [(k, term(lang, k)) for k in SEVERITIES],
         "statuses": [(k, term(lang, k) if k in ("confirmed", "rejected") else
                       {"open": ("otwarte", "open"), "all": ("wszystkie", "all")}[k][0 if lang == "pl" else 1])
