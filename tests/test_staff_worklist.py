@@ -88,3 +88,26 @@ def test_tenants_do_not_reach_the_worklist(client: TestClient) -> None:
     assert client.get("/staff/anomalies", headers={"Authorization": f"Bearer {token}"}).status_code == 403
     client.cookies.clear()  # the API login set the tenant's session cookie too
     assert client.get("/staff/anomalies", follow_redirects=False).status_code == 303  # not logged in: to the login
+
+
+def test_a_meters_whole_history_with_the_swaps_readings(client: TestClient) -> None:
+    """D2's cold water meter was swapped: the flat's page shows each meter's initial and final reading
+    and links to the whole history (chart, table by month, every reading paged)."""
+    flat = client.get("/staff/premises/D2").text
+    assert "Odczyt początkowy" in flat and "Odczyt końcowy" in flat
+    links = re.findall(r'href="/staff/meters/(\d+)"', flat)
+    assert len(links) == 3  # the swapped-out cold meter, its successor, the warm one
+    section = flat.split("APA 31000002", 1)[1]
+    swapped = re.search(r'href="/staff/meters/(\d+)"', section).group(1)  # type: ignore[union-attr]
+    old = client.get(f"/staff/meters/{swapped}").text
+    assert "APA 31000002" in old and "Gdzie wisiał" in old and 'href="/staff/premises/D2"' in old
+    hung = rows(old.split("Gdzie wisiał", 1)[1])[0]
+    assert hung[1] == "01.01.2026" and hung[2] == "15.09.2026"  # installed, taken out on the swap day
+    assert re.fullmatch(r"\d+,\d{3} m³ \(\d{2}\.\d{2}\.2026 \d{2}:\d{2}\)", hung[4]), hung  # the final reading
+    assert "<svg" in old and 'class="chart wide"' in old and "Wszystkie odczyty (" in old
+    total = int(re.search(r"Wszystkie odczyty \((\d+)\)", old).group(1))  # type: ignore[union-attr]
+    assert total > 100 and f"1 / {-(-total // 100)}" in old and "?page=2" in old
+    second = client.get(f"/staff/meters/{swapped}", params={"page": 2}).text
+    assert total > 200 and "?page=1" in second and "?page=3" in second
+    assert client.get("/staff/meters/999999").status_code == 404
+    assert "podgląd wodomierza" in client.get("/staff/audit").text

@@ -60,6 +60,8 @@ def search(request: Request, q: str = "") -> Response:
 
 @router.get("/premises/{code}", response_class=HTMLResponse)
 def premises(request: Request, code: str) -> Response:
+    from meterd.web.meter_history import first_and_last
+
     account = staff_only(request)
     if not isinstance(account, AccountView):
         return account
@@ -84,7 +86,7 @@ def premises(request: Request, code: str) -> Response:
                 .where(Reading.meter_id == mid, Reading.measured_at >= max(start, now - 30 * DAY))
                 .where(Reading.measured_at < (end if end is not None else now + DAY))
                 .order_by(Reading.measured_at.desc())
-                .limit(200)
+                .limit(48)
             ).all()  # fmt: skip
             anomalies = conn.execute(
                 select(Anomaly.id, Anomaly.flag, Anomaly.severity, Anomaly.start_at, Anomaly.end_at, Anomaly.reason,
@@ -94,7 +96,10 @@ def premises(request: Request, code: str) -> Response:
                 .order_by(Anomaly.start_at.desc())
                 .limit(100)
             ).all()  # fmt: skip
+            first, last = first_and_last(conn, mid, start, end)
             meters.append({
+                "first": None if first is None else f"{number(lang, float(first[1]))} m³ ({local_time(int(first[0]), lang)})",
+                "last": None if last is None else f"{number(lang, float(last[1]))} m³ ({local_time(int(last[0]), lang)})",
                 "id": mid, "serial": serial, "label": meter_label(maker, serial), "medium": medium(lang, med), "from": local_date(start, lang),
                 "to": local_date(end, lang) if end is not None else None,
                 "readings": [{"at": local_time(r[0], lang), "received": local_time(r[1], lang),
