@@ -2,7 +2,7 @@
 on a store of 20,000 meters (10,000 flats) with 3 years of daily readings, on SQLite and PostgreSQL.
 
 Each tenant logs in first (four logins at a time), then all browse at once: the account page (chart, year before, notices), its
-readings, monthly and daily use, notices, meters and the CSV download, with a think time between
+readings, monthly and daily use, notices, meters and the CSV download, and report a reading of their meter, with a think time between
 requests of a person reading the page (negative exponential, mean 7 s, as TPC-W's browsing model). Reported: p50/p95/p99 of all browsing requests, per
 kind, errors, and the logins (argon2, deliberately slow) apart.
 
@@ -89,14 +89,14 @@ def serve(store_args: list[str], workers: int) -> tuple[subprocess.Popen[bytes],
     raise SystemExit(f"meterd serve did not start: {proc.communicate()[1].decode()[-2000:]}")
 
 
-KINDS = [("page", 3), ("readings", 2), ("month", 2), ("day", 1), ("notices", 1), ("meters", 1), ("csv", 1)]
+KINDS = [("page", 3), ("readings", 2), ("month", 2), ("day", 1), ("notices", 1), ("meters", 1), ("csv", 1), ("report", 1)]
 
 
 def path_of(kind: str, pid: str) -> str:
     base = f"/api/v1/premises/{pid}"
     return {"page": "/", "readings": f"{base}/readings", "month": f"{base}/consumption?period=month",
             "day": f"{base}/consumption?period=day", "notices": f"{base}/notices", "meters": f"{base}/meters",
-            "csv": f"{base}/readings.csv"}[kind]  # fmt: skip
+            "csv": f"{base}/readings.csv", "report": f"{base}/readings"}[kind]  # fmt: skip
 
 
 async def log_in(url: str, tenants: list[tuple[str, str]], out: dict[str, list[float]]) -> list[str]:
@@ -122,16 +122,22 @@ async def tenant(client: httpx.AsyncClient, token: str, pid: str, until: float, 
     kinds = [k for k, w in KINDS for _ in range(w)]
     headers = {"Authorization": f"Bearer {token}"}
     await asyncio.sleep(rng.uniform(0, THINK_S))  # they do not all arrive in the same instant
+    meters = (await client.get(path_of("meters", pid), headers=headers)).json()
+    mine = next(m for m in meters if m["installed_to"] is None)  # the reading a tenant reports: of this meter
+    report = {"meter_id": mine["meter_id"], "total_m3": round((mine["last_total_m3"] or 0.0) + 0.001, 3)}
     while time.perf_counter() < until:
         kind = rng.choice(kinds)
         t = time.perf_counter()
         try:
-            res = await client.get(path_of(kind, pid), headers=headers)
+            if kind == "report":
+                res = await client.post(path_of(kind, pid), headers=headers, json=report)
+            else:
+                res = await client.get(path_of(kind, pid), headers=headers)
         except httpx.HTTPError as e:
             errors.append(f"{kind} {type(e).__name__}")
             continue
         out.setdefault(kind, []).append(time.perf_counter() - t)
-        if res.status_code != 200:
+        if res.status_code != (201 if kind == "report" else 200):
             errors.append(f"{kind} {res.status_code}")
         think = min(rng.expovariate(1 / THINK_S), 10 * THINK_S)
         await asyncio.sleep(max(0.0, min(think, until - time.perf_counter())))  # no sleeping past the end
@@ -171,7 +177,8 @@ def run_one(label: str, store_args: list[str], tenants: list[tuple[str, str]], s
         with httpx.Client(base_url=url) as warm:  # one request of each kind first (imports, caches)
             token = warm.post("/api/v1/login", json={"login": tenants[0][0], "password": PASSWORD}).json()["token"]
             for kind, _ in KINDS:
-                warm.get(path_of(kind, tenants[0][1]), headers={"Authorization": f"Bearer {token}"})
+                if kind != "report":
+                    warm.get(path_of(kind, tenants[0][1]), headers={"Authorization": f"Bearer {token}"})
         out, errors, _ = load(url, tenants, seconds)
     finally:
         proc.terminate()

@@ -6,19 +6,18 @@ earlier, notices, consent, CSRF, one-time links by e-mail through a real SMTP se
 from __future__ import annotations
 
 import re
-import socket
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
-from email import message_from_bytes
 from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
+from support.mail import Inbox
 
-from meterd.config import PortalSection, SmtpSection
+from meterd.config import PortalSection
 from meterd.store import Store
 from meterd.store.accounts import add_account, grant
 from meterd.store.demo import (
@@ -41,49 +40,6 @@ DAY = 86400
 
 def ts(text: str) -> int:
     return int(datetime.fromisoformat(text).replace(tzinfo=UTC).timestamp())
-
-
-class Inbox:
-    """A real SMTP server (aiosmtpd) on a loopback port; every message it took."""
-
-    def __init__(self) -> None:
-        from aiosmtpd.controller import Controller
-
-        self.messages: list[tuple[str, list[str], bytes]] = []
-        inbox = self
-
-        class Handler:
-            async def handle_DATA(self, server, session, envelope):  # type: ignore[no-untyped-def]
-                inbox.messages.append((envelope.mail_from, list(envelope.rcpt_tos), envelope.content))
-                return "250 OK"
-
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            self.port = s.getsockname()[1]
-        self.handler = Handler()
-        self.controller = Controller(self.handler, hostname="127.0.0.1", port=self.port)
-        self.controller.start()
-
-    def restart(self) -> None:
-        from aiosmtpd.controller import Controller
-
-        self.controller = Controller(self.handler, hostname="127.0.0.1", port=self.port)
-        self.controller.start()
-
-    def settings(self) -> SmtpSection:
-        return SmtpSection(host="127.0.0.1", port=self.port, security="none", sender="IOK ZGM <iok@zgm.example>")
-
-    def texts(self) -> list[str]:
-        out = []
-        for _, _, raw in self.messages:
-            msg = message_from_bytes(raw)
-            body = msg.get_payload(decode=True) if not msg.is_multipart() else msg.get_payload(0).get_payload(decode=True)  # type: ignore[union-attr]
-            out.append(body.decode())  # type: ignore[union-attr]
-        return out
-
-    def stop(self) -> None:
-        if self.controller.loop.is_running():
-            self.controller.stop()
 
 
 @pytest.fixture
@@ -463,11 +419,13 @@ def test_notices_are_mailed_to_those_who_consented_once_a_day(tmp_path: Path, in
     assert dry.returncode == 0 and "d3@example.invalid" in dry.stdout and "d6@" not in dry.stdout and not inbox.messages
     res = run("notices", "send", "--config", str(config), "--data", str(data))
     assert res.returncode == 0, res.stderr
-    assert [tos for _, tos, _ in inbox.messages] == [["d3@example.invalid"]]
+    # the notices, and last month's consumption information (tests/test_statements.py)
+    assert [tos for _, tos, _ in inbox.messages] == [["d3@example.invalid"], ["d3@example.invalid"]]
     text = inbox.texts()[0]
     assert "Możliwy wyciek: woda płynęła bez przerwy przez" in text and "Brak odczytów" in text
+    assert "Informacja o zużyciu wody w lokalu D3" in inbox.texts()[1]
     again = run("notices", "send", "--config", str(config), "--data", str(data))
-    assert again.returncode == 0 and "0 e-mails sent" in again.stdout and len(inbox.messages) == 1
+    assert again.returncode == 0 and "0 e-mails sent" in again.stdout and len(inbox.messages) == 2
     inbox.stop()  # the server is gone: a clear error, nothing recorded as sent
     run("account", "add", "lokator.d5", "--email", "d5@example.invalid", "--premises", "D5", "--data", str(data))
     store = Store.open(data)
@@ -478,7 +436,7 @@ def test_notices_are_mailed_to_those_who_consented_once_a_day(tmp_path: Path, in
     assert down.returncode == 2 and "SMTP server" in down.stderr and "Traceback" not in down.stderr
     inbox.restart()
     res = run("notices", "send", "--config", str(config), "--data", str(data))
-    assert res.returncode == 0 and [tos for _, tos, _ in inbox.messages][-1] == ["d5@example.invalid"]
+    assert res.returncode == 0 and [tos for _, tos, _ in inbox.messages][-2:] == [["d5@example.invalid"]] * 2
     store = Store.open(data)  # a login link asked for while the server had no mail: the timer sends it
     with store.begin() as conn:
         from meterd.store.mail_queue import enqueue

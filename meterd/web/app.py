@@ -372,6 +372,7 @@ def create_app(store: Store, *, smtp: SmtpSection | None = None, portal: PortalS
     from meterd.web.meter_history import router as meter_history
     from meterd.web.pages import router as pages
     from meterd.web.staff import router as staff
+    from meterd.web.statements import router as statements
     from meterd.web.tenant_readings import router as tenant_readings
     from meterd.web.worklist import router as worklist
 
@@ -380,6 +381,7 @@ def create_app(store: Store, *, smtp: SmtpSection | None = None, portal: PortalS
     app.include_router(worklist)
     app.include_router(tenant_readings)
     app.include_router(meter_history)
+    app.include_router(statements)
 
     @app.exception_handler(RequestValidationError)
     def invalid(_request: Request, exc: RequestValidationError) -> JSONResponse:

@@ -77,10 +77,12 @@ def home(request: Request) -> Response:
             set_lang(conn, account.id, request.query_params["lang"])
     from meterd.store.tenant_readings import reported
     from meterd.web.app import premises_addresses
+    from meterd.web.statements import previous_month
     from meterd.web.tenant_readings import REASONS, reason
 
     store = request.app.state.store
     now = int(time.time())
+    last_month = previous_month(now)
     addresses = premises_addresses(store, account.premises)
     flats = []
     with store.begin() as conn:
@@ -116,6 +118,7 @@ def home(request: Request) -> Response:
                           "by_medium": [_m3(r.m3.get(k), lang) if r.has_data else "—" for k in media],
                           "change": _change(b.value, b.year_ago)} for b, r in zip(bars, use, strict=True)],
                 "notices": notices,
+                "statement": f"{last_month[0]:04d}-{last_month[1]:02d}",
                 "now_meters": [{"id": m.meter_id, "medium": medium(lang, m.medium)} for m in meters
                                if m.installed_to is None],
                 "reports": [{"id": r.id, "meter": r.serial, "value": _m3(r.total_m3, lang),
