@@ -2,7 +2,7 @@
 on a store of 20,000 meters (10,000 flats) with 3 years of daily readings, on SQLite and PostgreSQL.
 
 Each tenant logs in first (four logins at a time), then all browse at once: the account page (chart, year before, notices), its
-readings, monthly and daily use, notices, meters and the CSV download, and report a reading of their meter, with a think time between
+readings, monthly and daily use, notices, meters, the CSV download and last month's statement, and report a reading of their meter, with a think time between
 requests of a person reading the page (negative exponential, mean 7 s, as TPC-W's browsing model). Reported: p50/p95/p99 of all browsing requests, per
 kind, errors, and the logins (argon2, deliberately slow) apart.
 
@@ -31,12 +31,14 @@ from meterd.store import Store
 from meterd.store.ingest import insert_rows
 from meterd.store.models import Account, Tenancy
 from meterd.store.passwords import hash_password
+from meterd.web.statements import previous_month
 
 sys.path.insert(0, str(Path(__file__).parent))
 from pgschema import bench_schema
 from store import populate_register
 
 DAY = 86400
+LAST_MONTH = "{:04d}-{:02d}".format(*previous_month(int(time.time())))  # the statement page asked for
 # think time between a person's clicks: negative exponential, mean 7 s, cut at 70 s (TPC-W's browsing model)
 THINK_S = 7.0
 PASSWORD = "haslo-lokatora-bench"
@@ -89,14 +91,16 @@ def serve(store_args: list[str], workers: int) -> tuple[subprocess.Popen[bytes],
     raise SystemExit(f"meterd serve did not start: {proc.communicate()[1].decode()[-2000:]}")
 
 
-KINDS = [("page", 3), ("readings", 2), ("month", 2), ("day", 1), ("notices", 1), ("meters", 1), ("csv", 1), ("report", 1)]
+KINDS = [("page", 3), ("readings", 2), ("month", 2), ("day", 1), ("notices", 1), ("meters", 1), ("csv", 1), ("report", 1),
+         ("statement", 1)]
 
 
 def path_of(kind: str, pid: str) -> str:
     base = f"/api/v1/premises/{pid}"
     return {"page": "/", "readings": f"{base}/readings", "month": f"{base}/consumption?period=month",
             "day": f"{base}/consumption?period=day", "notices": f"{base}/notices", "meters": f"{base}/meters",
-            "csv": f"{base}/readings.csv", "report": f"{base}/readings"}[kind]  # fmt: skip
+            "csv": f"{base}/readings.csv", "report": f"{base}/readings", "statement": f"/statement/{pid}/{LAST_MONTH}",
+            }[kind]  # fmt: skip
 
 
 async def log_in(url: str, tenants: list[tuple[str, str]], out: dict[str, list[float]]) -> list[str]:
