@@ -188,3 +188,54 @@ def test_the_page_fits_a_phone(server: str, tmp_path: Path) -> None:
         screenshot(driver, "account-phone.png", tmp_path)
     finally:
         driver.quit()
+
+
+def test_a_tenant_reports_a_reading_on_a_phone_and_staff_accept_it_at_a_desk(server: str, tmp_path: Path) -> None:
+    """The report form fits a 390 px phone: a reading typed with a decimal comma and a photo go in, wait
+    for review; staff see it on the worklist (1280 px) and accept it; the tenant sees it accepted."""
+    from selenium.webdriver.common.by import By
+
+    from meterd.store.demo import STAFF_LOGIN, STAFF_PASSWORD
+
+    photo = tmp_path / "tarcza.png"
+    photo.write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(2000))
+    phone = browser(tmp_path, 390, 844, mobile=True)
+    try:
+        log_in(phone, server)
+        phone.get(server + "/?lang=pl")
+        last = phone.find_element(By.XPATH, "//td[strong[text()='31000099']]/following-sibling::td[1]").text
+        value = f"{float(last.replace(',', '.')) + 0.25:.3f}".replace(".", ",")
+        phone.find_element(By.ID, "rv-D2").send_keys(value)
+        phone.find_element(By.ID, "rp-D2").send_keys(str(photo))
+        width = phone.execute_script("return document.documentElement.clientWidth")
+        assert phone.execute_script("return document.documentElement.scrollWidth") <= width + 1
+        phone.find_element(By.CSS_SELECTOR, "form.report button[type=submit]").click()
+        wait_for(lambda: "czeka na sprawdzenie przez administrację" in phone.page_source)
+        assert "czeka na sprawdzenie" in phone.find_element(By.XPATH, "//caption[text()='Zgłoszone odczyty']/..").text
+        screenshot(phone, "report-phone.png", tmp_path)
+    finally:
+        phone.quit()
+    desk = browser(tmp_path, 1280, 900)
+    try:
+        desk.get(server + "/")
+        desk.find_element(By.ID, "login").send_keys(STAFF_LOGIN)
+        desk.find_element(By.ID, "password").send_keys(STAFF_PASSWORD)
+        desk.find_element(By.CSS_SELECTOR, "form[action='/login'] button[type=submit]").click()
+        wait_for(lambda: "/staff" in desk.current_url)
+        desk.get(server + "/staff/anomalies?age=all")
+        assert "Odczyty zgłoszone przez lokatorów" in desk.page_source and "wyciek" in desk.page_source
+        screenshot(desk, "staff-worklist.png", tmp_path)
+        desk.find_element(By.CSS_SELECTOR, "form[action^='/staff/tenant-readings/'] input[name=comment]").send_keys("zgodne")
+        desk.find_element(By.CSS_SELECTOR, "form[action^='/staff/tenant-readings/'] button[value=accepted]").click()
+        wait_for(lambda: "Odczyty zgłoszone przez lokatorów" not in desk.page_source)
+        desk.get(server + "/staff/coverage?since=3650d")
+        assert "Zasięg radiowy" in desk.page_source
+        screenshot(desk, "staff-coverage.png", tmp_path)
+    finally:
+        desk.quit()
+    again = browser(tmp_path, 1280, 900)
+    try:
+        log_in(again, server)
+        assert "przyjęty: zgodne" in again.page_source
+    finally:
+        again.quit()
