@@ -205,12 +205,18 @@ def test_a_tenant_reports_a_reading_on_a_phone_and_staff_accept_it_at_a_desk(ser
         phone.get(server + "/?lang=pl")
         last = phone.find_element(By.XPATH, "//td[strong[text()='31000099']]/following-sibling::td[1]").text
         value = f"{float(last.replace(',', '.')) + 0.25:.3f}".replace(".", ",")
+        from selenium.webdriver.support.ui import Select
+
+        Select(phone.find_element(By.ID, "rm-D2")).select_by_value("31000099")
         phone.find_element(By.ID, "rv-D2").send_keys(value)
         phone.find_element(By.ID, "rp-D2").send_keys(str(photo))
         width = phone.execute_script("return document.documentElement.clientWidth")
         assert phone.execute_script("return document.documentElement.scrollWidth") <= width + 1
         phone.find_element(By.CSS_SELECTOR, "form.report button[type=submit]").click()
-        wait_for(lambda: "czeka na sprawdzenie przez administrację" in phone.page_source)
+        try:
+            wait_for(lambda: "czeka na sprawdzenie przez administrację" in phone.page_source)
+        except AssertionError:
+            raise AssertionError(phone.current_url + "\n" + phone.page_source[-3000:]) from None
         assert "czeka na sprawdzenie" in phone.find_element(By.XPATH, "//caption[text()='Zgłoszone odczyty']/..").text
         screenshot(phone, "report-phone.png", tmp_path)
     finally:

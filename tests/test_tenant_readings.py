@@ -133,6 +133,8 @@ def test_the_page_form_takes_a_photo_that_only_staff_and_the_tenant_see(client: 
                       files={"photo": ("x.png", b"<svg onload=alert(1)>", "image/png")}, follow_redirects=False)  # fmt: skip
     assert "report=bad_photo" in bad.headers["location"]
     assert "JPEG lub PNG" in client.get("/?report=bad_photo").text
+    for code in ("below_last", "above_q3", "above_later", "unknown_meter", "bad_time", "bad_value", "nonsense"):
+        assert client.get("/", params={"report": code}).status_code == 200  # every outcome the form comes back with
     huge = client.post("/premises/D2/report", data={"csrf": csrf, "meter_id": METER, "total_m3": value},
                        files={"photo": ("big.png", PNG + bytes(6_000_000), "image/png")}, follow_redirects=False)  # fmt: skip
     assert huge.status_code == 413 or "report=bad_photo" in huge.headers.get("location", "")

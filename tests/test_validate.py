@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from datetime import UTC, datetime
@@ -215,6 +216,7 @@ def test_polish_reasons() -> None:
     pl = findings_as_dicts(run_checks(series(rows), meters, now=T0 + 48 * H), meters, lang="pl")
     assert [r["flag"] for r in pl] == ["jump"]
     assert "przepływ przeciążeniowy" in str(pl[0]["reason"])
+    assert re.search(r"\d,\d{3} m3 między odczytami", str(pl[0]["reason"])), pl  # a decimal comma in Polish
 
 
 def test_schedule_active_time() -> None:

@@ -92,6 +92,13 @@ ALARM_TEXTS = {
 }
 
 
+class _PolishNumber(float):
+    """A number that formats with a decimal comma, for the Polish texts."""
+
+    def __format__(self, spec: str) -> str:
+        return format(float(self), spec).replace(".", ",")
+
+
 def reason(flag: str, detail: str, value: float, limit: float, lang: str = "en") -> str:
     k = 1 if lang == "pl" else 0
     if flag == "meter_alarm":
@@ -105,4 +112,6 @@ def reason(flag: str, detail: str, value: float, limit: float, lang: str = "en")
         return flag
     v = 0.0 if math.isnan(value) else value
     lim = 0.0 if math.isnan(limit) else limit
+    if k == 1:
+        return template[k].format(v=_PolishNumber(v), l=_PolishNumber(lim))
     return template[k].format(v=v, l=lim)

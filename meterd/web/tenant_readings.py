@@ -60,8 +60,23 @@ REASONS: dict[str, tuple[str, str]] = {
 }  # fmt: skip
 
 
+# the same, said without the numbers (the page's form comes back with the reason's code only)
+SHORT: dict[str, tuple[str, str]] = {
+    "below_last": ("Odczyt jest niższy niż ostatni odczyt tego wodomierza. Sprawdź wybrany wodomierz i cyfry.",
+                   "The reading is below this meter's last reading. Check the chosen meter and the digits."),
+    "above_q3": ("Odczyt jest wyższy, niż ten wodomierz mógł zmierzyć od ostatniego odczytu. Sprawdź przecinek i cyfry.",
+                 "The reading is more than this meter can measure since its last reading. Check the decimal comma "
+                 "and the digits."),
+    "above_later": ("Odczyt jest wyższy niż późniejszy odczyt tego wodomierza.",
+                    "The reading is above a later reading of this meter."),
+    "unknown_meter": ("W tym lokalu nie było w tym dniu takiego wodomierza.", "No such meter hung in this flat on that day."),
+}  # fmt: skip
+
+
 def reason(lang: str, code: str, **values: object) -> str:
-    return REASONS[code][0 if lang == "pl" else 1].format(**values)
+    """The reason in the tenant's language, with its numbers; without them, the short form."""
+    texts = REASONS[code] if values or code not in SHORT else SHORT[code]
+    return texts[0 if lang == "pl" else 1].format(**values)
 
 
 class Refused(Exception):
