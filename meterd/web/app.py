@@ -369,6 +369,7 @@ def create_app(store: Store, *, smtp: SmtpSection | None = None, portal: PortalS
     app.state.send_login_link = send_login_link
     app.state.change_consent = change_consent
 
+    from meterd.web.coverage import router as coverage
     from meterd.web.meter_history import router as meter_history
     from meterd.web.pages import router as pages
     from meterd.web.staff import router as staff
@@ -382,6 +383,7 @@ def create_app(store: Store, *, smtp: SmtpSection | None = None, portal: PortalS
     app.include_router(tenant_readings)
     app.include_router(meter_history)
     app.include_router(statements)
+    app.include_router(coverage)
 
     @app.exception_handler(RequestValidationError)
     def invalid(_request: Request, exc: RequestValidationError) -> JSONResponse:
