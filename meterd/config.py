@@ -53,7 +53,7 @@ class StoreSection(_Section):
 
 class ReceiverSection(_Section):
     name: str | None = None  # the receiver's name in metrics and logs (default: its dongle, numbered)
-    dongle: Literal["im871a", "amb8465", "rc1180", "cul", "iu891a", "rtlwmbus", "hex"] | None = None
+    dongle: str | None = None  # a name of meterd.drivers.dongles
     port: str | None = None
     mode: str = "c1,t1"
     silence_timeout_s: float = Field(600.0, gt=0)
@@ -63,12 +63,24 @@ class ReceiverSection(_Section):
     pace: float = Field(0.0, ge=0)  # hex captures: replay at this many times the recorded pace (0 = at once)
     source: Literal["radio", "walkby"] = "radio"
 
+    @field_validator("dongle")
+    @classmethod
+    def _known_dongle(cls, value: str | None) -> str | None:
+        from meterd.drivers.dongles import NAMES
+
+        if value is not None and value not in NAMES:
+            import difflib
+
+            near = difflib.get_close_matches(value, NAMES, n=1, cutoff=0.6)
+            raise ValueError(f"unknown dongle {value[:30]!r}{f'; did you mean {near[0]!r}?' if near else ''} "
+                             f"(known: {', '.join(NAMES)})")  # fmt: skip
+        return value
+
     def framer_options(self, dongle: str) -> dict[str, bool]:
-        if dongle == "amb8465":
-            return {"transparent": self.amber_transparent}
-        if dongle == "rc1180":
-            return {"rssi_byte": self.rc1180_rssi_byte}
-        return {}
+        from meterd.drivers.dongles import DONGLES
+
+        found = DONGLES.get(dongle)
+        return found.framer_options(self) if found is not None else {}
 
 
 class MbusSection(_Section):

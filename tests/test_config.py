@@ -100,3 +100,23 @@ def test_config_check_finds_every_problem_run_would_with_its_line_in_words(tmp_p
     good.write_text(f'[gateway]\nname = "gw1"\n\n[[receiver]]\ndongle = "im871a"\nport = "/dev/ttyUSB0"\n\n[keys]\nfile = "{keys}"\n')
     ok = subprocess.run([sys.executable, "-m", "meterd", "config", "check", str(good)], capture_output=True, text=True)
     assert ok.returncode == 0 and ": ok (1 receivers" in ok.stdout, ok.stderr
+
+
+def test_an_unknown_dongle_is_named_with_the_nearest_and_every_known_one(tmp_path: Path) -> None:
+    """The dongle names come from one registry (meterd.drivers.dongles): config, command line and probe."""
+    import subprocess
+    import sys
+
+    from meterd.drivers.dongles import DONGLES, NAMES, SERIAL
+    from meterd.drivers.framers import FRAMERS
+
+    bad = tmp_path / "bad.toml"
+    bad.write_text('[gateway]\nname = "gw1"\n\n[[receiver]]\ndongle = "im871"\nport = "/dev/ttyUSB0"\n')
+    res = subprocess.run([sys.executable, "-m", "meterd", "config", "check", str(bad)], capture_output=True, text=True)
+    assert res.returncode == 2 and f"{bad}:5:" in res.stderr and "did you mean 'im871a'?" in res.stderr, res.stderr
+    assert all(name in res.stderr for name in NAMES)
+    assert set(FRAMERS) == set(SERIAL) and {"hex", "rtlwmbus"} == set(NAMES) - set(SERIAL)
+    assert DONGLES["amb8465"].framer_options(type("S", (), {"amber_transparent": True})()) == {"transparent": True}
+    walk = subprocess.run([sys.executable, "-m", "meterd", "walk", "R", "--dongle", "nope", "--port", "x"],
+                          capture_output=True, text=True)  # fmt: skip
+    assert walk.returncode == 2 and all(name in walk.stderr for name in NAMES)

@@ -22,6 +22,7 @@ from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING
 
 from meterd.commands.storeopts import BadArgument, add_store_options, open_store
+from meterd.drivers.dongles import NAMES as DONGLE_NAMES
 
 if TYPE_CHECKING:
     from meterd.reading import Reading
@@ -141,7 +142,7 @@ def cmd_walk(args: argparse.Namespace) -> int:
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p = sub.add_parser("walk", help="walk a route: live progress while a dongle hears the meters")
     p.add_argument("route", help="the route id (meterd route import)")
-    p.add_argument("--dongle", required=True, choices=("im871a", "amb8465", "rc1180", "cul", "iu891a", "rtlwmbus", "hex"))
+    p.add_argument("--dongle", required=True, choices=DONGLE_NAMES)
     p.add_argument("--port", required=True, help="serial port (or, for hex, a capture file or FIFO)")
     p.add_argument("--mode", default="c1,t1")
     p.add_argument("--keys", help="CSV meter_id,key in addition to the store's keys")

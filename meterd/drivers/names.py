@@ -1,3 +1,5 @@
-"""The receivers meterd knows, by the names `--dongle` and `[[receiver]] dongle` take."""
+"""The receivers meterd knows, by the names `--dongle` and `[[receiver]] dongle` take (meterd.drivers.dongles)."""
 
-DONGLES = ("im871a", "amb8465", "rc1180", "cul", "iu891a", "rtlwmbus", "hex")
+from meterd.drivers.dongles import NAMES as DONGLES
+
+__all__ = ["DONGLES"]

@@ -6,6 +6,7 @@ import threading
 from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
+from meterd.drivers.dongles import is_stream
 from meterd.drivers.frame import Frame, FramingError
 from meterd.errors import MeterdError
 
@@ -26,7 +27,7 @@ def open_receiver(
     settings: PortSettings | None = None,
     options: Mapping[str, Any] | None = None,
 ) -> Iterator[Frame | FramingError]:
-    if dongle in ("hex", "rtlwmbus"):
+    if is_stream(dongle):
         from meterd.drivers.stream import StreamError, open_source
 
         try:

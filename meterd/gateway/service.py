@@ -24,6 +24,7 @@ from meterd.batch_readings import Heard, Meters, batch_readings
 from meterd.config import Config, ReceiverSection
 from meterd.coverage.hearing import HearingKind, day_of
 from meterd.coverage.tally import HearingTally
+from meterd.drivers.dongles import is_stream
 from meterd.drivers.frame import Frame, FramingError
 from meterd.drivers.pacing import paced
 from meterd.errors import MeterdError
@@ -136,7 +137,7 @@ class Gateway:
         self._batch: list[Reading] = []
         self._worker: SinkWorker | None = None  # the sinks' thread, while the service runs
         self._meters: Meters = {}  # meter identities of the batch path, from batch to batch
-        self.replaying: set[str] = {r.name for r in self.receivers if r.config.dongle in ("hex", "rtlwmbus")
+        self.replaying: set[str] = {r.name for r in self.receivers if is_stream(r.config.dongle)
                                     and r.config.port is not None and Path(r.config.port).is_file()}  # fmt: skip
         self.hearings = HearingTally(config.gateway.name, hearing_kind)
         self._seed_hearings()
@@ -167,13 +168,13 @@ class Gateway:
         cfg = rcv.config
         settings = PortSettings(silence_timeout_s=cfg.silence_timeout_s)
         assert cfg.dongle is not None and cfg.port is not None
-        replay = cfg.dongle in ("hex", "rtlwmbus") and Path(cfg.port).is_file()
+        replay = is_stream(cfg.dongle) and Path(cfg.port).is_file()
         while not stop.is_set():
             try:
                 frames = open_receiver(
                     cfg.dongle, cfg.port, cfg.mode, stop, rcv.counters, settings, cfg.framer_options(cfg.dongle)
                 )
-                if cfg.dongle in ("hex", "rtlwmbus"):
+                if is_stream(cfg.dongle):
                     rcv.counters["up"] = 1
                     rcv.opened.set()
                 for item in paced(frames, cfg.pace, stop):
