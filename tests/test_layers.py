@@ -293,3 +293,25 @@ def test_security_mode_2_des_with_an_8_byte_key() -> None:
     m5, a5 = b.address("12345678", "ELS", 0x33, 0x07)
     aes_frame = b.wmbus_frame(0x44, m5, a5, b.short_tpl(1, 0, mode=5, blocks=1) + bytes(16))
     assert Decoder().decode_hex(aes_frame.hex(), key)["error"]["code"] == "bad_key"
+
+
+def test_the_web_modules_import_each_other_without_a_cycle() -> None:
+    """The account view's modules form no import cycle: the app includes routers, routers render through
+    meterd.web.rendering and ask meterd.web.security who is asking."""
+    import ast
+    from pathlib import Path
+
+    web = Path(__file__).parents[1] / "meterd" / "web"
+    deps: dict[str, set[str]] = {}
+    for path in web.glob("*.py"):
+        found = set()
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("meterd.web."):
+                found.add(node.module.split(".")[2])  # type: ignore[union-attr]
+        deps[path.stem] = found - {path.stem}
+
+    def reaches(start: str, goal: str, seen: set[str]) -> bool:
+        return any(n == goal or (n not in seen and reaches(n, goal, seen | {n})) for n in deps.get(start, ()))
+
+    cycles = sorted(m for m in deps if reaches(m, m, set()))
+    assert not cycles, {m: deps[m] for m in cycles}

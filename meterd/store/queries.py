@@ -367,3 +367,13 @@ def unknown_meters(conn: Connection) -> list[UnknownMeter]:
         out.append(UnknownMeter(str(serial), str(manufacturer or ""), int(n), int(first), int(last), ",".join(gateways),
                                 ",".join(sorted(makers.get(str(serial), [])))))  # fmt: skip
     return out
+
+
+def first_and_last(conn: Connection, meter_id: int, start: int, end: int | None) -> tuple[Any, Any]:
+    """The meter's first and last readings with a total within [start, end): taken in, taken out."""
+    base = select(Reading.measured_at, Reading.total_m3).where(
+        Reading.meter_id == meter_id, Reading.total_m3.is_not(None), Reading.measured_at >= start,
+        Reading.measured_at < (end if end is not None else FAR_FUTURE))  # fmt: skip
+    first = conn.execute(base.order_by(Reading.measured_at).limit(1)).first()
+    last = conn.execute(base.order_by(Reading.measured_at.desc()).limit(1)).first()
+    return first, last

@@ -8,14 +8,11 @@ cookie or as `Authorization: Bearer TOKEN`; without one it is answered 401."""
 from __future__ import annotations
 
 import time
-from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Literal
-from urllib.parse import quote
 
 from fastapi import Depends, FastAPI, HTTPException, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from fastapi.templating import Jinja2Templates
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -38,11 +35,10 @@ from meterd.web.security import (
 if TYPE_CHECKING:
     from meterd.config import PortalSection, SmtpSection
 
+from meterd.web.data import premises_addresses
+from meterd.web.rendering import TEMPLATES, attachment
+
 DAY = 86400
-TEMPLATES = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
-# a path segment, every character that is not plainly safe quoted (a premises id can never end a
-# segment or climb out of it)
-TEMPLATES.env.filters["seg"] = lambda value: quote(str(value), safe="")
 
 
 class LoginIn(BaseModel):
@@ -402,13 +398,6 @@ def create_app(store: Store, *, smtp: SmtpSection | None = None, portal: PortalS
     return app
 
 
-def attachment(name: str) -> str:
-    """A Content-Disposition for a download (RFC 6266): the name in UTF-8, and an ASCII fallback for
-    old clients (letters outside ASCII and anything that could end the quoted string become `_`)."""
-    fallback = "".join(c if c.isascii() and (c.isalnum() or c in "-_.") else "_" for c in name)
-    return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(name, safe='')}"
-
-
 def mail_worker(store: Store, smtp: SmtpSection | None, portal: PortalSection):  # type: ignore[no-untyped-def]
     """The server's lifespan: with [smtp], a thread that sends the mail queue (login links) every few
     seconds, retrying what the mail server did not take."""
@@ -467,13 +456,3 @@ def warm_up(store: Store) -> None:
         data.notices(conn, code, periods, now)
 
 
-def premises_addresses(store: Store, codes: tuple[str, ...]) -> dict[str, str]:
-    from sqlalchemy import select
-
-    from meterd.store.models import Premises
-
-    if not codes:
-        return {}
-    with store.begin() as conn:
-        rows = conn.execute(select(Premises.code, Premises.address).where(Premises.code.in_(codes))).all()
-    return {str(c): str(a or "") for c, a in rows}

@@ -12,9 +12,8 @@ from fastapi.responses import HTMLResponse
 from meterd.ids import meter_label
 from meterd.spreadsheet import local_number as number
 from meterd.store.accounts import AccountView, audit
-from meterd.web.pages import render
-from meterd.web.security import client_address, page_lang
-from meterd.web.staff import staff_only
+from meterd.web.rendering import render
+from meterd.web.security import client_address, page_lang, staff_only
 
 router = APIRouter(include_in_schema=False, prefix="/staff")
 DAY = 86_400
@@ -83,7 +82,7 @@ def coverage_plan(request: Request, since: str = "7d", building: str | None = No
     from meterd.coverage.plan_csv import write_plan
     from meterd.spreadsheet import dialect as sheet_dialect
     from meterd.store.hearings import plan_unheard
-    from meterd.web.app import attachment
+    from meterd.web.rendering import attachment
 
     asked = _asked(request, since)
     if isinstance(asked, Response):

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 import numpy as np
 from sqlalchemy import Connection, bindparam, select
@@ -13,6 +14,9 @@ from meterd.reading import iso
 from meterd.store.models import Reading
 from meterd.store.notices import Notice, premises_notices
 from meterd.store.queries import LOCAL, premises_id, premises_readings, segments, usage
+
+if TYPE_CHECKING:
+    from meterd.store import Store
 
 Period = tuple[int, int]
 
@@ -155,3 +159,14 @@ def notices(conn: Connection, code: str, periods: list[Period], now: int, missin
 
 def iso_or_none(t: int | None) -> str | None:
     return None if t is None else iso(t)
+
+
+def premises_addresses(store: Store, codes: tuple[str, ...]) -> dict[str, str]:
+    """The addresses of these premises, by code."""
+    from meterd.store.models import Premises
+
+    if not codes:
+        return {}
+    with store.begin() as conn:
+        rows = conn.execute(select(Premises.code, Premises.address).where(Premises.code.in_(codes))).all()
+    return {str(c): str(a or "") for c, a in rows}

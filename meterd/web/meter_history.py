@@ -15,25 +15,15 @@ from meterd.ids import meter_label
 from meterd.spreadsheet import local_number as number
 from meterd.store.accounts import AccountView, audit
 from meterd.store.models import Assignment, Meter, Premises, Reading
+from meterd.store.queries import first_and_last
 from meterd.validate.model import alarm_names
 from meterd.web.chart import Bar, svg
 from meterd.web.i18n import LOCAL, alarm_terms, local_date, local_time, medium, t, term
-from meterd.web.pages import render
-from meterd.web.security import client_address, page_lang
+from meterd.web.rendering import render
+from meterd.web.security import client_address, page_lang, staff_only
 
 router = APIRouter(include_in_schema=False, prefix="/staff")
 PAGE = 100
-FAR = 2**62
-
-
-def first_and_last(conn: Connection, meter_id: int, start: int, end: int | None) -> tuple[Any, Any]:
-    """The meter's first and last readings with a total within [start, end): taken in, taken out."""
-    base = select(Reading.measured_at, Reading.total_m3).where(
-        Reading.meter_id == meter_id, Reading.total_m3.is_not(None), Reading.measured_at >= start,
-        Reading.measured_at < (end if end is not None else FAR))  # fmt: skip
-    first = conn.execute(base.order_by(Reading.measured_at).limit(1)).first()
-    last = conn.execute(base.order_by(Reading.measured_at.desc()).limit(1)).first()
-    return first, last
 
 
 def monthly(conn: Connection, meter_id: int) -> list[tuple[str, float | None]]:
@@ -66,8 +56,6 @@ def monthly(conn: Connection, meter_id: int) -> list[tuple[str, float | None]]:
 
 @router.get("/meters/{mid}", response_class=HTMLResponse)
 def meter_page(request: Request, mid: int, page: int = 1) -> Response:
-    from meterd.web.staff import staff_only
-
     account = staff_only(request)
     if not isinstance(account, AccountView):
         return account
@@ -124,4 +112,4 @@ def _reading(row: Any, lang: str) -> str | None:
     return f"{number(lang, float(row[1]))} m³ ({local_time(int(row[0]), lang)})"
 
 
-__all__ = ["first_and_last", "monthly", "router"]
+__all__ = ["monthly", "router"]

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import time
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Form, HTTPException, Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse
@@ -26,36 +26,19 @@ from meterd.store.accounts import (
 from meterd.web import data
 from meterd.web.chart import Bar, svg
 from meterd.web.i18n import LOCAL, local_date, local_time, medium, notice_text, t
+from meterd.web.rendering import render
 from meterd.web.security import (
     COOKIE,
-    LANG_COOKIE,
     csrf_ok,
-    csrf_token,
     delete_session_cookie,
     lookup,
     page_lang,
-    set_pre_cookie,
     set_session_cookie,
 )
 
 router = APIRouter(include_in_schema=False)
 DAY = 86400
 Csrf = Annotated[str, Form(max_length=100)]
-
-
-def render(request: Request, name: str, lang: str, context: dict[str, Any], status: int = 200) -> Response:
-    from meterd.web.app import TEMPLATES
-
-    def tr(key: str, **values: object) -> str:
-        return t(lang, key, **values)
-
-    ctx = {"lang": lang, "t": tr, "csrf": csrf_token(request), "path": request.url.path, **context}
-    response = TEMPLATES.TemplateResponse(request, name, ctx, status_code=status)
-    set_pre_cookie(request, response)
-    if request.query_params.get("lang") in ("pl", "en"):
-        response.set_cookie(LANG_COOKIE, lang, samesite="lax", max_age=365 * DAY, path="/")
-    response.headers["Cache-Control"] = "no-store"
-    return response
 
 
 def _redirect(to: str) -> RedirectResponse:
@@ -76,7 +59,7 @@ def home(request: Request) -> Response:
         with request.app.state.store.begin() as conn:
             set_lang(conn, account.id, request.query_params["lang"])
     from meterd.store.tenant_readings import reported
-    from meterd.web.app import premises_addresses
+    from meterd.web.data import premises_addresses
     from meterd.web.statements import previous_month
     from meterd.web.tenant_readings import REASONS, reason
 

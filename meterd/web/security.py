@@ -148,3 +148,15 @@ def _trusted(address: str, networks: list[Any]) -> bool:
     except ValueError:
         return False
     return any(ip in net for net in networks)
+
+
+def staff_only(request: Request) -> AccountView | Response:
+    """The staff account of the request, or the answer for anyone else (to the login; 403 for tenants)."""
+    from fastapi.responses import HTMLResponse, RedirectResponse
+
+    account = lookup(request)
+    if account is None:
+        return RedirectResponse("/", status_code=303)
+    if account.role != "staff":
+        return HTMLResponse("<!doctype html><title>403</title><p>Tylko dla obsługi / staff only</p>", status_code=403)
+    return account

@@ -16,20 +16,12 @@ from meterd.store.accounts import AccountView, audit, audit_log
 from meterd.store.models import Anomaly, Assignment, Meter, Premises, Reading
 from meterd.validate.model import alarm_names
 from meterd.web.i18n import alarm_terms, local_date, local_time, medium, term
-from meterd.web.pages import Csrf, render
-from meterd.web.security import client_address, csrf_ok, lookup, page_lang
+from meterd.web.pages import Csrf
+from meterd.web.rendering import render
+from meterd.web.security import client_address, csrf_ok, page_lang, staff_only
 
 router = APIRouter(include_in_schema=False, prefix="/staff")
 DAY = 86400
-
-
-def staff_only(request: Request) -> AccountView | Response:
-    account = lookup(request)
-    if account is None:
-        return RedirectResponse("/", status_code=303)
-    if account.role != "staff":
-        return HTMLResponse("<!doctype html><title>403</title><p>Tylko dla obsługi / staff only</p>", status_code=403)
-    return account
 
 
 @router.get("", response_class=HTMLResponse)
@@ -60,7 +52,7 @@ def search(request: Request, q: str = "") -> Response:
 
 @router.get("/premises/{code}", response_class=HTMLResponse)
 def premises(request: Request, code: str) -> Response:
-    from meterd.web.meter_history import first_and_last
+    from meterd.store.queries import first_and_last
 
     account = staff_only(request)
     if not isinstance(account, AccountView):

@@ -120,7 +120,7 @@ def mail_text(lang: str, s: Statement, address: str, link: str) -> str:
 
 @router.get("/statement/{pid}/{month}", response_class=HTMLResponse)
 def statement_page(request: Request, pid: str, month: str) -> Response:
-    from meterd.web.pages import render
+    from meterd.web.rendering import render
 
     account = lookup(request)
     if account is None:

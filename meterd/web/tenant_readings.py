@@ -31,7 +31,7 @@ from meterd.store.tenant_readings import (
     submit,
 )
 from meterd.web.i18n import local_date
-from meterd.web.security import client_address, csrf_ok, current, lookup, require_api_csrf
+from meterd.web.security import client_address, csrf_ok, current, lookup, require_api_csrf, staff_only
 
 router = APIRouter()
 Account = Annotated[AccountView, Depends(current)]
@@ -236,8 +236,6 @@ async def page_report(request: Request, pid: str, meter_id: Annotated[str, Form(
 
 @router.get("/staff/tenant-readings/{rid}/photo", include_in_schema=False)
 def staff_photo(request: Request, rid: int) -> Response:
-    from meterd.web.staff import staff_only
-
     account = staff_only(request)
     if not isinstance(account, AccountView):
         return account
@@ -258,8 +256,6 @@ def staff_review(request: Request, rid: int, decision: Annotated[str, Form(max_l
                  comment: Annotated[str, Form(max_length=300)] = "") -> Response:  # fmt: skip
     """Accept (stored as a reading of source `tenant`) or reject a reported reading, with a comment."""
     from fastapi.responses import HTMLResponse
-
-    from meterd.web.staff import staff_only
 
     account = staff_only(request)
     if not isinstance(account, AccountView):

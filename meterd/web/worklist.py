@@ -17,8 +17,8 @@ from meterd.store.accounts import AccountView, audit
 from meterd.store.models import Anomaly, Assignment, Building, Meter, Premises
 from meterd.store.tenant_readings import Status, reported
 from meterd.web.i18n import local_date, local_time, medium, term
-from meterd.web.pages import render
-from meterd.web.security import client_address, page_lang
+from meterd.web.rendering import render
+from meterd.web.security import client_address, page_lang, staff_only
 
 router = APIRouter(include_in_schema=False, prefix="/staff")
 DAY = 86_400
@@ -100,8 +100,6 @@ def _age(lang: str, seconds: int) -> str:
 @router.get("/anomalies", response_class=HTMLResponse)
 def anomalies_page(request: Request, flag: str = "", severity: str = "", building: str = "", status: str = "open",
                    age: str = "90", page: int = 1) -> Response:  # fmt: skip
-    from meterd.web.staff import staff_only
-
     account = staff_only(request)
     if not isinstance(account, AccountView):
         return account
