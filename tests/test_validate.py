@@ -369,3 +369,22 @@ def test_large_households_are_no_outliers_but_a_flat_far_beyond_its_building_is(
         false += len(found - {"80000007"})
     # (with the factor 2.5 of before: every outlier, and 6 of the 390 ordinary flats as well)
     assert caught == 10 and false <= 2, (caught, false)
+
+
+def test_every_flag_is_registered_with_its_words_and_reasons_in_both_languages() -> None:
+    """A check's flag lives in one registry (meterd.validate.flags): its words for staff pages in Polish
+    and English, whether tenants see it, and reason texts in both languages (meterd.validate.reasons)."""
+    from meterd.validate.flags import FLAGS
+    from meterd.validate.model import FLAGS as MODEL_FLAGS
+    from meterd.validate.reasons import TEXTS, reason
+    from meterd.web.i18n import term
+
+    assert MODEL_FLAGS == tuple(FLAGS)
+    for name, flag in FLAGS.items():
+        assert (term("pl", name), term("en", name)) == (flag.pl, flag.en) and flag.pl != flag.en
+        details = [d for f, d in TEXTS if f == name] if name != "meter_alarm" else ["low_battery:active"]
+        assert details, name
+        for detail in details:
+            pl, en = reason(name, detail, 1.5, 2.0, "pl"), reason(name, detail, 1.5, 2.0, "en")
+            assert pl != en and name not in (pl, en), (name, detail)
+    assert {n for n, f in FLAGS.items() if f.tenants_see} == {"leak", "burst", "missing", "meter_alarm"}

@@ -10,6 +10,7 @@ from sqlalchemy import Connection, bindparam, func, select
 
 from meterd.store.models import Anomaly, Reading
 from meterd.store.queries import premises_id, segments
+from meterd.validate.flags import FLAGS
 from meterd.validate.model import alarm_names
 
 DAY = 86400
@@ -17,6 +18,8 @@ RECENT_S = 3 * DAY  # a finding that ended longer ago is history, not a notice
 ALARM_S = 7 * DAY
 ESTIMATE_S = 92 * DAY
 KINDS = ("leak", "meter_alarm", "missing", "estimated")
+# the flags a tenant hears of as the `leak` notice (the registry says which flags tenants see)
+LEAK_FLAGS = tuple(f for f in ("leak", "burst") if FLAGS[f].tenants_see)
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,7 +45,7 @@ _NEWEST = select(func.max(Reading.measured_at)).where(
 )
 _LEAKS = (
     select(Anomaly.flag, Anomaly.start_at, Anomaly.end_at, Anomaly.severity)
-    .where(Anomaly.meter_id == bindparam("mid"), Anomaly.flag.in_(("leak", "burst")))
+    .where(Anomaly.meter_id == bindparam("mid"), Anomaly.flag.in_(LEAK_FLAGS))
     .where(Anomaly.end_at >= bindparam("start"), Anomaly.start_at < bindparam("end"))
     .where((Anomaly.review.is_(None)) | (Anomaly.review != "rejected"))
     .order_by(Anomaly.start_at)

@@ -12,28 +12,14 @@ import numpy as np
 import numpy.typing as npt
 from pydantic import BaseModel, ConfigDict, Field
 
+from meterd.validate.flags import NAMES as FLAG_NAMES
 from meterd.wmbus.alarms import ALARM_NAMES
 
 I64 = npt.NDArray[np.int64]
 F64 = npt.NDArray[np.float64]
 
 ALARM_BITS = {name: 1 << i for i, name in enumerate(ALARM_NAMES)}
-FLAGS = (
-    "backflow",
-    "jump",
-    "leak",
-    "burst",
-    "stuck",
-    "outlier",
-    "missing",
-    "clock_skew",
-    "meter_alarm",
-    "counter_reset",
-    "credit_not_seen",
-    "low_credit",
-    "valve_closed_with_credit",
-    "building_silent",  # a finding of a building (its meter index is -1 - building), not of one meter
-)
+FLAGS = FLAG_NAMES  # building_silent is a finding of a building (its meter index is -1 - building)
 SEVERITIES = ("info", "warning", "critical")
 
 

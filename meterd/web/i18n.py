@@ -6,6 +6,7 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from meterd.store.notices import Notice
+from meterd.validate.flags import FLAGS
 
 LANGS = ("pl", "en")
 LOCAL = ZoneInfo("Europe/Warsaw")
@@ -212,15 +213,8 @@ ALARMS: dict[str, tuple[str, str]] = {
 
 # the codes staff pages show, in words: (pl, en)
 TERMS: dict[str, tuple[str, str]] = {
-    # anomaly flags
-    "backflow": ("przepływ zwrotny", "backflow"), "jump": ("nieprawdopodobny skok", "implausible jump"),
-    "leak": ("wyciek", "leak"), "burst": ("awaria (pęknięcie)", "burst"), "stuck": ("zatrzymany licznik", "stuck meter"),
-    "outlier": ("wartość odstająca", "outlier"), "missing": ("brak odczytów", "missing readings"),
-    "clock_skew": ("błędny zegar", "clock skew"), "meter_alarm": ("alarm wodomierza", "meter alarm"),
-    "counter_reset": ("wyzerowany licznik", "counter reset"), "credit_not_seen": ("kredyt nieodnotowany", "credit not seen"),
-    "low_credit": ("niski kredyt", "low credit"),
-    "valve_closed_with_credit": ("zawór zamknięty mimo kredytu", "valve closed with credit"),
-    "building_silent": ("budynek milczy", "building silent"),
+    # anomaly flags: from their registry
+    **{f.name: (f.pl, f.en) for f in FLAGS.values()},
     # severities
     "info": ("informacja", "info"), "warning": ("ostrzeżenie", "warning"), "critical": ("krytyczne", "critical"),
     # sources of readings
