@@ -379,7 +379,7 @@ def test_every_flag_is_registered_with_its_words_and_reasons_in_both_languages()
     from meterd.validate.reasons import TEXTS, reason
     from meterd.web.i18n import term
 
-    assert MODEL_FLAGS == tuple(FLAGS)
+    assert tuple(FLAGS) == MODEL_FLAGS
     for name, flag in FLAGS.items():
         assert (term("pl", name), term("en", name)) == (flag.pl, flag.en) and flag.pl != flag.en
         details = [d for f, d in TEXTS if f == name] if name != "meter_alarm" else ["low_battery:active"]
