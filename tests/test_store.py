@@ -91,7 +91,7 @@ def test_import_premises_and_meter_swap_keeps_flats_apart(store: Store, tmp_path
         assert ingest(conn, rows).inserted == 6
     with store.begin() as conn:
         booked = premises_readings(conn, "L1", ts("2025-01-01T00:00:00"), ts("2025-04-01T00:00:00"))
-        assert [(r["meter_id"], r["total_m3"]) for r in booked] == [
+        assert [(r.meter_id, r.total_m3) for r in booked] == [
             ("11111111", 100.0), ("11111111", 103.0), ("11111111", 105.0), ("11119999", 0.0), ("11119999", 2.5)
         ]  # fmt: skip
         months = consumption(conn, "L1", ts("2025-01-15T00:00:00"), ts("2025-03-31T00:00:00"), "month")

@@ -7,7 +7,7 @@ import argparse
 import sys
 import time
 from datetime import UTC, datetime
-from typing import IO, TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING
 
 from meterd.commands.storeopts import add_store_options, iso_minute, open_store
 
@@ -35,13 +35,11 @@ def report(store: Store, codes: list[str] | None, months: int, out: IO[str] = sy
         start = end - months * 31 * 86400
         for code in chosen:
             readings = premises_readings(conn, code, start, end)
-            latest: dict[str, dict[str, Any]] = {}
-            for r in readings:
-                latest[str(r["meter_id"])] = r
+            latest = {r.meter_id: r for r in readings}
             out.write(f"\n== {code}: {len(readings)} readings\n")
             for serial, r in sorted(latest.items()):
-                at = iso_minute(r["measured_at"])  # type: ignore[arg-type]
-                out.write(f"   meter {serial} ({r['medium']}): {r['total_m3']} m3 at {at} UTC\n")
+                at = iso_minute(r.measured_at)
+                out.write(f"   meter {serial} ({r.medium}): {r.total_m3} m3 at {at} UTC\n")
                 found = latest_state(conn, serial)
                 if found is not None:  # a prepaid meter
                     st = found[0]

@@ -79,23 +79,29 @@ def segments(conn: Connection, pid: int, start: int, end: int) -> list[Segment]:
     ]
 
 
-def premises_readings(conn: Connection, code: str, start: int, end: int) -> list[dict[str, object]]:
+@dataclass(frozen=True, slots=True)
+class BookedReading:
+    """A reading booked to a flat (through the meter that hung there at its time)."""
+
+    meter_id: str  # the meter's serial
+    medium: str
+    measured_at: int
+    total_m3: float | None
+    source: str
+    alarms: int
+
+    @property
+    def estimated(self) -> bool:
+        return self.source == "estimate"
+
+
+def premises_readings(conn: Connection, code: str, start: int, end: int) -> list[BookedReading]:
     """Readings booked to the flat in [start, end), oldest first."""
-    out: list[dict[str, object]] = []
+    out: list[BookedReading] = []
     for seg in segments(conn, premises_id(conn, code), start, end):
         rows = conn.execute(_READINGS, {"mid": seg.meter_id, "start": seg.start, "end": seg.end}).all()
-        out += [
-            {
-                "meter_id": seg.serial,
-                "medium": seg.medium,
-                "measured_at": r[0],
-                "total_m3": r[1],
-                "source": r[2],
-                "alarms": r[3],
-            }
-            for r in rows
-        ]
-    out.sort(key=lambda r: (r["measured_at"], r["meter_id"]))  # type: ignore[return-value]
+        out += [BookedReading(seg.serial, seg.medium, int(r[0]), r[1], str(r[2] or ""), int(r[3] or 0)) for r in rows]
+    out.sort(key=lambda r: (r.measured_at, r.meter_id))
     return out
 
 

@@ -13,7 +13,7 @@ from sqlalchemy import Connection, bindparam, select
 from meterd.reading import iso
 from meterd.store.models import Reading
 from meterd.store.notices import Notice, premises_notices
-from meterd.store.queries import LOCAL, premises_id, premises_readings, segments, usage
+from meterd.store.queries import LOCAL, BookedReading, premises_id, premises_readings, segments, usage
 
 if TYPE_CHECKING:
     from meterd.store import Store
@@ -26,25 +26,10 @@ def clip(periods: list[Period], start: int, end: int) -> list[Period]:
     return [(max(a, start), min(b, end)) for a, b in periods if max(a, start) < min(b, end)]
 
 
-@dataclass(frozen=True, slots=True)
-class ReadingRow:
-    meter_id: str
-    medium: str
-    measured_at: int
-    total_m3: float | None
-    source: str
-    alarms: int
-
-    @property
-    def estimated(self) -> bool:
-        return self.source == "estimate"
-
-
-def readings(conn: Connection, code: str, periods: list[Period], start: int, end: int) -> list[ReadingRow]:
-    out: list[ReadingRow] = []
+def readings(conn: Connection, code: str, periods: list[Period], start: int, end: int) -> list[BookedReading]:
+    out: list[BookedReading] = []
     for a, b in clip(periods, start, end):
-        out += [ReadingRow(str(r["meter_id"]), str(r["medium"]), int(r["measured_at"]), r["total_m3"],  # type: ignore[call-overload,arg-type]
-                           str(r["source"]), int(r["alarms"] or 0)) for r in premises_readings(conn, code, a, b)]  # type: ignore[call-overload]  # fmt: skip
+        out += premises_readings(conn, code, a, b)
     return out
 
 
