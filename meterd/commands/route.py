@@ -7,18 +7,12 @@ import argparse
 import sys
 import time
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 from meterd.commands.storeopts import BadArgument, add_store_options, open_store
-from meterd.errors import MeterdError
 
-BUNDLE_KIND = "meterd-route-bundle"
 EXPORT_COLUMNS = ("route_id", "order", "premises_id", "address", "meter_id", "medium", "reading", "measured_at",
                   "source", "flags")  # fmt: skip
-
-
-class BundleError(MeterdError):
-    code = "bad_bundle"
 
 
 def cmd_route(args: argparse.Namespace) -> int:
@@ -190,44 +184,14 @@ def _export(args: argparse.Namespace) -> int:
 
 def _bundle(args: argparse.Namespace) -> int:
     """Every reading of the route's meters since the route was imported, as JSON lines."""
-    from sqlalchemy import select
-
     from meterd.commands.export import output_to
-    from meterd.coverage.hearing import HearingKind, day_of
-    from meterd.jsonio import dumps
-    from meterd.reading import iso
-    from meterd.store.hearings import own_hearings
-    from meterd.store.models import Meter, Reading
-    from meterd.store.routes import route_stops
-    from meterd.validate.model import alarm_names
+    from meterd.walk.bundle import write_bundle
 
     if not args.out:
         raise BadArgument("route bundle needs --out FILE")
     store = open_store(args)
-    n = 0
-    with store.begin() as conn:
-        counts_from, stops = route_stops(conn, args.target)
-        serials = sorted({s.meter for s in stops})
-        rows = conn.execute(
-            select(Meter.serial, Meter.manufacturer, Reading.measured_at, Reading.received_at, Reading.total_m3,
-                   Reading.source, Reading.gateway, Reading.alarms)
-            .join(Meter, Meter.id == Reading.meter_id)
-            .where(Meter.serial.in_(serials), Reading.received_at >= counts_from)
-            .order_by(Meter.serial, Reading.measured_at)
-        ).all()  # fmt: skip
-        walked = [h for h in own_hearings(conn, walk_gateway(args.target), day_of(counts_from))
-                  if h.kind is HearingKind.WALK]  # fmt: skip
-    with output_to(args.out) as f:
-        f.write(dumps({"kind": BUNDLE_KIND, "version": 1, "route": args.target, "created_at": iso(int(time.time())),
-                       "readings": len(rows), "hearings": len(walked)}).decode() + "\n")  # fmt: skip
-        for h in walked:  # what the walk heard, for the coverage of the central store
-            f.write(dumps({"hearing": {**h.to_json(), "gateway": h.gateway}}).decode() + "\n")
-        for serial, maker, measured, received, total, source, gateway, alarms in rows:
-            names = alarm_names(alarms or 0)
-            f.write(dumps({"meter_id": serial, "manufacturer": maker, "measured_at": iso(measured), "received_at": iso(received),
-                           "total_m3": total, "source": source, "gateway": gateway or "",
-                           "alarms": names}).decode() + "\n")  # fmt: skip
-            n += 1
+    with store.begin() as conn, output_to(args.out) as f:
+        n = write_bundle(conn, args.target, f, int(time.time()))
     print(f"route {args.target}: {n} readings bundled into {args.out}", file=sys.stderr)
     return 0
 
@@ -236,9 +200,10 @@ def _sync(args: argparse.Namespace) -> int:
     """A bundle into this store: readings stored once however often (or overlapping) bundles come."""
     from meterd.store.hearings import put_hearings
     from meterd.store.ingest import IngestResult, ingest
+    from meterd.walk.bundle import read_bundle
 
     path = Path(args.target)
-    readings, hearings = read_bundle(path, sys.stderr)
+    readings, hearings = read_bundle(path)
     store = open_store(args)
     with store.begin() as conn:
         result: IngestResult = ingest(conn, readings)
@@ -246,84 +211,6 @@ def _sync(args: argparse.Namespace) -> int:
     print(f"stored {result.inserted}, duplicates {result.duplicates}, unknown_meter {result.unknown_meter}, "
           f"bad_time {result.bad_time}, hearings {len(hearings)}")  # fmt: skip
     return 0
-
-
-def walk_gateway(route: str) -> str:
-    """The name a walk of `route` hears under (its readings' gateway, its hearings')."""
-    return f"walk-{route}"[:64].replace(" ", "_")
-
-
-def read_bundle(path: Path, err: IO[str]) -> tuple[list[Any], list[Any]]:
-    """(readings, the walk's hearings) of a bundle; BundleError naming every bad line."""
-    import orjson
-
-    from meterd.coverage.hearing import BadHearing, Hearing, HearingKind
-    from meterd.ids import MANUFACTURER
-    from meterd.reading import BadReading, parse_iso
-    from meterd.store.ingest import SOURCES, ReadingIn
-    from meterd.textinput import InputFileError, TextFile
-    from meterd.validate.model import alarm_mask
-
-    out: list[ReadingIn] = []
-    hearings: list[Hearing] = []
-    today = int(time.time()) // 86_400
-    problems: list[str] = []
-    text = TextFile(path)
-    try:
-        lines = list(text.lines())
-    except InputFileError as e:
-        raise BundleError(e.message) from None
-    if not lines:
-        raise BundleError(f"{path}: empty file")
-    try:
-        head = orjson.loads(lines[0])
-    except orjson.JSONDecodeError:
-        head = None
-    if not isinstance(head, dict) or head.get("kind") != BUNDLE_KIND:
-        raise BundleError(f"{path}:1: not a route bundle (made by `meterd route bundle`)")
-    for number, line in enumerate(lines[1:], start=2):
-        try:
-            obj = orjson.loads(line)
-            if not isinstance(obj, dict):
-                raise BadReading("a reading is a JSON object")
-            if "hearing" in obj:
-                heard = obj["hearing"]
-                gateway = heard.get("gateway") if isinstance(heard, dict) else None
-                if not isinstance(gateway, str) or not gateway.startswith("walk-") or len(gateway) > 64 \
-                        or not gateway.isprintable():  # fmt: skip
-                    raise BadReading("a hearing's gateway is not a walk's")
-                try:
-                    h = Hearing.from_json(heard, gateway, today)
-                except BadHearing as e:
-                    raise BadReading(f"hearing: {e}") from None
-                if h.kind is not HearingKind.WALK:
-                    raise BadReading("a bundle holds a walk's hearings only")
-                hearings.append(h)
-                continue
-            meter = obj.get("meter_id")
-            maker = obj.get("manufacturer") or ""
-            total = obj.get("total_m3")
-            source = obj.get("source") or "walkby"
-            alarms = obj.get("alarms") or []
-            if not isinstance(meter, str) or not meter or len(meter) > 32:
-                raise BadReading("meter_id is not a meter id")
-            if not isinstance(maker, str) or (maker and not MANUFACTURER.fullmatch(maker)):
-                raise BadReading("manufacturer is not a three-letter code")
-            if total is not None and (not isinstance(total, int | float) or isinstance(total, bool)):
-                raise BadReading("total_m3 is not a number")
-            if source not in SOURCES or not isinstance(alarms, list):
-                raise BadReading("source or alarms are not what a bundle holds")
-            out.append(ReadingIn(meter=meter, manufacturer=maker.upper(), measured_at=parse_iso(obj.get("measured_at"), "measured_at"),
-                                 received_at=parse_iso(obj.get("received_at"), "received_at"),
-                                 total_m3=float(total) if total is not None else None, source=source,
-                                 gateway=str(obj.get("gateway") or "")[:64] or None,
-                                 alarms=alarm_mask([str(a) for a in alarms])))  # fmt: skip
-        except (orjson.JSONDecodeError, BadReading) as e:
-            problems.append(f"{path}:{number}: {getattr(e, 'message', None) or 'not JSON'}")
-    if problems:
-        shown = "\n  ".join(problems[:20])
-        raise BundleError(f"{path}: {len(problems)} bad lines, nothing stored:\n  {shown}")
-    return out, hearings
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]

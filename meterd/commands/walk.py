@@ -85,7 +85,6 @@ def cmd_walk(args: argparse.Namespace) -> int:
     from rich.live import Live
     from sqlalchemy import select as sql_select
 
-    from meterd.commands.route import walk_gateway
     from meterd.config import Config, GatewaySection, ReceiverSection
     from meterd.coverage.hearing import HearingKind
     from meterd.gateway.service import Gateway
@@ -93,6 +92,7 @@ def cmd_walk(args: argparse.Namespace) -> int:
     from meterd.store.keys import current_keys
     from meterd.store.models import Meter
     from meterd.store.routes import route_stops
+    from meterd.walk.bundle import walk_gateway
     from meterd.walk.progress import ProgressSink, RouteProgress
     from meterd.walk.screen import render
     from meterd.walk.words import locale_lang
