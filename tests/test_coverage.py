@@ -180,6 +180,11 @@ def test_three_gateways_and_a_walk_give_the_coverage_report_and_the_planned_walk
     assert meters["10000004"]["premises_id"] == "B1" and meters["10000004"]["manufacturer"] == "DME"
     only = {x["gateway"]: x["only_heard"] for x in lines if "only_heard" in x}
     assert only == {"gwa": ["10000003"], "gwc": ["10000004"]}
+    # each gateway's own store keeps its own hearings too (a gateway alone, without a central store)
+    own = [json.loads(x) for x in ok("report", "--coverage", "--since", "1d", "--format", "jsonl", "--data",
+                                     str(tmp_path / "gwa")).splitlines() if '"meter_id"' in x]  # fmt: skip
+    assert {m["meter_id"]: [(h["gateway"], h["telegrams"]) for h in m["heard_by"]] for m in own if m["heard_by"]} == {
+        "10000001": [("gwa", 3)], "10000002": [("gwa", 3)], "10000003": [("gwa", 3)]}  # fmt: skip
     table = ok("report", "--coverage", "--since", "1d", "--db", pg_url)
     assert "6 meters: 2 heard by two gateways or more, 2 by one only, 2 by none" in table
     central = Store.open(db=pg_url)
