@@ -9,6 +9,7 @@ payload itself. Meter-specific overrides (config) select a decoder by name.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from types import ModuleType
 from typing import Any
 
 from meterd.wmbus.link import LinkFrame
@@ -121,19 +122,16 @@ class VendorRegistry:
         return [fmt for d in self.decoders for fmt in d.known_formats()]
 
 
-def default_registry() -> VendorRegistry:
-    from meterd.wmbus.vendors.apator import Apator08, Apator162, ApatorNA1
-    from meterd.wmbus.vendors.bmeters import Hydrodigit
-    from meterd.wmbus.vendors.diehl import Izar
-    from meterd.wmbus.vendors.engelmann import EngelmannFaw
-    from meterd.wmbus.vendors.kamstrup import Kamstrup
-    from meterd.wmbus.vendors.maddalena import Maddalena
-    from meterd.wmbus.vendors.qundis import QundisWater
-    from meterd.wmbus.vendors.sontex import RfmTx1
-    from meterd.wmbus.vendors.techem import MKRadio3
-    from meterd.wmbus.vendors.zenner import Zenner0B
+def vendor_modules() -> list[ModuleType]:
+    """Every module of this package, by name: each holds its family's decoders (`DECODERS`) and
+    telegrams of its own making (`EXAMPLES`, where it has them). A new vendor is a new module here."""
+    import importlib
+    import pkgutil
 
-    return VendorRegistry(
-        [Kamstrup(), Apator162(), ApatorNA1(), Apator08(), RfmTx1(), Hydrodigit(), Izar(), MKRadio3(), QundisWater(),
-         Maddalena(), Zenner0B(), EngelmannFaw()]
-    )  # fmt: skip
+    return [importlib.import_module(f"{__name__}.{m.name}") for m in sorted(pkgutil.iter_modules(__path__), key=lambda m: m.name)]
+
+
+def default_registry() -> VendorRegistry:
+    """The decoders of every vendor module (meterd.wmbus.vendors.*), in module order. Families that
+    share a manufacturer tell their frames apart in `matches` (by version or device type)."""
+    return VendorRegistry([d for module in vendor_modules() for d in module.DECODERS])

@@ -132,3 +132,7 @@ class ApatorNA1(VendorDecoder):
         ctx.records.append(vendor_record("volume", "m3", total))
         ctx.alarms += [name for bit, name in NA1_ALARMS if plain[14] & bit]
         return True
+
+
+# what the registry (meterd.wmbus.vendors.default_registry) takes from this module, in this order
+DECODERS = (Apator162(), ApatorNA1(), Apator08())

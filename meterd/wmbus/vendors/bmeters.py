@@ -92,3 +92,7 @@ class Hydrodigit(VendorDecoder):
         ctx.records[at + 1 : at + 1] = records
         ctx.alarms += alarms
         return True
+
+
+# what the registry (meterd.wmbus.vendors.default_registry) takes from this module, in this order
+DECODERS = (Hydrodigit(),)

@@ -205,3 +205,7 @@ class Izar(VendorDecoder):
         if battery_years < 1:
             ctx.alarms.append("low_battery")
         return True
+
+
+# what the registry (meterd.wmbus.vendors.default_registry) takes from this module, in this order
+DECODERS = (Izar(),)

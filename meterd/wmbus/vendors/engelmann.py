@@ -29,3 +29,7 @@ class EngelmannFaw(VendorDecoder):
 
     def apply(self, ctx: VendorContext) -> bool:
         return False  # standard records once the format is known: nothing proprietary to read
+
+
+# what the registry (meterd.wmbus.vendors.default_registry) takes from this module, in this order
+DECODERS = (EngelmannFaw(),)

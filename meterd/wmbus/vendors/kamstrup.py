@@ -62,3 +62,7 @@ class Kamstrup(VendorDecoder):
                         ctx.out.setdefault("alarm_durations", {})[alarm] = DURATIONS[duration]
                 return True
         return False
+
+
+# what the registry (meterd.wmbus.vendors.default_registry) takes from this module, in this order
+DECODERS = (Kamstrup(),)

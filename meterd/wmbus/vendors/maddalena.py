@@ -81,3 +81,7 @@ class Maddalena(VendorDecoder):
         if isinstance(flags, int):
             ctx.alarms += [name for bit, name in ERROR_FLAGS if flags & bit]
         return True
+
+
+# what the registry (meterd.wmbus.vendors.default_registry) takes from this module, in this order
+DECODERS = (Maddalena(),)

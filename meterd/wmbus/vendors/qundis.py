@@ -62,3 +62,7 @@ class QundisWater(VendorDecoder):
         if ctx.out.get("total_m3") is None:
             ctx.out["total_m3"] = records[0]["value"]
         return True
+
+
+# what the registry (meterd.wmbus.vendors.default_registry) takes from this module, in this order
+DECODERS = (QundisWater(),)

@@ -60,3 +60,7 @@ class RfmTx1(VendorDecoder):
     def apply(self, ctx: VendorContext) -> bool:
         # the standard records of the rewritten frame say it all; a frame it rewrote is named its own
         return bool(ctx.out.get("decrypted")) and ctx.out.get("security_mode") == 0
+
+
+# what the registry (meterd.wmbus.vendors.default_registry) takes from this module, in this order
+DECODERS = (RfmTx1(),)

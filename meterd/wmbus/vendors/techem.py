@@ -74,3 +74,7 @@ class MKRadio3(VendorDecoder):
         ctx.out.update(total_m3=total, medium="cold_water" if ctx.out.get("device_type") == 0x72 else "water",
                        vendor_model="mkradio3a")  # fmt: skip
         return True
+
+
+# what the registry (meterd.wmbus.vendors.default_registry) takes from this module, in this order
+DECODERS = (MKRadio3(),)

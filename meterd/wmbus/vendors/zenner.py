@@ -39,3 +39,7 @@ class Zenner0B(VendorDecoder):
         if status:
             ctx.alarms.append("error")
         return True
+
+
+# what the registry (meterd.wmbus.vendors.default_registry) takes from this module, in this order
+DECODERS = (Zenner0B(),)
