@@ -123,7 +123,7 @@ class Ingester:
         self.rejected = 0
         self._quiet_until = 0.0
         self.usual = UsualBuildings()
-        self._buildings: dict[str, str] = {}  # meter serial → building code, as looked up
+        self._buildings: dict[tuple[str, str], str] = {}  # (maker, serial) → building code, as looked up
         self._buildings_at = 0.0
         self._noted: dict[tuple[str, str], int] = {}  # (gateway, meter) → when last noted
 
@@ -311,13 +311,13 @@ class Ingester:
         """Notes (stored all the same) of readings of meters in buildings their gateway hardly delivers."""
         if time.monotonic() - self._buildings_at > BUILDINGS_FOR_S:
             self._buildings, self._buildings_at = {}, time.monotonic()
-        missing = {r.meter.id for _, _, r in group.readings} - self._buildings.keys()
+        missing = {(r.meter.manufacturer, r.meter.id) for _, _, r in group.readings} - self._buildings.keys()
         if missing:
             found = meter_buildings(conn, missing)
-            self._buildings.update({serial: found.get(serial, "") for serial in missing})
+            self._buildings.update({meter: found.get(meter, "") for meter in missing})
         notes = []
         for gateway, seq, r in group.readings:
-            building = self._buildings.get(r.meter.id, "")
+            building = self._buildings.get((r.meter.manufacturer, r.meter.id), "")
             if not building or not self.usual.observe(gateway, building):
                 continue
             UNUSUAL_BUILDING.inc()

@@ -92,21 +92,29 @@ def refused_rows(conn: Connection, since: int = 0) -> list[RefusedRow]:
     return [RefusedRow(int(r[0]), r[1], r[2], r[3], r[4], r[5], bool(r[6])) for r in rows]
 
 
-def meter_buildings(conn: Connection, serials: Iterable[str]) -> dict[str, str]:
-    """The building each meter hangs in now (meters not in the register, or not hung, are left out)."""
+def meter_buildings(conn: Connection, meters: Iterable[tuple[str, str]]) -> dict[tuple[str, str], str]:
+    """The building each meter (manufacturer, serial) hangs in now, as readings are matched to meters:
+    the maker's meter, else the register's of that serial without a maker (meters not in the register,
+    or not hung, are left out)."""
     from meterd.store.models import Assignment, Building, Meter, Premises
 
-    wanted = sorted(set(serials))
-    found: dict[str, str] = {}
-    for i in range(0, len(wanted), 500):
+    wanted = sorted(set(meters))
+    serials = sorted({serial for _, serial in wanted})
+    by_meter: dict[tuple[str, str], str] = {}
+    for i in range(0, len(serials), 500):
         q = (
-            select(Meter.serial, Building.code)
+            select(Meter.manufacturer, Meter.serial, Building.code)
             .join(Assignment, (Assignment.meter_id == Meter.id) & Assignment.valid_to.is_(None))
             .join(Premises, Premises.id == Assignment.premises_id)
             .join(Building, Building.id == Premises.building_id)
-            .where(Meter.serial.in_(wanted[i : i + 500]))
+            .where(Meter.serial.in_(serials[i : i + 500]))
         )
-        found.update({serial: code for serial, code in conn.execute(q).all()})
+        by_meter.update({(maker, serial): code for maker, serial, code in conn.execute(q).all()})
+    found: dict[tuple[str, str], str] = {}
+    for maker, serial in wanted:
+        code = by_meter.get((maker, serial)) or by_meter.get(("", serial))
+        if code is not None:
+            found[(maker, serial)] = code
     return found
 
 
