@@ -137,3 +137,31 @@ def test_a_prepaid_meters_credit_reaches_the_api(client: TestClient) -> None:
     sink.flush()
     res = client.get("/api/v1/premises/D2/prepaid", headers={"Authorization": f"Bearer {login(client)}"})
     assert res.status_code == 200 and res.json()[0]["meter_id"] == serial and res.json()[0]["credit"] == 37.5
+
+
+def test_every_json_answer_honours_its_declared_response_model(client: TestClient) -> None:
+    """The answers written straight to JSON for speed (readings, consumption) are exactly what their
+    response models in the OpenAPI say; the others are built from those models anyway."""
+    from pydantic import TypeAdapter
+
+    from meterd.web.app import ConsumptionOut, MeterOut, NoticeOut, PremisesOut, ReadingOut
+
+    auth = {"Authorization": f"Bearer {login(client)}"}
+    checks = {
+        "/api/v1/premises": list[PremisesOut], "/api/v1/premises/D2/readings": list[ReadingOut],
+        "/api/v1/premises/D2/consumption?period=month": list[ConsumptionOut],
+        "/api/v1/premises/D2/consumption?period=day": list[ConsumptionOut],
+        "/api/v1/premises/D2/meters": list[MeterOut], "/api/v1/premises/D2/notices": list[NoticeOut],
+    }  # fmt: skip
+    spec = client.get("/openapi.json").json()["paths"]
+    for path, model in checks.items():
+        res = client.get(path, headers=auth)
+        assert res.status_code == 200, (path, res.text)
+        body = res.json()
+        assert body, path
+        parsed = TypeAdapter(model).validate_python(body)  # every field there, of its type
+        fields = set(model.__args__[0].model_fields) | {f.alias for f in model.__args__[0].model_fields.values() if f.alias}  # type: ignore[attr-defined]
+        assert all(set(row) <= fields for row in body), (path, body[0])  # and nothing more
+        assert len(parsed) == len(body)
+        template = path.split("?")[0].replace("/D2/", "/{pid}/")
+        assert "200" in spec[template]["get"]["responses"], template
