@@ -114,7 +114,7 @@ def main() -> None:
         flush()
         elapsed += time.perf_counter() - start
         totals = gateway.store_sink.totals
-        assert totals.inserted == telegrams, (totals, gateway.dedup.duplicates, telegrams)
+        assert totals.inserted == telegrams, (totals, gateway.pipeline.dedup.duplicates, telegrams)
         # p99, given as the gateway's latency histogram would: the smallest of its buckets that holds it
         total, seen, p99_s = sum(n for _, n in latencies), 0, 0.0
         for value, n in sorted(latencies):

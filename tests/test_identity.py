@@ -210,3 +210,24 @@ def test_a_store_of_the_previous_schema_is_carried_over(dialect: str, tmp_path: 
     with pytest.raises(IntegrityError, match=r"uq_meters_identity|UNIQUE"), opened.begin() as conn:
         conn.execute(text("INSERT INTO meters (id, serial, manufacturer, medium, driver, kind, q3_m3h, schedule) "
                           "VALUES (3, '55500001', 'DME', 'water', 'auto', 'radio', 2.5, '')"))  # fmt: skip
+
+
+def test_a_capture_goes_through_the_gateways_pipeline(tmp_path: Path) -> None:
+    """`meterd ingest CAPTURE --config` keeps what `meterd run` would: a telegram heard twice is one
+    reading, and the [forward] policy leaves out a reading that did not change."""
+    data = tmp_path / "data"
+    ok("db", "upgrade", "--data", str(data))
+    ok("import", "premises", str(write(tmp_path, "r.csv", "premises_id,address,meter_id,manufacturer,installed\n"
+                                                          "F1,ul. Testowa 1/1,31000001,APA,2026-01-01\n")), "--data", str(data))  # fmt: skip
+    same = water("31000001", "APA", 1000, acc=1)
+    lines = [f"2026-11-30T10:00:00Z {same.hex()}", f"2026-11-30T10:00:05Z {same.hex()}",  # the same, heard twice
+             f"2026-11-30T10:15:00Z {water('31000001', 'APA', 1000, acc=2).hex()}",  # no change since
+             f"2026-11-30T10:30:00Z {water('31000001', 'APA', 1005, acc=3).hex()}"]  # fmt: skip
+    capture = write(tmp_path, "c.hex", "\n".join(lines) + "\n")
+    config = write(tmp_path, "gw.toml", '[gateway]\nname = "gw1"\n\n[forward]\ndefault = "change"\n')
+    out = ok("ingest", str(capture), "--config", str(config), "--gateway", "gw7", "--data", str(data))
+    assert "telegrams 4, decoded 4, stored 2, duplicates 1, unknown_meter 0, errors 0, not_forwarded 1" in out, out
+    rows = [json.loads(x) for x in ok("export", "readings", "--format", "jsonl", "--data", str(data)).splitlines()]
+    assert [(r["total_m3"], r["gateway"]) for r in rows] == [(1.0, "gw7"), (1.005, "gw7")]
+    bad = meterd("ingest", str(capture), "--gateway", "no spaces please", "--data", str(data))
+    assert bad.returncode == 2 and "--gateway" in bad.stderr and "Traceback" not in bad.stderr

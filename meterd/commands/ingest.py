@@ -15,6 +15,7 @@ from meterd.errors import MeterdError
 from meterd.ids import meter_label
 
 if TYPE_CHECKING:  # the store is imported only when the command runs
+    from meterd.config import Config
     from meterd.store import Store
     from meterd.store.ingest import IngestResult, ReadingIn
 
@@ -34,6 +35,8 @@ class IngestReport:
     errors: Counter[str] = field(default_factory=Counter)
     first_errors: list[str] = field(default_factory=list)
     unknown: Counter[tuple[str, str]] = field(default_factory=Counter)  # (manufacturer, serial) → readings
+    heard_twice: int = 0  # the same reading again in the capture (dropped before the store, as a gateway does)
+    not_forwarded: int = 0  # left out by the configuration's [forward] policy
 
     def problem(self, where: str, code: str, message: str) -> None:
         self.errors[code] += 1
@@ -45,10 +48,12 @@ class IngestReport:
             f"telegrams {self.telegrams}",
             f"decoded {self.decoded}",
             f"stored {self.stored.inserted}",
-            f"duplicates {self.stored.duplicates}",
+            f"duplicates {self.stored.duplicates + self.heard_twice}",
             f"unknown_meter {self.stored.unknown_meter}",
             f"errors {sum(self.errors.values())}",
         ]
+        if self.not_forwarded:
+            parts.append(f"not_forwarded {self.not_forwarded}")
         return ", ".join(parts)
 
     def details(self, err: IO[str]) -> None:
@@ -69,13 +74,18 @@ def ingest_capture(
     gateway: str,
     insecure: bool = False,
     encoding: str = "utf-8",
+    config: Config | None = None,
 ) -> IngestReport:
-    """Decode a hex capture with the store's keys (plus a key file) and store its readings in batches."""
+    """Decode a hex capture with the store's keys (plus a key file) and store its readings in batches,
+    through the gateway's pipeline (meterd.gateway.pipeline: prepaid profiles, duplicates, the [forward]
+    policy of `config`)."""
+    from meterd.batch_readings import Heard
+    from meterd.config import Config, GatewaySection
     from meterd.drivers.frame import FramingError
     from meterd.drivers.hexfile import parse_line
+    from meterd.gateway.pipeline import Outcome, Pipeline
     from meterd.keyfile import load_keys
     from meterd.metrics import READINGS
-    from meterd.reading import from_telegram
     from meterd.sinks.store import to_store
     from meterd.store.ingest import IngestResult, TimeWindow, ingest
     from meterd.store.keys import current_keys
@@ -91,6 +101,9 @@ def ingest_capture(
     decoder = Decoder(keys)
     decoder.restore_state(state["signatures"], state["counters"])
     report = IngestReport(IngestResult())
+    settings = config or Config()
+    pipeline = Pipeline(settings.model_copy(update={"gateway": GatewaySection(
+        **{**settings.gateway.model_dump(), "name": gateway})}))  # fmt: skip
     window = TimeWindow.around(int(time.time()))
     source = TextFile(path, encoding)
     batch: list[ReadingIn] = []
@@ -120,7 +133,7 @@ def ingest_capture(
             error = obj["error"]
             report.problem(where, str(error["code"]), str(error["message"]))
             continue
-        reading = from_telegram(obj, received, gateway=gateway, raw=item.data)
+        reading = pipeline.reading(obj, Heard(received, None, item.rssi_dbm, item.data, "capture"), "capture")
         if reading is None:
             report.problem(where, "no_meter_id", "telegram names no meter")
             continue
@@ -128,6 +141,13 @@ def ingest_capture(
             report.problem(where, "bad_time", "the meter's clock is far from the present")
             continue
         report.decoded += 1
+        outcome = pipeline.keep(reading)
+        if outcome is Outcome.DUPLICATE:
+            report.heard_twice += 1
+            continue
+        if outcome is Outcome.NOT_FORWARDED:
+            report.not_forwarded += 1
+            continue
         batch.append(to_store(reading))
         if len(batch) >= BATCH:
             flush()
@@ -136,8 +156,10 @@ def ingest_capture(
     with store.begin() as conn:
         save_decoder_state(conn, DecoderState(**decoder.export_state()))  # type: ignore[typeddict-item]
     totals = report.stored
-    for outcome, n in (("stored", totals.inserted), ("duplicates", totals.duplicates), ("unknown_meter", totals.unknown_meter)):
-        READINGS.labels(outcome=outcome).inc(n)
+    counted = (("stored", totals.inserted), ("duplicates", totals.duplicates), ("unknown_meter", totals.unknown_meter),
+               ("duplicate_heard", report.heard_twice), ("not_forwarded", report.not_forwarded))  # fmt: skip
+    for name, n in counted:
+        READINGS.labels(outcome=name).inc(n)
     return report
 
 
@@ -220,9 +242,18 @@ def cmd_ingest(args: argparse.Namespace) -> int:
         from meterd.fileio import check_target
 
         check_target(Path(args.unknown_out))  # a bad --unknown-out fails before anything is stored
+    import re
+
+    if not re.fullmatch(r"[A-Za-z0-9_.-]{1,64}", args.gateway):
+        raise BadArgument(f"--gateway {args.gateway[:70]!r}: 1 to 64 letters, digits, '-', '_' or '.'")
+    config = None
+    if args.config:
+        from meterd.config import load_config
+
+        config = load_config(args.config)  # [prepaid] profiles, [forward], [gateway] dedup_window_s
     report = ingest_capture(
         open_store(args, create=True), Path(args.capture), Path(args.keys) if args.keys else None, args.gateway,
-        args.insecure_keys, encoding,
+        args.insecure_keys, encoding, config,
     )  # fmt: skip
     print(report.summary())
     if args.unknown_out:
@@ -241,7 +272,9 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("capture", nargs="?", help="hex capture file")
     p.add_argument("--keys", help="CSV meter_id,key in addition to the store's keys")
     p.add_argument("--insecure-keys", action="store_true")
-    p.add_argument("--gateway", default="capture")
+    p.add_argument("--gateway", default="capture", help="the name the readings are stored under (default capture)")
+    p.add_argument("--config", help="TOML configuration whose [prepaid] profiles, [forward] policy and [gateway] "
+                   "dedup_window_s apply, as in meterd run")  # fmt: skip
     p.add_argument("--encoding", default="utf-8", help="capture file encoding (default utf-8)")
     p.add_argument("--unknown-out", help="write the meters not in the register to this CSV (meter_id,manufacturer,readings)")
     m = p.add_argument_group("central ingest from MQTT (runs until SIGTERM)")

@@ -28,10 +28,9 @@ from meterd.drivers.dongles import is_stream
 from meterd.drivers.frame import Frame, FramingError
 from meterd.drivers.pacing import paced
 from meterd.errors import MeterdError
-from meterd.gateway.dedup import Deduplicator
-from meterd.gateway.forward import ForwardPolicy
 from meterd.gateway.mbus_poll import Polled, PollFailed, poll_forever
 from meterd.gateway.notify import Notifier
+from meterd.gateway.pipeline import Outcome, Pipeline
 from meterd.gateway.sinking import SinkWorker, write_all
 from meterd.metrics import (
     ANOMALIES,
@@ -48,8 +47,7 @@ from meterd.metrics import (
     latencies,
     result_code,
 )
-from meterd.prepaid.profile import profile_for, record_values
-from meterd.reading import Reading, Source, from_telegram
+from meterd.reading import Reading, Source
 from meterd.sinks.base import Sink
 from meterd.sinks.store import StoreSink
 from meterd.store import Store
@@ -124,9 +122,7 @@ class Gateway:
         self.store_sink = StoreSink(store, on_stored=self._stored)
         self.sinks: list[Sink] = [self.store_sink, *(sinks or [])]
         self.notifier = notifier or Notifier()
-        self.dedup = Deduplicator(config.gateway.dedup_window_s)
-        fwd = config.forward
-        self.forward = ForwardPolicy(fwd.default, fwd.interval_min * 60, dict(fwd.meters))
+        self.pipeline = Pipeline(config)
         self.queue: queue.Queue[tuple[ReceiverThread, Any]] = queue.Queue(QUEUE_MAX)
         self.receivers = [ReceiverThread(r) for r in config.receivers]
         self.buses = [
@@ -315,30 +311,22 @@ class Gateway:
     def _handle_decoded(self, rcv: ReceiverThread, h: Heard, obj: dict[str, Any]) -> None:
         rcv.count_result(result_code(obj))
         rcv.last_heard = h.received_s
-        reading = from_telegram(
-            obj, h.received_at, gateway=self.config.gateway.name, receiver=rcv.name, rssi=h.rssi, raw=h.raw,
-            source=h.source, received_ms=h.received_ms,
-        )  # fmt: skip
-        if reading is None:
-            return
-        if self.prepaid_profiles:
-            profile = profile_for(self.prepaid_profiles, reading.meter.manufacturer, reading.meter.id)
-            if profile is not None:  # the vendor's valve, tamper and low-credit bits become registers
-                reading.registers.update(profile.fields(record_values(obj)))
-        self._accept(reading)
+        reading = self.pipeline.reading(obj, h, rcv.name)
+        if reading is not None:
+            self._accept(reading)
 
     def _accept(self, reading: Reading) -> None:
         """A reading heard: counted as heard (coverage), dropped when it is a duplicate or not
         forwarded, else into the batch."""
         if reading.source is not Source.WIRED:
             self.hearings.add(reading.meter.manufacturer, reading.meter.id, reading.received_at, reading.rssi_dbm)
-        if not self.dedup.is_new(reading):
+        outcome = self.pipeline.keep(reading)
+        if outcome is Outcome.KEPT:
+            self._batch.append(reading)
+        elif outcome is Outcome.DUPLICATE:
             self._duplicate_heard.inc()
-            return
-        if not self.forward.passes(reading):
+        else:
             self._not_forwarded.inc()
-            return
-        self._batch.append(reading)
 
     def flush(self) -> None:
         """Hand the batch to every sink and wait until they have it; a sink that fails keeps what it was

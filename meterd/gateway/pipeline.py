@@ -1,0 +1,48 @@
+"""What a decoded telegram goes through to become a kept reading, the same for the gateway, walk-by, the
+wired master and capture import: the reading built from the decoded telegram (meterd.reading's one
+builder), a prepaid meter's vendor bits as registers, then duplicates and the forwarding policy. Pure:
+no I/O, state only of what it saw (the recent readings per meter)."""
+
+from __future__ import annotations
+
+import enum
+from typing import Any
+
+from meterd.batch_readings import Heard
+from meterd.config import Config
+from meterd.gateway.dedup import Deduplicator
+from meterd.gateway.forward import ForwardPolicy
+from meterd.prepaid.profile import profile_for, record_values
+from meterd.reading import Reading, from_telegram
+
+
+class Outcome(enum.StrEnum):
+    KEPT = "kept"
+    DUPLICATE = "duplicate_heard"  # the same reading heard before (another dongle, a repeat)
+    NOT_FORWARDED = "not_forwarded"  # the forwarding policy leaves it out
+
+
+class Pipeline:
+    def __init__(self, config: Config) -> None:
+        self.gateway = config.gateway.name
+        self.profiles = config.prepaid.profiles
+        self.dedup = Deduplicator(config.gateway.dedup_window_s)
+        fwd = config.forward
+        self.forward = ForwardPolicy(fwd.default, fwd.interval_min * 60, dict(fwd.meters))
+
+    def reading(self, obj: dict[str, Any], heard: Heard, receiver: str) -> Reading | None:
+        """The reading of a decoded telegram (None: it names no meter)."""
+        reading = from_telegram(obj, heard.received_at, gateway=self.gateway, receiver=receiver, rssi=heard.rssi,
+                                raw=heard.raw, source=heard.source, received_ms=heard.received_ms)  # fmt: skip
+        if reading is not None and self.profiles:
+            profile = profile_for(self.profiles, reading.meter.manufacturer, reading.meter.id)
+            if profile is not None:  # the vendor's valve, tamper and low-credit bits become registers
+                reading.registers.update(profile.fields(record_values(obj)))
+        return reading
+
+    def keep(self, reading: Reading) -> Outcome:
+        if not self.dedup.is_new(reading):
+            return Outcome.DUPLICATE
+        if not self.forward.passes(reading):
+            return Outcome.NOT_FORWARDED
+        return Outcome.KEPT
