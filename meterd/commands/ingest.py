@@ -80,7 +80,7 @@ def ingest_capture(
     through the gateway's pipeline (meterd.gateway.pipeline: prepaid profiles, duplicates, the [forward]
     policy of `config`)."""
     from meterd.batch_readings import Heard
-    from meterd.config import Config, GatewaySection
+    from meterd.config import Config
     from meterd.drivers.frame import FramingError
     from meterd.drivers.hexfile import parse_line
     from meterd.gateway.pipeline import Outcome, Pipeline
@@ -101,9 +101,7 @@ def ingest_capture(
     decoder = Decoder(keys)
     decoder.restore_state(state["signatures"], state["counters"])
     report = IngestReport(IngestResult())
-    settings = config or Config()
-    pipeline = Pipeline(settings.model_copy(update={"gateway": GatewaySection(
-        **{**settings.gateway.model_dump(), "name": gateway})}))  # fmt: skip
+    pipeline = Pipeline(config or Config(), gateway)
     window = TimeWindow.around(int(time.time()))
     source = TextFile(path, encoding)
     batch: list[ReadingIn] = []

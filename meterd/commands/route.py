@@ -25,10 +25,9 @@ def cmd_route(args: argparse.Namespace) -> int:
 def _plan(args: argparse.Namespace) -> int:
     """A route of the register's radio meters that no gateway heard for a while, in walking order
     (building, address), each with its last reading as the previous one: the CSV `route import` takes."""
-    from datetime import datetime
 
     from meterd.commands.export import output_to, site_zone
-    from meterd.coverage.plan_csv import write_plan
+    from meterd.coverage.plan_csv import plan_code, write_plan
     from meterd.spreadsheet import dialect
     from meterd.store.hearings import plan_unheard
     from meterd.times import parse_duration
@@ -42,7 +41,7 @@ def _plan(args: argparse.Namespace) -> int:
     except ValueError as e:
         raise BadArgument(f"--unheard-since {e}") from None
     now = int(time.time())
-    code = args.route or f"plan-{datetime.fromtimestamp(now).strftime('%Y-%m-%d')}"
+    code = args.route or plan_code(now)
     if len(code) > 64:
         raise BadArgument("--route: at most 64 characters")
     store = open_store(args)

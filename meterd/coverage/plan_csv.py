@@ -13,6 +13,13 @@ PLAN_COLUMNS = ("route_id", "order", "premises_id", "address", "meter_id", "medi
                 "previous_date", "manufacturer", "building_id")  # fmt: skip
 
 
+def plan_code(now: int) -> str:
+    """A planned route's id when none is given: `plan-YYYY-MM-DD` of the local day."""
+    from datetime import datetime
+
+    return f"plan-{datetime.fromtimestamp(now).strftime('%Y-%m-%d')}"
+
+
 def write_plan(f: IO[str], code: str, stops: Sequence[PlannedStop], sheet: Dialect) -> None:
     """The route's rows, numbered in walking order; the previous reading's date as YYYY-MM-DD."""
     w = sheet.writer(f)

@@ -23,8 +23,8 @@ class Outcome(enum.StrEnum):
 
 
 class Pipeline:
-    def __init__(self, config: Config) -> None:
-        self.gateway = config.gateway.name
+    def __init__(self, config: Config, gateway: str | None = None) -> None:
+        self.gateway = gateway or config.gateway.name  # the name readings are stored under
         self.profiles = config.prepaid.profiles
         self.dedup = Deduplicator(config.gateway.dedup_window_s)
         fwd = config.forward

@@ -128,7 +128,6 @@ class Gateway:
         self.buses = [
             (b, ReceiverThread(ReceiverSection(name=b.name, port=b.port), source=Source.WIRED.value)) for b in config.buses
         ]  # fmt: skip
-        self.prepaid_profiles = config.prepaid.profiles
         self.reload_requested = threading.Event()
         self._batch: list[Reading] = []
         self._worker: SinkWorker | None = None  # the sinks' thread, while the service runs
@@ -282,7 +281,7 @@ class Gateway:
         try:
             result = decode_batch(self.decoder, [f.data for _, f in frames])
             # readings straight from the decoder's columns, unless a prepaid profile reads the records
-            rows = result.telegrams() if self.prepaid_profiles else batch_readings(result, heard, self.config.gateway.name, self._meters)
+            rows = result.telegrams() if self.pipeline.profiles else batch_readings(result, heard, self.config.gateway.name, self._meters)
         except Exception:  # whatever goes wrong together is tried one by one
             rows = [self.decoder.decode_bytes(f.data) for _, f in frames]
         for (rcv, _), h, row in zip(frames, heard, rows, strict=True):

@@ -77,9 +77,8 @@ def coverage_plan(request: Request, since: str = "7d", building: str | None = No
     """The planned walk of the meters no gateway heard in the period (the CSV `meterd route import`
     takes): in the Polish spreadsheet dialect from Polish pages."""
     import io
-    from datetime import datetime
 
-    from meterd.coverage.plan_csv import write_plan
+    from meterd.coverage.plan_csv import plan_code, write_plan
     from meterd.spreadsheet import dialect as sheet_dialect
     from meterd.store.hearings import plan_unheard
     from meterd.web.rendering import attachment
@@ -92,7 +91,7 @@ def coverage_plan(request: Request, since: str = "7d", building: str | None = No
     with request.app.state.store.begin() as conn:
         _, stops = plan_unheard(conn, now - seconds, now=now, building=building)
         audit(conn, account, "plan_walk", detail=f"{since} {building or ''}".strip(), address=client_address(request))
-    code = f"plan-{datetime.fromtimestamp(now).strftime('%Y-%m-%d')}"
+    code = plan_code(now)
     buf = io.StringIO(newline="")
     chosen = dialect if dialect in ("plain", "pl") else ("pl" if lang == "pl" else "plain")
     write_plan(buf, code, stops, sheet_dialect(chosen))

@@ -77,7 +77,7 @@ def meter_page(request: Request, mid: int, page: int = 1) -> Response:
             first, last = first_and_last(conn, mid, start, end)
             places.append({"code": code, "address": address, "from": local_date(start, lang),
                            "to": local_date(end, lang) if end is not None else None,
-                           "first": _reading(first, lang), "last": _reading(last, lang)})  # fmt: skip
+                           "first": reading_text(first, lang), "last": reading_text(last, lang)})  # fmt: skip
         total = conn.execute(select(func.count()).select_from(Reading).where(Reading.meter_id == mid)).scalar() or 0
         rows = conn.execute(
             select(Reading.measured_at, Reading.received_at, Reading.total_m3, Reading.source, Reading.gateway,
@@ -106,7 +106,8 @@ def meter_page(request: Request, mid: int, page: int = 1) -> Response:
     })  # fmt: skip
 
 
-def _reading(row: Any, lang: str) -> str | None:
+def reading_text(row: Any, lang: str) -> str | None:
+    """`123,456 m³ (06.12.2026 07:05)` of a (measured_at, total_m3) row; None for none."""
     if row is None:
         return None
     return f"{number(lang, float(row[1]))} m³ ({local_time(int(row[0]), lang)})"

@@ -53,6 +53,7 @@ def search(request: Request, q: str = "") -> Response:
 @router.get("/premises/{code}", response_class=HTMLResponse)
 def premises(request: Request, code: str) -> Response:
     from meterd.store.queries import first_and_last
+    from meterd.web.meter_history import reading_text
 
     account = staff_only(request)
     if not isinstance(account, AccountView):
@@ -90,8 +91,7 @@ def premises(request: Request, code: str) -> Response:
             ).all()  # fmt: skip
             first, last = first_and_last(conn, mid, start, end)
             meters.append({
-                "first": None if first is None else f"{number(lang, float(first[1]))} m³ ({local_time(int(first[0]), lang)})",
-                "last": None if last is None else f"{number(lang, float(last[1]))} m³ ({local_time(int(last[0]), lang)})",
+                "first": reading_text(first, lang), "last": reading_text(last, lang),
                 "id": mid, "serial": serial, "label": meter_label(maker, serial), "medium": medium(lang, med), "from": local_date(start, lang),
                 "to": local_date(end, lang) if end is not None else None,
                 "readings": [{"at": local_time(r[0], lang), "received": local_time(r[1], lang),

@@ -62,7 +62,7 @@ def previous_month(now: int) -> tuple[int, int]:
 def statement(conn: Connection, code: str, periods: list[data.Period], year: int, month: int) -> Statement | None:
     """The statement of a month the periods cover (at its end), or None."""
     start, end = month_bounds(year, month)
-    if not any(a < end and b >= end for a, b in periods) and not any(a < end <= b for a, b in periods):
+    if not any(a < end <= b for a, b in periods):
         return None
     py, pm = (year - 1, 12) if month == 1 else (year, month - 1)
     before, _ = month_bounds(py, pm)

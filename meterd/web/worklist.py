@@ -16,7 +16,7 @@ from meterd.spreadsheet import local_number as number
 from meterd.store.accounts import AccountView, audit
 from meterd.store.models import Anomaly, Assignment, Building, Meter, Premises
 from meterd.store.tenant_readings import Status, reported
-from meterd.web.i18n import local_date, local_time, medium, term
+from meterd.web.i18n import days_text, local_date, local_time, medium, term
 from meterd.web.rendering import render
 from meterd.web.security import client_address, page_lang, staff_only
 
@@ -88,15 +88,6 @@ def worklist(conn: Connection, f: Filters, now: int) -> tuple[int, list[Any]]:
     return int(total), list(rows)
 
 
-def _age(lang: str, seconds: int) -> str:
-    days = max(0, seconds) // DAY
-    if days == 0:
-        return "dziś" if lang == "pl" else "today"
-    if lang != "pl":
-        return f"{days} day{'s' if days != 1 else ''}"
-    return f"{days} {'dzień' if days == 1 else 'dni'}"
-
-
 @router.get("/anomalies", response_class=HTMLResponse)
 def anomalies_page(request: Request, flag: str = "", severity: str = "", building: str = "", status: str = "open",
                    age: str = "90", page: int = 1) -> Response:  # fmt: skip
@@ -115,7 +106,7 @@ def anomalies_page(request: Request, flag: str = "", severity: str = "", buildin
         audit(conn, account, "view_worklist", detail=f.query(page=None)[:300], address=client_address(request))
     items = [{
         "flag": term(lang, r[1]), "severity": term(lang, r[2]), "severity_key": r[2], "from": local_time(r[3], lang),
-        "to": local_time(r[4], lang), "age": _age(lang, now - int(r[4])), "reason": (r[6] or r[5]) if lang == "pl" else r[5],
+        "to": local_time(r[4], lang), "age": days_text(lang, max(0, now - int(r[4])) / DAY), "reason": (r[6] or r[5]) if lang == "pl" else r[5],
         "status": term(lang, r[7]) if r[7] else ("otwarta" if lang == "pl" else "open"), "comment": r[8] or "",
         "meter": meter_label(r[10] or "", r[9]), "medium": medium(lang, r[11]), "premises": r[12] or "",
         "building": r[13] or "", "since": local_date(r[3], lang),
