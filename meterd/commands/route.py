@@ -138,18 +138,15 @@ def flags_of(r: Any, q3_m3h: float | None) -> list[str]:
     """What billing should know of a stop's reading: not read, alarms, or implausible against the last
     billed reading (below it, or above it plus the meter's Q3 running the whole time since)."""
     from meterd.validate.model import alarm_names
+    from meterd.validate.plausible import beyond
 
     if r.total_m3 is None:
         return ["not_read"]
     out = alarm_names(r.alarms)
-    prev, prev_at = r.stop.previous_reading, r.stop.previous_date
-    if prev is not None:
-        if r.total_m3 < prev - 0.001:
-            out.append("below_previous")
-        elif prev_at is not None and r.measured_at is not None and q3_m3h:
-            hours = max(0.0, (r.measured_at - prev_at) / 3600)
-            if r.total_m3 > prev + q3_m3h * hours:
-                out.append("too_high")
+    prev = r.stop.previous_reading
+    found = beyond(prev, r.stop.previous_date, r.total_m3, r.measured_at, q3_m3h) if prev is not None else None
+    if found is not None:
+        out.append("below_previous" if found[0] == "below" else "too_high")
     if r.source == "manual":
         out.append("entered_by_hand")
     return out

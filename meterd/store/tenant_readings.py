@@ -12,10 +12,10 @@ from sqlalchemy import Connection, Row, Select, insert, or_, select, update
 from meterd.errors import MeterdError
 from meterd.store.ingest import ReadingIn, ingest
 from meterd.store.models import Account, Assignment, Meter, Premises, Reading, TenantReading
+from meterd.validate.plausible import SLACK_M3, beyond
 
 MAX_PHOTO_BYTES = 5_000_000  # 5 MB: with the form around it, under the 5 MiB a multipart request may have
 PHOTO_TYPES = {b"\xff\xd8\xff": "image/jpeg", b"\x89PNG\r\n\x1a\n": "image/png"}
-SLACK_M3 = 0.001  # a reading may repeat the last one to the litre
 
 
 class Status(enum.StrEnum):
@@ -72,10 +72,11 @@ def check_plausible(conn: Connection, meter_id: int, q3_m3h: float, total: float
     ).first()  # fmt: skip
     if before is not None:
         last, last_at = float(before[0] or 0.0), int(before[1])
-        if total < last - SLACK_M3:
+        found = beyond(last, last_at, total, at, q3_m3h, above_slack_m3=SLACK_M3)
+        if found is not None and found[0] == "below":
             raise Implausible("below_last", f"{total} m3 is below the last reading, {last} m3", last=last, at=last_at)
-        most = last + q3_m3h * max(0, at - last_at) / 3600
-        if total > most + SLACK_M3:
+        if found is not None:
+            most = found[1]
             raise Implausible("above_q3", f"{total} m3 is more than the meter can pass since its last reading "
                               f"({last} m3; at most {most:.3f} m3 at Q3 {q3_m3h} m3/h)", last=last, at=last_at, most=most)  # fmt: skip
     after = conn.execute(

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from meterd.reading import Reading, Source
 from meterd.spreadsheet import local_number as number
 from meterd.store.routes import Stop
+from meterd.validate.plausible import beyond
 from meterd.walk.words import alarm_words, word
 
 
@@ -38,14 +39,13 @@ def plausibility(stop: Stop, total_m3: float | None, measured_at: int, q3_m3h: f
     or above it plus the meter's nominal flow Q3 running the whole time since."""
     if total_m3 is None or stop.previous_reading is None:
         return ""
+    found = beyond(stop.previous_reading, stop.previous_date, total_m3, measured_at, q3_m3h)
+    if found is None:
+        return ""
     total = number(lang, total_m3)
-    if total_m3 < stop.previous_reading - 0.001:
-        return word(lang, "below", total=total, previous=number(lang, stop.previous_reading))
-    if stop.previous_date is not None and q3_m3h:
-        most = stop.previous_reading + q3_m3h * max(0.0, (measured_at - stop.previous_date) / 3600)
-        if total_m3 > most:
-            return word(lang, "beyond_q3", total=total, most=number(lang, most))
-    return ""
+    if found[0] == "below":
+        return word(lang, "below", total=total, previous=number(lang, found[1]))
+    return word(lang, "beyond_q3", total=total, most=number(lang, found[1]))
 
 
 @dataclass
