@@ -228,20 +228,19 @@ def test_wired_frame_with_short_header_has_no_identity() -> None:
 def test_bad_key_and_unsupported_security_codes() -> None:
     import orjson
 
-    from meterd.commands.decode import decode_chunk
+    from meterd.commands.decode import decode_line
 
     frame = b.wmbus_frame(0x44, M, A, b.short_tpl(1, 0, 8, 1) + bytes(16))  # security mode 8
     assert code_of(frame) == "unsupported_security"
-    out = decode_chunk(Decoder(), [orjson.dumps({"telegram": frame.hex(), "key": "0011"}).decode()])
-    assert '"code":"bad_key"' in out[0]
+    out = decode_line(Decoder(), orjson.dumps({"telegram": frame.hex(), "key": "0011"}).decode())
+    assert b'"code":"bad_key"' in out
 
 
 @settings(max_examples=200, deadline=None)
 @given(value=st.integers(0, 2**31 - 1), acc=st.integers(0, 255))  # DIF 04: a signed 32-bit value
 def test_a_frame_without_crcs_is_read_whole_when_its_end_passes_as_a_format_b_crc(value: int, acc: int) -> None:
     """One frame without CRCs in 65,536 ends in two bytes that are the format B CRC of the rest. Read
-    as format B it loses those two bytes; it is read whole instead, in the scalar and the batch path."""
-    from meterd.wmbus.batch import MIN_GROUP, decode_batch
+    as format B it loses those two bytes; it is read whole instead, also as --jsonl writes it."""
     from meterd.wmbus.crc import crc16_en13757
 
     m, a = b.address("12345678", "ABC", 0x01, 0x07)
@@ -255,8 +254,7 @@ def test_a_frame_without_crcs_is_read_whole_when_its_end_passes_as_a_format_b_cr
     assert out["records"][1]["quantity"] == "error_flags" and out["records"][1]["value"] == int.from_bytes(
         frame[-2:], "little"
     )
-    batch = decode_batch(Decoder(), [frame] * MIN_GROUP)
-    assert json.loads(batch.json_lines()[0]) == out
+    assert json.loads(Decoder().decode_json(frame)) == out
 
 
 def test_security_mode_2_des_with_an_8_byte_key() -> None:

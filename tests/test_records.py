@@ -216,16 +216,13 @@ def test_fillers_and_more_records_follow() -> None:
 def test_total_is_the_main_volume_register_whatever_the_device_type() -> None:
     """total_m3 is the first instantaneous volume of storage 0, tariff 0, subunit 0, for every device type
     (gas, heat meters' volume register, water behind a radio converter or bus component), and the same
-    through the batch path; records of other storage, tariff or function are not it."""
-    from meterd.wmbus.batch import MIN_GROUP, decode_batch
-
+    as --jsonl writes it; records of other storage, tariff or function are not it."""
     # energy first, then volume of storage 1, a maximum volume, then the main volume register
     apl = bytes.fromhex("0406E8030000" + "4413FFFF0000" + "1413AAAA0000" + "0413D2040000")
     for dt in range(256):
         frame = plain(apl, device_type=dt)
         assert Decoder().decode(frame)["total_m3"] == 1.234, hex(dt)
-        batch = decode_batch(Decoder(), [frame] * MIN_GROUP)
-        assert json.loads(batch.json_lines()[0])["total_m3"] == 1.234, hex(dt)
+        assert json.loads(Decoder().decode_json(frame))["total_m3"] == 1.234, hex(dt)
     assert Decoder().decode(plain(bytes.fromhex("4413FFFF0000")))["total_m3"] is None
 
 
@@ -285,13 +282,14 @@ def _frame(apl: str, acc: int = 1) -> str:
      ("0413E8030000 8C", "truncated_last_record", 1)],
 )  # fmt: skip
 def test_records_before_a_reserved_dif_or_an_unfinished_last_record_stand_with_a_warning(apl: str, warning: str, kept: int) -> None:
-    """Alone and in a batch of --jsonl lines (the same answer either way); a telegram of nothing but
-    garbage still fails."""
-    from meterd.commands.decode import decode_chunk
+    """Alone and as --jsonl lines (the same answer either way); a telegram of nothing but garbage
+    still fails."""
+    from meterd.commands.decode import decode_line
 
     out = Decoder().decode_hex(_frame(apl))
     assert out["ok"] and out["warnings"] == [warning] and len(out["records"]) == kept and out["total_m3"] == 1.0
-    lines = decode_chunk(Decoder(), [_frame(apl, acc) for acc in range(20)])
+    decoder = Decoder()
+    lines = [decode_line(decoder, _frame(apl, acc)) for acc in range(20)]
     assert all(json.loads(line)["warnings"] == [warning] for line in lines)
     assert not Decoder().decode_hex(_frame("FFFF"))["ok"] and not Decoder().decode_hex(_frame("0C13AABB"))["ok"]
 

@@ -394,18 +394,6 @@ def test_diehl_mode5_published_default_key() -> None:
     assert wrong["error"]["code"] == "decrypt_failed"
 
 
-def test_batch_reads_diehl_frames_like_the_scalar_decoder() -> None:
-    from meterd.wmbus.batch import MIN_GROUP, decode_batch
-
-    frames: list[bytes | None] = [
-        bytes.fromhex(t.replace("_", "")) for t, *_ in HYDRUS_REAL_DATA for _ in range(MIN_GROUP + 1)
-    ]
-    batch = decode_batch(Decoder(), frames)
-    scalar = Decoder()
-    assert [batch.telegram(i) for i in range(len(frames))] == [scalar.decode(f) for f in frames if f is not None]
-    assert [batch.telegram(i)["id"] for i in (0, len(frames) - 1)] == ["60897379", "60904720"]
-
-
 def test_analyze_shows_what_a_vendor_reads_differently() -> None:
     from meterd.wmbus.analyze import analyze
 
@@ -623,7 +611,8 @@ def test_every_vendor_modules_own_telegrams(module: str, telegram: str, driver: 
     """Each vendor module carries telegrams of its own making (built from the published layouts)."""
     out = Decoder().decode_hex(telegram)
     assert out["ok"] and out["driver"] == driver and out["total_m3"] == total, (module, out)
-    from meterd.commands.decode import decode_chunk
+    from meterd.commands.decode import decode_line
 
-    lines = decode_chunk(Decoder(), [telegram] * 12)
-    assert all(json.loads(line)["total_m3"] == total for line in lines)  # the batch path agrees
+    decoder = Decoder()
+    lines = [decode_line(decoder, telegram) for _ in range(3)]
+    assert all(json.loads(line) == out for line in lines)  # as --jsonl writes it

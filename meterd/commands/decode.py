@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from typing import IO, TYPE_CHECKING, Any
 
 import orjson
@@ -33,9 +33,9 @@ MAX_INPUT_LINE = 1 << 16  # a telegram is at most 256 bytes: 64 KiB is room for 
 
 
 def run_jsonl(decoder: Decoder, stdin: IO[str], stdout: IO[bytes], chunk: int = 4096) -> None:
-    """Stream stdin to stdout, one object per line in order. Lines are taken in chunks and decoded
-    by the vectorised batch path; an interactive stdin is answered line by line. Lines are read as
-    bytes with a bound, so neither a huge line nor bytes that are not UTF-8 can stop the stream."""
+    """Stream stdin to stdout, one object per line in order; written in chunks of lines, an
+    interactive stdin line by line. Lines are read as bytes with a bound, so neither a huge line nor
+    bytes that are not UTF-8 can stop the stream."""
     binary = stdin.buffer if hasattr(stdin, "buffer") else None
     if binary is None:  # a text stream handed in by a caller (tests): encode it back
         source: Iterator[bytes | None] = (line.encode("utf-8", "surrogateescape") for line in stdin)
@@ -43,46 +43,33 @@ def run_jsonl(decoder: Decoder, stdin: IO[str], stdout: IO[bytes], chunk: int = 
         source = bounded_lines(binary, MAX_INPUT_LINE)
     if stdin.isatty():
         for raw in source:
-            stdout.write(decode_chunk(decoder, [raw])[0].encode() + b"\n")
+            stdout.write(decode_line(decoder, raw) + b"\n")
             stdout.flush()
         return
-    lines: list[bytes | None] = []
+    lines: list[bytes] = []
     for raw in source:
-        lines.append(raw)
+        lines.append(decode_line(decoder, raw))
         if len(lines) >= chunk:
-            stdout.write(("\n".join(decode_chunk(decoder, lines)) + "\n").encode())
+            stdout.write(b"\n".join(lines) + b"\n")
             lines.clear()
     if lines:
-        stdout.write(("\n".join(decode_chunk(decoder, lines)) + "\n").encode())
+        stdout.write(b"\n".join(lines) + b"\n")
     stdout.flush()
 
 
-def decode_chunk(decoder: Decoder, lines: Sequence[bytes | str | None]) -> list[str]:
-    """Input lines (None: a line over the bound) → JSON lines, same order, through decode_batch.
-    Should the batch fail as a whole, each line is decoded alone, so a failure stays with its line."""
-    from meterd.wmbus.batch import internal_error
-
+def decode_line(decoder: Decoder, line: bytes | str | None) -> bytes:
+    """One input line (None: a line over the bound) as its JSON object. Whatever fails while decoding
+    it or writing its JSON becomes this line's `internal_error`."""
+    frame, key, error = _parse_input(line)
+    if error is not None:
+        return dumps(error)
+    assert frame is not None
     try:
-        return _decode_chunk(decoder, lines)
-    except Exception:
-        if len(lines) == 1:
-            return [dumps(internal_error("unexpected failure on this line")).decode()]
-        return [decode_chunk(decoder, [line])[0] for line in lines]
-
-
-def _decode_chunk(decoder: Decoder, lines: Sequence[bytes | str | None]) -> list[str]:
-    from meterd.wmbus.batch import decode_batch
-
-    frames: list[bytes | None] = []
-    keys: list[bytes | None] = []
-    errors: dict[int, dict[str, Any]] = {}
-    for i, line in enumerate(lines):
-        frame, key, error = _parse_input(line)
-        frames.append(frame)
-        keys.append(key)
-        if error is not None:
-            errors[i] = error
-    return decode_batch(decoder, frames, keys, errors).json_lines()
+        return decoder.decode_json(frame, key)
+    except DecodeError as e:
+        return dumps(e.to_dict())
+    except Exception as e:
+        return dumps(DecodeError("internal_error", f"{type(e).__name__} while decoding").to_dict())
 
 
 def _parse_input(line: bytes | str | None) -> tuple[bytes | None, bytes | None, dict[str, Any] | None]:

@@ -79,11 +79,10 @@ def ingest_capture(
     """Decode a hex capture with the store's keys (plus a key file) and store its readings in batches,
     through the gateway's pipeline (meterd.gateway.pipeline: prepaid profiles, duplicates, the [forward]
     policy of `config`)."""
-    from meterd.batch_readings import Heard
     from meterd.config import Config
     from meterd.drivers.frame import FramingError
     from meterd.drivers.hexfile import parse_line
-    from meterd.gateway.pipeline import Outcome, Pipeline
+    from meterd.gateway.pipeline import Heard, Outcome, Pipeline
     from meterd.keyfile import load_keys
     from meterd.metrics import READINGS
     from meterd.sinks.store import to_store

@@ -6,14 +6,29 @@ no I/O, state only of what it saw (the recent readings per meter)."""
 from __future__ import annotations
 
 import enum
-from typing import Any
+from typing import Any, NamedTuple
 
-from meterd.batch_readings import Heard
 from meterd.config import Config
 from meterd.gateway.dedup import Deduplicator
 from meterd.gateway.forward import ForwardPolicy
 from meterd.prepaid.profile import profile_for, record_values
-from meterd.reading import Reading, from_telegram
+from meterd.reading import Reading, Source, from_telegram, received_seconds
+
+
+class Heard(NamedTuple):
+    """What the receiver knew of one telegram besides its bytes (see `from_telegram`)."""
+
+    received_at: int
+    received_ms: int | None = None
+    rssi: float | None = None
+    raw: bytes | None = None
+    receiver: str = ""
+    source: Source = Source.RADIO
+
+    @property
+    def received_s(self) -> float:
+        """The receive time in epoch seconds, to the millisecond where known."""
+        return received_seconds(self.received_at, self.received_ms)
 
 
 class Outcome(enum.StrEnum):

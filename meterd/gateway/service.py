@@ -20,7 +20,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from meterd.batch_readings import Heard, Meters, batch_readings
 from meterd.config import Config, ReceiverSection
 from meterd.coverage.hearing import HearingKind, day_of
 from meterd.coverage.tally import HearingTally
@@ -30,7 +29,7 @@ from meterd.drivers.pacing import paced
 from meterd.errors import MeterdError
 from meterd.gateway.mbus_poll import Polled, PollFailed, poll_forever
 from meterd.gateway.notify import Notifier
-from meterd.gateway.pipeline import Outcome, Pipeline
+from meterd.gateway.pipeline import Heard, Outcome, Pipeline
 from meterd.gateway.sinking import SinkWorker, write_all
 from meterd.metrics import (
     ANOMALIES,
@@ -53,7 +52,6 @@ from meterd.sinks.store import StoreSink
 from meterd.store import Store
 from meterd.store.ingest import IngestResult
 from meterd.wmbus import Decoder
-from meterd.wmbus.batch import MIN_GROUP, decode_batch
 
 log = logging.getLogger("meterd.gateway")
 
@@ -131,7 +129,6 @@ class Gateway:
         self.reload_requested = threading.Event()
         self._batch: list[Reading] = []
         self._worker: SinkWorker | None = None  # the sinks' thread, while the service runs
-        self._meters: Meters = {}  # meter identities of the batch path, from batch to batch
         self.replaying: set[str] = {r.name for r in self.receivers if is_stream(r.config.dongle)
                                     and r.config.port is not None and Path(r.config.port).is_file()}  # fmt: skip
         self.hearings = HearingTally(config.gateway.name, hearing_kind)
@@ -261,36 +258,17 @@ class Gateway:
         return items
 
     def handle_many(self, items: list[tuple[ReceiverThread, Any]]) -> None:
-        """Decode a run of queued telegrams together (the vectorised decoder pays off from a few dozen)."""
-        frames: list[tuple[ReceiverThread, Frame]] = []
+        """What the receivers queued, in order: telegrams decoded one by one, framing errors counted,
+        wired readouts merged."""
         for rcv, item in items:
             if isinstance(item, Frame):
-                frames.append((rcv, item))
+                self._handle(rcv, item)
             elif isinstance(item, FramingError):
                 DROPPED.labels(receiver=rcv.name, dongle=rcv.kind, reason=item.code).inc()
             elif isinstance(item, Polled):
                 self._handle_readout(rcv, item)
             elif isinstance(item, PollFailed):
                 rcv.count_result(item.code)
-        if len(frames) < MIN_GROUP:
-            for rcv, frame in frames:
-                self._handle(rcv, frame)
-            return
-        heard = [self._heard(rcv, frame) for rcv, frame in frames]
-        rows: Sequence[Reading | dict[str, Any]]
-        try:
-            result = decode_batch(self.decoder, [f.data for _, f in frames])
-            # readings straight from the decoder's columns, unless a prepaid profile reads the records
-            rows = result.telegrams() if self.pipeline.profiles else batch_readings(result, heard, self.config.gateway.name, self._meters)
-        except Exception:  # whatever goes wrong together is tried one by one
-            rows = [self.decoder.decode_bytes(f.data) for _, f in frames]
-        for (rcv, _), h, row in zip(frames, heard, rows, strict=True):
-            if isinstance(row, Reading):
-                rcv.count_result("ok")
-                rcv.last_heard = h.received_s
-                self._accept(row)
-            else:
-                self._handle_decoded(rcv, h, row)
 
     def _handle_readout(self, rcv: ReceiverThread, polled: Polled) -> None:
         """A wired meter's readout: its telegrams decoded and merged into one reading."""

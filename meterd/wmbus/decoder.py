@@ -146,7 +146,7 @@ class Decoder:
             return DecodeError("internal_error", f"{type(e).__name__} while decoding").to_dict()
 
     def decode_many(self, items: Iterable[tuple[str, str | None]]) -> list[TelegramDict]:
-        """(hex, key-or-None) pairs → objects in the same order, one by one (decode_batch is the vectorised path)."""
+        """(hex, key-or-None) pairs → objects in the same order."""
         decode = self.decode_hex
         return [decode(text, key) for text, key in items]
 

@@ -3,7 +3,7 @@
 A Layout holds, per record, where its data lies and how to turn those bytes into a value. Parsing the
 DIF/VIF structure is the expensive part; the same meter sends the same structure again and again, so
 callers keep Layouts (see LayoutCache) and only extract values for later telegrams. The same Layout
-serves compact frames, whose data comes without DIF/VIF bytes, and a vectorised batch path.
+serves compact frames, whose data comes without DIF/VIF bytes.
 """
 
 from __future__ import annotations
@@ -42,9 +42,6 @@ class RecordSpec:
     code: str  # struct code for the raw field ("h", "4s", ...)
     post: Converter | None  # raw → value; None when the raw integer is the value
     template: dict[str, object]
-    kind: str = "other"  # "int", "bcd", "real": numeric with value = raw * mul / div (used by the batch path)
-    mul: int = 1
-    div: int = 1
 
 
 class Layout:
@@ -594,12 +591,7 @@ def parse_layout(buf: bytes, start: int = 0, *, compact: bool = False, lenient: 
                 total_index = len(specs)  # a volume qualified by VIFE 0x3A or 0x3E, while there is no plain one
                 fallback.add(total_index)
             code, post = _field(dtype, length, vib, lvar)
-            spec = RecordSpec(d_start, length, code, post, template)
-            if (post is not _none and lvar is None and info.kind == V.NUMBER and not vib.is_datetime
-                    and info.quantity not in IDENTIFIERS):  # fmt: skip
-                spec.kind = "int" if dtype in _INT_TYPES else "bcd" if dtype in _BCD_TYPES else "real"
-                spec.mul, spec.div = _scaler(info.exp + vib.exp_adjust, info.factor)
-            specs.append(spec)
+            specs.append(RecordSpec(d_start, length, code, post, template))
         except DecodeError as e:
             if e.code != "truncated_record" or not specs or compact or not lenient:
                 raise

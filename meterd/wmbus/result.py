@@ -1,9 +1,9 @@
 """The decode result: the one place that lays out the object `Decoder.decode` returns and `meterd
 decode` prints (see docs/interfaces.md).
 
-Every path that produces it builds it here: the scalar decoder, the vectorised batch path and both
-JSON writers, whose templates are cut from an object made by these functions (`json_pieces`), so the
-keys, their order and their JSON cannot drift apart between paths.
+Every path that produces it builds it here: the decoder and the JSON writer of `meterd decode --jsonl`,
+whose templates are cut from an object made by these functions (`json_pieces`), so the keys, their
+order and their JSON cannot drift apart between paths.
 """
 
 from __future__ import annotations
