@@ -16,6 +16,7 @@ from prometheus_client.core import HistogramMetricFamily, Metric
 
 from meterd import __version__
 from meterd.reading import Reading
+from meterd.wmbus.result import Decoded
 
 disable_created_metrics()  # type: ignore[no-untyped-call]
 GATEWAY = CollectorRegistry(auto_describe=True)
@@ -140,14 +141,9 @@ def count_findings(flags: Iterable[tuple[str, str]]) -> None:
         FINDINGS.labels(flag=flag, severity=severity).inc()
 
 
-def count_decoded(results: Iterable[dict[str, object]], receiver: str = "", dongle: str = "") -> None:
-    for obj in results:
-        TELEGRAMS.labels(receiver=receiver, dongle=dongle or receiver, result=result_code(obj)).inc()
-
-
-def result_code(obj: dict[str, object]) -> str:
-    error = obj.get("error")
-    return "ok" if obj.get("ok") else str(error.get("code")) if isinstance(error, dict) else "error"
+def count_decoded(results: Iterable[Decoded], receiver: str = "", dongle: str = "") -> None:
+    for decoded in results:
+        TELEGRAMS.labels(receiver=receiver, dongle=dongle or receiver, result=decoded.code).inc()
 METERS_ONE_GATEWAY = Gauge(
     "meterd_meters_heard_by_one_gateway", "Radio meters of the register heard by exactly one gateway today or "
     "yesterday (UTC)", registry=CENTRAL,

@@ -19,6 +19,7 @@ from typing import Any, TypeVar
 
 from meterd.errors import MeterdError
 from meterd.times import parse_time
+from meterd.wmbus.result import Decoded, Telegram
 
 # a meter clock further than this from the receive time is not trusted as measured-at
 MAX_CLOCK_SKEW_S = 7 * 86400
@@ -238,7 +239,7 @@ def reading_id(
 
 
 def from_telegram(
-    obj: dict[str, Any],
+    decoded: Decoded,
     received_at: int,
     *,
     gateway: str = "",
@@ -252,41 +253,35 @@ def from_telegram(
 
     measured-at is the meter's own clock when it sends one within a week of the receive time, else the
     receive time. Registers are the instantaneous values of storage 0 other than the main volume."""
-    if not obj.get("ok") or not obj.get("id"):
+    if not isinstance(decoded, Telegram) or not decoded.id:
         return None
     clock: int | None = None
     registers: dict[str, Value] = {}
-    for rec in obj.get("records", []):
-        if rec.get("storage") or rec.get("tariff") or rec.get("subunit") or rec.get("function") != "instantaneous":
+    for rec in decoded.records:
+        if not rec.is_current:
             continue
-        q = rec.get("quantity")
-        value = rec.get("value")
+        q = rec.quantity
+        value = rec.value
         if q == "datetime" and isinstance(value, str) and clock is None:
             t = epoch_or_none(value)
             if t is not None and abs(t - received_at) <= MAX_CLOCK_SKEW_S:
                 clock = t
-        elif q not in NOT_REGISTERS and q not in registers and value is not None and not rec.get("derived"):
-            registers[str(q)] = value
-    acc = obj.get("access_number")
-    access_number = acc if isinstance(acc, int) else None
+        elif q not in NOT_REGISTERS and q not in registers and value is not None and not rec.derived:
+            registers[q] = value
+    access_number = decoded.access_number
     if clock is not None:
         basis, measured = TimeBasis.METER_CLOCK, clock
     elif access_number is not None:
         basis, measured = TimeBasis.ACCESS_NUMBER, received_at
     else:
         basis, measured = TimeBasis.RECEIVE_TIME, received_at
-    meter = MeterIdentity(
-        str(obj.get("manufacturer") or ""),
-        str(obj["id"]),
-        int(obj.get("version") or 0),
-        int(obj.get("device_type") or 0),
-    )
-    total = obj.get("total_m3")
+    meter = MeterIdentity(decoded.manufacturer or "", decoded.id, decoded.version or 0, decoded.device_type or 0)
+    total = decoded.total_m3
     total_m3 = float(total) if isinstance(total, int | float) and math.isfinite(float(total)) else None
-    alarms = tuple(str(a) for a in obj.get("alarms", []))
+    alarms = tuple(decoded.alarms)
     return Reading(
         meter=meter,
-        medium=str(obj.get("medium") or ""),
+        medium=decoded.medium or "",
         measured_at=measured,
         received_at=received_at,
         total_m3=total_m3,

@@ -45,7 +45,7 @@ def test_im871a_telegram_rssi_crc_and_resync() -> None:
     bad = bytearray(im871a_frame(TELEGRAM))
     bad[10] ^= 1
     assert frames(f.feed(bytes(bad))) == []
-    assert Decoder().decode(got[0].data)["total_m3"] == 28504.27
+    assert Decoder().decode(got[0].data).to_dict()["total_m3"] == 28504.27
 
 
 def test_im871a_commands_and_device_info() -> None:
@@ -284,4 +284,4 @@ def test_cul_checks_every_block_crc() -> None:
     assert crc16.en_13757(bytes(with_crc)) == crc16.en_13757(good)  # a whole-frame check would pass it
     items = CULFramer(CLOCK).feed(b"b" + bytes(with_crc).hex().encode() + b"2FD8\n")
     assert frames(items) == [] and [i.code for i in items if isinstance(i, FramingError)] == ["bad_crc"]
-    assert Decoder().decode_bytes(bytes(with_crc))["error"]["code"] == "bad_crc"  # the decoder's link layer too
+    assert Decoder().decode_bytes(bytes(with_crc)).to_dict()["error"]["code"] == "bad_crc"  # the decoder's link layer too

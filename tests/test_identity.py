@@ -159,11 +159,11 @@ def test_key_files_name_makers_and_the_decoder_keeps_them_apart(tmp_path: Path) 
     loaded = load_keys(keys)
     assert loaded == {("DME", "55500001"): KEY_DME, ("APA", "55500001"): KEY_APA}
     d = Decoder(loaded)
-    dme = d.decode_bytes(water("55500001", "DME", 5678, acc=3, key=KEY_DME))
-    apa = d.decode_bytes(water("55500001", "APA", 1234, acc=3, key=KEY_APA))
+    dme = d.decode_bytes(water("55500001", "DME", 5678, acc=3, key=KEY_DME)).to_dict()
+    apa = d.decode_bytes(water("55500001", "APA", 1234, acc=3, key=KEY_APA)).to_dict()
     assert [(r["manufacturer"], r["records"][0]["value"]) for r in (dme, apa)] == [("DME", 5.678), ("APA", 1.234)]
     # a maker without a key of its own finds none, though its serial has keys of other makers
-    els = d.decode_bytes(water("55500001", "ELS", 1, acc=3, key=KEY_APA))
+    els = d.decode_bytes(water("55500001", "ELS", 1, acc=3, key=KEY_APA)).to_dict()
     assert els["error"]["code"] == "no_key"
     bad = write(tmp_path, "bad.csv", f"meter_id,manufacturer,key\n55500001,A1,{KEY_DME.hex()}\n55500002,,{KEY_DME.hex()}\n"
                 f"55500002,,{KEY_APA.hex()}\n")  # fmt: skip

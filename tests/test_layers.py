@@ -18,7 +18,7 @@ APL = bytes.fromhex("2F2F04133930000002FD170000")
 
 def code_of(telegram: bytes | str, key: bytes | None = None, decoder: Decoder | None = None) -> str:
     d = decoder or Decoder()
-    out = d.decode_hex(telegram if isinstance(telegram, str) else telegram.hex(), key)
+    out = d.decode_hex(telegram if isinstance(telegram, str) else telegram.hex(), key).to_dict()
     assert not out["ok"], out
     return str(out["error"]["code"])
 
@@ -30,7 +30,7 @@ def test_format_a_b_and_none_decode_alike() -> None:
     assert parse_link(frame).crc_format == "none"
     assert parse_link(with_a).crc_format == "A"
     assert parse_link(with_b).crc_format == "B"
-    outs = [Decoder().decode(f) for f in (frame, with_a, with_b, frame + b"\xc4", with_a + b"\xc4", with_b + b"\xc4")]
+    outs = [Decoder().decode(f).to_dict() for f in (frame, with_a, with_b, frame + b"\xc4", with_a + b"\xc4", with_b + b"\xc4")]
     assert all(o["records"] == outs[0]["records"] for o in outs)
     assert outs[0]["total_m3"] == 12.345
 
@@ -40,7 +40,7 @@ def test_format_b_with_three_blocks() -> None:
     frame = plain(long_apl)
     fb = b.to_format_b(frame)
     assert parse_link(fb).crc_format == "B"
-    assert Decoder().decode(fb)["total_m3"] == 0.001
+    assert Decoder().decode(fb).to_dict()["total_m3"] == 0.001
 
 
 def test_bad_crc_and_length() -> None:
@@ -58,57 +58,57 @@ def test_bad_crc_and_length() -> None:
 
 def test_wired_mbus_frames() -> None:
     frame = b.mbus_long_frame(0x08, 0x05, 0x72, bytes.fromhex("785634120104010755000000") + APL[2:])
-    out = Decoder().decode(frame)
+    out = Decoder().decode(frame).to_dict()
     assert out["frame"] == "mbus" and out["address"] == 5 and out["total_m3"] == 12.345
     broken = bytearray(frame)
     broken[-2] ^= 0xFF
     assert code_of(bytes(broken)) == "bad_checksum"
-    assert Decoder().decode(bytes([0xE5])) == {
+    assert Decoder().decode(bytes([0xE5])).to_dict() == {
         "ok": True,
         "frame": "mbus_ack",
         "records": [],
         "total_m3": None,
         "alarms": [],
     }
-    short = Decoder().decode(bytes.fromhex("105B015C16"))
+    short = Decoder().decode(bytes.fromhex("105B015C16")).to_dict()
     assert short["frame"] == "mbus_short" and short["c_field"] == 0x5B and short["address"] == 1
     assert code_of("105B015D16") == "bad_checksum"
 
 
 def test_mode5_right_wrong_and_missing_key() -> None:
     frame = b.wmbus_frame(0x44, M, A, b.mode5_payload(KEY, M, A, 0x33, 0, APL))
-    out = Decoder().decode(frame, KEY)
+    out = Decoder().decode(frame, KEY).to_dict()
     assert out["security_mode"] == 5 and out["decrypted"] and out["total_m3"] == 12.345
     assert code_of(frame, bytes(16)) == "decrypt_failed"
     assert code_of(frame) == "no_key"
-    assert Decoder({"12345678": KEY}).decode(frame)["total_m3"] == 12.345  # key from the key ring
+    assert Decoder({"12345678": KEY}).decode(frame).to_dict()["total_m3"] == 12.345  # key from the key ring
 
 
 def test_mode5_partial_encryption() -> None:
     tail = bytes.fromhex("0C7811223344")
     frame = b.wmbus_frame(0x44, M, A, b.mode5_payload(KEY, M, A, 0x33, 0, APL, plain_tail=tail))
-    recs = Decoder().decode(frame, KEY)["records"]
+    recs = Decoder().decode(frame, KEY).to_dict()["records"]
     assert recs[-1]["quantity"] == "fabrication_no" and recs[-1]["value"] == "44332211"
 
 
 def test_already_decrypted_payload_is_accepted() -> None:
     apl = b.pad_blocks(APL)
     frame = b.wmbus_frame(0x44, M, A, b.short_tpl(0x33, 0, 5, len(apl) // 16) + apl)
-    out = Decoder().decode(frame)
+    out = Decoder().decode(frame).to_dict()
     assert out["ok"] and out["total_m3"] == 12.345
 
 
 def test_ell_ctr_encryption() -> None:
     inner = bytes.fromhex("78") + APL[2:]
     frame = b.wmbus_frame(0x44, M, A, b.ell_ctr_payload(KEY, M, A, 0x20, 0x11, 0x20000001, inner))
-    assert Decoder().decode(frame, KEY)["total_m3"] == 12.345
+    assert Decoder().decode(frame, KEY).to_dict()["total_m3"] == 12.345
     assert code_of(frame, bytes(16)) == "decrypt_failed"
     assert code_of(frame) == "no_key"
     # hop and repeated-access bits are not part of the counter block
     frame_hop = b.wmbus_frame(0x44, M, A, b.ell_ctr_payload(KEY, M, A, 0x20, 0x11, 0x20000001, inner))
     payload = bytearray(frame_hop)
     payload[12] |= 0x12
-    assert Decoder().decode(bytes(payload), KEY)["total_m3"] == 12.345
+    assert Decoder().decode(bytes(payload), KEY).to_dict()["total_m3"] == 12.345
 
 
 def test_ell_ctr_already_decrypted() -> None:
@@ -118,7 +118,7 @@ def test_ell_ctr_already_decrypted() -> None:
     payload = (
         bytes([0x8D, 0x20, 0x11]) + (0x20000001).to_bytes(4, "little") + crc16_en13757(inner).to_bytes(2, "little")
     )
-    out = Decoder().decode(b.wmbus_frame(0x44, M, A, payload + inner))
+    out = Decoder().decode(b.wmbus_frame(0x44, M, A, payload + inner)).to_dict()
     assert out["ok"] and out["total_m3"] == 12.345
 
 
@@ -131,7 +131,7 @@ MODE7_KEY = bytes.fromhex("000102030405060708090A0B0C0D0E0F")
 
 def test_mode7_mac_mismatch_and_replay() -> None:
     d = Decoder()
-    assert d.decode_hex(MODE7, MODE7_KEY)["ok"]
+    assert d.decode_hex(MODE7, MODE7_KEY).to_dict()["ok"]
     assert code_of(MODE7, MODE7_KEY, d) == "replay"
     assert code_of(MODE7, bytes(16)) == "mac_mismatch"
     # flip a ciphertext bit in the CRC-less frame: the link layer cannot tell, the MAC must
@@ -159,8 +159,8 @@ def test_compact_frame_needs_signature_then_decodes() -> None:
     full, compact = compact_pair()
     d = Decoder()
     assert code_of(compact, decoder=d) == "unknown_signature"
-    assert d.decode(full)["ok"]
-    out = d.decode(compact)
+    assert d.decode(full).to_dict()["ok"]
+    out = d.decode(compact).to_dict()
     assert out["records"][0]["value"] == 0.778 and out["total_m3"] == 0.778
 
 
@@ -172,7 +172,7 @@ def test_signature_cache_persists() -> None:
     first = Decoder()
     first.decode(full)
     restored = SignatureCache.from_export(first.signatures.export())
-    assert Decoder(signatures=restored).decode(compact)["total_m3"] == 0.778
+    assert Decoder(signatures=restored).decode(compact).to_dict()["total_m3"] == 0.778
 
 
 def test_signature_is_crc_of_format_bytes() -> None:
@@ -203,7 +203,7 @@ def test_header_errors() -> None:
     assert code_of(b.wmbus_frame(0x44, M, A, bytes([0xA0, 1, 2, 3]))) == "unsupported_ci"
     assert code_of(b.wmbus_frame(0x44, M, A, bytes([0x7A, 1, 2]))) == "too_short"
     assert code_of(b.wmbus_frame(0x44, M, A, bytes([0x70, 0x08]))) == "application_error"
-    out = Decoder().decode_hex(b.wmbus_frame(0x44, M, A, bytes([0x70, 0x08])).hex())
+    out = Decoder().decode_hex(b.wmbus_frame(0x44, M, A, bytes([0x70, 0x08])).hex()).to_dict()
     assert "application too busy" in out["error"]["message"] and out["id"] == "12345678"
     assert code_of("") == "empty"
     assert code_of("12 3") == "bad_hex"
@@ -219,7 +219,7 @@ def test_decode_raises_typed_errors() -> None:
 def test_wired_frame_with_short_header_has_no_identity() -> None:
     """Found by bench/fuzz.py: a wired long frame with CI 0x7A carries no meter ID."""
     frame = b.mbus_long_frame(0x08, 0x05, 0x7A, bytes.fromhex("2A000000") + APL[2:])
-    out = Decoder().decode(frame)
+    out = Decoder().decode(frame).to_dict()
     assert out["ok"] and out["id"] is None and out["address"] == 5
     assert out["total_m3"] == 12.345  # the main volume register, though no device type says what it measures
     assert out["records"][0]["value"] == 12.345
@@ -249,7 +249,7 @@ def test_a_frame_without_crcs_is_read_whole_when_its_end_passes_as_a_format_b_cr
     )
     body = bytes([head[0] + 2]) + head[1:]
     frame = body + crc16_en13757(body).to_bytes(2, "big")  # the error flags' two bytes are that CRC
-    out = Decoder().decode_bytes(frame)
+    out = Decoder().decode_bytes(frame).to_dict()
     assert out["ok"] and out["records"][0]["value"] == value / 1000, out
     assert out["records"][1]["quantity"] == "error_flags" and out["records"][1]["value"] == int.from_bytes(
         frame[-2:], "little"
@@ -275,11 +275,11 @@ def test_security_mode_2_des_with_an_8_byte_key() -> None:
     enc = DesKey(key).cbc_encrypt(bytes(8), plain)
     tpl = bytes([0x7A, 0x11, 0x00]) + (0x0200).to_bytes(2, "little")  # mode 2, no block count
     frame = bytes([9 + len(tpl) + len(enc), 0x44]) + m + a + tpl + enc
-    out = Decoder().decode(frame, key)
+    out = Decoder().decode(frame, key).to_dict()
     assert out["ok"] and out["security_mode"] == 2 and out["decrypted"] and out["total_m3"] == 1.0, out
-    assert Decoder().decode_hex(frame.hex())["error"]["code"] == "no_key"
-    assert Decoder().decode_hex(frame.hex(), bytes(16))["error"]["code"] == "bad_key"
-    assert Decoder().decode_hex(frame.hex(), bytes(range(8)))["error"]["code"] == "decrypt_failed"
+    assert Decoder().decode_hex(frame.hex()).to_dict()["error"]["code"] == "no_key"
+    assert Decoder().decode_hex(frame.hex(), bytes(16)).to_dict()["error"]["code"] == "bad_key"
+    assert Decoder().decode_hex(frame.hex(), bytes(range(8))).to_dict()["error"]["code"] == "decrypt_failed"
     with tempfile.TemporaryDirectory() as tmp:
         keys = os.path.join(tmp, "keys.csv")
         with open(keys, "w") as f:
@@ -290,7 +290,7 @@ def test_security_mode_2_des_with_an_8_byte_key() -> None:
         assert '"total_m3":1.0' in res.stdout and "0123456789ABCDEF" not in res.stdout + res.stderr, res.stdout
     m5, a5 = b.address("12345678", "ELS", 0x33, 0x07)
     aes_frame = b.wmbus_frame(0x44, m5, a5, b.short_tpl(1, 0, mode=5, blocks=1) + bytes(16))
-    assert Decoder().decode_hex(aes_frame.hex(), key)["error"]["code"] == "bad_key"
+    assert Decoder().decode_hex(aes_frame.hex(), key).to_dict()["error"]["code"] == "bad_key"
 
 
 def test_the_web_modules_import_each_other_without_a_cycle() -> None:

@@ -73,11 +73,13 @@ def test_a_multi_telegram_readout_is_read_whole_with_the_frame_count_bit_togglin
     frames = run(master.read(7), bus.exchange)
     assert len(frames) == 3 and frames[-1][-6:-2] == bytes.fromhex("00300000")
     from meterd.commands.mbus import merged
-    from meterd.wmbus import Decoder
+    from meterd.wmbus import Decoder, Telegram
 
-    obj = merged(Decoder(), frames)
-    assert obj["ok"] and [r["value"] for r in obj["records"] if r["quantity"] == "volume"] == [1.0, 2.0, 3.0]
-    assert obj["id"] == "11223344" and obj["telegrams"] == 3 and "more_records_follow" not in obj
+    readout = merged(Decoder(), frames)
+    assert isinstance(readout, Telegram) and readout.id == "11223344" and readout.telegrams == 3
+    assert [r.value for r in readout.records if r.quantity == "volume"] == [1.0, 2.0, 3.0]
+    obj = readout.to_dict()
+    assert obj["telegrams"] == 3 and "more_records_follow" not in obj
 
 
 def test_a_bad_checksum_is_asked_again_and_silence_is_an_error() -> None:

@@ -142,10 +142,13 @@ def test_a_vendor_profile_reads_valve_tamper_and_low_credit_bits() -> None:
     assert opened.fields({"digital_input": 0x80}) == {"valve": "open"}
     assert profile_for([profile, opened], "xyz", "1") is opened and profile_for([profile], "XYZ", "2") is profile
     assert profile_for([profile], "ABC", "2") is None
-    obj = {"records": [{"storage": 0, "tariff": 0, "subunit": 0, "function": "instantaneous", "quantity": "digital_output", "value": 1},
-                       {"storage": 1, "tariff": 0, "subunit": 0, "function": "instantaneous", "quantity": "credit", "value": 9.0},
-                       {"storage": 0, "quantity": "manufacturer_specific", "function": "instantaneous", "value": "0008"}]}  # fmt: skip
-    assert record_values(obj) == {"digital_output": 1, "manufacturer_specific": "0008"}
+    from meterd.wmbus.result import Record, Telegram
+
+    telegram = Telegram("wmbus", "1", "XYZ", 1, 7, "water", records=[
+        Record(0, 0, 0, "instantaneous", "digital_output", None, 1), Record(1, 0, 0, "instantaneous", "credit", "currency", 9.0),
+        Record(0, 0, 0, "maximum", "error_flags", None, 3), Record(0, 0, 0, "instantaneous", "manufacturer_specific", None, "0008"),
+        Record(0, 0, 0, "instantaneous", "digital_output", None, 0)])  # fmt: skip
+    assert record_values(telegram) == {"digital_output": 1, "manufacturer_specific": "0008"}
 
 
 def test_a_bad_profile_in_the_configuration_is_a_clear_error(tmp_path: Path) -> None:

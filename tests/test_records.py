@@ -172,7 +172,7 @@ def test_plain_text_vif() -> None:
         "68 56 56 68 08 40 72 43 60 52 00 77 04 14 03 CA 10 00 00 0C 78 76 03 01 10 0D 7C 08 44 49 20 2E 74 73"
         " 75 63 0A 30 30 30 30 30 30 30 30 30 30 04 6D 38 15 AA 19 02 7C 09 65 6D 69 74 20 2E 74 61 62 22 0C"
         " 04 13 C1 0E 00 00 04 93 7F 4E 01 00 00 44 13 5D 08 00 00 0F 01 00 1F DE 16"
-    )
+    ).to_dict()
     assert out["ok"] and out["manufacturer"] == "ACW" and out["id"] == "00526043"
     recs = out["records"]
     assert recs[1]["unit"] == "cust. ID" and recs[1]["value"] == "0000000000"
@@ -193,14 +193,14 @@ def test_combinable_vifes() -> None:
     assert recs[0]["modifiers"] == ["forward_flow"] and recs[0]["value"] == 0.016
     assert recs[1]["modifiers"] == ["backward_flow"]
     assert recs[2]["value"] == 0.0005  # multiplicative correction 10^-1 applied to 10^-3 m3
-    out = Decoder().decode(plain(bytes.fromhex("04933C02000000041309000000")))
+    out = Decoder().decode(plain(bytes.fromhex("04933C02000000041309000000"))).to_dict()
     assert out["total_m3"] == 0.009  # backward-flow register is not the main register
 
 
 def test_record_error_vife() -> None:
     rec = one("04931500000000")
     assert rec["error"] == "no_data_available"
-    assert Decoder().decode(plain(bytes.fromhex("04931800000000")))["total_m3"] is None
+    assert Decoder().decode(plain(bytes.fromhex("04931800000000"))).to_dict()["total_m3"] is None
 
 
 def test_datetime_modifier() -> None:
@@ -209,7 +209,7 @@ def test_datetime_modifier() -> None:
 
 
 def test_fillers_and_more_records_follow() -> None:
-    out = Decoder().decode(plain(bytes.fromhex("2F2F0413010000002F1F")))
+    out = Decoder().decode(plain(bytes.fromhex("2F2F0413010000002F1F"))).to_dict()
     assert len(out["records"]) == 1 and out["more_records_follow"] is True
 
 
@@ -221,17 +221,17 @@ def test_total_is_the_main_volume_register_whatever_the_device_type() -> None:
     apl = bytes.fromhex("0406E8030000" + "4413FFFF0000" + "1413AAAA0000" + "0413D2040000")
     for dt in range(256):
         frame = plain(apl, device_type=dt)
-        assert Decoder().decode(frame)["total_m3"] == 1.234, hex(dt)
+        assert Decoder().decode(frame).to_dict()["total_m3"] == 1.234, hex(dt)
         assert json.loads(Decoder().decode_json(frame))["total_m3"] == 1.234, hex(dt)
-    assert Decoder().decode(plain(bytes.fromhex("4413FFFF0000")))["total_m3"] is None
+    assert Decoder().decode(plain(bytes.fromhex("4413FFFF0000"))).to_dict()["total_m3"] is None
 
 
 def test_status_alarms() -> None:
     apl = bytes.fromhex("041301000000")
-    assert Decoder().decode(plain(apl, status=0x04))["alarms"] == ["low_battery"]
-    assert Decoder().decode(plain(apl, status=0x08))["alarms"] == ["error"]
-    assert Decoder().decode(plain(apl, status=0x00))["alarms"] == []
-    assert Decoder().decode(plain(apl, status=0xE0))["alarms"] == []  # manufacturer bits: vendor decoders
+    assert Decoder().decode(plain(apl, status=0x04)).to_dict()["alarms"] == ["low_battery"]
+    assert Decoder().decode(plain(apl, status=0x08)).to_dict()["alarms"] == ["error"]
+    assert Decoder().decode(plain(apl, status=0x00)).to_dict()["alarms"] == []
+    assert Decoder().decode(plain(apl, status=0xE0)).to_dict()["alarms"] == []  # manufacturer bits: vendor decoders
 
 
 def test_fixed_data_structure() -> None:
@@ -240,15 +240,15 @@ def test_fixed_data_structure() -> None:
     # ID 12345678, ACC 1, status 0 (BCD), medium water (7 = 0b0111: low bits 11, high bits 01), units: m3 ×10^-3 (0x29 = l)
     data = bytes.fromhex("785634120100") + bytes([0x29 | (0x3 << 6), 0x29 | (0x1 << 6)])
     data += bytes.fromhex("45230100") + bytes.fromhex("00000000")
-    out = Decoder().decode(b.mbus_long_frame(0x08, 5, 0x73, data))
+    out = Decoder().decode(b.mbus_long_frame(0x08, 5, 0x73, data)).to_dict()
     assert out["ok"] and out["id"] == "12345678" and out["medium"] == "water"
     assert out["records"][0]["value"] == 12.345 and out["total_m3"] == 12.345
 
 
 def test_layout_cache_does_not_mix_structures() -> None:
     d = Decoder()
-    first = d.decode(plain(bytes.fromhex("04130100000002130200")))
-    second = d.decode(plain(bytes.fromhex("04130100000002230200")))  # same length, other VIF
+    first = d.decode(plain(bytes.fromhex("04130100000002130200"))).to_dict()
+    second = d.decode(plain(bytes.fromhex("04130100000002230200"))).to_dict()  # same length, other VIF
     assert first["records"][1]["quantity"] == "volume"
     assert second["records"][1]["quantity"] == "on_time"
 
@@ -259,7 +259,7 @@ def test_json_fast_path_equals_dict_path() -> None:
     d = Decoder()
     for apl in ("0413010000000DFD0E03332E31", "046D32371F150C13785634F205130000C03F"):
         t = plain(bytes.fromhex(apl))
-        assert orjson.loads(d.decode_json(t)) == d.decode(t)
+        assert orjson.loads(d.decode_json(t)) == d.decode(t).to_dict()
 
 
 def test_empty_lvar_bcd_is_null_not_a_crash() -> None:
@@ -286,25 +286,25 @@ def test_records_before_a_reserved_dif_or_an_unfinished_last_record_stand_with_a
     still fails."""
     from meterd.commands.decode import decode_line
 
-    out = Decoder().decode_hex(_frame(apl))
+    out = Decoder().decode_hex(_frame(apl)).to_dict()
     assert out["ok"] and out["warnings"] == [warning] and len(out["records"]) == kept and out["total_m3"] == 1.0
     decoder = Decoder()
     lines = [decode_line(decoder, _frame(apl, acc)) for acc in range(20)]
     assert all(json.loads(line)["warnings"] == [warning] for line in lines)
-    assert not Decoder().decode_hex(_frame("FFFF"))["ok"] and not Decoder().decode_hex(_frame("0C13AABB"))["ok"]
+    assert not Decoder().decode_hex(_frame("FFFF")).to_dict()["ok"] and not Decoder().decode_hex(_frame("0C13AABB")).to_dict()["ok"]
 
 
 def test_the_total_falls_back_to_an_uncorrected_or_base_condition_volume() -> None:
-    only = Decoder().decode_hex(_frame("0C943A 78563412"))  # Aerius / Unismart: 0C 94 3A
+    only = Decoder().decode_hex(_frame("0C943A 78563412")).to_dict()  # Aerius / Unismart: 0C 94 3A
     assert only["total_m3"] == 123456.78 and only["records"][0]["modifiers"] == ["uncorrected"]
-    base = Decoder().decode_hex(_frame("0C943E 78563412"))
+    base = Decoder().decode_hex(_frame("0C943E 78563412")).to_dict()
     assert base["total_m3"] == 123456.78
-    plain = Decoder().decode_hex(_frame("0C943A 78563412 0C13 11223344"))  # a plain volume wins
+    plain = Decoder().decode_hex(_frame("0C943A 78563412 0C13 11223344")).to_dict()  # a plain volume wins
     assert plain["total_m3"] == 44332.211
 
 
 def test_identifiers_keep_their_digits_and_invalid_dates_are_null() -> None:
-    out = Decoder().decode_hex(_frame("0413E8030000 0E78 780848810200 0C79 78563400 426C 0000 046D 00000000"))
+    out = Decoder().decode_hex(_frame("0413E8030000 0E78 780848810200 0C79 78563400 426C 0000 046D 00000000")).to_dict()
     rec = {r["quantity"]: r["value"] for r in out["records"]}
     assert rec["fabrication_no"] == "000281480878" and rec["enhanced_id"] == "00345678"
     assert rec["date"] is None and rec["datetime"] is None  # day 0, month 0: no date, not "2000-00-00"
@@ -324,7 +324,7 @@ def test_type_f_date_times_follow_the_century_rule(data: bytes, text: str) -> No
 
 
 def test_a_compact_profile_carries_its_own_quantity_never_a_volume_with_text() -> None:
-    out = Decoder().decode_hex(_frame("0413E8030000 0D931F05 0102030405 0D931E03 0A0B0C"))
+    out = Decoder().decode_hex(_frame("0413E8030000 0D931F05 0102030405 0D931E03 0A0B0C")).to_dict()
     recs = [(r["quantity"], r["unit"]) for r in out["records"]]
     assert recs == [("volume", "m3"), ("volume_compact_profile", None), ("volume_compact_profile_with_register", None)]
     assert out["total_m3"] == 1.0 and not any(r.get("error") for r in out["records"])

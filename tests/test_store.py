@@ -229,7 +229,7 @@ def test_decoder_state_survives_restarts(store: Store) -> None:
     second = Decoder()
     with store.begin() as conn:
         restore(conn, second)
-    assert second.decode(compact)["total_m3"] == 0.778
+    assert second.decode(compact).to_dict()["total_m3"] == 0.778
     assert second.counters["12345678/0000"] == 2739
 
 

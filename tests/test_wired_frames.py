@@ -25,7 +25,7 @@ def test_wired_frames_naming_no_defined_security_mode_are_read_unencrypted(mode:
     field was reserved), in a wired frame with no key: read as unencrypted, with a warning."""
     for low in (0x00, 0xFF, 0x5A):
         cf = (mode << 8) | low | (0xE000 if low == 0xFF else 0)
-        out = Decoder().decode(wired(cf, VOLUME))
+        out = Decoder().decode(wired(cf, VOLUME)).to_dict()
         assert out["ok"], out
         assert out["total_m3"] == 28504.27 and out["security_mode"] == 0
         assert "no defined security mode" in out["security_warning"]
@@ -33,13 +33,13 @@ def test_wired_frames_naming_no_defined_security_mode_are_read_unencrypted(mode:
 
 def test_defined_security_modes_are_never_read_as_plain_text() -> None:
     for mode in (5, 7, 8, 9, 10, 13):
-        out = Decoder().decode_bytes(wired(mode << 8, VOLUME))
+        out = Decoder().decode_bytes(wired(mode << 8, VOLUME)).to_dict()
         assert not out["ok"] or "security_warning" not in out
 
 
 def test_radio_frames_keep_refusing_undefined_modes() -> None:
     frame = b.wmbus_frame(0x44, M, A, b.short_tpl(1, 0, mode=0x1F) + VOLUME)
-    assert Decoder().decode_bytes(frame)["error"]["code"] == "unsupported_security"
+    assert Decoder().decode_bytes(frame).to_dict()["error"]["code"] == "unsupported_security"
 
 
 @settings(max_examples=200, deadline=None)
@@ -55,7 +55,7 @@ def test_plain_text_vif_in_either_order(text: str, vifes: list[int]) -> None:
     standard = bytes([0x02, vif]) + chain + bytes([len(unit)]) + unit + bytes.fromhex("3412")
     field = bytes([0x02, vif, len(unit)]) + unit + chain + bytes.fromhex("3412")
     for apl in (standard, field):
-        out = Decoder().decode(wired(0, apl + VOLUME))
+        out = Decoder().decode(wired(0, apl + VOLUME)).to_dict()
         assert out["ok"], (apl.hex(), out)
         first, second = out["records"]
         assert first["unit"] == text and first["value"] == 0x1234
@@ -67,7 +67,7 @@ def test_a_vif_without_meaning_keeps_its_record_raw(vib: str) -> None:
     """A bare 0x7B/0x7D or a reserved VIF: the DIF gives the length, so the record is kept with its raw
     value and VIF hex (quantity unknown) and the records after it are read as usual."""
     apl = bytes.fromhex("04" + vib + "78563412") + VOLUME
-    out = Decoder().decode(wired(0, apl))
+    out = Decoder().decode(wired(0, apl)).to_dict()
     assert out["ok"], out
     odd, volume = out["records"]
     assert odd["vif"] == vib and odd["value"] in ("78563412", 0x12345678)
@@ -86,7 +86,7 @@ def test_unknown_vife_chains_keep_the_base_quantity_and_unit(base: tuple[int, st
     vif, quantity, unit = base
     codes = [0x7C, *chain]  # the combinable extension: the code after it comes from the second table
     vib = bytes([vif | 0x80] + [c | 0x80 for c in codes[:-1]] + [codes[-1]])
-    out = Decoder().decode(wired(0, bytes([0x04]) + vib + bytes(4) + VOLUME))
+    out = Decoder().decode(wired(0, bytes([0x04]) + vib + bytes(4) + VOLUME)).to_dict()
     assert out["ok"], out
     rec = out["records"][0]
     assert rec["quantity"] == quantity and rec["unit"] == unit, rec

@@ -104,12 +104,12 @@ def _parse_input(line: bytes | str | None) -> tuple[bytes | None, bytes | None, 
         return None, None, e.to_dict()
 
 
-def run_one(decoder: Decoder, telegram: str, key: str | None) -> dict[str, Any]:
+def run_one(decoder: Decoder, telegram: str, key: str | None) -> dict[str, object]:
     try:
         key_bytes = _key_bytes(key) if key is not None else None
     except DecodeError as e:
         return e.to_dict()
-    return decoder.decode_hex(telegram, key_bytes)
+    return decoder.decode_hex(telegram, key_bytes).to_dict()
 
 
 def write_json(obj: object, stream: IO[bytes] | None = None) -> None:

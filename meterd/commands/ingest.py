@@ -91,6 +91,7 @@ def ingest_capture(
     from meterd.store.state import DecoderState, load_decoder_state, save_decoder_state
     from meterd.textinput import TextFile
     from meterd.wmbus import Decoder
+    from meterd.wmbus.result import Failure
 
     with store.begin() as conn:
         keys = current_keys(conn, store)
@@ -125,12 +126,11 @@ def ingest_capture(
         if not window.holds(received):
             report.problem(where, "bad_time", f"received at {item.received_at.isoformat()}: far from the present")
             continue
-        obj = decoder.decode_bytes(item.data)
-        if not obj["ok"]:
-            error = obj["error"]
-            report.problem(where, str(error["code"]), str(error["message"]))
+        decoded = decoder.decode_bytes(item.data)
+        if isinstance(decoded, Failure):
+            report.problem(where, decoded.code, decoded.message)
             continue
-        reading = pipeline.reading(obj, Heard(received, None, item.rssi_dbm, item.data, "capture"), "capture")
+        reading = pipeline.reading(decoded, Heard(received, None, item.rssi_dbm, item.data, "capture"), "capture")
         if reading is None:
             report.problem(where, "no_meter_id", "telegram names no meter")
             continue

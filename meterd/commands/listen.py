@@ -16,19 +16,19 @@ from meterd.drivers.frame import Frame, FramingError
 from meterd.drivers.pacing import paced
 
 if TYPE_CHECKING:  # the decoder and the metrics load when the command runs
-    from meterd.wmbus import Decoder
+    from meterd.wmbus import Decoded, Decoder
 
 
-def frame_json(decoder: Decoder, frame: Frame) -> dict[str, Any]:
+def frame_json(decoded: Decoded, frame: Frame) -> dict[str, Any]:
     """The decode object plus reception metadata; undecodable telegrams still print, with their error."""
-    out = decoder.decode_bytes(frame.data)
+    out = decoded.to_dict()
     out["rssi_dbm"] = frame.rssi_dbm
     at = frame.received_at
     if at.utcoffset():
         at = at.astimezone(UTC)
     out["received_at"] = at.isoformat().replace("+00:00", "Z")
     out["dongle"] = frame.dongle
-    if not out["ok"]:
+    if not decoded.ok:
         out["telegram"] = frame.data.hex().upper()
     return out
 
@@ -41,9 +41,9 @@ def emit(decoder: Decoder, items: Iterator[Frame | FramingError], out: IO[bytes]
         if isinstance(item, FramingError):
             print(f"meterd: dropped input [{item.code}]: {item.message}", file=sys.stderr)
             continue
-        obj = frame_json(decoder, item)
-        count_decoded((obj,), item.dongle, item.dongle)
-        out.write(orjson.dumps(obj) + b"\n")
+        decoded = decoder.decode_bytes(item.data)
+        count_decoded((decoded,), item.dongle, item.dongle)
+        out.write(orjson.dumps(frame_json(decoded, item)) + b"\n")
         out.flush()
 
 

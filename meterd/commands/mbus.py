@@ -10,10 +10,10 @@ from meterd.commands.storeopts import BadArgument
 from meterd.jsonio import dumps
 
 if TYPE_CHECKING:
-    from meterd.wmbus import Decoder
+    from meterd.wmbus import Decoded, Decoder
 
 
-def merged(decoder: Decoder, frames: list[bytes]) -> dict[str, Any]:
+def merged(decoder: Decoder, frames: list[bytes]) -> Decoded:
     """The decoded readout (a multi-telegram readout is one reading)."""
     from meterd.wmbus.result import merge_readout
 
@@ -74,7 +74,7 @@ def cmd_mbus(args: argparse.Namespace) -> int:
     from meterd.drivers import mbus_master as master
     from meterd.drivers.mbus_frames import ADDRESS_SELECTED, PRIMARY_ADDRESSES
     from meterd.drivers.mbus_port import MbusPort
-    from meterd.wmbus import Decoder
+    from meterd.wmbus import Decoder, Telegram
 
     if not 0 <= args.margin_ms <= 5000:
         raise BadArgument(f"--margin-ms {args.margin_ms}: give 0 to 5000")
@@ -85,10 +85,12 @@ def cmd_mbus(args: argparse.Namespace) -> int:
             progress = Progress(sys.stderr)
 
             def secondary(slave: master.Found) -> None:
-                obj = decoder.decode_bytes(slave.frames[0])
-                found = {"secondary_id": slave.secondary_id, "manufacturer": obj.get("manufacturer"),
-                         "version": obj.get("version"), "device_type": obj.get("device_type"),
-                         "medium": obj.get("medium")}  # fmt: skip
+                t = decoder.decode_bytes(slave.frames[0])
+                found: dict[str, object] = {"secondary_id": slave.secondary_id}
+                if isinstance(t, Telegram):
+                    found.update(manufacturer=t.manufacturer, version=t.version, device_type=t.device_type, medium=t.medium)
+                else:
+                    found.update(dict.fromkeys(("manufacturer", "version", "device_type", "medium")))
                 progress.found(dumps(found).decode())
 
             def primary(address: int, state: str) -> None:
@@ -115,7 +117,7 @@ def cmd_mbus(args: argparse.Namespace) -> int:
             if args.address not in PRIMARY_ADDRESSES:
                 raise BadArgument(f"--address {args.address}: a primary address is 0 to 250")
             frames = port.run(master.read(args.address))
-        sys.stdout.write(dumps(merged(decoder, frames)).decode() + "\n")
+        sys.stdout.write(merged(decoder, frames).to_json().decode() + "\n")
     return 0
 
 

@@ -6,13 +6,14 @@ no I/O, state only of what it saw (the recent readings per meter)."""
 from __future__ import annotations
 
 import enum
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 from meterd.config import Config
 from meterd.gateway.dedup import Deduplicator
 from meterd.gateway.forward import ForwardPolicy
 from meterd.prepaid.profile import profile_for, record_values
 from meterd.reading import Reading, Source, from_telegram, received_seconds
+from meterd.wmbus.result import Decoded, Telegram
 
 
 class Heard(NamedTuple):
@@ -45,14 +46,14 @@ class Pipeline:
         fwd = config.forward
         self.forward = ForwardPolicy(fwd.default, fwd.interval_min * 60, dict(fwd.meters))
 
-    def reading(self, obj: dict[str, Any], heard: Heard, receiver: str) -> Reading | None:
-        """The reading of a decoded telegram (None: it names no meter)."""
-        reading = from_telegram(obj, heard.received_at, gateway=self.gateway, receiver=receiver, rssi=heard.rssi,
+    def reading(self, decoded: Decoded, heard: Heard, receiver: str) -> Reading | None:
+        """The reading of a decoded telegram (None: it did not decode or names no meter)."""
+        reading = from_telegram(decoded, heard.received_at, gateway=self.gateway, receiver=receiver, rssi=heard.rssi,
                                 raw=heard.raw, source=heard.source, received_ms=heard.received_ms)  # fmt: skip
-        if reading is not None and self.profiles:
+        if reading is not None and self.profiles and isinstance(decoded, Telegram):
             profile = profile_for(self.profiles, reading.meter.manufacturer, reading.meter.id)
             if profile is not None:  # the vendor's valve, tamper and low-credit bits become registers
-                reading.registers.update(profile.fields(record_values(obj)))
+                reading.registers.update(profile.fields(record_values(decoded)))
         return reading
 
     def keep(self, reading: Reading) -> Outcome:

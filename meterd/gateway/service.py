@@ -44,14 +44,13 @@ from meterd.metrics import (
     STORED,
     TELEGRAMS,
     latencies,
-    result_code,
 )
 from meterd.reading import Reading, Source
 from meterd.sinks.base import Sink
 from meterd.sinks.store import StoreSink
 from meterd.store import Store
 from meterd.store.ingest import IngestResult
-from meterd.wmbus import Decoder
+from meterd.wmbus import Decoded, Decoder
 
 log = logging.getLogger("meterd.gateway")
 
@@ -274,8 +273,8 @@ class Gateway:
         """A wired meter's readout: its telegrams decoded and merged into one reading."""
         from meterd.wmbus.result import merge_readout
 
-        obj = merge_readout([self.decoder.decode_bytes(f) for f in polled.frames])
-        self._handle_decoded(rcv, self._heard(rcv, Frame(polled.frames[0], polled.received_at, None, rcv.name)), obj)
+        decoded = merge_readout([self.decoder.decode_bytes(f) for f in polled.frames])
+        self._handle_decoded(rcv, self._heard(rcv, Frame(polled.frames[0], polled.received_at, None, rcv.name)), decoded)
 
     def _heard(self, rcv: ReceiverThread, item: Frame) -> Heard:
         received = item.received_at.timestamp()
@@ -285,10 +284,10 @@ class Gateway:
     def _handle(self, rcv: ReceiverThread, item: Frame) -> None:
         self._handle_decoded(rcv, self._heard(rcv, item), self.decoder.decode_bytes(item.data))
 
-    def _handle_decoded(self, rcv: ReceiverThread, h: Heard, obj: dict[str, Any]) -> None:
-        rcv.count_result(result_code(obj))
+    def _handle_decoded(self, rcv: ReceiverThread, h: Heard, decoded: Decoded) -> None:
+        rcv.count_result(decoded.code)
         rcv.last_heard = h.received_s
-        reading = self.pipeline.reading(obj, h, rcv.name)
+        reading = self.pipeline.reading(decoded, h, rcv.name)
         if reading is not None:
             self._accept(reading)
 

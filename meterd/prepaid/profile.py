@@ -19,9 +19,12 @@ not a number is left out, never guessed."""
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
+
+if TYPE_CHECKING:
+    from meterd.wmbus.result import Telegram
 
 Value = float | int | str | None
 
@@ -102,19 +105,12 @@ def profile_for(profiles: list[PrepaidProfile], manufacturer: str, meter_id: str
     return None
 
 
-def record_values(obj: dict[str, object]) -> dict[str, Value]:
-    """The instantaneous values of storage 0 of a decoded telegram (decode's JSON object), by quantity,
-    the first of each, manufacturer-specific data (hex) and error flags included: what a profile reads."""
+def record_values(telegram: Telegram) -> dict[str, Value]:
+    """The instantaneous values of storage 0 of a decoded telegram, by quantity, the first of each,
+    manufacturer-specific data (hex) and error flags included: what a profile reads."""
     out: dict[str, Value] = {}
-    records = obj.get("records")
-    if not isinstance(records, list):
-        return out
-    for rec in records:
-        if not isinstance(rec, dict) or rec.get("storage") or rec.get("tariff") or rec.get("subunit"):
-            continue
-        if rec.get("function") not in ("instantaneous", None):
-            continue
-        q, value = rec.get("quantity"), rec.get("value")
-        if isinstance(q, str) and q not in out and isinstance(value, int | float | str) and not isinstance(value, bool):
+    for rec in telegram.records:
+        q, value = rec.quantity, rec.value
+        if rec.is_current and q not in out and isinstance(value, int | float | str) and not isinstance(value, bool):
             out[q] = value
     return out

@@ -169,18 +169,10 @@ def analyze(data: bytes, key: bytes | None = None, decoder: Decoder | None = Non
         walked = scratch._walk(data, key)
         if isinstance(walked, _Pending):
             for spec in walked.layout.specs:
-                t = spec.template
-                add(
-                    Field(
-                        -1,
-                        "",
-                        "apl",
-                        f"{t['dif']}/{t['vif']}",
-                        f"{t['quantity']} {t['unit'] or ''} storage {t['storage']} {t['function']}".strip(),
-                    )
-                )
-        decoded = decoder.decode(data, key)
-        result["decoded"] = decoded
+                r = spec.record
+                meaning = f"{r.quantity} {r.unit or ''} storage {r.storage} {r.function}".strip()
+                add(Field(-1, "", "apl", f"{r.dif}/{r.vif}", meaning))
+        result["decoded"] = decoder.decode(data, key).to_dict()
     except DecodeError as e:
         result["decoded"] = e.to_dict()
     mfr = decode_manufacturer(link.manufacturer) if link.kind == WMBUS else ""

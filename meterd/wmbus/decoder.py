@@ -9,7 +9,6 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from meterd.jsonio import dumps
 from meterd.wmbus.afl import Afl, parse_afl
 from meterd.wmbus.alarms import normalise, status_alarms
 from meterd.wmbus.crc import crc16_en13757
@@ -20,12 +19,12 @@ from meterd.wmbus.hexinput import parse_hex
 from meterd.wmbus.keys import KeyRing, KeysGiven
 from meterd.wmbus.link import MBUS, MBUS_ACK, MBUS_SHORT, WMBUS, LinkFrame, parse_link
 from meterd.wmbus.manufacturer import decode_manufacturer
-from meterd.wmbus.medium import ADAPTER_TYPES
+from meterd.wmbus.medium import ADAPTER_TYPES, medium_name
 from meterd.wmbus.records import Layout, LayoutCache, parse_layout
-from meterd.wmbus.result import TelegramDict, control, finish, identity, json_pieces, start
+from meterd.wmbus.result import Adapter, ControlFrame, Decoded, Failure, Record, Telegram
 from meterd.wmbus.security import ZERO_IV, AesKey, derive_mode7_keys, mode5_iv
 from meterd.wmbus.signatures import SignatureCache
-from meterd.wmbus.vendors import VendorContext, VendorRegistry, default_registry
+from meterd.wmbus.vendors import VendorDecoder, VendorInput, VendorRegistry, default_registry
 
 APPLICATION_ERRORS = {
     0x00: "unspecified error",
@@ -71,6 +70,7 @@ class _Header:
 
 
 RECORD_ERRORS = frozenset({"truncated_record", "bad_record"})
+_Identity = tuple[str | None, str | None, int | None, int | None, str | None]  # id, manufacturer, version, type, medium
 
 
 class _Pending:
@@ -78,7 +78,7 @@ class _Pending:
 
     __slots__ = ("apl", "data", "hdr", "layout", "out")
 
-    def __init__(self, out: TelegramDict, hdr: _Header, layout: Layout, data: bytes, apl: bytes) -> None:
+    def __init__(self, out: Telegram, hdr: _Header, layout: Layout, data: bytes, apl: bytes) -> None:
         self.out = out
         self.hdr = hdr
         self.layout = layout
@@ -106,7 +106,7 @@ class Decoder:
         self.vendors = vendors if vendors is not None else default_registry()
         self.layouts = LayoutCache()
         # link and header identity → (the identity fields, the adapter's identity or None)
-        self._identities: dict[tuple[object, ...], tuple[dict[str, Any], dict[str, Any] | None]] = {}
+        self._identities: dict[tuple[object, ...], tuple[_Identity, Adapter | None]] = {}
         # Last mode 7 message counter (AFL MCR) per meter; persist it to reject replays across restarts.
         self.counters: dict[str, int] = counters if counters is not None else {}
         for fmt in self.vendors.known_formats():
@@ -125,32 +125,32 @@ class Decoder:
         for meter, counter in counters.items():
             self.counters[meter] = max(int(counter), self.counters.get(meter, -1))
 
-    def decode_hex(self, text: str, key: str | bytes | None = None) -> TelegramDict:
-        """Decode hex text; never raises: failures come back as {"ok": false, "error": ...}."""
+    def decode_hex(self, text: str, key: str | bytes | None = None) -> Decoded:
+        """Decode hex text; never raises: what cannot be decoded comes back as a `Failure`."""
         try:
             data = parse_hex(text)
             key_bytes = bytes.fromhex(key) if isinstance(key, str) else key
         except DecodeError as e:
-            return e.to_dict()
+            return e.failure()
         except ValueError:
-            return DecodeError("bad_hex", "key is not valid hex").to_dict()
+            return Failure("bad_hex", "key is not valid hex")
         return self.decode_bytes(data, key_bytes)
 
-    def decode_bytes(self, data: bytes, key: bytes | None = None) -> TelegramDict:
-        """`decode` for receivers: never raises; failures come back as {"ok": false, "error": ...}."""
+    def decode_bytes(self, data: bytes, key: bytes | None = None) -> Decoded:
+        """`decode` for receivers: never raises; what cannot be decoded comes back as a `Failure`."""
         try:
             return self.decode(data, key)
         except DecodeError as e:
-            return e.to_dict()
+            return e.failure()
         except Exception as e:
-            return DecodeError("internal_error", f"{type(e).__name__} while decoding").to_dict()
+            return Failure("internal_error", f"{type(e).__name__} while decoding")
 
-    def decode_many(self, items: Iterable[tuple[str, str | None]]) -> list[TelegramDict]:
-        """(hex, key-or-None) pairs → objects in the same order."""
+    def decode_many(self, items: Iterable[tuple[str, str | None]]) -> list[Decoded]:
+        """(hex, key-or-None) pairs → results in the same order."""
         decode = self.decode_hex
         return [decode(text, key) for text, key in items]
 
-    def decode(self, data: bytes, key: bytes | None = None) -> TelegramDict:
+    def decode(self, data: bytes, key: bytes | None = None) -> Telegram | ControlFrame:
         """Decode one telegram; raises DecodeError with a stable code."""
         result = self._walk(data, key)
         if isinstance(result, _Pending):
@@ -158,32 +158,36 @@ class Decoder:
         return result
 
     def decode_json(self, data: bytes, key: bytes | None = None) -> bytes:
-        """Decode one telegram straight to JSON (no per-record dicts); raises DecodeError."""
+        """Decode one telegram to its JSON object; raises DecodeError. A telegram that no vendor decoder
+        reads has its records written straight from their values (no Record objects)."""
         result = self._walk(data, key)
         if not isinstance(result, _Pending):
-            return dumps(result)
+            return result.to_json()
         out, hdr, layout = result.out, result.hdr, result.layout
-        if self.vendors.find(out["manufacturer"], out["version"], out["device_type"], hdr.m_bytes + hdr.a_bytes):
-            return dumps(self._finish(out, hdr, layout, layout.extract(result.data), result.apl))
+        if self._vendor(out, hdr) is not None:
+            return self._finish(out, hdr, layout, layout.extract(result.data), result.apl).to_json()
         data = result.data
         values = layout.values(data)
-        total = values[layout.total_index] if layout.total_index is not None else None
-        alarms = status_alarms(hdr.status) if hdr.status else []
-        pieces, _ = json_pieces(finish(out, None, total, alarms), ("records",))
-        return "".join((pieces[0], layout.records_json(values, len(data)), pieces[1])).encode()
+        out.total_m3 = values[layout.total_index] if layout.total_index is not None else None
+        out.alarms = status_alarms(hdr.status) if hdr.status else []
+        before, after = out.json_around_records()
+        return "".join((before, layout.records_json(values, len(data)), after)).encode()
 
     def decode_hex_json(self, text: str, key: bytes | None = None) -> bytes:
         """decode_json on hex text; never raises."""
         try:
             return self.decode_json(parse_hex(text), key)
         except DecodeError as e:
-            return dumps(e.to_dict())
+            return e.failure().to_json()
         except Exception as e:
-            return dumps(DecodeError("internal_error", f"{type(e).__name__} while decoding").to_dict())
+            return Failure("internal_error", f"{type(e).__name__} while decoding").to_json()
+
+    def _vendor(self, out: Telegram, hdr: _Header) -> VendorDecoder | None:
+        return self.vendors.find(out.manufacturer or "", out.version or 0, out.device_type or 0, hdr.m_bytes + hdr.a_bytes)
 
     def _walk(
         self, data: bytes, key: bytes | None, retry: bool = True, format_b: bool = True
-    ) -> TelegramDict | _Pending:
+    ) -> Telegram | ControlFrame | _Pending:
         link = parse_link(data, format_b=format_b)
         if link.kind == WMBUS:
             link = self.vendors.prepare(link)
@@ -204,13 +208,14 @@ class Decoder:
                     pass
             if retry and link.warning is not None and e.code in RECORD_ERRORS and len(data) > data[0] + 3:
                 # a wrong L with two bytes more than the records: the CRC of a frame relayed without its L fixed
-                result = self._walk(data[:-2], key, retry=False)
-                out = result.out if isinstance(result, _Pending) else result
-                out["link_warning"] = (
-                    f"L field says {data[0]} bytes follow but {len(data) - 1} were received;"
-                    " the last 2 are not records and were ignored"
-                )
-                return result
+                relayed = self._walk(data[:-2], key, retry=False)
+                out = relayed.out if isinstance(relayed, _Pending) else relayed
+                if isinstance(out, Telegram):
+                    out.link_warning = (
+                        f"L field says {data[0]} bytes follow but {len(data) - 1} were received;"
+                        " the last 2 are not records and were ignored"
+                    )
+                return relayed
             if e.meter_id is None:
                 e.meter_id = hdr.meter_id if (hdr.long or meter_id) else None
             raise
@@ -218,7 +223,9 @@ class Decoder:
             return self._cleaner(data, key, retry, link) or result
         return result
 
-    def _cleaner(self, data: bytes, key: bytes | None, retry: bool, link: LinkFrame) -> TelegramDict | _Pending | None:
+    def _cleaner(
+        self, data: bytes, key: bytes | None, retry: bool, link: LinkFrame
+    ) -> Telegram | ControlFrame | _Pending | None:
         """For a frame whose records needed lenient reading: the other reading of an ambiguous frame
         (without CRCs, or with two relayed CRC bytes past its L), when that one reads cleanly."""
         tries: list[tuple[bytes, bool, bool]] = []  # (frame, retry, relayed)
@@ -233,7 +240,7 @@ class Decoder:
                 continue
             if isinstance(other, _Pending) and not other.layout.warnings:
                 if relayed:
-                    other.out["link_warning"] = (
+                    other.out.link_warning = (
                         f"L field says {data[0]} bytes follow but {len(data) - 1} were received;"
                         " the last 2 are not records and were ignored"
                     )
@@ -244,7 +251,7 @@ class Decoder:
 
     def _decode_layers(
         self, link: LinkFrame, hdr: _Header, payload: bytes, key: bytes | None
-    ) -> TelegramDict | _Pending:
+    ) -> Telegram | _Pending:
         aes = self.keys.cipher(key) if key is not None else None
         pos = 0
         ci = payload[0]
@@ -291,12 +298,12 @@ class Decoder:
         if ci in _NO_APL:
             return self._finish(out, hdr, None, [], None)
         if ci in _ALARM_CIS:
-            out["alarm_code"] = payload[pos:].hex().upper()
+            out.alarm_code = payload[pos:].hex().upper()
             return self._finish(out, hdr, None, [], None)
         mode = (hdr.cf >> 8) & 0x1F
         if mode in UNDEFINED_SECURITY_MODES and link.kind == MBUS and aes is None:
             # the field was reserved when many wired meters were built: they fill it with anything
-            out["security_warning"] = (
+            out.security_warning = (
                 f"configuration field {hdr.cf:04X} names no defined security mode ({mode}); read as unencrypted"
             )
             mode = 0
@@ -314,9 +321,9 @@ class Decoder:
                 ) from None
             raise
         if published is not None and decrypted and payload[pos : pos + 2] != _FILLER:
-            out["default_key"] = True  # (not when a receiver had already decrypted it)
-        out["security_mode"] = mode
-        out["decrypted"] = decrypted or link.descrambled
+            out.default_key = True  # (not when a receiver had already decrypted it)
+        out.security_mode = mode
+        out.decrypted = decrypted or link.descrambled
         if ci == 0x79:
             layout, data = self._compact(apl)
         elif ci in _COMPACT_TPL:  # after the header (and decryption): 2F 2F, signature, data CRC, data
@@ -326,24 +333,20 @@ class Decoder:
                 layout, fresh = self.layouts.layout((hdr.m_bytes, hdr.a_bytes), apl, 0)
             except DecodeError as e:
                 # a vendor whose payload is no record stream at all reads the payload itself
-                vendor = self.vendors.find(
-                    out["manufacturer"], out["version"], out["device_type"], hdr.m_bytes + hdr.a_bytes
-                )
+                vendor = self._vendor(out, hdr)
                 if e.code not in RECORD_ERRORS or vendor is None or not vendor.reads_payload:
                     raise
                 layout, fresh = parse_layout(b""), False
             if fresh and layout.format_bytes:
                 self.signatures.learn(layout.format_bytes)
             data = apl
-        if layout.more_records_follow:
-            out["more_records_follow"] = True
-        if layout.warnings:
-            out["warnings"] = list(layout.warnings)
+        out.more_records_follow = layout.more_records_follow
+        out.warnings = layout.warnings
         return _Pending(out, hdr, layout, data, apl)
 
-    def _published_key(self, out: TelegramDict, hdr: _Header) -> AesKey | None:
+    def _published_key(self, out: Telegram, hdr: _Header) -> AesKey | None:
         """The default key a vendor publishes for its meters, for a meter without a configured key."""
-        vendor = self.vendors.find(out["manufacturer"], out["version"], out["device_type"], hdr.m_bytes + hdr.a_bytes)
+        vendor = self._vendor(out, hdr)
         if vendor is None or vendor.default_key is None:
             return None
         return self.keys.cipher(vendor.default_key)
@@ -499,7 +502,7 @@ class Decoder:
 
     # -- output -----------------------------------------------------------------------------------
 
-    def _start_output(self, link: LinkFrame, hdr: _Header) -> TelegramDict:
+    def _start_output(self, link: LinkFrame, hdr: _Header) -> Telegram:
         ident_key = (hdr.m_bytes, hdr.a_bytes, link.manufacturer, link.id_bytes, link.version, link.device_type)
         known = self._identities.get(ident_key)
         if known is None:
@@ -509,101 +512,101 @@ class Decoder:
                 self._identities.clear()
             self._identities[ident_key] = known
         ident, adapter = known
-        out = start(link.kind, ident, hdr.acc, hdr.status)
-        if adapter is not None:
-            out["adapter"] = dict(adapter)  # a copy per telegram: callers may change what they get
+        out = Telegram(link.kind, *ident, access_number=hdr.acc, status=hdr.status, adapter=adapter,
+                       link_warning=link.warning)  # fmt: skip
         if link.kind == MBUS:
-            out["address"] = link.address
-        if link.warning is not None:
-            out["link_warning"] = link.warning
+            out.address = link.address
         return out
 
     @staticmethod
-    def _identity(link: LinkFrame, hdr: _Header) -> dict[str, Any]:
+    def _identity(link: LinkFrame, hdr: _Header) -> _Identity:
         if link.kind == MBUS and not hdr.long:
-            return identity(None, None, None, None)
+            return None, None, None, None, None
         m = hdr.m_bytes[0] | (hdr.m_bytes[1] << 8)
-        return identity(hdr.meter_id, decode_manufacturer(m), hdr.a_bytes[4], hdr.a_bytes[5])
+        device_type = hdr.a_bytes[5]
+        return hdr.meter_id, decode_manufacturer(m), hdr.a_bytes[4], device_type, medium_name(device_type)
 
     @staticmethod
-    def _adapter(link: LinkFrame, hdr: _Header) -> dict[str, Any] | None:
+    def _adapter(link: LinkFrame, hdr: _Header) -> Adapter | None:
         """The radio adapter's link-layer identity, when a TPL long header names another device."""
         dll = link.id_bytes + bytes([link.version, link.device_type])
         m = hdr.m_bytes[0] | (hdr.m_bytes[1] << 8)
         if dll == hdr.a_bytes and link.manufacturer == m and link.device_type not in ADAPTER_TYPES:
             return None
-        return {
-            "id": link.meter_id,
-            "manufacturer": decode_manufacturer(link.manufacturer),
-            "version": link.version,
-            "device_type": link.device_type,
-        }
+        return Adapter(link.meter_id, decode_manufacturer(link.manufacturer), link.version, link.device_type)
 
-    def _finish(
-        self,
-        out: TelegramDict,
-        hdr: _Header,
-        layout: Layout | None,
-        records: list[dict[str, Any]],
-        apl: bytes | None,
-    ) -> TelegramDict:
-        total = None
+    def _finish(self, out: Telegram, hdr: _Header, layout: Layout | None, records: list[Record], apl: bytes | None) -> Telegram:
         if layout is not None and layout.total_index is not None:  # whatever the device type says
-            total = records[layout.total_index]["value"]
-        alarms = status_alarms(hdr.status) if hdr.status else []
-        finish(out, records, total, alarms)
-        vendor = self.vendors.find(out["manufacturer"], out["version"], out["device_type"], hdr.m_bytes + hdr.a_bytes)
+            out.total_m3 = records[layout.total_index].value
+        out.records = records
+        out.alarms = status_alarms(hdr.status) if hdr.status else []
+        vendor = self._vendor(out, hdr)
         if vendor is not None and apl is not None:
-            own = {id(r) for r in records}
-            ctx = VendorContext(out, records, apl, hdr.status or 0, alarms, dll=hdr.dll)
-            if vendor.apply(ctx):
-                out["driver"] = out.pop("vendor_model", vendor.name)
-            # the telegram's own records keep their order and positions; what a vendor decoder adds follows
-            out["records"] = [r for r in ctx.records if id(r) in own] + [r for r in ctx.records if id(r) not in own]
-            alarms = ctx.alarms
-        out["alarms"] = normalise(alarms) if alarms else []
-        return out
-
-    def _fixed(self, link: LinkFrame, hdr: _Header, data: bytes) -> TelegramDict:
-        fixed = decode_fixed(data)
-        medium = fixed.pop("medium_code")
-        assert isinstance(medium, int)
-        records = fixed["records"]
-        assert isinstance(records, list)
-        total = None
-        for rec in records:
-            if rec["quantity"] == "volume" and rec["storage"] == 0:
-                total = rec["value"]
-                break
-        ident = identity(fixed["id"], None, None, medium)  # type: ignore[arg-type]
-        out = start(link.kind, ident, fixed["access_number"], fixed["status"])  # type: ignore[arg-type]
-        finish(out, records, total, fixed["alarms"])
-        if link.kind == MBUS:
-            out["address"] = link.address
-        return out
-
-    def _vendor_only(self, link: LinkFrame, hdr: _Header, ci: int, data: bytes, aes: AesKey | None) -> TelegramDict:
-        """Manufacturer-specific CI: only a vendor decoder can read it."""
-        out = self._start_output(link, hdr)
-        vendor = self.vendors.find(out["manufacturer"], out["version"], out["device_type"], hdr.m_bytes + hdr.a_bytes)
-        if vendor is None or not vendor.handles_ci(ci):
-            raise DecodeError("unsupported_ci", f"manufacturer-specific CI {ci:02X} and no vendor decoder for it")
-        finish(out, [], None, [])
-        key = aes or self.keys.get(hdr.meter_id, hdr.m_bytes)
-        ctx = VendorContext(out, out["records"], data, hdr.status or 0, [], ci=ci, key=key, dll=hdr.dll)
-        if not vendor.apply(ctx):
-            raise DecodeError("unsupported_ci", f"{vendor.name} cannot read CI {ci:02X} of this telegram")
-        out["driver"] = out.pop("vendor_model", vendor.name)
-        out["alarms"] = normalise(ctx.alarms)
+            self._vendor_reading(out, vendor, VendorInput(out, apl, hdr.status or 0, dll=hdr.dll))
+        if out.alarms:
+            out.alarms = normalise(out.alarms)
         return out
 
     @staticmethod
-    def _control_frame(link: LinkFrame) -> TelegramDict:
-        out = control(link.kind)
-        if link.kind == MBUS_SHORT:
-            out["c_field"] = link.c_field
-            out["address"] = link.address
+    def _vendor_reading(out: Telegram, vendor: VendorDecoder, given: VendorInput) -> bool:
+        """What the vendor decoder read, into the telegram; False when it read nothing."""
+        found = vendor.apply(given)
+        if found is None:
+            return False
+        if found.warning is not None:
+            out.vendor_warning = found.warning
+        if not found.read:
+            return False
+        out.records = (out.records if found.own is None else found.own) + found.records
+        if found.total_m3 is not None:
+            out.total_m3 = found.total_m3
+        out.alarms = out.alarms + found.alarms
+        out.driver = found.model or vendor.name
+        if found.meter_id is not None:
+            out.id = found.meter_id
+        if found.version is not None:
+            out.version = found.version
+        if found.device_type is not None:
+            out.device_type = found.device_type
+        if found.medium is not None:
+            out.medium = found.medium
+        if found.access_number is not None:
+            out.access_number = found.access_number
+        if found.security_mode is not None:
+            out.security_mode = found.security_mode
+        if found.decrypted is not None:
+            out.decrypted = found.decrypted
+        out.default_key = out.default_key or found.default_key
+        if found.alarm_durations:
+            out.alarm_durations = found.alarm_durations
+        return True
+
+    def _fixed(self, link: LinkFrame, hdr: _Header, data: bytes) -> Telegram:
+        fixed = decode_fixed(data)
+        total = next((r.value for r in fixed.records if r.quantity == "volume" and r.storage == 0), None)
+        medium = medium_name(fixed.medium_code)
+        return Telegram(link.kind, fixed.meter_id, None, None, fixed.medium_code, medium, fixed.access_number,
+                        fixed.status, records=fixed.records, total_m3=total, alarms=fixed.alarms,
+                        address=link.address if link.kind == MBUS else None)  # fmt: skip
+
+    def _vendor_only(self, link: LinkFrame, hdr: _Header, ci: int, data: bytes, aes: AesKey | None) -> Telegram:
+        """Manufacturer-specific CI: only a vendor decoder can read it."""
+        out = self._start_output(link, hdr)
+        vendor = self._vendor(out, hdr)
+        if vendor is None or not vendor.handles_ci(ci):
+            raise DecodeError("unsupported_ci", f"manufacturer-specific CI {ci:02X} and no vendor decoder for it")
+        key = aes or self.keys.get(hdr.meter_id, hdr.m_bytes)
+        given = VendorInput(out, data, hdr.status or 0, ci=ci, key=key, dll=hdr.dll)
+        if not self._vendor_reading(out, vendor, given):
+            raise DecodeError("unsupported_ci", f"{vendor.name} cannot read CI {ci:02X} of this telegram")
+        out.alarms = normalise(out.alarms)
         return out
+
+    @staticmethod
+    def _control_frame(link: LinkFrame) -> ControlFrame:
+        if link.kind == MBUS_SHORT:
+            return ControlFrame(link.kind, link.c_field, link.address)
+        return ControlFrame(link.kind)
 
 
 def _ell_crc_ok(payload: bytes) -> bool:

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from meterd.wmbus.result import Failure
+
 
 class DecodeError(Exception):
     """A telegram could not be decoded. `meter_id` is set when the header was readable."""
@@ -12,11 +17,14 @@ class DecodeError(Exception):
         self.message = message
         self.meter_id = meter_id
 
+    def failure(self) -> Failure:
+        """This error as the decode result of its telegram."""
+        from meterd.wmbus.result import Failure
+
+        return Failure(self.code, self.message, self.meter_id)
+
     def to_dict(self) -> dict[str, object]:
-        out: dict[str, object] = {"ok": False, "error": {"code": self.code, "message": self.message}}
-        if self.meter_id is not None:
-            out["id"] = self.meter_id
-        return out
+        return self.failure().to_dict()
 
 
 # The stable codes, for documentation and tests.

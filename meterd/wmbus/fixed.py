@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from meterd.wmbus.alarms import status_alarms
 from meterd.wmbus.datatypes import bcd_value
 from meterd.wmbus.errors import DecodeError
+from meterd.wmbus.result import Record
 
 
 def _unit_table() -> dict[int, tuple[str, str | None, int]]:
@@ -26,11 +29,23 @@ def _unit_table() -> dict[int, tuple[str, str | None, int]]:
 UNITS = _unit_table()
 
 
-def decode_fixed(data: bytes) -> dict[str, object]:
-    """Decode the 16 bytes after CI 0x73 into the common output fields."""
+@dataclass(slots=True, frozen=True)
+class FixedData:
+    """What a fixed data structure holds: the meter, its access number and status, the medium code
+    of its two units, and the two counters as records."""
+
+    meter_id: str
+    access_number: int
+    status: int
+    medium_code: int
+    records: list[Record]
+    alarms: list[str]
+
+
+def decode_fixed(data: bytes) -> FixedData:
+    """Decode the 16 bytes after CI 0x73."""
     if len(data) < 16:
         raise DecodeError("truncated_record", f"fixed data structure needs 16 bytes, got {len(data)}")
-    meter_id = data[3::-1].hex().upper()
     access_number, status = data[4], data[5]
     binary = bool(status & 0x80)
     storage = 1 if status & 0x40 else 0
@@ -47,25 +62,5 @@ def decode_fixed(data: bytes) -> dict[str, object]:
             value = raw * 10**exp
         else:
             value = raw / 10**-exp
-        records.append(
-            {
-                "storage": storage,
-                "tariff": 0,
-                "subunit": 0,
-                "function": "instantaneous",
-                "quantity": quantity,
-                "unit": unit,
-                "value": value,
-                "dif": None,
-                "vif": None,
-                "counter": i + 1,
-            }
-        )
-    return {
-        "id": meter_id,
-        "access_number": access_number,
-        "status": status,
-        "medium_code": medium,
-        "records": records,
-        "alarms": status_alarms(status & 0x1F),
-    }
+        records.append(Record(storage, 0, 0, "instantaneous", quantity, unit, value, notes={"counter": i + 1}))
+    return FixedData(data[3::-1].hex().upper(), access_number, status, medium, records, status_alarms(status & 0x1F))

@@ -20,8 +20,8 @@ from meterd.jsonio import dumps
 from meterd.wmbus import datatypes as dt
 from meterd.wmbus import vif as V
 from meterd.wmbus.errors import DecodeError
+from meterd.wmbus.result import Record, Value
 
-Value = int | float | str | None
 Converter = Callable[[Any], Value]
 
 FUNCTIONS = ("instantaneous", "maximum", "minimum", "error")
@@ -41,7 +41,12 @@ class RecordSpec:
     length: int | None  # None: to the end of the buffer (manufacturer-specific tail)
     code: str  # struct code for the raw field ("h", "4s", ...)
     post: Converter | None  # raw → value; None when the raw integer is the value
-    template: dict[str, object]
+    record: Record  # the record with every field but its value
+
+    def with_value(self, value: Value) -> Record:
+        r = self.record
+        return Record(r.storage, r.tariff, r.subunit, r.function, r.quantity, r.unit, value, r.dif, r.vif,
+                      r.modifiers, r.error)  # fmt: skip
 
 
 class Layout:
@@ -98,13 +103,9 @@ class Layout:
     def values(self, buf: bytes) -> list[Value]:
         return self._compile(len(buf)).values(buf)
 
-    def extract(self, buf: bytes) -> list[dict[str, object]]:
+    def extract(self, buf: bytes) -> list[Record]:
         values = self._compile(len(buf)).values(buf)
-        return [{**spec.template, "value": v} for spec, v in zip(self.specs, values, strict=True)]
-
-    def records_json_pieces(self, size: int) -> list[str]:
-        """The records array as JSON text around the values: len(specs) + 1 pieces to interleave."""
-        return self._compile(size).json_pieces
+        return [spec.with_value(v) for spec, v in zip(self.specs, values, strict=True)]
 
     def records_json(self, values: list[Value], size: int) -> str:
         return interleave(self._compile(size).json_pieces, [_json_value(v) for v in values])
@@ -132,7 +133,7 @@ class _Compiled:
             fmt.append(code)
             if spec.post is not None:
                 posts.append((i, spec.post))
-            before, after = orjson.dumps({**spec.template, "value": _PLACEHOLDER}).decode().split(f'"{_PLACEHOLDER}"')
+            before, after = orjson.dumps(spec.with_value(_PLACEHOLDER).to_dict()).decode().split(f'"{_PLACEHOLDER}"')
             pieces[-1] += ("," if i else "") + before
             pieces.append(after)
         self.unpack = struct.Struct("".join(fmt)).unpack_from
@@ -476,18 +477,8 @@ def parse_layout(buf: bytes, start: int = 0, *, compact: bool = False, lenient: 
                 if compact:
                     break
                 if p < n:
-                    template: dict[str, object] = {
-                        "storage": 0,
-                        "tariff": 0,
-                        "subunit": 0,
-                        "function": "instantaneous",
-                        "quantity": "manufacturer_specific",
-                        "unit": None,
-                        "value": None,
-                        "dif": f"{dif:02X}",
-                        "vif": None,
-                    }
-                    specs.append(RecordSpec(p, None, "0s", _hex, template))
+                    tail = Record(0, 0, 0, "instantaneous", "manufacturer_specific", None, None, f"{dif:02X}")
+                    specs.append(RecordSpec(p, None, "0s", _hex, tail))
                 break
             if dif == 0x7F:
                 continue
@@ -554,26 +545,14 @@ def parse_layout(buf: bytes, start: int = 0, *, compact: bool = False, lenient: 
                         f"record DIF {dif:02X} VIF {vif_hex} needs {length} data bytes, {n - d_start} left",
                     )
             info = vib.info
-            template = {
-                "storage": storage,
-                "tariff": tariff,
-                "subunit": subunit,
-                "function": function,
-                "quantity": info.quantity,
-                "unit": vib.text_unit if vib.text_unit is not None else info.unit,
-                "value": None,
-                "dif": buf[rec_start:dif_end].hex().upper(),
-                "vif": vif_hex,
-            }
-            if vib.is_datetime:
-                template["unit"] = None
-            if vib.modifiers:
-                template["modifiers"] = vib.modifiers
+            quantity = info.quantity
+            unit = None if vib.is_datetime else vib.text_unit if vib.text_unit is not None else info.unit
             profile = next((m for m in vib.modifiers if m.startswith("compact_profile")), None)
             if profile is not None:  # a quantity of its own: never a volume in m3 with text for a value
-                template["quantity"], template["unit"] = f"{info.quantity}_{profile}", None
-            if vib.error is not None and vib.error != "none":
-                template["error"] = vib.error
+                quantity, unit = f"{info.quantity}_{profile}", None
+            error = vib.error if vib.error is not None and vib.error != "none" else None
+            record = Record(storage, tariff, subunit, function, quantity, unit, None, buf[rec_start:dif_end].hex().upper(),
+                            vif_hex, list(vib.modifiers) or None, error)  # fmt: skip
             candidate = (
                 info.quantity == "volume"
                 and info.unit == "m3"
@@ -581,7 +560,7 @@ def parse_layout(buf: bytes, start: int = 0, *, compact: bool = False, lenient: 
                 and tariff == 0
                 and subunit == 0
                 and function == "instantaneous"
-                and "error" not in template
+                and error is None
                 and dtype not in (0, 8)
             )
             if candidate and not vib.modifiers and (total_index is None or total_index in fallback):
@@ -591,7 +570,7 @@ def parse_layout(buf: bytes, start: int = 0, *, compact: bool = False, lenient: 
                 total_index = len(specs)  # a volume qualified by VIFE 0x3A or 0x3E, while there is no plain one
                 fallback.add(total_index)
             code, post = _field(dtype, length, vib, lvar)
-            specs.append(RecordSpec(d_start, length, code, post, template))
+            specs.append(RecordSpec(d_start, length, code, post, record))
         except DecodeError as e:
             if e.code != "truncated_record" or not specs or compact or not lenient:
                 raise

@@ -30,7 +30,7 @@ def plain(apl: bytes, status: int = 0, device_type: int = 0x07) -> bytes:
 
 
 def records_of(apl: bytes, **kw: int) -> list[dict]:
-    out = Decoder().decode(plain(apl, **kw))
+    out = Decoder().decode(plain(apl, **kw)).to_dict()
     assert out["ok"]
     return out["records"]
 

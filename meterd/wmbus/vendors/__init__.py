@@ -1,46 +1,67 @@
 """Vendor payload decoders: manufacturer-specific data the standard records do not cover.
 
 Each vendor family is a small module with a `VendorDecoder` subclass, registered by manufacturer,
-version and device type. The decoder calls `apply` after the standard layers, so a vendor decoder
-may add records, set `total_m3` and add alarms, or (for manufacturer CIs 0xA0-0xB7) read the whole
-payload itself. Meter-specific overrides (config) select a decoder by name.
+version and device type. The decoder calls `apply` after the standard layers; a vendor decoder returns
+what it read (records, a total, alarms, identity it corrects) as a `VendorReading`, or for
+manufacturer CIs 0xA0-0xB7 reads the whole payload itself. Meter-specific overrides (config) select a decoder by name.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from types import ModuleType
-from typing import Any
 
 from meterd.wmbus.link import LinkFrame
 from meterd.wmbus.manufacturer import encode_manufacturer
+from meterd.wmbus.result import Record, Telegram, Value, vendor_record
 from meterd.wmbus.security import AesKey
 
+__all__ = ["VendorDecoder", "VendorInput", "VendorReading", "VendorRegistry", "default_registry", "manufacturer_tail", "vendor_record"]
 
-@dataclass(slots=True)
-class VendorContext:
-    out: dict[str, Any]
-    records: list[dict[str, Any]]
+
+@dataclass(slots=True, frozen=True)
+class VendorInput:
+    """What a vendor decoder reads: the telegram as the standard layers decoded it (not to be changed:
+    what the vendor reads differently it returns), the application payload after decryption or, for a
+    manufacturer CI, the bytes after the CI."""
+
+    telegram: Telegram
     apl: bytes
     status: int
-    alarms: list[str]
     ci: int | None = None
     key: AesKey | None = field(default=None, repr=False)
     dll: bytes = b""  # M (2) and A (6) of the link layer as received
 
+    @property
+    def records(self) -> list[Record]:
+        return self.telegram.records
 
-def vendor_record(
-    quantity: str,
-    unit: str | None,
-    value: object,
-    storage: int = 0,
-    dif: str | None = None,
-    vif: str | None = None,
-    **extra: object,
-) -> dict[str, Any]:
-    """A record a vendor decoder adds, in the shape of the standard records (docs/interfaces.md)."""
-    return {"storage": storage, "tariff": 0, "subunit": 0, "function": "instantaneous", "quantity": quantity,
-            "unit": unit, "value": value, "dif": dif, "vif": vif, **extra}  # fmt: skip
+
+@dataclass(slots=True)
+class VendorReading:
+    """What a vendor decoder read; a field left None keeps what the standard decoding found."""
+
+    records: list[Record] = field(default_factory=list)  # read or derived: after the telegram's own
+    own: list[Record] | None = None  # the telegram's own records as this vendor reads them
+    total_m3: Value = None
+    alarms: list[str] = field(default_factory=list)  # besides those of the status byte
+    model: str | None = None  # the driver name of the model read, when the decoder serves several
+    meter_id: str | None = None
+    version: int | None = None
+    device_type: int | None = None
+    medium: str | None = None
+    access_number: int | None = None
+    security_mode: int | None = None
+    decrypted: bool | None = None
+    default_key: bool = False  # decrypted with the key the vendor ships its meters with
+    alarm_durations: dict[str, str] | None = None
+    warning: str | None = None
+    read: bool = True  # False: nothing read (the warning says why); the standard decoding stands
+
+
+def manufacturer_tail(records: list[Record]) -> Record | None:
+    """The record of manufacturer data after DIF 0F (its value the bytes as hex), if there is one."""
+    return next((r for r in records if r.dif == "0F" and isinstance(r.value, str)), None)
 
 
 class VendorDecoder:
@@ -73,9 +94,9 @@ class VendorDecoder:
         """DIB/VIB formats of compact frames this family sends, registered before any full frame."""
         return ()
 
-    def apply(self, ctx: VendorContext) -> bool:
-        """Read the vendor data into ctx; False when this telegram holds none (standard decoding stands).
-        A decoder serving several models names the one it read in ctx.out["vendor_model"] (the driver name)."""
+    def apply(self, given: VendorInput) -> VendorReading | None:
+        """What this telegram holds of the vendor's data; None when it holds none (the standard
+        decoding stands)."""
         raise NotImplementedError
 
 

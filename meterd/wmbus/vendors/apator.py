@@ -8,7 +8,7 @@ in litres (uint32 LE). Register sizes are facts gathered from public decoders' t
 
 from __future__ import annotations
 
-from meterd.wmbus.vendors import VendorContext, VendorDecoder, vendor_record
+from meterd.wmbus.vendors import VendorDecoder, VendorInput, VendorReading, manufacturer_tail, vendor_record
 
 REGISTER_SIZES: dict[int, int] = {
     0x00: 4, 0x01: 3, 0x10: 4, 0x11: 2, 0x40: 6, 0x41: 2, 0x42: 4, 0x43: 2, 0x44: 3,
@@ -51,25 +51,26 @@ class Apator162(VendorDecoder):
     versions = frozenset({0x05})
     reads_payload = True
 
-    def apply(self, ctx: VendorContext) -> bool:
-        lead = len(ctx.apl) - len(ctx.apl.lstrip(b"\x2f"))  # after the 2F2F of the decrypted payload
-        tail = next((r for r in ctx.records if r.get("dif") == "0F" and isinstance(r.get("value"), str)), None)
-        if lead < len(ctx.apl) and ctx.apl[lead] == 0x80:
-            stream = ctx.apl[lead + 1 :]
-            ctx.records.clear()  # what the record parser made of it (if anything) is no record
+    def apply(self, given: VendorInput) -> VendorReading | None:
+        apl = given.apl
+        lead = len(apl) - len(apl.lstrip(b"\x2f"))  # after the 2F2F of the decrypted payload
+        tail = manufacturer_tail(given.records)
+        out = VendorReading()
+        if lead < len(apl) and apl[lead] == 0x80:
+            stream = apl[lead + 1 :]
+            out.own = []  # what the record parser made of it (if anything) is no record
         elif tail is not None:
-            stream = bytes.fromhex(str(tail["value"]))
+            stream = bytes.fromhex(str(tail.value))
         else:
-            return False
+            return None
         found, unknown = registers(stream)
         if unknown is not None:
-            ctx.out["vendor_warning"] = f"unknown apator162 register {unknown:02X}: registers after it were not read"
+            out.warning = f"unknown apator162 register {unknown:02X}: registers after it were not read"
         total = found.get(TOTAL_REGISTER)
         if total is not None:
-            value = int.from_bytes(total, "little") / 1000
-            ctx.records.append(vendor_record("volume", "m3", value, register="10"))
-            ctx.out["total_m3"] = value
-        return True
+            out.total_m3 = int.from_bytes(total, "little") / 1000
+            out.records.append(vendor_record("volume", "m3", out.total_m3, register="10"))
+        return out
 
 
 class Apator08(VendorDecoder):
@@ -86,17 +87,16 @@ class Apator08(VendorDecoder):
     def matches(self, manufacturer: str, version: int, device_type: int) -> bool:
         return manufacturer in self.manufacturers
 
-    def apply(self, ctx: VendorContext) -> bool:
-        if ctx.ci != 0xA0 or len(ctx.apl) < 4:
-            return False
-        raw = int.from_bytes(ctx.apl[:4], "little")
-        if ctx.out.get("version") == 0x04 and ctx.out.get("device_type") == 0x11:
+    def apply(self, given: VendorInput) -> VendorReading | None:
+        if given.ci != 0xA0 or len(given.apl) < 4:
+            return None
+        raw = int.from_bytes(given.apl[:4], "little")
+        if given.telegram.version == 0x04 and given.telegram.device_type == 0x11:
             total, name = raw / 3, "apator172"
         else:
             total, name = round(raw / 3000, 6), "apator08"
-        ctx.out.update(device_type=0x07, medium="water", total_m3=total, vendor_model=name)
-        ctx.records.append(vendor_record("volume", "m3", total))
-        return True
+        return VendorReading([vendor_record("volume", "m3", total)], total_m3=total, model=name, device_type=0x07,
+                             medium="water")  # fmt: skip
 
 
 NA1_ALARMS = ((0x08, "leak"), (0x20, "backflow"), (0x04, "removal"), (0x02, "magnetic"), (0x01, "low_battery"))
@@ -115,23 +115,21 @@ class ApatorNA1(VendorDecoder):
     versions = frozenset({0x14})
     cis = frozenset({0xA0, 0xA1})
 
-    def apply(self, ctx: VendorContext) -> bool:
-        if ctx.ci not in self.cis or len(ctx.apl) < 18 or len(ctx.dll) != 8:
-            return False
+    def apply(self, given: VendorInput) -> VendorReading | None:
+        apl, dll = given.apl, given.dll
+        if given.ci not in self.cis or len(apl) < 18 or len(dll) != 8:
+            return None
         from meterd.wmbus.security import AesKey, mode5_iv
 
-        key = ctx.key
-        if key is None:  # meters ship with the all-zero key; nothing checks it, so the output says it was assumed
-            key = AesKey(bytes(16))
-            ctx.out["default_key"] = True
-        plain = key.cbc_decrypt(mode5_iv(ctx.dll[:2], ctx.dll[2:], ctx.apl[0]), ctx.apl[2:18])
+        # meters ship with the all-zero key; nothing checks it, so the output says it was assumed
+        key = given.key if given.key is not None else AesKey(bytes(16))
+        plain = key.cbc_decrypt(mode5_iv(dll[:2], dll[2:], apl[0]), apl[2:18])
         multiplier = 10 ** ((plain[1] & 0x30) >> 4)
         reading = plain[4] << 20 | plain[3] << 12 | plain[2] << 4 | (plain[1] & 0x0F)
         total = reading * multiplier / 1000
-        ctx.out.update(access_number=ctx.apl[0], total_m3=total, security_mode=5, decrypted=True)
-        ctx.records.append(vendor_record("volume", "m3", total))
-        ctx.alarms += [name for bit, name in NA1_ALARMS if plain[14] & bit]
-        return True
+        return VendorReading([vendor_record("volume", "m3", total)], total_m3=total,
+                             alarms=[name for bit, name in NA1_ALARMS if plain[14] & bit], access_number=apl[0],
+                             security_mode=5, decrypted=True, default_key=given.key is None)  # fmt: skip
 
 
 # what the registry (meterd.wmbus.vendors.default_registry) takes from this module, in this order

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from meterd.wmbus.vendors import VendorContext, VendorDecoder, vendor_record
+from meterd.wmbus.result import Record, Value
+from meterd.wmbus.vendors import VendorDecoder, VendorInput, VendorReading, manufacturer_tail, vendor_record
 
 VOLTAGES = {
     1: 1.9,
@@ -30,12 +31,8 @@ VOLTAGES = {
 FRAUD_FLAGS = ((0x80, "magnetic"), (0x40, "tamper"), (0x20, "removal"))
 
 
-def _record(quantity: str, unit: str | None, value: object, **extra: Any) -> dict[str, Any]:
+def _record(quantity: str, unit: str | None, value: Value, **extra: Any) -> Record:
     return vendor_record(quantity, unit, value, dif="0F", **extra)  # what the manufacturer block after DIF 0F holds
-
-
-# the twelve history records differ only in month and value: copied from these, not built key by key
-_MONTHS = tuple(_record("monthly_volume", "m3", None, month=month) for month in range(1, 13))
 
 
 def _hex_date(b: bytes) -> str:
@@ -43,9 +40,9 @@ def _hex_date(b: bytes) -> str:
     return f"20{b[0]:02X}-{b[1] & 0x1F:02X}-{b[2]:02X}"
 
 
-def parse_block(block: bytes) -> tuple[list[dict[str, Any]], list[str]]:
+def parse_block(block: bytes) -> tuple[list[Record], list[str]]:
     """Records and alarm names from the manufacturer block."""
-    records: list[dict[str, Any]] = []
+    records: list[Record] = []
     alarms: list[str] = []
     if not block or block[0] == 0:
         return records, alarms
@@ -71,7 +68,7 @@ def parse_block(block: bytes) -> tuple[list[dict[str, Any]], list[str]]:
         raws = [block[j] | block[j + 1] << 8 | block[j + 2] << 16 for j in range(i, i + 3 * months, 3)]
         # FFFFFF: the module was not active yet
         values = [raw / 100 if raw < 10_000_000 else 0.0 for raw in raws]
-        records += [{**template, "value": value} for template, value in zip(_MONTHS, values, strict=False)]
+        records += [_record("monthly_volume", "m3", value, month=month) for month, value in enumerate(values, start=1)]
     return records, alarms
 
 
@@ -83,15 +80,12 @@ class Hydrodigit(VendorDecoder):
     def matches(self, manufacturer: str, version: int, device_type: int) -> bool:
         return super().matches(manufacturer, version, device_type) and version != 0x05
 
-    def apply(self, ctx: VendorContext) -> bool:
-        tail = next((r for r in ctx.records if r.get("dif") == "0F" and isinstance(r.get("value"), str)), None)
+    def apply(self, given: VendorInput) -> VendorReading | None:
+        tail = manufacturer_tail(given.records)
         if tail is None:
-            return False
-        records, alarms = parse_block(bytes.fromhex(str(tail["value"])))
-        at = ctx.records.index(tail)
-        ctx.records[at + 1 : at + 1] = records
-        ctx.alarms += alarms
-        return True
+            return None
+        records, alarms = parse_block(bytes.fromhex(str(tail.value)))
+        return VendorReading(records, alarms=alarms)
 
 
 # what the registry (meterd.wmbus.vendors.default_registry) takes from this module, in this order

@@ -15,7 +15,7 @@ from meterd.wmbus.link import LinkFrame
 from meterd.wmbus.manufacturer import decode_manufacturer
 from meterd.wmbus.medium import medium_name
 from meterd.wmbus.records import parse_layout
-from meterd.wmbus.vendors import VendorContext, VendorDecoder
+from meterd.wmbus.vendors import VendorDecoder, VendorInput, VendorReading
 from meterd.wmbus.vendors import vendor_record as _record
 
 DEFAULT_KEYS = (bytes.fromhex("39BC8A10E66D83F8"), bytes.fromhex("51728910E66D83F8"))
@@ -172,39 +172,34 @@ class Izar(VendorDecoder):
     def matches(self, manufacturer: str, version: int, device_type: int) -> bool:
         return manufacturer in self.manufacturers  # the A field of PRIOS frames is not standard
 
-    def apply(self, ctx: VendorContext) -> bool:
-        if ctx.ci not in PRIOS_CIS or len(ctx.apl) < 5 or len(ctx.dll) != 8:
-            return False
-        origin = bytes([0, 0x44]) + ctx.dll + bytes([ctx.ci]) + ctx.apl
+    def apply(self, given: VendorInput) -> VendorReading | None:
+        apl, dll, ci = given.apl, given.dll, given.ci
+        if ci not in PRIOS_CIS or len(apl) < 5 or len(dll) != 8:
+            return None
+        origin = bytes([0, 0x44]) + dll + bytes([ci]) + apl
         decoded = next((d for k in DEFAULT_KEYS if (d := lfsr_descramble(origin, k)) is not None), None)
         if decoded is None or len(decoded) < 5:
-            ctx.out["vendor_warning"] = "PRIOS data could not be descrambled with the default keys"
-            return True
-        mfr = decode_manufacturer(ctx.dll[0] | ctx.dll[1] << 8)
+            return VendorReading(warning="PRIOS data could not be descrambled with the default keys")
+        mfr = decode_manufacturer(dll[0] | dll[1] << 8)
         if mfr == "SAP":
-            meter_id, version, device_type = ctx.dll[2:6][::-1].hex().upper(), 0, 0x07
+            meter_id, version, device_type = dll[2:6][::-1].hex().upper(), 0, 0x07
         else:
-            meter_id, version, device_type = ctx.dll[4:8][::-1].hex().upper(), ctx.dll[2], ctx.dll[3]
-        ctx.out.update(id=meter_id, version=version, device_type=device_type, medium=medium_name(device_type))
-        h1, h2, h3 = ctx.apl[0], ctx.apl[1], ctx.apl[2]
+            meter_id, version, device_type = dll[4:8][::-1].hex().upper(), dll[2], dll[3]
+        h1, h2, h3 = apl[0], apl[1], apl[2]
         total = int.from_bytes(decoded[1:5], "little") / 1000
-        ctx.records.append(_record("volume", "m3", total))
+        records = [_record("volume", "m3", total)]
         if len(decoded) > 8:
-            ctx.records.append(_record("volume", "m3", int.from_bytes(decoded[5:9], "little") / 1000, storage=1))
+            records.append(_record("volume", "m3", int.from_bytes(decoded[5:9], "little") / 1000, storage=1))
         if len(decoded) > 10:
             year = ((decoded[10] & 0xF0) >> 1) + ((decoded[9] & 0xE0) >> 5)
             year += 1900 if year > 80 else 2000
-            ctx.records.append(
-                _record("date", None, checked_date(year, decoded[10] & 0x0F, decoded[9] & 0x1F), storage=1)
-            )
+            records.append(_record("date", None, checked_date(year, decoded[10] & 0x0F, decoded[9] & 0x1F), storage=1))
         battery_years = (h2 & 0x1F) / 2
-        ctx.records.append(_record("remaining_battery_life", "y", battery_years))
-        ctx.records.append(_record("transmit_period", "s", 1 << ((h1 & 0x0F) + 2)))
-        ctx.out["total_m3"] = total
-        ctx.alarms += header_alarms(h1, h2, h3)
-        if battery_years < 1:
-            ctx.alarms.append("low_battery")
-        return True
+        records.append(_record("remaining_battery_life", "y", battery_years))
+        records.append(_record("transmit_period", "s", 1 << ((h1 & 0x0F) + 2)))
+        alarms = header_alarms(h1, h2, h3) + (["low_battery"] if battery_years < 1 else [])
+        return VendorReading(records, total_m3=total, alarms=alarms, meter_id=meter_id, version=version,
+                             device_type=device_type, medium=medium_name(device_type))  # fmt: skip
 
 
 # what the registry (meterd.wmbus.vendors.default_registry) takes from this module, in this order

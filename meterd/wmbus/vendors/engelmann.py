@@ -5,7 +5,7 @@ total (04 13, litres)."""
 
 from __future__ import annotations
 
-from meterd.wmbus.vendors import VendorContext, VendorDecoder
+from meterd.wmbus.vendors import VendorDecoder, VendorInput, VendorReading
 
 FAW_FORMAT = bytes.fromhex(
     "426C 4413 01FD17 840113 C40113 840213 C40213 840313 C40313 840413 C40413 840513 C40513 840613 C40613 "
@@ -27,8 +27,8 @@ class EngelmannFaw(VendorDecoder):
     def known_formats(self) -> tuple[bytes, ...]:
         return (FAW_FORMAT,)
 
-    def apply(self, ctx: VendorContext) -> bool:
-        return False  # standard records once the format is known: nothing proprietary to read
+    def apply(self, given: VendorInput) -> VendorReading | None:
+        return None  # standard records once the format is known: nothing proprietary to read
 
 
 # what the registry (meterd.wmbus.vendors.default_registry) takes from this module, in this order

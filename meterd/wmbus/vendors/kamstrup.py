@@ -7,7 +7,9 @@ the test telegrams name their public source.
 
 from __future__ import annotations
 
-from meterd.wmbus.vendors import VendorContext, VendorDecoder
+from dataclasses import replace
+
+from meterd.wmbus.vendors import VendorDecoder, VendorInput, VendorReading
 
 INFO_ALARMS = ((0x01, "dry", 4), (0x02, "backflow", 7), (0x04, "leak", 10), (0x08, "burst", 13))
 DURATIONS = ("", "1-8 hours", "9-24 hours", "2-3 days", "4-7 days", "8-14 days", "15-21 days", "22-31 days")
@@ -45,23 +47,24 @@ class Kamstrup(VendorDecoder):
     def known_formats(self) -> tuple[bytes, ...]:
         return FORMATS
 
-    def apply(self, ctx: VendorContext) -> bool:
-        for rec in ctx.records:
-            if rec.get("vif") == "FF20" and isinstance(rec.get("value"), str) and rec.get("storage") == 0:
-                model = MODELS.get((ctx.out.get("manufacturer"), ctx.out.get("version")))
-                if model is not None:
-                    ctx.out["vendor_model"] = model
-                code = int.from_bytes(bytes.fromhex(rec["value"])[:2], "little")
-                rec["quantity"] = "info_codes"
-                rec["value"] = code
+    def apply(self, given: VendorInput) -> VendorReading | None:
+        for at, rec in enumerate(given.records):
+            if rec.vif == "FF20" and isinstance(rec.value, str) and rec.storage == 0:
+                t = given.telegram
+                code = int.from_bytes(bytes.fromhex(rec.value)[:2], "little")
+                out = VendorReading(model=MODELS.get((t.manufacturer, t.version)))
+                out.own = list(given.records)
+                out.own[at] = replace(rec, quantity="info_codes", value=code)
+                durations: dict[str, str] = {}
                 for bit, alarm, shift in INFO_ALARMS:
                     if code & bit:
-                        ctx.alarms.append(alarm)
+                        out.alarms.append(alarm)
                     duration = (code >> shift) & 0x07
                     if duration:
-                        ctx.out.setdefault("alarm_durations", {})[alarm] = DURATIONS[duration]
-                return True
-        return False
+                        durations[alarm] = DURATIONS[duration]
+                out.alarm_durations = durations or None
+                return out
+        return None
 
 
 # what the registry (meterd.wmbus.vendors.default_registry) takes from this module, in this order

@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import calendar
 import datetime as dt
-from typing import Any
 
-from meterd.wmbus.vendors import VendorContext, VendorDecoder, vendor_record
+from meterd.wmbus.result import Record
+from meterd.wmbus.vendors import VendorDecoder, VendorInput, VendorReading, vendor_record
 
 # bit → normalised alarm (manufacturer's names: software, CRC, sensor and measurement error, battery
 # voltage, manipulation, leakage or no usage, reverse flow, overload above the meter's maximum flow)
@@ -40,25 +40,27 @@ def months_before(reference: dt.date, months: int) -> dt.date:
     return dt.date(year, month, last if month_end else min(reference.day, last))
 
 
-def _reference(records: list[dict[str, Any]], quantity: str, storage: int) -> dt.date | None:
+def _reference(records: list[Record], quantity: str, storage: int) -> dt.date | None:
     for r in records:
-        if r["quantity"] == quantity and r["storage"] == storage and isinstance(r["value"], str):
+        if r.quantity == quantity and r.storage == storage and isinstance(r.value, str):
             try:
-                return dt.date.fromisoformat(r["value"][:10])
+                return dt.date.fromisoformat(r.value[:10])
             except ValueError:
                 return None
     return None
 
 
-def date_history(records: list[dict[str, Any]], reference: dt.date, first: int, last: int) -> None:
-    """Insert a derived date after each history volume in storages first+1..last that has none."""
-    dated = {r["storage"] for r in records if r["quantity"] == "date"}
-    for rec in list(records):
-        storage = rec["storage"]
-        if rec["quantity"] == "volume" and first < storage <= last and storage not in dated:
+def date_history(records: list[Record], reference: dt.date, first: int, last: int) -> list[Record]:
+    """A derived date for each history volume in storages first+1..last that has none, in their order."""
+    dated = {r.storage for r in records if r.quantity == "date"}
+    derived = []
+    for rec in records:
+        storage = rec.storage
+        if rec.quantity == "volume" and first < storage <= last and storage not in dated:
             day = months_before(reference, storage - first).isoformat()
-            records.insert(records.index(rec) + 1, vendor_record("date", None, day, storage, derived=True))
+            derived.append(vendor_record("date", None, day, storage, derived=True))
             dated.add(storage)
+    return derived
 
 
 class Maddalena(VendorDecoder):
@@ -66,21 +68,22 @@ class Maddalena(VendorDecoder):
     manufacturers = frozenset({"MAD"})
     device_types = frozenset({0x06, 0x07, 0x16})
 
-    def apply(self, ctx: VendorContext) -> bool:
-        evo868 = ctx.out.get("version") == 0x50
+    def apply(self, given: VendorInput) -> VendorReading | None:
+        records = given.records
+        evo868 = given.telegram.version == 0x50
         if evo868:
-            reference, first, last = _reference(ctx.records, "date", 8), 8, 19
-            ctx.out["vendor_model"] = "evo868"
+            reference, first, last = _reference(records, "date", 8), 8, 19
         else:
-            reference, first, last = _reference(ctx.records, "datetime", 0), 1, 16
-        flags = next((r["value"] for r in ctx.records if r["quantity"] == "error_flags"), None)
+            reference, first, last = _reference(records, "datetime", 0), 1, 16
+        flags = next((r.value for r in records if r.quantity == "error_flags"), None)
         if reference is None and flags is None:
-            return False
+            return None
+        out = VendorReading(model="evo868" if evo868 else None)
         if reference is not None:
-            date_history(ctx.records, reference, first, last)
+            out.records = date_history(records, reference, first, last)
         if isinstance(flags, int):
-            ctx.alarms += [name for bit, name in ERROR_FLAGS if flags & bit]
-        return True
+            out.alarms = [name for bit, name in ERROR_FLAGS if flags & bit]
+        return out
 
 
 # what the registry (meterd.wmbus.vendors.default_registry) takes from this module, in this order

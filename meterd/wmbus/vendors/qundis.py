@@ -9,27 +9,26 @@ last due date (type G), 18-21 the volume at that date (BCD), 22-23 the date of t
 
 from __future__ import annotations
 
-from typing import Any
-
 from meterd.wmbus.datatypes import bcd_value, date_g
-from meterd.wmbus.vendors import VendorContext, VendorDecoder, vendor_record
+from meterd.wmbus.result import Record, Value
+from meterd.wmbus.vendors import VendorDecoder, VendorInput, VendorReading, vendor_record
 
 WALK_BY_LENGTH = 53
 # (offset, storage, quantity) of the walk-by fields; volumes are 4 BCD bytes, dates 2 bytes type G
 FIELDS = ((12, 0, "volume"), (16, 1, "date"), (18, 1, "volume"), (22, 17, "date"), (24, 17, "volume"))
 
 
-def _record(quantity: str, storage: int, value: object) -> dict[str, Any]:
+def _record(quantity: str, storage: int, value: Value) -> Record:
     unit = "m3" if quantity == "volume" else None
     return vendor_record(quantity, unit, value, storage, dif="0D", vif="FF5F")  # read from the walk-by record
 
 
-def parse_walk_by(block: bytes) -> list[dict[str, Any]]:
+def parse_walk_by(block: bytes) -> list[Record]:
     records = []
     for offset, storage, quantity in FIELDS:
         if quantity == "volume":
             litres = bcd_value(block[offset : offset + 4])
-            value: object = None if litres is None else litres / 1000
+            value: Value = None if litres is None else litres / 1000
         else:
             value = date_g(block[offset : offset + 2])
         records.append(_record(quantity, storage, value))
@@ -45,23 +44,15 @@ class QundisWater(VendorDecoder):
     manufacturers = frozenset({"QDS"})
     device_types = frozenset({0x06, 0x07, 0x15, 0x16, 0x37})
 
-    def apply(self, ctx: VendorContext) -> bool:
-        walk_by = next(
-            (r for r in ctx.records if r.get("dif") == "0D" and r.get("vif") == "FF5F" and isinstance(r["value"], str)),
-            None,
-        )
+    def apply(self, given: VendorInput) -> VendorReading | None:
+        walk_by = next((r for r in given.records if r.dif == "0D" and r.vif == "FF5F" and isinstance(r.value, str)), None)
         if walk_by is None:
-            return False
-        block = bytes.fromhex(walk_by["value"])
+            return None
+        block = bytes.fromhex(str(walk_by.value))
         if len(block) != WALK_BY_LENGTH:
-            ctx.out["vendor_warning"] = f"Qundis walk-by record of {len(block)} bytes, not {WALK_BY_LENGTH}: not read"
-            return False
+            return VendorReading(read=False, warning=f"Qundis walk-by record of {len(block)} bytes, not {WALK_BY_LENGTH}: not read")
         records = parse_walk_by(block)
-        at = ctx.records.index(walk_by)
-        ctx.records[at + 1 : at + 1] = records
-        if ctx.out.get("total_m3") is None:
-            ctx.out["total_m3"] = records[0]["value"]
-        return True
+        return VendorReading(records, total_m3=records[0].value if given.telegram.total_m3 is None else None)
 
 
 # what the registry (meterd.wmbus.vendors.default_registry) takes from this module, in this order

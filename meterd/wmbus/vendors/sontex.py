@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from meterd.wmbus.link import LinkFrame
 from meterd.wmbus.manufacturer import encode_manufacturer
-from meterd.wmbus.vendors import VendorContext, VendorDecoder
+from meterd.wmbus.vendors import VendorDecoder, VendorInput, VendorReading
 
 TABLES = (
     (122, 112, 185, 121, 7, 50, 156, 180, 10, 240, 22, 12, 74, 119, 189, 57),
@@ -57,9 +57,9 @@ class RfmTx1(VendorDecoder):
                          id_bytes=link.id_bytes, version=link.version, device_type=link.device_type,
                          warning=link.warning, descrambled=True)  # fmt: skip
 
-    def apply(self, ctx: VendorContext) -> bool:
+    def apply(self, given: VendorInput) -> VendorReading | None:
         # the standard records of the rewritten frame say it all; a frame it rewrote is named its own
-        return bool(ctx.out.get("decrypted")) and ctx.out.get("security_mode") == 0
+        return VendorReading() if given.telegram.decrypted and given.telegram.security_mode == 0 else None
 
 
 # what the registry (meterd.wmbus.vendors.default_registry) takes from this module, in this order

@@ -13,7 +13,7 @@ twelve history entries of a byte and a 16-bit word, and a last byte.
 from __future__ import annotations
 
 from meterd.wmbus.datatypes import checked_date
-from meterd.wmbus.vendors import VendorContext, VendorDecoder
+from meterd.wmbus.vendors import VendorDecoder, VendorInput, VendorReading
 from meterd.wmbus.vendors import vendor_record as _record
 
 # telegrams of our own making from the published layouts: (hex, driver, total_m3)
@@ -32,48 +32,45 @@ class MKRadio3(VendorDecoder):
     cis = frozenset({0xA2, 0xA0})
     models = frozenset({"mkradio3a"})
 
-    def apply(self, ctx: VendorContext) -> bool:
-        p = ctx.apl
-        version, dt = ctx.out.get("version"), ctx.out.get("device_type")
-        if ctx.ci == 0xA2 and version == 0x50:
-            return self._radio3a(ctx)
-        mk3_on_a0 = ctx.ci == 0xA0 and version == 0x70 and dt in (0x62, 0x72)
-        if not (ctx.ci == 0xA2 or mk3_on_a0) or len(p) < 9:
-            return False
+    def apply(self, given: VendorInput) -> VendorReading | None:
+        p, ci = given.apl, given.ci
+        version, dt = given.telegram.version, given.telegram.device_type
+        if ci == 0xA2 and version == 0x50:
+            return self._radio3a(given)
+        mk3_on_a0 = ci == 0xA0 and version == 0x70 and dt in (0x62, 0x72)
+        if not (ci == 0xA2 or mk3_on_a0) or len(p) < 9:
+            return None
         prev_date = p[1] | p[2] << 8
         previous = (p[3] | p[4] << 8) / 10
         current_date = p[5] | p[6] << 8
         current = (p[7] | p[8] << 8) / 10
         total = round(previous + current, 1)
         year, month, day = 2000 + ((prev_date >> 9) & 0x3F), (prev_date >> 5) & 0x0F, prev_date & 0x1F
-        ctx.records += [_record("volume", "m3", total), _record("volume", "m3", previous, storage=1)]
-        if ctx.out.get("version") == 0x95:
-            ctx.out["vendor_model"] = "mkradio4"
+        out = VendorReading([_record("volume", "m3", total), _record("volume", "m3", previous, storage=1)], total_m3=total)
+        if version == 0x95:
+            out.model = "mkradio4"
         else:
-            ctx.records += [
+            out.records += [
                 _record("date", None, checked_date(year, month, day), storage=1),
                 _record(
                     "current_period_date", None, f"{(current_date >> 9) & 0x0F:02d}-{(current_date >> 4) & 0x1F:02d}"
                 ),
             ]
-        dt = ctx.out.get("device_type")
-        ctx.out["medium"] = "warm_water" if dt in (0x62, 0x06) else "cold_water" if dt in (0x72, 0x16) else "water"
-        ctx.out["total_m3"] = total
-        return True
+        out.medium = "warm_water" if dt in (0x62, 0x06) else "cold_water" if dt in (0x72, 0x16) else "water"
+        return out
 
-    def _radio3a(self, ctx: VendorContext) -> bool:
-        p = ctx.apl
+    def _radio3a(self, given: VendorInput) -> VendorReading | None:
+        p = given.apl
         if len(p) < 7:
-            return False
+            return None
         date = p[2] | p[3] << 8
         total = int.from_bytes(p[4:7], "little") / 10
-        ctx.records += [
+        records = [
             _record("volume", "m3", total),
             _record("date", None, checked_date(2000 + (date >> 9), (date >> 5) & 0x0F, date & 0x1F)),
         ]
-        ctx.out.update(total_m3=total, medium="cold_water" if ctx.out.get("device_type") == 0x72 else "water",
-                       vendor_model="mkradio3a")  # fmt: skip
-        return True
+        medium = "cold_water" if given.telegram.device_type == 0x72 else "water"
+        return VendorReading(records, total_m3=total, medium=medium, model="mkradio3a")
 
 
 # what the registry (meterd.wmbus.vendors.default_registry) takes from this module, in this order

@@ -8,7 +8,7 @@ the standard layers accept as already decrypted). After DIF 0x0F, manufacturer d
 
 from __future__ import annotations
 
-from meterd.wmbus.vendors import VendorContext, VendorDecoder, vendor_record
+from meterd.wmbus.vendors import VendorDecoder, VendorInput, VendorReading, manufacturer_tail, vendor_record
 
 UNIT = 256_000  # counts per m3
 
@@ -22,23 +22,18 @@ class Zenner0B(VendorDecoder):
     versions = frozenset({0x0B})
     device_types = frozenset({0x16})
 
-    def apply(self, ctx: VendorContext) -> bool:
-        tail = next((r for r in ctx.records if r.get("dif") == "0F" and isinstance(r.get("value"), str)), None)
+    def apply(self, given: VendorInput) -> VendorReading | None:
+        tail = manufacturer_tail(given.records)
         if tail is None:
-            return False
-        data = bytes.fromhex(str(tail["value"]))
+            return None
+        data = bytes.fromhex(str(tail.value))
         if len(data) < 12:
-            ctx.out["vendor_warning"] = f"Zenner manufacturer data of {len(data)} bytes, not 12: not read"
-            return False
+            return VendorReading(read=False, warning=f"Zenner manufacturer data of {len(data)} bytes, not 12: not read")
         status = int.from_bytes(data[0:4], "little")
         month = int.from_bytes(data[4:8], "little") / UNIT
         total = int.from_bytes(data[8:12], "little") / UNIT
-        ctx.records.append(vendor_record("volume", "m3", total))
-        ctx.records.append(vendor_record("volume", "m3", month, period="current_month"))
-        ctx.out["total_m3"] = total
-        if status:
-            ctx.alarms.append("error")
-        return True
+        records = [vendor_record("volume", "m3", total), vendor_record("volume", "m3", month, period="current_month")]
+        return VendorReading(records, total_m3=total, alarms=["error"] if status else [])
 
 
 # what the registry (meterd.wmbus.vendors.default_registry) takes from this module, in this order
