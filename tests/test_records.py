@@ -328,3 +328,41 @@ def test_a_compact_profile_carries_its_own_quantity_never_a_volume_with_text() -
     recs = [(r["quantity"], r["unit"]) for r in out["records"]]
     assert recs == [("volume", "m3"), ("volume_compact_profile", None), ("volume_compact_profile_with_register", None)]
     assert out["total_m3"] == 1.0 and not any(r.get("error") for r in out["records"])
+
+
+def _meter_frame(serial: str, apl: str) -> bytes:
+    from meterd.wmbus import builder as b
+
+    m, a = b.address(serial, "ELS", 0x33, 0x07)
+    return b.wmbus_frame(0x44, m, a, b.short_tpl(1, 0) + bytes.fromhex(apl.replace(" ", "")))
+
+
+def test_meters_of_one_model_share_a_layout_and_no_other_meter_takes_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The layout parsed for one meter serves another whose APL has the same structure bytes; an APL of
+    the same length with another VIF, DIF or LVAR is parsed on its own. What each decodes to is what a
+    decoder that never saw the others makes of it."""
+    from meterd.wmbus import records
+
+    parsed: list[bytes] = []
+    real = records.parse_layout
+
+    def counting(buf: bytes, start: int = 0, **kw: bool) -> records.Layout:
+        parsed.append(buf[start:])
+        return real(buf, start, **kw)
+
+    monkeypatch.setattr(records, "parse_layout", counting)
+    frames = [
+        _meter_frame("10000001", "0413 E8030000 02FD17 0000"),
+        _meter_frame("10000002", "0413 D0070000 02FD17 0400"),  # same model: shares the first one's layout
+        _meter_frame("10000003", "0414 E8030000 02FD17 0000"),  # VIF 14 (10 l): parsed anew
+        _meter_frame("10000004", "4413 E8030000 02FD17 0000"),  # storage 1: parsed anew
+        _meter_frame("10000005", "0D13 04 31323334 02FD17"),  # LVAR text
+        _meter_frame("10000006", "0D13 04 35363738 02FD17"),  # the same shape with other text: shared
+        _meter_frame("10000007", "0D13 03 353637 02FD1700"),  # another LVAR at the same length: parsed anew
+    ]
+    d = Decoder()
+    shared = [d.decode(f).to_dict() for f in frames]
+    assert len(parsed) == 5, [p.hex() for p in parsed]
+    assert shared == [Decoder().decode(f).to_dict() for f in frames]
+    assert [t["total_m3"] for t in shared[:4]] == [1.0, 2.0, 10.0, None]
+    assert [t["records"][0]["value"] for t in shared[4:]] == ["4321", "8765", "765"]

@@ -600,10 +600,13 @@ def _make_getter(positions: list[int]) -> Callable[[bytes], object]:
 
 
 class LayoutCache:
-    """Remembers the Layout per (meter, APL length) so repeated telegrams skip DIF/VIF parsing."""
+    """Remembers the Layout per (meter, APL length) so repeated telegrams skip DIF/VIF parsing; a meter
+    heard for the first time takes the layout of another meter whose APL has its length and the same
+    bytes at every place that decides the structure (meters of one model send the same records)."""
 
     def __init__(self, max_entries: int = 100_000) -> None:
         self._layouts: dict[object, Layout] = {}
+        self._shapes: dict[tuple[int, int, int], Layout] = {}  # (length, start, first DIF) → the last layout
         self._max = max_entries
 
     def layout(self, key: object, buf: bytes, start: int) -> tuple[Layout, bool]:
@@ -612,8 +615,13 @@ class LayoutCache:
         layout = self._layouts.get(full_key)
         if layout is not None and layout.matches(buf):
             return layout, False
-        layout = parse_layout(buf, start)
+        shape = (len(buf), start, buf[start] if start < len(buf) else -1)
+        shared = self._shapes.get(shape)
+        fresh = shared is None or shared._getter is None or not shared.matches(buf)
+        layout = parse_layout(buf, start) if fresh or shared is None else shared
         if len(self._layouts) >= self._max:
             self._layouts.clear()
+            self._shapes.clear()
         self._layouts[full_key] = layout
-        return layout, True
+        self._shapes[shape] = layout
+        return layout, fresh
