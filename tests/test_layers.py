@@ -313,3 +313,17 @@ def test_the_web_modules_import_each_other_without_a_cycle() -> None:
 
     cycles = sorted(m for m in deps if reaches(m, m, set()))
     assert not cycles, {m: deps[m] for m in cycles}
+
+
+def test_routers_take_the_store_as_a_dependency_not_from_the_application() -> None:
+    """Only the application (meterd/web/app.py) puts the store and settings in place and only the
+    dependencies (deps.py) and the request's own checks (security.py) read them; every router takes
+    them as parameters (`StoreDep`, `PortalDep`), and no module keeps functions in the application."""
+    from pathlib import Path
+
+    web = Path(__file__).parents[1] / "meterd" / "web"
+    readers = {p.name for p in web.glob("*.py") if "app.state" in p.read_text()}
+    assert readers == {"app.py", "deps.py", "security.py"}, readers
+    assert "app.state.store" not in (web / "security.py").read_text()
+    routers = [p for p in web.glob("*.py") if "router = APIRouter(" in p.read_text()]
+    assert len(routers) == 8 and all("StoreDep" in p.read_text() for p in routers), routers

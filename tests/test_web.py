@@ -144,7 +144,7 @@ def test_every_json_answer_honours_its_declared_response_model(client: TestClien
     response models in the OpenAPI say; the others are built from those models anyway."""
     from pydantic import TypeAdapter
 
-    from meterd.web.app import ConsumptionOut, MeterOut, NoticeOut, PremisesOut, ReadingOut
+    from meterd.web.api import ConsumptionOut, MeterOut, NoticeOut, PremisesOut, ReadingOut
 
     auth = {"Authorization": f"Bearer {login(client)}"}
     checks = {

@@ -12,6 +12,7 @@ from fastapi.responses import HTMLResponse
 from meterd.ids import meter_label
 from meterd.spreadsheet import local_number as number
 from meterd.store.accounts import AccountView, audit
+from meterd.web.deps import StoreDep
 from meterd.web.rendering import render
 from meterd.web.security import client_address, page_lang, staff_only
 
@@ -34,7 +35,7 @@ def _asked(request: Request, since: str) -> tuple[AccountView, str, str, int, in
 
 
 @router.get("/coverage", response_class=HTMLResponse)
-def coverage_page(request: Request, since: str = "7d") -> Response:
+def coverage_page(request: Request, store: StoreDep, since: str = "7d") -> Response:
     """Per building: the share of meters two gateways or more hear, those only one hears, those none
     hears, the weakest link; a planned walk of the unheard ones to download."""
     from meterd.store.hearings import store_coverage
@@ -43,7 +44,7 @@ def coverage_page(request: Request, since: str = "7d") -> Response:
     if isinstance(asked, Response):
         return asked
     account, lang, since, seconds, now = asked
-    with request.app.state.store.begin() as conn:
+    with store.begin() as conn:
         cov = store_coverage(conn, now - seconds, now=now)
         audit(conn, account, "view_coverage", detail=since, address=client_address(request))
 
@@ -73,7 +74,7 @@ def coverage_page(request: Request, since: str = "7d") -> Response:
 
 
 @router.get("/coverage/plan.csv")
-def coverage_plan(request: Request, since: str = "7d", building: str | None = None, dialect: str | None = None) -> Response:
+def coverage_plan(request: Request, store: StoreDep, since: str = "7d", building: str | None = None, dialect: str | None = None) -> Response:
     """The planned walk of the meters no gateway heard in the period (the CSV `meterd route import`
     takes): in the Polish spreadsheet dialect from Polish pages."""
     import io
@@ -88,7 +89,7 @@ def coverage_plan(request: Request, since: str = "7d", building: str | None = No
         return asked
     account, lang, since, seconds, now = asked
     building = building[:64] if building else None
-    with request.app.state.store.begin() as conn:
+    with store.begin() as conn:
         _, stops = plan_unheard(conn, now - seconds, now=now, building=building)
         audit(conn, account, "plan_walk", detail=f"{since} {building or ''}".strip(), address=client_address(request))
     code = plan_code(now)

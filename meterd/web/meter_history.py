@@ -18,6 +18,7 @@ from meterd.store.models import Assignment, Meter, Premises, Reading
 from meterd.store.queries import first_and_last
 from meterd.validate.model import alarm_names
 from meterd.web.chart import Bar, svg
+from meterd.web.deps import StoreDep
 from meterd.web.i18n import LOCAL, alarm_terms, local_date, local_time, medium, t, term
 from meterd.web.rendering import render
 from meterd.web.security import client_address, page_lang, staff_only
@@ -55,13 +56,13 @@ def monthly(conn: Connection, meter_id: int) -> list[tuple[str, float | None]]:
 
 
 @router.get("/meters/{mid}", response_class=HTMLResponse)
-def meter_page(request: Request, mid: int, page: int = 1) -> Response:
+def meter_page(request: Request, store: StoreDep, mid: int, page: int = 1) -> Response:
     account = staff_only(request)
     if not isinstance(account, AccountView):
         return account
     lang = page_lang(request, account)
     page = max(1, min(page, 100_000))
-    with request.app.state.store.begin() as conn:
+    with store.begin() as conn:
         meter = conn.execute(select(Meter.serial, Meter.manufacturer, Meter.medium, Meter.q3_m3h, Meter.kind)
                              .where(Meter.id == mid)).first()  # fmt: skip
         if meter is None:

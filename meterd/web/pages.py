@@ -23,8 +23,9 @@ from meterd.store.accounts import (
     set_password,
     use_link,
 )
-from meterd.web import data
+from meterd.web import accounts, data
 from meterd.web.chart import Bar, svg
+from meterd.web.deps import PortalDep, StoreDep
 from meterd.web.i18n import LOCAL, local_date, local_time, medium, notice_text, t
 from meterd.web.rendering import render
 from meterd.web.security import (
@@ -46,24 +47,23 @@ def _redirect(to: str) -> RedirectResponse:
 
 
 @router.get("/", response_class=HTMLResponse)
-def home(request: Request) -> Response:
+def home(request: Request, store: StoreDep, portal: PortalDep) -> Response:
     account = lookup(request)
     lang = page_lang(request, account)
     if account is None:
         return render(request, "login.html", lang, {"error": request.query_params.get("error"),
                                                     "sent": request.query_params.get("sent"),
-                                                    "hours": request.app.state.portal.link_hours})  # fmt: skip
+                                                    "hours": portal.link_hours})  # fmt: skip
     if account.role == "staff" and not account.tenures:
         return _redirect("/staff")
     if request.query_params.get("lang") in ("pl", "en") and request.query_params["lang"] != account.lang:
-        with request.app.state.store.begin() as conn:
+        with store.begin() as conn:
             set_lang(conn, account.id, request.query_params["lang"])
     from meterd.store.tenant_readings import reported
     from meterd.web.data import premises_addresses
     from meterd.web.statements import previous_month
     from meterd.web.tenant_readings import REASONS, reason
 
-    store = request.app.state.store
     now = int(time.time())
     last_month = previous_month(now)
     addresses = premises_addresses(store, account.premises)
@@ -84,7 +84,7 @@ def home(request: Request) -> Response:
                         sum(r.year_ago.values()) if r.year_ago is not None else None) for r in use]  # fmt: skip
             media = sorted({k for r in use for k in r.m3}, key=lambda k: (k != "water", k))
             notices = [notice_text(lang, n) for n in data.notices(conn, code, periods, now,
-                                                                  request.app.state.portal.missing_days)]  # fmt: skip
+                                                                  portal.missing_days)]  # fmt: skip
             flats.append({
                 "code": code, "address": addresses.get(code, ""),
                 "ended": local_date(ended, lang) if ended <= now else None,
@@ -131,11 +131,11 @@ def _change(now: float | None, ago: float | None) -> str:
 
 @router.post("/login")
 def page_login(request: Request, login_: Annotated[str, Form(alias="login", max_length=64)],
-               password: Annotated[str, Form(max_length=256)], csrf: Csrf = "") -> Response:  # fmt: skip
+               password: Annotated[str, Form(max_length=256)], store: StoreDep, csrf: Csrf = "") -> Response:  # fmt: skip
     if not csrf_ok(request, csrf):
         return _redirect("/?error=csrf")
     try:
-        token = request.app.state.login(request, login_, password)
+        token = accounts.login(store, request, login_, password)
     except HTTPException as e:
         return _redirect(f"/?error={e.status_code}")
     response = _redirect("/")
@@ -144,10 +144,10 @@ def page_login(request: Request, login_: Annotated[str, Form(alias="login", max_
 
 
 @router.post("/logout")
-def page_logout(request: Request, csrf: Csrf = "") -> Response:
+def page_logout(request: Request, store: StoreDep, csrf: Csrf = "") -> Response:
     token = request.cookies.get(COOKIE)
     if token and csrf_ok(request, csrf):
-        with request.app.state.store.begin() as conn:
+        with store.begin() as conn:
             end_session(conn, token)
         response = _redirect("/")
         delete_session_cookie(request, response)
@@ -156,41 +156,43 @@ def page_logout(request: Request, csrf: Csrf = "") -> Response:
 
 
 @router.post("/consent")
-def page_consent(request: Request, consent: Annotated[str, Form(max_length=3)], csrf: Csrf = "") -> Response:
+def page_consent(request: Request, consent: Annotated[str, Form(max_length=3)], store: StoreDep,
+                 csrf: Csrf = "") -> Response:  # fmt: skip
     account = lookup(request)
     if account is None:
         return _redirect("/")
     if not csrf_ok(request, csrf):
         return _redirect("/?error=csrf")
     try:
-        request.app.state.change_consent(request, account, consent == "yes")
+        accounts.change_consent(store, request, account, consent == "yes")
     except HTTPException:
         return _redirect("/?error=consent")
     return _redirect("/#consent")
 
 
 @router.post("/link")
-def page_send_link(request: Request, email: Annotated[str, Form(max_length=254)], csrf: Csrf = "") -> Response:
+def page_send_link(request: Request, email: Annotated[str, Form(max_length=254)], store: StoreDep,
+                   csrf: Csrf = "") -> Response:  # fmt: skip
     if not csrf_ok(request, csrf):
         return _redirect("/?error=csrf")
     try:
-        request.app.state.send_login_link(request, email)
+        accounts.send_login_link(store, request, email)
     except HTTPException as e:
         return _redirect(f"/?error={e.status_code}")
     return _redirect("/?sent=1")
 
 
 @router.get("/link/{token}", response_class=HTMLResponse)
-def page_link(request: Request, token: str) -> Response:
+def page_link(request: Request, token: str, store: StoreDep) -> Response:
     lang = page_lang(request)
-    with request.app.state.store.begin() as conn:
+    with store.begin() as conn:
         valid = len(token) <= 100 and link_account(conn, token) is not None
     return render(request, "link.html", lang, {"token": token if valid else None}, 200 if valid else 410)
 
 
 @router.post("/link/{token}", response_class=HTMLResponse)
 def page_link_set(request: Request, token: str, password: Annotated[str, Form(max_length=256)],
-                  repeat: Annotated[str, Form(max_length=256)], csrf: Csrf = "") -> Response:  # fmt: skip
+                  repeat: Annotated[str, Form(max_length=256)], store: StoreDep, csrf: Csrf = "") -> Response:  # fmt: skip
     lang = page_lang(request)
     if len(token) > 100:
         return render(request, "link.html", lang, {"token": None}, 410)
@@ -198,7 +200,6 @@ def page_link_set(request: Request, token: str, password: Annotated[str, Form(ma
         return render(request, "link.html", lang, {"token": token, "error": t(lang, "bad_form")}, 403)
     if password != repeat:
         return render(request, "link.html", lang, {"token": token, "error": t(lang, "passwords_differ")}, 422)
-    store = request.app.state.store
     with store.begin() as conn:
         aid = link_account(conn, token)
         if aid is None:

@@ -17,6 +17,7 @@ from fastapi import HTTPException, Request, Response
 
 from meterd.store import Store
 from meterd.store.accounts import AccountView, session_account
+from meterd.web.deps import store_of
 
 COOKIE = "meterd_session"
 PRE_COOKIE = "meterd_pre"
@@ -48,7 +49,7 @@ def lookup(request: Request) -> AccountView | None:
     token, _ = bearer_or_cookie(request)
     if not token or len(token) > 200:
         return None
-    store: Store = request.app.state.store
+    store = store_of(request)
     with store.begin() as conn:
         return session_account(conn, token)
 

@@ -15,6 +15,7 @@ from meterd.spreadsheet import local_number as number
 from meterd.store.accounts import AccountView, audit, audit_log
 from meterd.store.models import Anomaly, Assignment, Meter, Premises, Reading
 from meterd.validate.model import alarm_names
+from meterd.web.deps import StoreDep
 from meterd.web.i18n import alarm_terms, local_date, local_time, medium, term
 from meterd.web.pages import Csrf
 from meterd.web.rendering import render
@@ -25,14 +26,13 @@ DAY = 86400
 
 
 @router.get("", response_class=HTMLResponse)
-def search(request: Request, q: str = "") -> Response:
+def search(request: Request, store: StoreDep, q: str = "") -> Response:
     account = staff_only(request)
     if not isinstance(account, AccountView):
         return account
     lang = page_lang(request, account)
     q = q.strip()[:64]
     results: list[dict[str, Any]] = []
-    store = request.app.state.store
     if q:
         like = f"%{q.replace('%', '').replace('_', '')}%"
         with store.begin() as conn:
@@ -51,7 +51,7 @@ def search(request: Request, q: str = "") -> Response:
 
 
 @router.get("/premises/{code}", response_class=HTMLResponse)
-def premises(request: Request, code: str) -> Response:
+def premises(request: Request, store: StoreDep, code: str) -> Response:
     from meterd.store.queries import first_and_last
     from meterd.web.meter_history import reading_text
 
@@ -59,7 +59,6 @@ def premises(request: Request, code: str) -> Response:
     if not isinstance(account, AccountView):
         return account
     lang = page_lang(request, account)
-    store = request.app.state.store
     now = int(time.time())
     with store.begin() as conn:
         row = conn.execute(select(Premises.id, Premises.address).where(Premises.code == code)).first()
@@ -110,7 +109,7 @@ def premises(request: Request, code: str) -> Response:
 
 
 @router.post("/anomalies/{anomaly_id}")
-def review(request: Request, anomaly_id: int, decision: Annotated[str, Form(max_length=16)],
+def review(request: Request, store: StoreDep, anomaly_id: int, decision: Annotated[str, Form(max_length=16)],
            comment: Annotated[str, Form(max_length=300)] = "", csrf: Csrf = "") -> Response:  # fmt: skip
     """Confirm or reject an anomaly with a comment, or undo the review; each goes to the audit log.
     A rejected leak no longer shows on the tenant's page; undone, it shows again."""
@@ -120,7 +119,6 @@ def review(request: Request, anomaly_id: int, decision: Annotated[str, Form(max_
     if not csrf_ok(request, csrf) or decision not in ("confirmed", "rejected", "undo"):
         return HTMLResponse("<!doctype html><title>403</title><p>Formularz wygasł / the form expired</p>", status_code=403)
     comment = " ".join(comment.split())  # one line, no control characters
-    store = request.app.state.store
     with store.begin() as conn:
         row = conn.execute(
             select(Anomaly.flag, Anomaly.start_at, Meter.serial, Premises.code, Anomaly.review)
@@ -149,12 +147,12 @@ def review(request: Request, anomaly_id: int, decision: Annotated[str, Form(max_
 
 
 @router.get("/audit", response_class=HTMLResponse)
-def audit_page(request: Request, premises: str | None = None) -> Response:
+def audit_page(request: Request, store: StoreDep, premises: str | None = None) -> Response:
     account = staff_only(request)
     if not isinstance(account, AccountView):
         return account
     lang = page_lang(request, account)
-    with request.app.state.store.begin() as conn:
+    with store.begin() as conn:
         rows = audit_log(conn, premises=premises[:64] if premises else None, limit=300)
         audit(conn, account, "view_audit", premises=premises[:64] if premises else "", address=client_address(request))
     entries = [{"at": local_time(r.at, lang), "actor": r.actor, "role": term(lang, r.role), "action": term(lang, r.action),
@@ -164,7 +162,7 @@ def audit_page(request: Request, premises: str | None = None) -> Response:
 
 
 @router.get("/incoming", response_class=HTMLResponse)
-def incoming(request: Request) -> Response:
+def incoming(request: Request, store: StoreDep) -> Response:
     """Readings whose key was stored before with another value (conflicts, the first stays) and
     readings or messages the central ingesters refused, newest first."""
     from meterd.store.central import conflict_rows, refused_rows
@@ -173,7 +171,7 @@ def incoming(request: Request) -> Response:
     if not isinstance(account, AccountView):
         return account
     lang = page_lang(request, account)
-    with request.app.state.store.begin() as conn:
+    with store.begin() as conn:
         conflicts, refused = conflict_rows(conn)[-300:], refused_rows(conn)[-300:]
         audit(conn, account, "view_incoming", address=client_address(request))
 

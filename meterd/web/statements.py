@@ -17,6 +17,7 @@ from meterd.spreadsheet import local_number
 from meterd.store.models import Assignment, Meter, Reading
 from meterd.store.queries import premises_id
 from meterd.web import data
+from meterd.web.deps import StoreDep
 from meterd.web.i18n import LOCAL, local_date, medium, t
 from meterd.web.security import lookup, page_lang
 
@@ -119,7 +120,7 @@ def mail_text(lang: str, s: Statement, address: str, link: str) -> str:
 
 
 @router.get("/statement/{pid}/{month}", response_class=HTMLResponse)
-def statement_page(request: Request, pid: str, month: str) -> Response:
+def statement_page(request: Request, store: StoreDep, pid: str, month: str) -> Response:
     from meterd.web.rendering import render
 
     account = lookup(request)
@@ -133,7 +134,7 @@ def statement_page(request: Request, pid: str, month: str) -> Response:
     except ValueError:
         return HTMLResponse("<!doctype html><title>404</title><p>Nie ma takiego miesiąca / no such month</p>", status_code=404)
     periods = account.periods(pid)
-    with request.app.state.store.begin() as conn:
+    with store.begin() as conn:
         found = statement(conn, pid, periods, year, mon) if periods else None
     if found is None:
         return HTMLResponse("<!doctype html><title>404</title><p>Brak zestawienia / no statement</p>", status_code=404)

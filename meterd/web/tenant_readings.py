@@ -30,6 +30,7 @@ from meterd.store.tenant_readings import (
     review,
     submit,
 )
+from meterd.web.deps import StoreDep, store_of
 from meterd.web.i18n import local_date
 from meterd.web.security import client_address, csrf_ok, current, lookup, require_api_csrf, staff_only
 
@@ -141,7 +142,7 @@ def _report(request: Request, account: AccountView, pid: str, meter: str, total:
         raise HTTPException(404, "no such premises")  # not the account's flat then: as for any other flat
     from meterd.store.queries import NotFound, premises_id
 
-    with request.app.state.store.begin() as conn:
+    with store_of(request).begin() as conn:
         try:
             flat = premises_id(conn, pid)
         except NotFound:
@@ -181,20 +182,20 @@ def api_report(request: Request, pid: str, account: Account, body: ReportIn) -> 
 
 
 @router.get("/api/v1/premises/{pid}/reported", response_model=list[ReportedOut], tags=["premises"])
-def api_reported(request: Request, pid: str, account: Account) -> list[ReportedOut]:
+def api_reported(request: Request, store: StoreDep, pid: str, account: Account) -> list[ReportedOut]:
     """The readings this account reported for the flat, newest first, with their review."""
     if not account.periods(pid):
         raise HTTPException(404, "no such premises")
-    with request.app.state.store.begin() as conn:
+    with store.begin() as conn:
         rows = reported(conn, premises=pid)
     return [_out(r) for r in rows if r.login == account.login]
 
 
 @router.get("/api/v1/premises/{pid}/reported/{rid}/photo", tags=["premises"], response_class=Response,
             responses={200: {"content": {"image/jpeg": {}, "image/png": {}}}})  # fmt: skip
-def api_photo(request: Request, pid: str, rid: int, account: Account) -> Response:
+def api_photo(request: Request, store: StoreDep, pid: str, rid: int, account: Account) -> Response:
     """The photo of a reading this account reported (404 for anyone else's)."""
-    with request.app.state.store.begin() as conn:
+    with store.begin() as conn:
         r = one(conn, rid)
         found = photo(conn, rid) if r is not None and r.premises == pid and r.login == account.login else None
     if found is None:
@@ -235,11 +236,11 @@ async def page_report(request: Request, pid: str, meter_id: Annotated[str, Form(
 
 
 @router.get("/staff/tenant-readings/{rid}/photo", include_in_schema=False)
-def staff_photo(request: Request, rid: int) -> Response:
+def staff_photo(request: Request, store: StoreDep, rid: int) -> Response:
     account = staff_only(request)
     if not isinstance(account, AccountView):
         return account
-    with request.app.state.store.begin() as conn:
+    with store.begin() as conn:
         found = photo(conn, rid)
         r = one(conn, rid)
         if found is not None and r is not None:
@@ -251,7 +252,7 @@ def staff_photo(request: Request, rid: int) -> Response:
 
 
 @router.post("/staff/tenant-readings/{rid}", include_in_schema=False)
-def staff_review(request: Request, rid: int, decision: Annotated[str, Form(max_length=16)],
+def staff_review(request: Request, store: StoreDep, rid: int, decision: Annotated[str, Form(max_length=16)],
                  csrf: Annotated[str, Form(max_length=100)] = "",
                  comment: Annotated[str, Form(max_length=300)] = "") -> Response:  # fmt: skip
     """Accept (stored as a reading of source `tenant`) or reject a reported reading, with a comment."""
@@ -263,7 +264,7 @@ def staff_review(request: Request, rid: int, decision: Annotated[str, Form(max_l
     if not csrf_ok(request, csrf) or decision not in ("accepted", "rejected"):
         return HTMLResponse("<!doctype html><title>403</title><p>Formularz wygasł / the form expired</p>", status_code=403)
     comment = " ".join(comment.split())
-    with request.app.state.store.begin() as conn:
+    with store.begin() as conn:
         try:
             done = review(conn, rid, Status(decision), account.login, comment, int(time.time()))
         except ReviewError as e:

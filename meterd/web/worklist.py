@@ -16,6 +16,7 @@ from meterd.spreadsheet import local_number as number
 from meterd.store.accounts import AccountView, audit
 from meterd.store.models import Anomaly, Assignment, Building, Meter, Premises
 from meterd.store.tenant_readings import Status, reported
+from meterd.web.deps import StoreDep
 from meterd.web.i18n import days_text, local_date, local_time, medium, term
 from meterd.web.rendering import render
 from meterd.web.security import client_address, page_lang, staff_only
@@ -89,7 +90,7 @@ def worklist(conn: Connection, f: Filters, now: int) -> tuple[int, list[Any]]:
 
 
 @router.get("/anomalies", response_class=HTMLResponse)
-def anomalies_page(request: Request, flag: str = "", severity: str = "", building: str = "", status: str = "open",
+def anomalies_page(request: Request, store: StoreDep, flag: str = "", severity: str = "", building: str = "", status: str = "open",
                    age: str = "90", page: int = 1) -> Response:  # fmt: skip
     account = staff_only(request)
     if not isinstance(account, AccountView):
@@ -98,7 +99,7 @@ def anomalies_page(request: Request, flag: str = "", severity: str = "", buildin
     now = int(time.time())
     f = Filters(flag[:32] or None, severity if severity in SEVERITIES else None, building[:64] or None,
                 status if status in STATUSES else "open", age if age in AGES else "90", max(1, min(page, 10_000)))  # fmt: skip
-    with request.app.state.store.begin() as conn:
+    with store.begin() as conn:
         total, rows = worklist(conn, f, now)
         waiting = reported(conn, status=Status.PENDING) if f.status in ("open", "all") and f.page == 1 else []
         flags = sorted(conn.execute(select(Anomaly.flag).distinct()).scalars())
