@@ -88,5 +88,12 @@ class Hydrodigit(VendorDecoder):
         return VendorReading(records, alarms=alarms)
 
 
+# telegrams of our own making from the published layout: (hex, driver, total_m3). 12.345 m3 and a manufacturer
+# block with the battery (2.4 V) and twelve monthly volumes of 10.0 to 21.0 m3
+EXAMPLES = (
+    ("3B44B4092143658713077A210000000C13452301000F1105E803004C0400B00400140500780500DC0500400600A406000807006C0700D00"
+     "700340800", "hydrodigit", 12.345),
+)  # fmt: skip
+
 # what the registry (meterd.wmbus.vendors.default_registry) takes from this module, in this order
 DECODERS = (Hydrodigit(),)

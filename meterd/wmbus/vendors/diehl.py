@@ -202,5 +202,9 @@ class Izar(VendorDecoder):
                              device_type=device_type, medium=medium_name(device_type))  # fmt: skip
 
 
+# telegrams of our own making from the published layout: (hex, driver, total_m3). A PRIOS frame (CI A2) of
+# meter 43218765: 123.456 m3, 120 m3 at 2024-01-31, 14 years of battery, scrambled with the second key
+EXAMPLES = (("1944A511010765872143A2131C00007FB88D089256D35791BCBE", "izar", 123.456),)
+
 # what the registry (meterd.wmbus.vendors.default_registry) takes from this module, in this order
 DECODERS = (Izar(),)

@@ -86,5 +86,9 @@ class Maddalena(VendorDecoder):
         return out
 
 
+# telegrams of our own making from the published layout: (hex, driver, total_m3). The meter's clock and two
+# history volumes, the second without a date of its own (it gets one, derived: a month before the clock)
+EXAMPLES = (("2C4424349986012401077A310000000413A7000000046D0E0C163B4413780000008401135A00000002FD170000", "maddalena", 0.167),)
+
 # what the registry (meterd.wmbus.vendors.default_registry) takes from this module, in this order
 DECODERS = (Maddalena(),)
