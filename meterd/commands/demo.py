@@ -11,8 +11,8 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from meterd.commands.ingest import ingest_capture
     from meterd.fileio import private_dir
+    from meterd.gateway.capture import ingest_capture
     from meterd.store import Store
     from meterd.store.demo import STAFF_LOGIN, STAFF_PASSWORD, create_demo
     from meterd.store.engine import DB_FILE
