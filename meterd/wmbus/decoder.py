@@ -70,6 +70,9 @@ class _Header:
 
 
 RECORD_ERRORS = frozenset({"truncated_record", "bad_record"})
+# fields of a VendorReading that correct the telegram's: (its name there, the telegram's)
+_CORRECTIONS = (("meter_id", "id"), ("version", "version"), ("device_type", "device_type"), ("medium", "medium"),
+                ("access_number", "access_number"), ("security_mode", "security_mode"), ("decrypted", "decrypted"))  # fmt: skip
 _Identity = tuple[str | None, str | None, int | None, int | None, str | None]  # id, manufacturer, version, type, medium
 
 
@@ -562,20 +565,10 @@ class Decoder:
             out.total_m3 = found.total_m3
         out.alarms = out.alarms + found.alarms
         out.driver = found.model or vendor.name
-        if found.meter_id is not None:
-            out.id = found.meter_id
-        if found.version is not None:
-            out.version = found.version
-        if found.device_type is not None:
-            out.device_type = found.device_type
-        if found.medium is not None:
-            out.medium = found.medium
-        if found.access_number is not None:
-            out.access_number = found.access_number
-        if found.security_mode is not None:
-            out.security_mode = found.security_mode
-        if found.decrypted is not None:
-            out.decrypted = found.decrypted
+        for name, field in _CORRECTIONS:  # what the vendor reads otherwise than the standard layers
+            value = getattr(found, name)
+            if value is not None:
+                setattr(out, field, value)
         out.default_key = out.default_key or found.default_key
         if found.alarm_durations:
             out.alarm_durations = found.alarm_durations
