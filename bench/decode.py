@@ -41,7 +41,7 @@ def per_telegram(name: str, telegram: bytes, n: int, key: bytes | None = None) -
     for _ in range(n):
         d.decode_hex(text, key)
     rate = n / (time.perf_counter() - start)
-    assert d.decode_hex(text, key)["ok"], name
+    assert d.decode_hex(text, key).ok, name
     return rate
 
 

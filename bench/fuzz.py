@@ -140,7 +140,7 @@ def main() -> int:
         try:
             out = decoder.decode(mutated, key if rng.random() < 0.7 else None)
             codes["ok"] = codes.get("ok", 0) + 1
-            json.dumps(out)
+            json.dumps(out.to_dict())
         except DecodeError as e:
             codes[e.code] = codes.get(e.code, 0) + 1
         except Exception as e:
