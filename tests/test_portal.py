@@ -449,15 +449,18 @@ def test_notices_are_mailed_to_those_who_consented_once_a_day(tmp_path: Path, in
 
 
 def test_every_word_of_the_pages_exists_in_polish_and_english() -> None:
-    from meterd.web.i18n import ALARMS, NOTICE, TEXT
+    from meterd.validate.flags import ALARMS
+    from meterd.web.i18n import NOTICE, TEXT
+    from meterd.wmbus.alarms import ALARM_NAMES
 
     used: set[str] = set()
     for page in (ROOT / "meterd" / "web" / "templates").glob("*.html"):
         used |= set(re.findall(r"""\bt\(\s*["']([a-z_]+)["']""", page.read_text()))
-    for module in ("pages.py", "staff.py", "app.py"):
+    for module in ("pages.py", "staff.py", "api.py"):
         used |= set(re.findall(r"""\bt\(\s*lang,\s*["']([a-z_]+)["']""", (ROOT / "meterd" / "web" / module).read_text()))
     assert used and not used - set(TEXT), sorted(used - set(TEXT))
-    for table in (TEXT, NOTICE, ALARMS):
+    for table in (TEXT, NOTICE):
         assert all(len(pair) == 2 and all(pair) for pair in table.values())
+    assert set(ALARMS) == set(ALARM_NAMES) and all(w.pl and w.en and w.pl != w.en for w in ALARMS.values())
     for key, (pl, en) in NOTICE.items():  # the same placeholders in both languages
         assert set(re.findall(r"{(\w+)}", pl)) == set(re.findall(r"{(\w+)}", en)), key

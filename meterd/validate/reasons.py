@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import math
 
+from meterd.validate.flags import alarm_word
+
 # (flag, detail) → (English, Polish); {v} = value, {l} = limit, {a} = alarm name
 TEXTS: dict[tuple[str, str], tuple[str, str]] = {
     ("backflow", ""): (
@@ -78,18 +80,6 @@ TEXTS: dict[tuple[str, str], tuple[str, str]] = {
         "czas pomiaru {v:.0f} s przed odbiorem (limit {l:.0f} s): błędny zegar lub opóźnione dane",
     ),
 }
-ALARM_TEXTS = {
-    "leak": ("leak", "wyciek"),
-    "burst": ("burst", "awaria (pęknięcie)"),
-    "backflow": ("backflow", "przepływ zwrotny"),
-    "dry": ("dry pipe (no water)", "sucha rura (brak wody)"),
-    "tamper": ("tampering", "ingerencja"),
-    "magnetic": ("magnetic interference", "ingerencja magnetyczna"),
-    "removal": ("meter removed", "zdjęcie wodomierza"),
-    "blocked": ("meter blocked", "zablokowany wodomierz"),
-    "low_battery": ("low battery", "niski stan baterii"),
-    "error": ("device error", "błąd urządzenia"),
-}
 
 
 class _PolishNumber(float):
@@ -103,7 +93,7 @@ def reason(flag: str, detail: str, value: float, limit: float, lang: str = "en")
     k = 1 if lang == "pl" else 0
     if flag == "meter_alarm":
         name, _, state = detail.partition(":")
-        text = ALARM_TEXTS.get(name, (name, name))[k]
+        text = alarm_word(lang, name)
         if lang == "pl":
             return f"wodomierz zgłasza alarm: {text} ({'aktywny' if state == 'active' else 'historyczny'})"
         return f"meter reports alarm: {text} ({'active' if state == 'active' else 'historical, cleared'})"

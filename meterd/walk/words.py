@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from meterd.validate.reasons import ALARM_TEXTS
+from meterd.validate.flags import alarm_word
 
 LANGS = ("pl", "en")
 
@@ -49,8 +49,7 @@ def word(lang: str, key: str, **values: object) -> str:
 
 
 def alarm_words(lang: str, alarms: tuple[str, ...]) -> str:
-    k = 1 if lang == "pl" else 0
-    return ", ".join(ALARM_TEXTS.get(a, (a, a))[k] for a in alarms)
+    return ", ".join(alarm_word(lang, a) for a in alarms)
 
 
 def locale_lang(environ: Mapping[str, str]) -> str:

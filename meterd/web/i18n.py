@@ -6,7 +6,7 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from meterd.store.notices import Notice
-from meterd.validate.flags import FLAGS
+from meterd.validate.flags import FLAGS, alarm_word
 
 LANGS = ("pl", "en")
 LOCAL = ZoneInfo("Europe/Warsaw")
@@ -203,14 +203,6 @@ NOTICE: dict[str, tuple[str, str]] = {
                   "marked in the table and in the CSV file."),
 }  # fmt: skip
 
-ALARMS: dict[str, tuple[str, str]] = {
-    "leak": ("wyciek", "leak"), "burst": ("pęknięcie", "burst"), "backflow": ("przepływ zwrotny", "backflow"),
-    "tamper": ("ingerencja", "tampering"), "magnetic": ("pole magnetyczne", "magnetic field"),
-    "dry": ("brak wody", "dry pipe"), "low_battery": ("słaba bateria", "low battery"),
-    "removal": ("demontaż", "removal"), "blocked": ("zablokowany", "blocked"), "error": ("usterka", "fault"),
-}  # fmt: skip
-
-
 # the codes staff pages show, in words: (pl, en)
 TERMS: dict[str, tuple[str, str]] = {
     # anomaly flags: from their registry
@@ -243,7 +235,7 @@ def term(lang: str, code: str) -> str:
 
 
 def alarm_terms(lang: str, names: list[str]) -> str:
-    return ", ".join(ALARMS[n][pick(lang)] if n in ALARMS else n for n in names)
+    return ", ".join(alarm_word(lang, n) for n in names)
 
 
 def pick(lang: str) -> int:
@@ -289,7 +281,7 @@ def notice_text(lang: str, n: Notice) -> str:
     if n.kind == "leak":
         return NOTICE["leak" if n.until is None else "leak_ended"][i].format(**values)
     if n.kind == "meter_alarm":
-        names = [ALARMS[a][i] if a in ALARMS else a.replace("_", " ") for a in n.detail.split(",") if a]
+        names = [alarm_word(lang, a) for a in n.detail.split(",") if a]
         return NOTICE["meter_alarm"][i].format(alarms=", ".join(names) or "?", **values)
     if n.kind == "estimated":
         return NOTICE["estimated"][i].format(count=n.detail, **values)
