@@ -17,49 +17,32 @@ if TYPE_CHECKING:
 
 def report(store: Store, codes: list[str] | None, months: int, out: IO[str] = sys.stdout) -> None:
     """Readings and monthly consumption of flats: what a tenant sees in the account view."""
-    from sqlalchemy import select
+    from meterd.store.flat_report import flat_reports
 
-    from meterd.store.ingest import TimeWindow
-    from meterd.store.models import Premises, Reading
-    from meterd.store.prepaid import latest_state
-    from meterd.store.queries import consumption, premises_readings
-
-    window = TimeWindow.around(int(time.time()))
     with store.begin() as conn:
-        all_codes = conn.execute(select(Premises.code).order_by(Premises.code)).scalars().all()
-        chosen = codes or list(all_codes)
-        newest = conn.execute(
-            select(Reading.measured_at).where(Reading.measured_at <= window.latest).order_by(Reading.measured_at.desc()).limit(1)
-        ).scalar()
-        end = int(newest) + 1 if newest else int(time.time())
-        start = end - months * 31 * 86400
-        for code in chosen:
-            readings = premises_readings(conn, code, start, end)
-            latest = {r.meter_id: r for r in readings}
-            out.write(f"\n== {code}: {len(readings)} readings\n")
-            for serial, r in sorted(latest.items()):
-                at = iso_minute(r.measured_at)
-                out.write(f"   meter {serial} ({r.medium}): {r.total_m3} m3 at {at} UTC\n")
-                found = latest_state(conn, serial)
-                if found is not None:  # a prepaid meter
-                    st = found[0]
-                    extra = "".join(
-                        f", {text}" for text in (
-                            f"valve {st.valve}" if st.valve else "", "TAMPER" if st.tamper else "",
-                            "low-credit flag" if st.low_credit_flag else "",
-                            f"{st.volume_credit:.3f} m3 left" if st.volume_credit is not None else "",
-                            f"last top-up {st.last_topup:.2f}" if st.last_topup is not None else "",
-                        ) if text
-                    )  # fmt: skip
-                    out.write(f"      credit {st.credit:.2f} at {iso_minute(found[1])} UTC{extra}\n")
-            rows = consumption(conn, code, start, end, "month")
-            media = sorted({k for row in rows for k in row if k not in ("from", "to")})
-            if media:
-                out.write("   month      " + "  ".join(f"{m:>12}" for m in media) + "\n")
-                for row in rows:
-                    month = datetime.fromtimestamp(int(row["to"]) - 1, UTC).strftime("%Y-%m")  # type: ignore[call-overload]
-                    values = "  ".join(f"{row.get(m, 0.0):>9.3f} m3" for m in media)
-                    out.write(f"   {month}    {values}\n")
+        flats = flat_reports(conn, codes, months)
+    for flat in flats:
+        out.write(f"\n== {flat.code}: {flat.readings} readings\n")
+        for m in flat.meters:
+            r = m.reading
+            out.write(f"   meter {r.meter_id} ({r.medium}): {r.total_m3} m3 at {iso_minute(r.measured_at)} UTC\n")
+            if m.prepaid is not None:
+                st, at = m.prepaid
+                extra = "".join(
+                    f", {text}" for text in (
+                        f"valve {st.valve}" if st.valve else "", "TAMPER" if st.tamper else "",
+                        "low-credit flag" if st.low_credit_flag else "",
+                        f"{st.volume_credit:.3f} m3 left" if st.volume_credit is not None else "",
+                        f"last top-up {st.last_topup:.2f}" if st.last_topup is not None else "",
+                    ) if text
+                )  # fmt: skip
+                out.write(f"      credit {st.credit:.2f} at {iso_minute(at)} UTC{extra}\n")
+        if flat.media:
+            out.write("   month      " + "  ".join(f"{m:>12}" for m in flat.media) + "\n")
+            for month in flat.months:
+                label = datetime.fromtimestamp(month.end - 1, UTC).strftime("%Y-%m")
+                values = "  ".join(f"{month.m3.get(m, 0.0):>9.3f} m3" for m in flat.media)
+                out.write(f"   {label}    {values}\n")
 
 
 def report_unknown(store: Store, out: IO[str] = sys.stdout) -> int:
