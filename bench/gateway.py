@@ -22,6 +22,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
 
+from meterd.collector import quiet_collector
 from meterd.config import Config, GatewaySection, ReceiverSection
 from meterd.drivers.frame import Frame
 from meterd.gateway.service import Gateway, ReceiverThread
@@ -66,6 +67,7 @@ def main() -> None:
         keys = {f"{30000000 + n:08d}": KEY for n in range(1, meters, 2)}
         config = Config(gateway=GatewaySection(name="bench", validate_every_s=0))
         gateway = Gateway(config, store, lambda: Decoder(keys))
+        quiet_collector()  # as `meterd run` does once start-up is done
         receivers = [ReceiverThread(ReceiverSection(name=f"r{i}", dongle="hex", port="-")) for i in range(2)]
         rng = random.Random(7)
         start_rss = rss_mb()
