@@ -569,7 +569,7 @@ class Decoder:
             value = getattr(found, name)
             if value is not None:
                 setattr(out, field, value)
-        out.default_key = out.default_key or found.default_key
+        out.vendor_default_key = found.default_key
         if found.alarm_durations:
             out.alarm_durations = found.alarm_durations
         return True
@@ -580,7 +580,7 @@ class Decoder:
         medium = medium_name(fixed.medium_code)
         return Telegram(link.kind, fixed.meter_id, None, None, fixed.medium_code, medium, fixed.access_number,
                         fixed.status, records=fixed.records, total_m3=total, alarms=fixed.alarms,
-                        address=link.address if link.kind == MBUS else None)  # fmt: skip
+                        address=link.address if link.kind == MBUS else None, fixed_format=True)  # fmt: skip
 
     def _vendor_only(self, link: LinkFrame, hdr: _Header, ci: int, data: bytes, aes: AesKey | None) -> Telegram:
         """Manufacturer-specific CI: only a vendor decoder can read it."""

@@ -120,8 +120,11 @@ class Telegram:
     more_records_follow: bool = False  # DIF 1F: a wired readout continues in the next telegram
     warnings: tuple[str, ...] = ()  # what lenient reading passed over (trailing_bytes, ...)
     telegrams: int | None = None  # a wired readout merged from this many telegrams
+    # what a vendor decoder reports besides values: written after the alarms
     vendor_warning: str | None = None
+    vendor_default_key: bool = False  # it assumed the key the vendor ships its meters with (written as default_key)
     alarm_durations: dict[str, str] | None = None
+    fixed_format: bool = False  # CI 0x73: read from the fixed data structure of older wired meters
 
     ok: ClassVar[bool] = True
     code: ClassVar[str] = "ok"
@@ -144,7 +147,7 @@ class Telegram:
         if self.adapter is not None:
             a = self.adapter
             out["adapter"] = {"id": a.id, "manufacturer": a.manufacturer, "version": a.version, "device_type": a.device_type}
-        if self.address is not None:
+        if self.address is not None and not self.fixed_format:
             out["address"] = self.address
         for name in ("link_warning", "alarm_code", "security_warning"):
             value = getattr(self, name)
@@ -163,8 +166,12 @@ class Telegram:
         out["alarms"] = self.alarms
         if self.vendor_warning is not None:
             out["vendor_warning"] = self.vendor_warning
+        if self.vendor_default_key:
+            out["default_key"] = True
         if self.alarm_durations:
             out["alarm_durations"] = self.alarm_durations
+        if self.address is not None and self.fixed_format:  # a fixed-format frame names its address last
+            out["address"] = self.address
         return out
 
     def to_json(self) -> bytes:
