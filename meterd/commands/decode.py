@@ -64,12 +64,7 @@ def decode_line(decoder: Decoder, line: bytes | str | None) -> bytes:
     if error is not None:
         return dumps(error)
     assert frame is not None
-    try:
-        return decoder.decode_json(frame, key)
-    except DecodeError as e:
-        return dumps(e.to_dict())
-    except Exception as e:
-        return dumps(DecodeError("internal_error", f"{type(e).__name__} while decoding").to_dict())
+    return decoder.decode_bytes_json(frame, key)
 
 
 def _parse_input(line: bytes | str | None) -> tuple[bytes | None, bytes | None, dict[str, Any] | None]:

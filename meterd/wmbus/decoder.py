@@ -176,14 +176,22 @@ class Decoder:
         before, after = out.json_around_records()
         return "".join((before, layout.records_json(values, len(data)), after)).encode()
 
-    def decode_hex_json(self, text: str, key: bytes | None = None) -> bytes:
-        """decode_json on hex text; never raises."""
+    def decode_bytes_json(self, data: bytes, key: bytes | None = None) -> bytes:
+        """decode_json that never raises: what cannot be decoded is written as its `Failure`."""
         try:
-            return self.decode_json(parse_hex(text), key)
+            return self.decode_json(data, key)
         except DecodeError as e:
             return e.failure().to_json()
         except Exception as e:
             return Failure("internal_error", f"{type(e).__name__} while decoding").to_json()
+
+    def decode_hex_json(self, text: str, key: bytes | None = None) -> bytes:
+        """decode_json on hex text; never raises."""
+        try:
+            data = parse_hex(text)
+        except DecodeError as e:
+            return e.failure().to_json()
+        return self.decode_bytes_json(data, key)
 
     def _vendor(self, out: Telegram, hdr: _Header) -> VendorDecoder | None:
         return self.vendors.find(out.manufacturer or "", out.version or 0, out.device_type or 0, hdr.m_bytes + hdr.a_bytes)
@@ -214,10 +222,7 @@ class Decoder:
                 relayed = self._walk(data[:-2], key, retry=False)
                 out = relayed.out if isinstance(relayed, _Pending) else relayed
                 if isinstance(out, Telegram):
-                    out.link_warning = (
-                        f"L field says {data[0]} bytes follow but {len(data) - 1} were received;"
-                        " the last 2 are not records and were ignored"
-                    )
+                    out.link_warning = _relayed_warning(data)
                 return relayed
             if e.meter_id is None:
                 e.meter_id = hdr.meter_id if (hdr.long or meter_id) else None
@@ -243,10 +248,7 @@ class Decoder:
                 continue
             if isinstance(other, _Pending) and not other.layout.warnings:
                 if relayed:
-                    other.out.link_warning = (
-                        f"L field says {data[0]} bytes follow but {len(data) - 1} were received;"
-                        " the last 2 are not records and were ignored"
-                    )
+                    other.out.link_warning = _relayed_warning(data)
                 return other
         return None
 
@@ -600,6 +602,12 @@ class Decoder:
         if link.kind == MBUS_SHORT:
             return ControlFrame(link.kind, link.c_field, link.address)
         return ControlFrame(link.kind)
+
+
+def _relayed_warning(data: bytes) -> str:
+    """What a frame relayed with its CRC but not its L fixed says of itself, read without the CRC."""
+    return (f"L field says {data[0]} bytes follow but {len(data) - 1} were received;"
+            " the last 2 are not records and were ignored")
 
 
 def _ell_crc_ok(payload: bytes) -> bool:

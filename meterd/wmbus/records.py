@@ -617,8 +617,10 @@ class LayoutCache:
             return layout, False
         shape = (len(buf), start, buf[start] if start < len(buf) else -1)
         shared = self._shapes.get(shape)
-        fresh = shared is None or shared._getter is None or not shared.matches(buf)
-        layout = parse_layout(buf, start) if fresh or shared is None else shared
+        if shared is not None and shared._getter is not None and shared.matches(buf):
+            layout, fresh = shared, False
+        else:
+            layout, fresh = parse_layout(buf, start), True
         if len(self._layouts) >= self._max:
             self._layouts.clear()
             self._shapes.clear()
