@@ -14,6 +14,7 @@ from fastapi.responses import JSONResponse, RedirectResponse
 from pydantic import BaseModel, Field
 
 from meterd.spreadsheet import local_number, parse_number
+from meterd.store import Store
 from meterd.store.accounts import AccountView, audit
 from meterd.store.tenant_readings import (
     MAX_PHOTO_BYTES,
@@ -30,7 +31,7 @@ from meterd.store.tenant_readings import (
     review,
     submit,
 )
-from meterd.web.deps import StoreDep, store_of
+from meterd.web.deps import StoreDep
 from meterd.web.i18n import local_date
 from meterd.web.security import client_address, csrf_ok, current, lookup, require_api_csrf, staff_only
 
@@ -128,8 +129,8 @@ def _when(text: str | None, now: int) -> int:
     return at
 
 
-def _report(request: Request, account: AccountView, pid: str, meter: str, total: float, when: str | None,
-            picture: bytes | None) -> Reported:  # fmt: skip
+def _report(request: Request, store: Store, account: AccountView, pid: str, meter: str, total: float,
+            when: str | None, picture: bytes | None) -> Reported:  # fmt: skip
     """Check and keep a tenant's reading; Refused with the reason's code and values."""
     lang = account.lang
     if not math.isfinite(total) or not 0 <= total < 1e8:
@@ -142,7 +143,7 @@ def _report(request: Request, account: AccountView, pid: str, meter: str, total:
         raise HTTPException(404, "no such premises")  # not the account's flat then: as for any other flat
     from meterd.store.queries import NotFound, premises_id
 
-    with store_of(request).begin() as conn:
+    with store.begin() as conn:
         try:
             flat = premises_id(conn, pid)
         except NotFound:
@@ -168,7 +169,7 @@ def _report(request: Request, account: AccountView, pid: str, meter: str, total:
 
 @router.post("/api/v1/premises/{pid}/readings", status_code=201, response_model=ReportedOut, tags=["premises"],
              responses={422: {"description": "refused: the reason in the account's language"}})  # fmt: skip
-def api_report(request: Request, pid: str, account: Account, body: ReportIn) -> ReportedOut | JSONResponse:
+def api_report(request: Request, store: StoreDep, pid: str, account: Account, body: ReportIn) -> ReportedOut | JSONResponse:
     """Report a reading of one of the flat's meters (one no receiver reads, or a disputed one): stored as
     `pending` with `source` `tenant` until staff accept it. A value below the meter's last reading, or
     beyond what its Q3 allows since then, is refused (422) with the reason in the account's language."""
@@ -176,7 +177,7 @@ def api_report(request: Request, pid: str, account: Account, body: ReportIn) -> 
     if not account.periods(pid):
         raise HTTPException(404, "no such premises")
     try:
-        return _out(_report(request, account, pid, body.meter_id, body.total_m3, body.measured_at, None))
+        return _out(_report(request, store, account, pid, body.meter_id, body.total_m3, body.measured_at, None))
     except Refused as e:
         return JSONResponse({"detail": reason(account.lang, e.code, **e.values), "code": e.code}, status_code=422)
 
@@ -204,7 +205,7 @@ def api_photo(request: Request, store: StoreDep, pid: str, rid: int, account: Ac
 
 
 @router.post("/premises/{pid}/report", include_in_schema=False)
-async def page_report(request: Request, pid: str, meter_id: Annotated[str, Form(max_length=20)],
+async def page_report(request: Request, store: StoreDep, pid: str, meter_id: Annotated[str, Form(max_length=20)],
                       total_m3: Annotated[str, Form(max_length=20)], csrf: Annotated[str, Form(max_length=100)] = "",
                       measured_at: Annotated[str, Form(max_length=40)] = "",
                       photo_file: Annotated[UploadFile | None, File(alias="photo")] = None) -> Response:  # fmt: skip
@@ -226,7 +227,7 @@ async def page_report(request: Request, pid: str, meter_id: Annotated[str, Form(
     except ValueError:
         value = float("nan")
     try:
-        _report(request, account, pid, meter_id, value, measured_at or None, picture)
+        _report(request, store, account, pid, meter_id, value, measured_at or None, picture)
         code = "ok"
     except Refused as e:
         code = e.code
